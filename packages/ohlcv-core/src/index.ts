@@ -1,1 +1,12 @@
+// The public API of @fibbars/ohlcv-core. Entry points without Polars live in
+// ./calendar, ./storage and ./errors for code that must stay native-free.
 export * from './errors.js';
+export * from './calendar.js';
+export * from './schemas.js';
+export * from './parse.js';
+export * from './validate.js';
+export * from './consolidate.js';
+export * from './resample.js';
+export * from './storage.js';
+export * from './lake.js';
+export * from './jobs.js';
