@@ -1,0 +1,104 @@
+import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' };
+
+const bin = (name: string) => path.join(root, 'node_modules', '.bin', name);
+
+function nx(...args: string[]): string {
+  const r = spawnSync(bin('nx'), args, { cwd: root, env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`nx ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+const affectedBy = (file: string): string[] =>
+  (JSON.parse(nx('show', 'projects', '--affected', `--files=${file}`, '--json')) as string[]).sort();
+
+const SIX = ['asl-definition', 'batch-runner', 'fetchers', 'infra', 'ohlcv-core', 'ops-cli'];
+
+describe('the Nx project graph', () => {
+  it('lists the six projects of the design', () => {
+    const projects = JSON.parse(nx('show', 'projects', '--json')) as string[];
+    expect(projects).toEqual(expect.arrayContaining(SIX));
+  });
+
+  it('gives every project build, test, lint and typecheck targets', () => {
+    for (const name of SIX) {
+      const project = JSON.parse(nx('show', 'project', name, '--json')) as { targets: Record<string, unknown> };
+      expect(Object.keys(project.targets)).toEqual(expect.arrayContaining(['build', 'test', 'lint', 'typecheck']));
+    }
+  });
+
+  it('runs every dependent of ohlcv-core when ohlcv-core changes', () => {
+    const affected = affectedBy('packages/ohlcv-core/src/index.ts');
+    expect(affected).toEqual(expect.arrayContaining(['ohlcv-core', 'fetchers', 'batch-runner', 'ops-cli', 'asl-definition', 'infra']));
+  });
+
+  it('runs only ops-cli when only ops-cli changes', () => {
+    expect(affectedBy('packages/ops-cli/src/index.ts')).toEqual(['ops-cli']);
+  });
+
+  it('runs the deployables but not ohlcv-core when fetchers change', () => {
+    const affected = affectedBy('packages/fetchers/src/index.ts');
+    expect(affected).toEqual(expect.arrayContaining(['fetchers', 'asl-definition', 'ops-cli', 'infra']));
+    expect(affected).not.toContain('ohlcv-core');
+    expect(affected).not.toContain('batch-runner');
+  });
+});
+
+describe('independent versioning with changesets', () => {
+  const config = JSON.parse(fs.readFileSync(path.join(root, '.changeset/config.json'), 'utf8'));
+  const manifests = [...SIX.filter((p) => p !== 'infra').map((p) => `packages/${p}`), 'apps/infra-cdk'].map(
+    (dir) => JSON.parse(fs.readFileSync(path.join(root, dir, 'package.json'), 'utf8')) as Record<string, unknown>,
+  );
+
+  it('versions each package on its own', () => {
+    expect(config.fixed).toEqual([]);
+    expect(config.linked).toEqual([]);
+    for (const m of manifests) expect(typeof m.version).toBe('string');
+  });
+
+  it('versions and tags the private deployable without publishing it', () => {
+    const infra = manifests.find((m) => m.name === '@fibbars/infra-cdk');
+    expect(infra?.private).toBe(true);
+    expect(config.privatePackages).toEqual({ version: true, tag: true });
+  });
+
+  it('plans a release offline that bumps only the package a changeset names', () => {
+    // A clean checkout of HEAD, so uncommitted work in this tree does not count.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fibbars-changeset-'));
+    const tree = path.join(tmp, 'tree');
+    const git = (...args: string[]) => spawnSync('git', args, { cwd: root, encoding: 'utf8' });
+    expect(git('worktree', 'add', '--detach', tree, 'HEAD').status).toBe(0);
+    try {
+      const status = (out: string) =>
+        spawnSync(bin('changeset'), ['status', '--since=HEAD', `--output=${out}`], { cwd: tree, env, encoding: 'utf8' });
+      const clean = status(path.join(tmp, 'clean.json'));
+      expect(clean.status).toBe(0);
+      expect(JSON.parse(fs.readFileSync(path.join(tmp, 'clean.json'), 'utf8')).releases).toEqual([]);
+
+      fs.writeFileSync(path.join(tree, '.changeset', 'cli-only.md'), "---\n'@fibbars/ops-cli': minor\n---\n\nA new flag.\n");
+      expect(status(path.join(tmp, 'cli.json')).status).toBe(0);
+      const releases = JSON.parse(fs.readFileSync(path.join(tmp, 'cli.json'), 'utf8')).releases as { name: string; type: string }[];
+      expect(releases.map((r) => [r.name, r.type])).toEqual([['@fibbars/ops-cli', 'minor']]);
+    } finally {
+      git('worktree', 'remove', '--force', tree);
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the README quick start', () => {
+  it('holds exactly two commands', () => {
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const section = readme.split(/^## Quick start/m)[1] ?? '';
+    const block = /```(?:sh|bash)?\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    const commands = block.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+    expect(commands).toHaveLength(2);
+    expect(commands[1]).toMatch(/ test$/);
+  });
+});
