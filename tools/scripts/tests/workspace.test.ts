@@ -82,6 +82,7 @@ describe('independent versioning with changesets', () => {
       expect(JSON.parse(fs.readFileSync(path.join(tmp, 'clean.json'), 'utf8')).releases).toEqual([]);
 
       fs.writeFileSync(path.join(tree, '.changeset', 'cli-only.md'), "---\n'@fibbars/ops-cli': minor\n---\n\nA new flag.\n");
+      expect(spawnSync('git', ['add', '.changeset/cli-only.md'], { cwd: tree }).status).toBe(0);
       expect(status(path.join(tmp, 'cli.json')).status).toBe(0);
       const releases = JSON.parse(fs.readFileSync(path.join(tmp, 'cli.json'), 'utf8')).releases as { name: string; type: string }[];
       expect(releases.map((r) => [r.name, r.type])).toEqual([['@fibbars/ops-cli', 'minor']]);
