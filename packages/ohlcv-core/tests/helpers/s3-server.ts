@@ -1,0 +1,123 @@
+/**
+ * A real S3-protocol server on loopback for tests: fauxqs, plus a request hook
+ * that enforces `If-None-Match: *` on PutObject the way S3 does (412 when the
+ * key exists), which the emulator itself ignores. Conditional PUTs of one key
+ * are serialised until the previous one has answered, so two racing writers
+ * see exactly one winner.
+ *
+ * @example
+ * const s3 = await startS3Server();
+ * const store = openStore(`s3://${s3.bucket}/lake`, { s3Client: s3.client });
+ * ...
+ * await s3.stop();
+ */
+import { randomBytes } from 'node:crypto';
+import * as http from 'node:http';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { buildApp } from 'fauxqs';
+
+export interface TestS3Server {
+  /** `http://127.0.0.1:<port>` */
+  endpoint: string;
+  /** A bucket created for this server. */
+  bucket: string;
+  /** A path-style client pointed at the server with dummy credentials. */
+  client: S3Client;
+  /** Environment for a child process using the SDK's standard settings. */
+  env: Record<string, string>;
+  /** Number of PUTs the hook answered with 412. */
+  rejectedConditionalPuts(): number;
+  createBucket(name?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export function s3ClientFor(endpoint: string): S3Client {
+  return new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    // Our own retries are part of what is tested; no hidden SDK retries of PUTs.
+    maxAttempts: 1,
+  });
+}
+
+function headStatus(port: number, objectPath: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'HEAD', path: objectPath, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export async function startS3Server(): Promise<TestS3Server> {
+  const app = buildApp({ logger: false });
+  const locks = new Map<string, Promise<void>>();
+  let rejected = 0;
+  let port = 0;
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'PUT' || request.headers['if-none-match'] !== '*') return;
+    const objectPath = request.url.split('?')[0] ?? request.url;
+    if (request.url.includes('uploadId=')) return; // a multipart part
+    // Wait for any conditional PUT of the same key to finish, then hold the key.
+    const previous = locks.get(objectPath) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const chained = previous.then(() => mine);
+    locks.set(objectPath, chained);
+    reply.raw.once('close', () => {
+      release();
+      if (locks.get(objectPath) === chained) locks.delete(objectPath);
+    });
+    await previous;
+    // A real HEAD over loopback (fastify's inject cannot load under Jest's ESM VM).
+    if ((await headStatus(port, objectPath)) === 200) {
+      rejected += 1;
+      reply
+        .code(412)
+        .header('content-type', 'application/xml')
+        .send(
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code>' +
+            '<Message>At least one of the pre-conditions you specified did not hold</Message>' +
+            '<Condition>If-None-Match</Condition></Error>',
+        );
+      return reply;
+    }
+    return;
+  });
+
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('fauxqs did not bind a TCP port');
+  port = address.port;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = s3ClientFor(endpoint);
+
+  const createBucket = async (name = `lake-${randomBytes(4).toString('hex')}`): Promise<string> => {
+    await client.send(new CreateBucketCommand({ Bucket: name }));
+    return name;
+  };
+  const bucket = await createBucket();
+
+  return {
+    endpoint,
+    bucket,
+    client,
+    env: {
+      AWS_ENDPOINT_URL_S3: endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    },
+    rejectedConditionalPuts: () => rejected,
+    createBucket,
+    async stop() {
+      client.destroy();
+      await app.close();
+    },
+  };
+}
