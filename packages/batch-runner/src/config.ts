@@ -1,0 +1,168 @@
+// Configuration of one batch-runner process, read and validated once at start.
+// Flags win over environment variables; nothing else in the package reads
+// `process.env`. A bad value fails here, before the lake is touched, with a
+// one-line ConfigError that names the flag or variable it came from.
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+export type Command = 'consolidate' | 'resample';
+
+/** Environment variables batch-runner reads (a subset of `process.env`). */
+export const ENV = {
+  lake: 'FIBBARS_LAKE',
+  days: 'RESAMPLE_DAYS',
+  runId: 'FIBBARS_RUN_ID',
+  maxRejectedShare: 'MAX_REJECTED_SHARE',
+  date: 'FIBBARS_DATE',
+  heartbeatMs: 'FIBBARS_HEARTBEAT_MS',
+  batchJobId: 'AWS_BATCH_JOB_ID',
+} as const;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Raw flag values as commander hands them over (strings, unvalidated). */
+export interface Flags {
+  lake?: string | undefined;
+  days?: string | undefined;
+  runId?: string | undefined;
+  maxRejectedShare?: string | undefined;
+  date?: string | undefined;
+}
+
+interface Common {
+  /** Lake URI: a folder path or `s3://bucket/prefix`. */
+  lake: string;
+  /** Run id recorded in every commit this process publishes. */
+  runId: string;
+  /** Interval of the progress heartbeat in ms; 0 disables it. */
+  heartbeatMs: number;
+}
+
+export interface ConsolidateConfig extends Common {
+  command: 'consolidate';
+  /** Rejected share of a session above which the run fails (DataQualityError). */
+  maxRejectedShare?: number;
+  /** Consolidate only this session (ISO date); all pending sessions when absent. */
+  date?: string;
+}
+
+export interface ResampleConfig extends Common {
+  command: 'resample';
+  /** Session counts to resample, in the order given, without duplicates. */
+  days: number[];
+}
+
+export type RunnerConfig = ConsolidateConfig | ResampleConfig;
+
+const lakeSchema = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .refine((uri) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) || /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(uri), {
+    message: 'must be a folder path or s3://bucket[/prefix]',
+  });
+
+// Interval lengths in sessions. 1 is the daily history itself; the upper bound
+// only guards against typos (a year is about 252 sessions).
+const daysSchema = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .transform((text, ctx) => {
+    const days: number[] = [];
+    for (const part of text.split(',')) {
+      const token = part.trim();
+      if (!/^\d+$/.test(token) || Number(token) < 2 || Number(token) > 2520) {
+        ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of integers from 2 to 2520 (bad item "${token}")` });
+        return z.NEVER;
+      }
+      if (!days.includes(Number(token))) days.push(Number(token));
+    }
+    return days;
+  });
+
+const runIdSchema = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 characters of letters, digits, ".", "_", ":" or "-"');
+
+const shareSchema = z
+  .string()
+  .trim()
+  .regex(/^(\d+(\.\d*)?|\.\d+)$/, 'must be a number between 0 and 1')
+  .transform(Number)
+  .pipe(z.number().min(0, 'must be a number between 0 and 1').max(1, 'must be a number between 0 and 1'));
+
+const dateSchema = z
+  .string()
+  .trim()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be an ISO date YYYY-MM-DD')
+  .refine((iso) => new Date(`${iso}T00:00:00Z`).toISOString().startsWith(iso), { message: 'is not a calendar date' });
+
+const heartbeatSchema = z
+  .string()
+  .trim()
+  .regex(/^\d+$/, 'must be a whole number of milliseconds')
+  .transform(Number);
+
+/** Where a value came from, so that an error names what the user has to fix. */
+interface Sourced {
+  value: string;
+  label: string;
+}
+
+function pick(flag: string | undefined, flagName: string, env: Env, envName: string): Sourced | undefined {
+  if (flag !== undefined) return { value: flag, label: `--${flagName}` };
+  const fromEnv = env[envName];
+  // An empty variable is how container definitions spell "unset".
+  if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, label: envName };
+  return undefined;
+}
+
+function parse<T>(schema: z.ZodType<T, string>, source: Sourced): T {
+  const result = schema.safeParse(source.value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw new ConfigError(`${source.label} ${issue?.message ?? 'is invalid'} (got ${JSON.stringify(source.value)})`);
+}
+
+/** A run id for a process started without one: UTC timestamp plus 8 hex digits. */
+export function generateRunId(now: Date = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('.', '');
+  return `batch-${stamp}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Resolves and validates the configuration of one command.
+ *
+ * @throws ConfigError naming the flag or variable at fault.
+ */
+export function loadConfig(command: Command, flags: Flags, env: Env, now: Date = new Date()): RunnerConfig {
+  const lakeSource = pick(flags.lake, 'lake', env, ENV.lake);
+  if (lakeSource === undefined) {
+    throw new ConfigError(`no lake given: set ${ENV.lake} or pass --lake (a folder path or s3://bucket/prefix)`);
+  }
+  const runIdSource = pick(flags.runId, 'run-id', env, ENV.runId) ?? pick(undefined, '', env, ENV.batchJobId);
+  const heartbeatSource = pick(undefined, '', env, ENV.heartbeatMs);
+  const common: Common = {
+    lake: parse(lakeSchema, lakeSource),
+    runId: runIdSource === undefined ? generateRunId(now) : parse(runIdSchema, runIdSource),
+    heartbeatMs: heartbeatSource === undefined ? 15_000 : parse(heartbeatSchema, heartbeatSource),
+  };
+
+  if (command === 'resample') {
+    const daysSource = pick(flags.days, 'days', env, ENV.days);
+    if (daysSource === undefined) {
+      throw new ConfigError(`no interval given: pass --days N[,M...] or set ${ENV.days}`);
+    }
+    return { command, ...common, days: parse(daysSchema, daysSource) };
+  }
+
+  const config: ConsolidateConfig = { command, ...common };
+  const shareSource = pick(flags.maxRejectedShare, 'max-rejected-share', env, ENV.maxRejectedShare);
+  if (shareSource !== undefined) config.maxRejectedShare = parse(shareSchema, shareSource);
+  const dateSource = pick(flags.date, 'date', env, ENV.date);
+  if (dateSource !== undefined) config.date = parse(dateSchema, dateSource);
+  return config;
+}

@@ -1,0 +1,166 @@
+// The batch-runner command line: parse flags, validate the configuration, call
+// one core job per interval, map the outcome to a JSON report or to one JSON
+// error line and an exit code. No logic of its own beyond that.
+import { Command, CommanderError } from 'commander';
+import { loadConfig, type Env, type Flags, type RunnerConfig } from './config.js';
+import { ConfigError, EXIT_CODES, errorName, exitCodeFor, oneLineMessage, type ExitCode } from './errors.js';
+import { loadCoreJobs, type CoreJobs, type ProgressListener } from './jobs.js';
+import { createLogger, type LineSink, type Logger } from './log.js';
+
+export const VERSION = '0.1.0';
+
+export interface MainDeps {
+  /** The core jobs; default: `@fibbars/ohlcv-core`, loaded after validation. */
+  jobs?: CoreJobs;
+  /** Standard output and error; default: the process streams. */
+  stdout?: LineSink;
+  stderr?: LineSink;
+  /** Clock for run ids and elapsed times. */
+  now?: () => Date;
+}
+
+/** The report printed as the last stdout line of a successful run. */
+export interface RunReport {
+  command: RunnerConfig['command'];
+  lake: string;
+  runId: string;
+  elapsedMs: number;
+  /** Peak resident set size of the process (JS heap plus native Polars memory). */
+  maxRssMiB: number;
+  consolidate?: object;
+  resample?: Array<{ days: number } & object>;
+}
+
+function peakRssMiB(): number {
+  // resourceUsage().maxRSS is in KiB on Linux.
+  return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
+}
+
+async function runJob(config: RunnerConfig, deps: MainDeps, log: Logger): Promise<RunReport> {
+  const now = deps.now ?? (() => new Date());
+  const started = now().getTime();
+  const elapsedMs = (): number => now().getTime() - started;
+  let stage = 'open';
+  const heartbeat =
+    config.heartbeatMs > 0
+      ? setInterval(() => log.info('heartbeat', { stage, elapsedMs: elapsedMs(), rssMiB: Math.round(process.memoryUsage.rss() / 1048576) }), config.heartbeatMs)
+      : undefined;
+  heartbeat?.unref();
+  const progress: ProgressListener = (event) => log.info('progress', { stage, ...event, elapsedMs: elapsedMs() });
+
+  try {
+    log.info('start', {
+      command: config.command,
+      lake: config.lake,
+      runId: config.runId,
+      ...(config.command === 'resample' ? { days: config.days } : {}),
+      ...(config.command === 'consolidate' && config.date !== undefined ? { date: config.date } : {}),
+      ...(config.command === 'consolidate' && config.maxRejectedShare !== undefined ? { maxRejectedShare: config.maxRejectedShare } : {}),
+      version: VERSION,
+      node: process.version,
+    });
+    const jobs = deps.jobs ?? (await loadCoreJobs());
+    const lake = await jobs.openLake(config.lake);
+    const report: RunReport = { command: config.command, lake: config.lake, runId: config.runId, elapsedMs: 0, maxRssMiB: 0 };
+
+    if (config.command === 'consolidate') {
+      stage = 'consolidate';
+      log.info('progress', { stage, status: 'started', elapsedMs: elapsedMs() });
+      report.consolidate = await jobs.consolidateLake(lake, {
+        runId: config.runId,
+        ...(config.maxRejectedShare !== undefined ? { maxRejectedShare: config.maxRejectedShare } : {}),
+        ...(config.date !== undefined ? { session: config.date } : {}),
+        onProgress: progress,
+      });
+      log.info('progress', { stage, status: 'finished', elapsedMs: elapsedMs(), result: report.consolidate });
+    } else {
+      report.resample = [];
+      // One interval after the other: the peak memory is that of the largest
+      // interval, not the sum of all of them (a Batch task has a fixed size).
+      for (const days of config.days) {
+        stage = `resample_${days}d`;
+        log.info('progress', { stage, status: 'started', days, elapsedMs: elapsedMs() });
+        const result = await jobs.resampleLake(lake, { days, runId: config.runId, onProgress: progress });
+        report.resample.push({ days, ...result });
+        log.info('progress', { stage, status: 'finished', days, elapsedMs: elapsedMs(), result });
+      }
+    }
+    report.elapsedMs = elapsedMs();
+    report.maxRssMiB = peakRssMiB();
+    return report;
+  } finally {
+    if (heartbeat !== undefined) clearInterval(heartbeat);
+  }
+}
+
+function buildProgram(run: (config: RunnerConfig) => Promise<void>, env: Env, now: () => Date, stdout: LineSink): Command {
+  const program = new Command('batch-runner')
+    .description('Runs the fibbars Batch jobs (consolidate, resample) against a lake.')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => stdout.write(text),
+      // Commander's own error text is replaced by the JSON error line.
+      writeErr: () => undefined,
+      outputError: () => undefined,
+    })
+    .showSuggestionAfterError(true);
+
+  program
+    .command('consolidate')
+    .description('Validate the raw sessions not yet consolidated and commit the daily history (ohlcv_1d).')
+    .option('--lake <uri>', 'lake folder or s3://bucket/prefix (env FIBBARS_LAKE)')
+    .option('--run-id <id>', 'run id recorded in the commits (env FIBBARS_RUN_ID)')
+    .option('--max-rejected-share <share>', 'fail a session whose rejected share exceeds this, 0..1 (env MAX_REJECTED_SHARE)')
+    .option('--date <YYYY-MM-DD>', 'consolidate this session only (env FIBBARS_DATE)')
+    .action(async (flags: Flags) => run(loadConfig('consolidate', flags, env, now())));
+
+  program
+    .command('resample')
+    .description('Recompute the N-session bars (ohlcv_Nd) that new daily rows touch.')
+    .option('--days <list>', 'session counts, e.g. 5 or 3,5,8 (env RESAMPLE_DAYS)')
+    .option('--lake <uri>', 'lake folder or s3://bucket/prefix (env FIBBARS_LAKE)')
+    .option('--run-id <id>', 'run id recorded in the commits (env FIBBARS_RUN_ID)')
+    .action(async (flags: Flags) => run(loadConfig('resample', flags, env, now())));
+
+  return program;
+}
+
+/**
+ * Runs one batch-runner command line in-process and returns its exit code.
+ *
+ * @param argv the arguments after the executable, e.g. `['resample', '--days', '3,5']`
+ * @param env the environment (flags win over it)
+ * @example
+ *   const code = await main(['consolidate'], { FIBBARS_LAKE: './lake' });
+ */
+export async function main(argv: readonly string[], env: Env, deps: MainDeps = {}): Promise<ExitCode> {
+  const stdout = deps.stdout ?? process.stdout;
+  const stderr = deps.stderr ?? process.stderr;
+  const log = createLogger(stdout, stderr);
+  const now = deps.now ?? (() => new Date());
+  const program = buildProgram(
+    async (config) => {
+      const report = await runJob(config, deps, log);
+      log.info('done', { report });
+    },
+    env,
+    now,
+    stdout,
+  );
+
+  try {
+    if (argv.length === 0) throw new ConfigError('no command given: use "consolidate" or "resample --days N" (see --help)');
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT_CODES.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT_CODES.ok;
+      const message = error.message.replace(/^error:\s*/, '');
+      log.error('ConfigError', oneLineMessage(message));
+      return EXIT_CODES.ConfigError;
+    }
+    log.error(errorName(error), oneLineMessage(error));
+    return exitCodeFor(error);
+  }
+}
