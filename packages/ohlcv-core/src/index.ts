@@ -2,6 +2,7 @@
 // ./calendar, ./storage and ./errors for code that must stay native-free.
 export * from './errors.js';
 export * from './calendar.js';
+export * from './dates.js';
 export * from './schemas.js';
 export * from './parse.js';
 export * from './validate.js';

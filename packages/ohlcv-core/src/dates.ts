@@ -1,0 +1,35 @@
+// ISO date <-> epoch-day conversions shared by the Polars modules. Polars
+// stores a Date as days since 1970-01-01, so building Date columns from epoch
+// days avoids any time-zone interpretation of JS Date objects.
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+const MS_PER_DAY = 86_400_000;
+
+/** Days since 1970-01-01 of an ISO `YYYY-MM-DD` date; throws on malformed input. */
+export function isoToEpochDay(iso: string): number {
+  if (typeof iso !== 'string' || !ISO_DATE.test(iso)) {
+    throw new RangeError(`malformed date "${String(iso)}", expected YYYY-MM-DD`);
+  }
+  const ms = Date.parse(`${iso}T00:00:00Z`);
+  if (!Number.isFinite(ms) || new Date(ms).toISOString().slice(0, 10) !== iso) {
+    throw new RangeError(`invalid date "${iso}" (no such day)`);
+  }
+  return ms / MS_PER_DAY;
+}
+
+/** ISO `YYYY-MM-DD` of an epoch day. */
+export function epochDayToIso(day: number): string {
+  return new Date(day * MS_PER_DAY).toISOString().slice(0, 10);
+}
+
+/** ISO date of a JS Date (UTC calendar day), as Polars returns Date values. */
+export function dateToIso(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}
+
+/** Milliseconds since the epoch of an instant given as Date, ISO timestamp or ms number. */
+export function toEpochMs(t: Date | string | number, what = 'timestamp'): number {
+  const ms = t instanceof Date ? t.getTime() : typeof t === 'number' ? t : Date.parse(t);
+  if (!Number.isFinite(ms)) throw new RangeError(`invalid ${what} "${String(t)}"`);
+  return ms;
+}
