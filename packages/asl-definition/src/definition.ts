@@ -1,0 +1,336 @@
+/**
+ * The fibbars daily pipeline as Amazon States Language (JSONPath), generated
+ * from typed code so that the interval list and the retry policies are data,
+ * and so that the error names come from the packages that throw them.
+ */
+import { FETCHER_ERROR_NAMES } from '@fibbars/fetchers/errors';
+import { CORE_ERROR_NAMES } from '@fibbars/ohlcv-core/errors';
+
+/** Fibonacci session counts resampled by default, one Batch branch each. */
+export const DEFAULT_INTERVALS: readonly number[] = Object.freeze([3, 5, 8, 13, 21, 34]);
+
+/**
+ * Placeholders in the definition, filled by CDK `definitionSubstitutions` on
+ * AWS and by the local engine on a laptop. Each appears as `${Key}`.
+ */
+export const SUBSTITUTION_KEYS = Object.freeze([
+  'OhlcvFunctionArn',
+  'MetaFunctionArn',
+  'JobQueueArn',
+  'ConsolidateJobDefinitionArn',
+  'ResampleJobDefinitionArn',
+  'AlertTopicArn',
+  'LakeUri',
+] as const);
+
+export type SubstitutionKey = (typeof SUBSTITUTION_KEYS)[number];
+export type Substitutions = Record<SubstitutionKey, string>;
+
+/** One `Retry` entry, as the States Language spells it. */
+export interface Retrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  MaxAttempts?: number;
+  BackoffRate?: number;
+  MaxDelaySeconds?: number;
+  JitterStrategy?: 'FULL' | 'NONE';
+}
+
+export interface RetryPolicies {
+  /** Both fetcher Lambda tasks (`FetchOhlcv`, `FetchMeta`). */
+  fetch: Retrier[];
+  /** The consolidation Batch job. */
+  consolidate: Retrier[];
+  /** Every resampler Batch job (one per interval). */
+  resample: Retrier[];
+}
+
+export interface BuildDefinitionOptions {
+  /** Session counts to resample, one Parallel branch each. Default {@link DEFAULT_INTERVALS}. */
+  intervals?: readonly number[];
+  /** Replace one or more stage retry policies (an empty list disables retries for that stage). */
+  retry?: Partial<RetryPolicies>;
+  /** Task timeouts in seconds. Defaults: fetch 900 (the Lambda maximum), consolidate 3600, resample 3600. */
+  timeoutSeconds?: Partial<Record<keyof RetryPolicies, number>>;
+}
+
+/** Errors raised by the Lambda service itself, worth a retry (AWS's recommended set). */
+export const LAMBDA_SERVICE_ERRORS = Object.freeze([
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+]);
+
+/** The retry policies of DESIGN §4. */
+const DEFAULT_RETRY_POLICIES: RetryPolicies = {
+  fetch: [
+    {
+      ErrorEquals: [
+        ...LAMBDA_SERVICE_ERRORS,
+        FETCHER_ERROR_NAMES.RateLimitedError,
+        FETCHER_ERROR_NAMES.UpstreamUnavailableError,
+      ],
+      IntervalSeconds: 3,
+      MaxAttempts: 2,
+      BackoffRate: 2,
+      JitterStrategy: 'FULL',
+    },
+  ],
+  consolidate: [
+    // A bad configuration or a failed quality gate fails the same way on a
+    // second try: do not spend a minute on it.
+    { ErrorEquals: [CORE_ERROR_NAMES.ConfigError, CORE_ERROR_NAMES.DataQualityError], MaxAttempts: 0 },
+    { ErrorEquals: ['States.ALL'], IntervalSeconds: 60, MaxAttempts: 1, BackoffRate: 1 },
+  ],
+  resample: [],
+};
+export const DEFAULT_RETRY: Readonly<RetryPolicies> = Object.freeze(DEFAULT_RETRY_POLICIES);
+
+const DEFAULT_TIMEOUTS: Record<keyof RetryPolicies, number> = { fetch: 900, consolidate: 3600, resample: 3600 };
+
+/** Names of the states, for readers of execution histories and run records. */
+export const STATE_NAMES = Object.freeze({
+  fetchAll: 'FetchAll',
+  fetchOhlcv: 'FetchOhlcv',
+  fetchMeta: 'FetchMeta',
+  consolidate: 'Consolidate',
+  resample: 'Resample',
+  resampleBranch: (days: number) => `Resample${days}d`,
+  stageFailed: (stage: string) => `${stage}Failed`,
+  shapeAlert: 'ShapeAlert',
+  notifyFailure: 'NotifyFailure',
+  succeeded: 'PipelineSucceeded',
+  failed: 'PipelineFailed',
+});
+
+/** Used when a caught error carries no `Error` or no `Cause` (the message must still render). */
+export const ERROR_FALLBACK = Object.freeze({ Error: 'States.Unknown', Cause: 'no cause was given' });
+
+export const ALERT_SUBJECT = 'fibbars daily pipeline failed';
+const ALERT_FORMAT = 'fibbars execution {} failed in state {}: {}: {}';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type State = { [key: string]: Json };
+
+export interface StateMachineDefinition {
+  Comment: string;
+  StartAt: string;
+  States: Record<string, State>;
+  [key: string]: Json;
+}
+
+const sub = (key: SubstitutionKey): string => `\${${key}}`;
+
+function validateIntervals(intervals: readonly number[]): number[] {
+  if (intervals.length === 0) throw new RangeError('intervals: at least one interval is required');
+  const seen = new Set<number>();
+  for (const days of intervals) {
+    if (!Number.isInteger(days) || days < 2) {
+      throw new RangeError(`intervals: ${String(days)} is not an integer session count >= 2`);
+    }
+    if (seen.has(days)) throw new RangeError(`intervals: ${days} is listed twice`);
+    seen.add(days);
+  }
+  return [...intervals];
+}
+
+function retryField(retriers: Retrier[]): State {
+  return retriers.length === 0 ? {} : { Retry: retriers.map((r) => ({ ...r, ErrorEquals: [...r.ErrorEquals] })) };
+}
+
+/** Every stage catches everything into its own small Pass state that names the stage. */
+function catchInto(stage: string): State {
+  return { Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE_NAMES.stageFailed(stage) }] };
+}
+
+function fetchBranch(name: string, functionArn: SubstitutionKey, retry: Retrier[], timeout: number) {
+  return {
+    StartAt: name,
+    States: {
+      [name]: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke',
+        Parameters: {
+          FunctionName: sub(functionArn),
+          // The execution input ({} or { date }) plus the lake this deployment writes to.
+          'Payload.$': 'States.JsonMerge($.input, $.target, false)',
+        },
+        // Naming the fields checks the handler's result contract: a handler
+        // that returns an error payload as a success fails here, loudly.
+        ResultSelector: {
+          'status.$': '$.Payload.status',
+          'sessions.$': '$.Payload.sessions',
+          'rows.$': '$.Payload.rows',
+          'rawKeys.$': '$.Payload.rawKeys',
+        },
+        TimeoutSeconds: timeout,
+        ...retryField(retry),
+        End: true,
+      },
+    },
+  };
+}
+
+function batchParameters(jobName: string, jobDefinition: SubstitutionKey, command: string[], extraEnv: State[]): State {
+  return {
+    JobName: jobName,
+    JobQueue: sub('JobQueueArn'),
+    JobDefinition: sub(jobDefinition),
+    ContainerOverrides: {
+      Command: command,
+      Environment: [
+        { Name: 'FIBBARS_LAKE', Value: sub('LakeUri') },
+        { Name: 'FIBBARS_RUN_ID', 'Value.$': '$$.Execution.Name' },
+        ...extraEnv,
+      ],
+    },
+  };
+}
+
+// Pointers only: the job id and status (never rows; the job reads the lake).
+const BATCH_RESULT: State = { 'jobId.$': '$.JobId', 'status.$': '$.Status' };
+
+/**
+ * Build the state machine definition.
+ *
+ * @example
+ * const definition = buildDefinition({ intervals: [3, 5], retry: { resample: [] } });
+ * JSON.stringify(definition, null, 2); // what CDK deploys with definitionSubstitutions
+ */
+export function buildDefinition(options: BuildDefinitionOptions = {}): StateMachineDefinition {
+  const intervals = validateIntervals(options.intervals ?? DEFAULT_INTERVALS);
+  const retry: RetryPolicies = { ...DEFAULT_RETRY, ...options.retry };
+  const timeout = { ...DEFAULT_TIMEOUTS, ...options.timeoutSeconds };
+  const N = STATE_NAMES;
+  const sessionsEnv: State = { Name: 'FIBBARS_SESSIONS', 'Value.$': 'States.JsonToString($.fetch.ohlcv.sessions)' };
+
+  const stages = [N.fetchAll, N.consolidate, N.resample];
+  const stageFailed: Record<string, State> = {};
+  for (const stage of stages) {
+    stageFailed[N.stageFailed(stage)] = {
+      Type: 'Pass',
+      Comment: `Records that ${stage} failed: the error object does not name the state.`,
+      Parameters: {
+        'execution.$': '$$.Execution.Name',
+        state: stage,
+        'error.$': '$.error',
+        fallback: { ...ERROR_FALLBACK },
+      },
+      ResultPath: '$.failure',
+      Next: N.shapeAlert,
+    };
+  }
+
+  return {
+    Comment:
+      'fibbars daily pipeline: fetch daily bars and reference data, consolidate the daily history, ' +
+      `resample to ${intervals.join(', ')}-session bars. Generated by @fibbars/asl-definition; do not edit by hand.`,
+    StartAt: N.fetchAll,
+    States: {
+      [N.fetchAll]: {
+        Type: 'Parallel',
+        Comment: 'Input: {} or { "date": "YYYY-MM-DD" }; without a date the fetchers pick the latest session.',
+        Parameters: { 'input.$': '$', target: { lake: sub('LakeUri') } },
+        Branches: [
+          fetchBranch(N.fetchOhlcv, 'OhlcvFunctionArn', retry.fetch, timeout.fetch),
+          fetchBranch(N.fetchMeta, 'MetaFunctionArn', retry.fetch, timeout.fetch),
+        ],
+        ResultSelector: { 'ohlcv.$': '$[0]', 'meta.$': '$[1]' },
+        ResultPath: '$.fetch',
+        ...catchInto(N.fetchAll),
+        Next: N.consolidate,
+      },
+      [N.consolidate]: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::batch:submitJob.sync',
+        Parameters: batchParameters('fibbars-consolidate', 'ConsolidateJobDefinitionArn', ['consolidate'], [sessionsEnv]),
+        ResultSelector: BATCH_RESULT,
+        ResultPath: '$.consolidate',
+        TimeoutSeconds: timeout.consolidate,
+        ...retryField(retry.consolidate),
+        ...catchInto(N.consolidate),
+        Next: N.resample,
+      },
+      [N.resample]: {
+        Type: 'Parallel',
+        Branches: intervals.map((days) => ({
+          StartAt: N.resampleBranch(days),
+          States: {
+            [N.resampleBranch(days)]: {
+              Type: 'Task',
+              Resource: 'arn:aws:states:::batch:submitJob.sync',
+              Parameters: batchParameters(
+                `fibbars-resample-${days}d`,
+                'ResampleJobDefinitionArn',
+                ['resample', '--days', String(days)],
+                [{ Name: 'RESAMPLE_DAYS', Value: String(days) }, sessionsEnv],
+              ),
+              ResultSelector: { days, ...BATCH_RESULT },
+              TimeoutSeconds: timeout.resample,
+              ...retryField(retry.resample),
+              End: true,
+            },
+          },
+        })),
+        ResultPath: '$.resample',
+        ...catchInto(N.resample),
+        Next: N.succeeded,
+      },
+      [N.succeeded]: { Type: 'Succeed' },
+      ...stageFailed,
+      [N.shapeAlert]: {
+        Type: 'Pass',
+        Comment: 'Fills a missing Error or Cause so that the alert message always renders.',
+        Parameters: {
+          'execution.$': '$.failure.execution',
+          'state.$': '$.failure.state',
+          'error.$': 'States.JsonMerge($.failure.fallback, $.failure.error, false)',
+        },
+        ResultPath: '$.alert',
+        Next: N.notifyFailure,
+      },
+      [N.notifyFailure]: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::sns:publish',
+        Parameters: {
+          TopicArn: sub('AlertTopicArn'),
+          Subject: ALERT_SUBJECT,
+          'Message.$': `States.Format('${ALERT_FORMAT}', $.alert.execution, $.alert.state, $.alert.error.Error, $.alert.error.Cause)`,
+        },
+        ResultSelector: { 'messageId.$': '$.MessageId' },
+        ResultPath: '$.notification',
+        Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL' }],
+        // A lost alert must not hide the failure: the execution still ends failed.
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.notificationError', Next: N.failed }],
+        Next: N.failed,
+      },
+      [N.failed]: {
+        Type: 'Fail',
+        Comment: 'Fails the execution with the original error name and cause.',
+        ErrorPath: '$.alert.error.Error',
+        CausePath: '$.alert.error.Cause',
+      },
+    },
+  };
+}
+
+/**
+ * Replace every `${Key}` placeholder in a definition's JSON text. Values are
+ * JSON-escaped, so a lake path with quotes or backslashes stays valid JSON.
+ * Throws when a value is missing or a placeholder is left over.
+ */
+export function substitute(definitionJson: string, values: Substitutions): string {
+  for (const key of SUBSTITUTION_KEYS) {
+    if (typeof values[key] !== 'string' || values[key] === '') {
+      throw new RangeError(`substitution ${key} has no value`);
+    }
+  }
+  const out = definitionJson.replace(/\$\{([A-Za-z0-9]+)\}/g, (whole, key: string) => {
+    if (!(SUBSTITUTION_KEYS as readonly string[]).includes(key)) return whole;
+    return JSON.stringify(values[key as SubstitutionKey]).slice(1, -1);
+  });
+  const left = /\$\{([A-Za-z0-9]+)\}/.exec(out);
+  if (left) throw new RangeError(`unknown placeholder ${left[0]} in the definition`);
+  return out;
+}
