@@ -4,6 +4,7 @@
 // one-line ConfigError that names the flag or variable it came from.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { parseLakeUri } from '@fibbars/ohlcv-core/storage';
 import { ConfigError } from './errors.js';
 
 export type Command = 'consolidate' | 'resample';
@@ -55,12 +56,17 @@ export interface ResampleConfig extends Common {
 
 export type RunnerConfig = ConsolidateConfig | ResampleConfig;
 
+// The lake URI rules are ohlcv-core's (the same parser opens the lake later).
 const lakeSchema = z
   .string()
   .trim()
   .min(1, 'must not be empty')
-  .refine((uri) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) || /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(uri), {
-    message: 'must be a folder path or s3://bucket[/prefix]',
+  .superRefine((uri, ctx) => {
+    try {
+      parseLakeUri(uri);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `is not a lake URI: ${error instanceof Error ? error.message : String(error)}` });
+    }
   });
 
 // Interval lengths in sessions. 1 is the daily history itself; the upper bound

@@ -50,7 +50,8 @@ describe('loadConfig', () => {
 
   it.each([
     ['no lake', 'consolidate', {}, {}, /FIBBARS_LAKE/],
-    ['an unknown URI scheme', 'consolidate', {}, { FIBBARS_LAKE: 'gs://bucket/x' }, /^FIBBARS_LAKE must be a folder path or s3:\/\/bucket/],
+    ['an unknown URI scheme', 'consolidate', {}, { FIBBARS_LAKE: 'gs://bucket/x' }, /^FIBBARS_LAKE is not a lake URI: .*unsupported scheme/],
+    ['an invalid bucket name', 'consolidate', { lake: 's3://Bad_Bucket/x' }, {}, /^--lake is not a lake URI: .*invalid S3 bucket name/],
     ['no interval', 'resample', {}, { FIBBARS_LAKE: 'lake' }, /--days N\[,M\.\.\.\] or set RESAMPLE_DAYS/],
     ['a non-numeric interval', 'resample', { days: '3,x' }, { FIBBARS_LAKE: 'lake' }, /^--days must be .* \(bad item "x"\)/],
     ['a one-session interval', 'resample', {}, { FIBBARS_LAKE: 'lake', RESAMPLE_DAYS: '1' }, /^RESAMPLE_DAYS must be/],

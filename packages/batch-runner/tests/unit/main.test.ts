@@ -1,0 +1,166 @@
+// The CLI edge in-process: argument parsing, the order of validation and work,
+// the log lines and the mapping of errors to exit codes. The core jobs are
+// replaced by recording functions here; tests/integration runs the real ones
+// through the built bundle.
+import { describe, expect, it } from '@jest/globals';
+import { CommitConflictError, ConfigError, DataQualityError } from '@fibbars/ohlcv-core/errors';
+import { main, type MainDeps } from '../../src/main.js';
+import type { ConsolidateJobOptions, CoreJobs, ResampleJobOptions } from '../../src/jobs.js';
+
+interface Recorded {
+  calls: string[];
+  consolidate: ConsolidateJobOptions[];
+  resample: ResampleJobOptions[];
+}
+
+function harness(behaviour: { consolidate?: () => Promise<object>; resample?: (days: number) => Promise<object> } = {}) {
+  const recorded: Recorded = { calls: [], consolidate: [], resample: [] };
+  const out: string[] = [];
+  const err: string[] = [];
+  const jobs: CoreJobs = {
+    openLake(uri) {
+      recorded.calls.push(`openLake ${uri}`);
+      return { uri };
+    },
+    async consolidateLake(_lake, options) {
+      recorded.calls.push('consolidateLake');
+      recorded.consolidate.push(options);
+      options.onProgress?.({ step: 'read', rows: 10 });
+      return behaviour.consolidate ? behaviour.consolidate() : { sessions: ['2024-01-02'], accepted: 10, quarantined: 0, version: 1 };
+    },
+    async resampleLake(_lake, options) {
+      recorded.calls.push(`resampleLake ${options.days}`);
+      recorded.resample.push(options);
+      return behaviour.resample ? behaviour.resample(options.days) : { rows: options.days * 10, version: 1 };
+    },
+  };
+  const deps: MainDeps = { jobs, stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } };
+  const lines = (chunks: string[]) =>
+    chunks
+      .join('')
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return { recorded, deps, out, err, stdoutLines: () => lines(out), stderrLines: () => lines(err) };
+}
+
+const ENV = { FIBBARS_LAKE: '/data/lake', FIBBARS_RUN_ID: 'run-7', FIBBARS_HEARTBEAT_MS: '0' };
+
+describe('main consolidate', () => {
+  it('passes the run id, threshold and session to consolidateLake and ends stdout with the report', async () => {
+    const h = harness();
+    const code = await main(['consolidate', '--date', '2024-01-02'], { ...ENV, MAX_REJECTED_SHARE: '0.02' }, h.deps);
+
+    expect(code).toBe(0);
+    expect(h.recorded.calls).toEqual(['openLake /data/lake', 'consolidateLake']);
+    expect(h.recorded.consolidate[0]).toMatchObject({ runId: 'run-7', maxRejectedShare: 0.02, session: '2024-01-02' });
+    const lines = h.stdoutLines();
+    expect(lines[0]).toMatchObject({ level: 'info', msg: 'start', command: 'consolidate', lake: '/data/lake', runId: 'run-7' });
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'progress', stage: 'consolidate', step: 'read', rows: 10 }));
+    expect(lines.at(-1)).toMatchObject({
+      level: 'info',
+      msg: 'done',
+      report: { command: 'consolidate', runId: 'run-7', consolidate: { sessions: ['2024-01-02'], accepted: 10, version: 1 } },
+    });
+    expect(h.err).toEqual([]);
+  });
+});
+
+describe('main resample', () => {
+  it('resamples the listed intervals one after the other and reports each', async () => {
+    const h = harness();
+    const code = await main(['resample', '--days', '8,3'], { ...ENV, RESAMPLE_DAYS: '5' }, h.deps);
+
+    expect(code).toBe(0);
+    expect(h.recorded.calls).toEqual(['openLake /data/lake', 'resampleLake 8', 'resampleLake 3']);
+    const done = h.stdoutLines().at(-1);
+    expect(done).toMatchObject({ msg: 'done', report: { command: 'resample', resample: [{ days: 8, rows: 80 }, { days: 3, rows: 30 }] } });
+    expect((done?.['report'] as { maxRssMiB: number }).maxRssMiB).toBeGreaterThan(0);
+  });
+
+  it('takes the intervals from RESAMPLE_DAYS when no flag is given', async () => {
+    const h = harness();
+    expect(await main(['resample'], { ...ENV, RESAMPLE_DAYS: '13' }, h.deps)).toBe(0);
+    expect(h.recorded.resample.map((o) => o.days)).toEqual([13]);
+  });
+
+  it('stops at the first failing interval and reports that failure', async () => {
+    const h = harness({
+      resample: async (days) => {
+        if (days === 5) throw new CommitConflictError('ohlcv_5d version 4 was published by another writer');
+        return { days };
+      },
+    });
+    expect(await main(['resample', '--days', '3,5,8'], ENV, h.deps)).toBe(4);
+    expect(h.recorded.calls).toEqual(['openLake /data/lake', 'resampleLake 3', 'resampleLake 5']);
+  });
+});
+
+describe('main exit codes', () => {
+  it.each([
+    ['DataQualityError', new DataQualityError('2024-01-02: 40% of rows rejected (max 1%)'), 3],
+    ['CommitConflictError', new CommitConflictError('ohlcv_1d version 3 exists'), 4],
+    ['ConfigError', new ConfigError('lake folder is a file'), 2],
+    ['TypeError', new TypeError('boom'), 1],
+  ] as const)('exits with the code of a %s thrown by the job and logs one error line', async (name, error, expected) => {
+    const h = harness({ consolidate: () => Promise.reject(error) });
+    const code = await main(['consolidate'], ENV, h.deps);
+
+    expect(code).toBe(expected);
+    expect(h.stderrLines()).toEqual([{ level: 'error', error: name, message: error.message }]);
+    expect(h.stdoutLines().map((l) => l['msg'])).not.toContain('done');
+  });
+
+  it('puts a multi-line message and its cause on one line', async () => {
+    const cause = new Error('ECONNRESET\nsocket hang up');
+    const h = harness({ consolidate: () => Promise.reject(new Error('reading raw/ohlcv failed', { cause })) });
+    expect(await main(['consolidate'], ENV, h.deps)).toBe(1);
+    expect(h.err).toHaveLength(1);
+    expect(h.stderrLines()).toEqual([{ level: 'error', error: 'Error', message: 'reading raw/ohlcv failed: ECONNRESET socket hang up' }]);
+  });
+
+  it.each([
+    ['no command', [], {}],
+    ['an unknown command', ['rebuild'], ENV],
+    ['an unknown option', ['consolidate', '--dry-run'], ENV],
+    ['a missing option value', ['resample', '--days'], ENV],
+    ['no lake', ['consolidate'], { FIBBARS_HEARTBEAT_MS: '0' }],
+    ['a bad interval', ['resample', '--days', '0'], ENV],
+    ['a bad threshold', ['consolidate'], { ...ENV, MAX_REJECTED_SHARE: 'lots' }],
+  ] as const)('exits 2 with a ConfigError before opening the lake on %s', async (_case, argv, env) => {
+    const h = harness();
+    const code = await main(argv, env, h.deps);
+
+    expect(code).toBe(2);
+    expect(h.recorded.calls).toEqual([]);
+    expect(h.out).toEqual([]);
+    const errors = h.stderrLines();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ level: 'error', error: 'ConfigError' });
+    expect(String(errors[0]?.['message'])).not.toMatch(/\n/);
+  });
+
+  it('prints help and exits 0 on --help', async () => {
+    const h = harness();
+    expect(await main(['resample', '--help'], {}, h.deps)).toBe(0);
+    expect(h.out.join('')).toContain('--days <list>');
+    expect(h.recorded.calls).toEqual([]);
+  });
+
+  it('prints the version on --version', async () => {
+    const h = harness();
+    expect(await main(['--version'], {}, h.deps)).toBe(0);
+    expect(h.out.join('').trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
+
+describe('main heartbeat', () => {
+  it('logs the stage and memory while a job runs longer than the heartbeat interval', async () => {
+    const h = harness({ consolidate: () => new Promise((resolve) => setTimeout(() => resolve({ ok: true }), 120)) });
+    expect(await main(['consolidate'], { ...ENV, FIBBARS_HEARTBEAT_MS: '20' }, h.deps)).toBe(0);
+    const beats = h.stdoutLines().filter((l) => l['msg'] === 'heartbeat');
+    expect(beats.length).toBeGreaterThanOrEqual(2);
+    expect(beats[0]).toMatchObject({ stage: 'consolidate' });
+    expect(beats[0]?.['rssMiB']).toEqual(expect.any(Number));
+  });
+});
