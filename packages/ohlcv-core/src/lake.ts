@@ -1,1 +1,478 @@
-export {};
+/**
+ * The lake: Parquet datasets on an ObjectStore, published by an append-only
+ * commit log (DESIGN §3.2). Data files get unique names and are never
+ * rewritten; a dataset version is the JSON file
+ * `_commits/<dataset>/<20-digit version>.json` listing every live file, created
+ * create-only. Readers read exactly the files of one version, so a crashed
+ * writer leaves the last good version readable.
+ */
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import pl from 'nodejs-polars';
+import type { DataFrame, Expr } from 'nodejs-polars';
+import { CommitConflictError, ConfigError } from './errors.js';
+import { epochDayToIso, isoToEpochDay } from './dates.js';
+import { BAR_SCHEMA, QUARANTINE_SCHEMA, SILVER_DAILY_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, emptyFrame, type Schema } from './schemas.js';
+import {
+  LocalObjectStore,
+  ObjectNotFoundError,
+  RawZone,
+  RunStore,
+  assertSession,
+  openStore,
+  type ObjectStore,
+  type OpenStoreOptions,
+} from './storage.js';
+
+// ---------------------------------------------------------------------------
+// Datasets
+// ---------------------------------------------------------------------------
+
+/** `ohlcv_1d`, `ohlcv_{N}d` (N >= 2), `splits` or `tickers`. */
+export type Dataset = 'ohlcv_1d' | 'splits' | 'tickers' | `ohlcv_${number}d`;
+
+interface DatasetSpec {
+  schema: Schema;
+  /** Columns giving each row's date span, for pruning and `from`/`to`; none for tickers. */
+  span: readonly [string, string] | null;
+  /** Year partitions by the year of `span[0]`. */
+  partitioned: boolean;
+}
+
+/** Name of the bar dataset of `days` sessions (`1` is the daily history). */
+export function barDataset(days: number): Dataset {
+  if (!Number.isInteger(days) || days < 1) throw new ConfigError(`interval ${String(days)} is not a positive whole number of sessions`);
+  return `ohlcv_${days}d`;
+}
+
+/** The session count of a bar dataset name, or undefined. */
+export function datasetDays(dataset: string): number | undefined {
+  const m = /^ohlcv_([1-9]\d{0,3})d$/.exec(dataset);
+  return m ? Number(m[1]) : undefined;
+}
+
+export function datasetSpec(dataset: string): DatasetSpec {
+  if (dataset === 'ohlcv_1d') return { schema: SILVER_DAILY_SCHEMA, span: ['date', 'date'], partitioned: true };
+  if (dataset === 'splits') return { schema: SPLITS_SCHEMA, span: ['execution_date', 'execution_date'], partitioned: false };
+  if (dataset === 'tickers') return { schema: TICKERS_SCHEMA, span: null, partitioned: false };
+  const days = datasetDays(dataset);
+  if (days !== undefined && days >= 2) return { schema: BAR_SCHEMA, span: ['start_date', 'end_date'], partitioned: true };
+  throw new ConfigError(`unknown dataset ${JSON.stringify(dataset)}: use ohlcv_1d, ohlcv_<N>d, splits or tickers`);
+}
+
+// ---------------------------------------------------------------------------
+// Commits
+// ---------------------------------------------------------------------------
+
+/** One Parquet file of a version. Dates are ISO; `partition` is e.g. `year=2024` or null. */
+export interface CommitFile {
+  path: string;
+  rows: number;
+  bytes: number;
+  minDate: string | null;
+  maxDate: string | null;
+  partition: string | null;
+}
+
+/** One version of a dataset: the whole list of its live files. */
+export interface Commit {
+  dataset: string;
+  version: number;
+  /** The version this one was built on; 0 for the first. */
+  parent: number;
+  runId: string;
+  createdAt: string;
+  files: CommitFile[];
+  /** Quarantine files the dataset keeps alive (ohlcv_1d only), carried forward like `files`. */
+  quarantine: CommitFile[];
+  /** Free job bookkeeping (consolidated fetch ids, source version, latest session, ...). */
+  meta: Record<string, unknown>;
+}
+
+export interface CommitInput {
+  /** The head version the change was computed from (0 when the dataset is new). */
+  parent: number;
+  /** New files (already written). */
+  files: CommitFile[];
+  /** Paths of parent files (data or quarantine) that this version drops. */
+  removed?: readonly string[];
+  /** New quarantine files. */
+  quarantine?: CommitFile[];
+  runId: string;
+  meta?: Record<string, unknown>;
+  /** Creation time (tests); defaults to now. */
+  now?: Date;
+}
+
+export const VERSION_DIGITS = 20;
+
+export function commitKey(dataset: string, version: number): string {
+  return `_commits/${dataset}/${String(version).padStart(VERSION_DIGITS, '0')}.json`;
+}
+
+// ---------------------------------------------------------------------------
+// Reading options and gc
+// ---------------------------------------------------------------------------
+
+export interface ReadOptions {
+  tickers?: readonly string[];
+  /** Inclusive ISO dates; rows (or bars) overlapping `[from, to]` are returned. */
+  from?: string;
+  to?: string;
+  /** A retained version; defaults to the head. */
+  version?: number;
+}
+
+export interface GcOptions {
+  /** Unreferenced files younger than this are kept (a writer may be about to commit them). */
+  graceMs: number;
+  /** Versions per dataset whose files are kept besides those younger than the grace period; default 10. */
+  keepVersions?: number;
+  now?: Date;
+  /** List what would go without deleting. */
+  dryRun?: boolean;
+}
+
+export interface GcReport {
+  deleted: string[];
+  keptYoung: number;
+  referenced: number;
+}
+
+export interface OpenLakeOptions extends OpenStoreOptions {
+  /** A ready store (overrides the URI's). */
+  store?: ObjectStore;
+}
+
+/** Default number of versions per dataset whose files `gc` keeps. */
+export const DEFAULT_KEEP_VERSIONS = 10;
+
+const PARQUET_OPTIONS = { compression: 'zstd', compressionLevel: 3, statistics: true, maintainOrder: true } as const;
+
+function dateLit(iso: string): Expr {
+  return pl.lit(isoToEpochDay(iso)).cast(pl.Date);
+}
+
+function parseCommit(dataset: string, key: string, body: Buffer): Commit {
+  let value: Partial<Commit>;
+  try {
+    value = JSON.parse(body.toString('utf8')) as Partial<Commit>;
+  } catch (cause) {
+    throw new ConfigError(`commit ${key} is not valid JSON`, { cause });
+  }
+  if (typeof value.version !== 'number' || !Array.isArray(value.files)) {
+    throw new ConfigError(`commit ${key} lacks a version or a file list`);
+  }
+  return {
+    dataset,
+    version: value.version,
+    parent: value.parent ?? 0,
+    runId: value.runId ?? '',
+    createdAt: value.createdAt ?? '',
+    files: value.files,
+    quarantine: value.quarantine ?? [],
+    meta: value.meta ?? {},
+  };
+}
+
+/**
+ * A lake opened on a folder or `s3://bucket/prefix`.
+ *
+ * @example
+ * import { openLake } from '@fibbars/ohlcv-core';
+ * const lake = openLake('./lake');
+ * const daily = await lake.read('ohlcv_1d', { tickers: ['AAPL'], from: '2024-01-01' });
+ * const bars = await lake.read('ohlcv_5d', { tickers: ['AAPL'] });
+ * const before = await lake.read('ohlcv_1d', { version: 3 }); // time travel
+ */
+export class Lake {
+  readonly raw: RawZone;
+  readonly runs: RunStore;
+
+  constructor(readonly store: ObjectStore) {
+    this.raw = new RawZone(store);
+    this.runs = new RunStore(store);
+  }
+
+  get uri(): string {
+    return this.store.uri;
+  }
+
+  /** Datasets that have at least one version. */
+  async datasets(): Promise<string[]> {
+    const names = new Set<string>();
+    for (const { key } of await this.store.list('_commits/')) {
+      const m = /^_commits\/([^/]+)\/\d{20}\.json$/.exec(key);
+      if (m?.[1]) names.add(m[1]);
+    }
+    return [...names].sort();
+  }
+
+  private async versions(dataset: string): Promise<number[]> {
+    datasetSpec(dataset);
+    const out: number[] = [];
+    for (const { key } of await this.store.list(`_commits/${dataset}/`)) {
+      const m = /\/(\d{20})\.json$/.exec(key);
+      if (m?.[1]) out.push(Number(m[1]));
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  /** The commit of one version; `ConfigError` if it does not exist. */
+  async commitAt(dataset: string, version: number): Promise<Commit> {
+    datasetSpec(dataset);
+    const key = commitKey(dataset, version);
+    try {
+      return parseCommit(dataset, key, await this.store.get(key));
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError) throw new ConfigError(`${dataset} has no version ${version}`, { cause: error });
+      throw error;
+    }
+  }
+
+  /** The latest version, or null when the dataset has none. */
+  async head(dataset: string): Promise<Commit | null> {
+    const versions = await this.versions(dataset);
+    const last = versions.at(-1);
+    return last === undefined ? null : this.commitAt(dataset, last);
+  }
+
+  /** Every version, oldest first. */
+  async history(dataset: string): Promise<Commit[]> {
+    const versions = await this.versions(dataset);
+    return Promise.all(versions.map((v) => this.commitAt(dataset, v)));
+  }
+
+  /** Commits after `afterVersion` (exclusive), oldest first. */
+  async commitsSince(dataset: string, afterVersion: number): Promise<Commit[]> {
+    const versions = (await this.versions(dataset)).filter((v) => v > afterVersion);
+    return Promise.all(versions.map((v) => this.commitAt(dataset, v)));
+  }
+
+  /**
+   * Reads a dataset version (the head by default): only the files of that
+   * version whose date range can overlap `[from, to]`, filtered to `tickers`.
+   * An empty dataset reads as an empty frame with the dataset's schema.
+   */
+  async read(dataset: string, options: ReadOptions = {}): Promise<DataFrame> {
+    const spec = datasetSpec(dataset);
+    if (options.from !== undefined) assertSession(options.from, 'from');
+    if (options.to !== undefined) assertSession(options.to, 'to');
+    const commit = options.version === undefined ? await this.head(dataset) : await this.commitAt(dataset, options.version);
+    if (!commit) return emptyFrame(spec.schema);
+    const files = commit.files.filter(
+      (f) =>
+        f.rows > 0 &&
+        (options.from === undefined || f.maxDate === null || f.maxDate >= options.from) &&
+        (options.to === undefined || f.minDate === null || f.minDate <= options.to),
+    );
+    return this.readFiles(spec, files, options, `${dataset} version ${commit.version}`);
+  }
+
+  /** Quarantined rows (with `reason`) kept by the head of `ohlcv_1d`, optionally for sessions in `[from, to]`. */
+  async readQuarantine(options: Omit<ReadOptions, 'tickers'> & { tickers?: readonly string[] } = {}): Promise<DataFrame> {
+    const commit = options.version === undefined ? await this.head('ohlcv_1d') : await this.commitAt('ohlcv_1d', options.version);
+    const spec: DatasetSpec = { schema: QUARANTINE_SCHEMA, span: ['date', 'date'], partitioned: false };
+    if (!commit) return emptyFrame(QUARANTINE_SCHEMA);
+    const files = commit.quarantine.filter(
+      (f) =>
+        f.rows > 0 &&
+        (options.from === undefined || f.maxDate === null || f.maxDate >= options.from) &&
+        (options.to === undefined || f.minDate === null || f.minDate <= options.to),
+    );
+    return this.readFiles(spec, files, options, `quarantine of ohlcv_1d version ${commit.version}`);
+  }
+
+  private async readFiles(spec: DatasetSpec, files: CommitFile[], options: ReadOptions, what: string): Promise<DataFrame> {
+    const frames: DataFrame[] = [];
+    for (const file of files) {
+      let df: DataFrame;
+      try {
+        df = await this.readParquetFile(file.path);
+      } catch (error) {
+        if (error instanceof ObjectNotFoundError || (error as { code?: string }).code === 'ENOENT') {
+          throw new ConfigError(`${what} references ${file.path}, which is gone (version no longer retained?)`, { cause: error });
+        }
+        throw error;
+      }
+      const filters: Expr[] = [];
+      if (options.tickers !== undefined) filters.push(pl.col('ticker').isIn([...options.tickers]));
+      if (spec.span && options.from !== undefined) filters.push(pl.col(spec.span[1]).gtEq(dateLit(options.from)));
+      if (spec.span && options.to !== undefined) filters.push(pl.col(spec.span[0]).ltEq(dateLit(options.to)));
+      for (const f of filters) df = df.filter(f);
+      frames.push(df);
+    }
+    if (frames.length === 0) return emptyFrame(spec.schema);
+    const all = frames.length === 1 ? frames[0]! : pl.concat(frames, { how: 'vertical' });
+    const sortBy = spec.span ? ['ticker', spec.span[0]] : ['ticker'];
+    return all.sort(sortBy);
+  }
+
+  private async readParquetFile(key: string): Promise<DataFrame> {
+    if (this.store instanceof LocalObjectStore) {
+      const file = path.join(this.store.root, ...key.split('/'));
+      await fs.access(file); // a clear ENOENT rather than a Polars panic
+      return pl.readParquet(file);
+    }
+    return pl.readParquet(await this.store.get(key));
+  }
+
+  /**
+   * Writes `df` as new Parquet files of `dataset` (one per year partition for
+   * partitioned datasets) under unique names and returns their descriptions
+   * for `commit`. Nothing is visible to readers until committed.
+   */
+  async writeFiles(dataset: string, df: DataFrame): Promise<CommitFile[]> {
+    const spec = datasetSpec(dataset);
+    if (df.height === 0) return [];
+    if (!spec.partitioned || !spec.span) {
+      return [await this.writeOne(`silver/${dataset}`, null, df, spec.span)];
+    }
+    const [startCol] = spec.span;
+    const withYear = df.withColumns(pl.col(startCol).dt.year().alias('__year'));
+    const years = [...new Set(withYear.getColumn('__year').toArray() as number[])].sort((a, b) => a - b);
+    const out: CommitFile[] = [];
+    for (const year of years) {
+      const part = withYear.filter(pl.col('__year').eq(pl.lit(year))).drop('__year');
+      out.push(await this.writeOne(`silver/${dataset}/year=${year}`, `year=${year}`, part, spec.span));
+    }
+    return out;
+  }
+
+  /** Writes one session's quarantined rows (`QUARANTINE_SCHEMA`, with `reason`). */
+  async writeQuarantine(session: string, df: DataFrame): Promise<CommitFile | null> {
+    assertSession(session);
+    if (df.height === 0) return null;
+    return this.writeOne(`quarantine/ohlcv/date=${session}`, `date=${session}`, df, ['date', 'date']);
+  }
+
+  private async writeOne(dir: string, partition: string | null, df: DataFrame, span: readonly [string, string] | null): Promise<CommitFile> {
+    const key = `${dir}/part-${randomUUID()}.parquet`;
+    let minDate: string | null = null;
+    let maxDate: string | null = null;
+    if (span) {
+      const stats = df.select(
+        pl.col(span[0]).cast(pl.Int32).min().alias('lo'),
+        pl.col(span[1]).cast(pl.Int32).max().alias('hi'),
+      );
+      const lo = stats.getColumn('lo').get(0) as number | null;
+      const hi = stats.getColumn('hi').get(0) as number | null;
+      minDate = lo === null ? null : epochDayToIso(lo);
+      maxDate = hi === null ? null : epochDayToIso(hi);
+    }
+    let bytes: number;
+    if (this.store instanceof LocalObjectStore) {
+      // Sink straight into the lake folder; the name is unique and uncommitted, so a
+      // half-written file is never referenced.
+      const file = path.join(this.store.root, ...key.split('/'));
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      const tmp = path.join(path.dirname(file), `.tmp-${path.basename(file)}`);
+      await df.lazy().sinkParquet(tmp, PARQUET_OPTIONS).collect();
+      await fs.rename(tmp, file);
+      bytes = (await fs.stat(file)).size;
+    } else {
+      const tmp = path.join(tmpdir(), `fibbars-${randomUUID()}.parquet`);
+      try {
+        await df.lazy().sinkParquet(tmp, PARQUET_OPTIONS).collect();
+        const body = await fs.readFile(tmp);
+        await this.store.put(key, body);
+        bytes = body.byteLength;
+      } finally {
+        await fs.rm(tmp, { force: true });
+      }
+    }
+    return { path: key, rows: df.height, bytes, minDate, maxDate, partition };
+  }
+
+  /**
+   * Publishes version `parent + 1` of `dataset`: the parent's files minus
+   * `removed`, plus `files`. Create-only: throws `CommitConflictError` when that
+   * version exists already (another writer won; re-read the head and redo the
+   * change, or give up).
+   */
+  async commit(dataset: string, input: CommitInput): Promise<Commit> {
+    datasetSpec(dataset);
+    if (!Number.isInteger(input.parent) || input.parent < 0) throw new ConfigError(`commit parent ${String(input.parent)} is not a version`);
+    const parent = input.parent === 0 ? null : await this.commitAt(dataset, input.parent);
+    const removed = new Set(input.removed ?? []);
+    const keep = (files: CommitFile[]): CommitFile[] => files.filter((f) => !removed.has(f.path));
+    const files = [...keep(parent?.files ?? []), ...input.files];
+    const quarantine = [...keep(parent?.quarantine ?? []), ...(input.quarantine ?? [])];
+    const byPartition = (a: CommitFile, b: CommitFile): number =>
+      (a.partition ?? '').localeCompare(b.partition ?? '') || a.path.localeCompare(b.path);
+    const commit: Commit = {
+      dataset,
+      version: input.parent + 1,
+      parent: input.parent,
+      runId: input.runId,
+      createdAt: (input.now ?? new Date()).toISOString(),
+      files: files.sort(byPartition),
+      quarantine: quarantine.sort(byPartition),
+      meta: input.meta ?? {},
+    };
+    const key = commitKey(dataset, commit.version);
+    try {
+      await this.store.putIfAbsent(key, `${JSON.stringify(commit, null, 2)}\n`);
+    } catch (error) {
+      if (error instanceof CommitConflictError) {
+        throw new CommitConflictError(
+          `${dataset} version ${commit.version} was committed by another writer while run ${input.runId} was building it`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    return commit;
+  }
+
+  /**
+   * Deletes files under `silver/` and `quarantine/` that no retained version
+   * references and that are older than `graceMs`. Retained: the latest
+   * `keepVersions` versions of every dataset and every version younger than
+   * the grace period. Commit records are never deleted (they are the audit
+   * log); reading a version whose files were collected fails with `ConfigError`.
+   */
+  async gc(options: GcOptions): Promise<GcReport> {
+    if (!Number.isFinite(options.graceMs) || options.graceMs < 0) throw new ConfigError('gc graceMs must be a non-negative number');
+    const keepVersions = options.keepVersions ?? DEFAULT_KEEP_VERSIONS;
+    const now = (options.now ?? new Date()).getTime();
+    const referenced = new Set<string>();
+    for (const dataset of await this.datasets()) {
+      const history = await this.history(dataset);
+      history.forEach((c, i) => {
+        const young = now - Date.parse(c.createdAt) < options.graceMs;
+        if (i >= history.length - keepVersions || young || Number.isNaN(Date.parse(c.createdAt))) {
+          for (const f of [...c.files, ...c.quarantine]) referenced.add(f.path);
+        }
+      });
+    }
+    const deleted: string[] = [];
+    let keptYoung = 0;
+    for (const prefix of ['silver/', 'quarantine/']) {
+      for (const obj of await this.store.list(prefix)) {
+        if (referenced.has(obj.key)) continue;
+        if (now - obj.lastModified.getTime() < options.graceMs) {
+          keptYoung += 1;
+          continue;
+        }
+        if (!options.dryRun) await this.store.delete(obj.key);
+        deleted.push(obj.key);
+      }
+    }
+    return { deleted, keptYoung, referenced: referenced.size };
+  }
+}
+
+/**
+ * Opens the lake at a folder path or `s3://bucket/prefix` (S3 settings from the
+ * SDK's standard environment, or pass `s3Client`).
+ *
+ * @example
+ * const lake = openLake(process.env.FIBBARS_LAKE ?? './lake');
+ * console.log(await lake.head('ohlcv_1d'));
+ */
+export function openLake(uri: string, options: OpenLakeOptions = {}): Lake {
+  return new Lake(options.store ?? openStore(uri, options));
+}
