@@ -1,0 +1,42 @@
+/**
+ * The seam between the handlers and the places market data comes from: a
+ * source answers with the response bodies exactly as it received (or, for the
+ * synthetic market, produced) them, ready for `RawZone.write`.
+ */
+
+/** One HTTP request behind a fetch. The URL never carries the API key. */
+export interface SourceRequest {
+  url: string;
+  status: number;
+  bytes: number;
+  /** sha256 (hex) of the stored page body. */
+  sha256: string;
+}
+
+/** What a source returns for one dataset and session: raw pages plus their audit trail. */
+export interface SourceResult {
+  /** Response bodies in request order, as received. */
+  pages: string[];
+  requests: SourceRequest[];
+  /** Result rows over all pages. */
+  rows: number;
+}
+
+/** A market data source: the vendor's REST API or the synthetic market. */
+export interface MarketSource {
+  /** `polygon` or `synthetic`: recorded as `source` in each raw metadata record. */
+  readonly name: string;
+  /** Unadjusted daily bars of every ticker for one session (no request on a non-session). */
+  groupedDaily(session: string): Promise<SourceResult>;
+  /**
+   * Ticker reference snapshot, active and delisted, every page. The vendor
+   * answers with today's snapshot; the synthetic market with the one as of
+   * `asOf` (default: the latest session on or before today).
+   */
+  tickers(asOf?: string): Promise<SourceResult>;
+  /** Splits executed on one session (no request on a non-session). */
+  splits(session: string): Promise<SourceResult>;
+}
+
+/** The result of a fetch that made no request (a non-session date). */
+export const EMPTY_RESULT: SourceResult = Object.freeze({ pages: [], requests: [], rows: 0 }) as SourceResult;
