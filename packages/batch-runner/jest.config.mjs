@@ -1,3 +1,5 @@
 import { jestConfig } from '../../jest.preset.mjs';
 
-export default jestConfig(import.meta.dirname);
+// The integration tests run the built bundle; global setup rebuilds it first
+// (esbuild, under a second) so a test never runs a stale bundle.
+export default jestConfig(import.meta.dirname, { globalSetup: '<rootDir>/tests/global-setup.mjs' });

@@ -3,7 +3,7 @@
 // module cannot be bundled). Siblings are bundled from source through the
 // `@fibbars/source` condition, so no other package has to be built first.
 import { build } from 'esbuild';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,8 +13,16 @@ const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
 
 export const EXTERNAL = ['nodejs-polars', 'nodejs-polars-linux-x64-gnu'];
 
-await rm(outdir, { recursive: true, force: true });
 await mkdir(outdir, { recursive: true });
+
+// Other processes (the local engine, tests of other packages) may be running
+// the bundle while it is rebuilt: every file is replaced by an atomic rename,
+// so a reader sees the old file or the new one, never a missing or torn one.
+async function replaceFile(path, contents) {
+  const temporary = `${path}.${process.pid}.tmp`;
+  await writeFile(temporary, contents);
+  await rename(temporary, path);
+}
 
 const result = await build({
   entryPoints: { main: join(root, 'src', 'bin.ts') },
@@ -28,6 +36,7 @@ const result = await build({
   sourcemap: 'linked',
   legalComments: 'linked',
   metafile: true,
+  write: false,
   logLevel: 'warning',
   // Bundled CommonJS dependencies (the AWS SDK) call require() for Node
   // built-ins, which an ESM file does not define.
@@ -35,6 +44,15 @@ const result = await build({
     js: "import { createRequire as __fibbarsCreateRequire } from 'node:module'; const require = __fibbarsCreateRequire(import.meta.url);",
   },
 });
+
+const written = new Set(['package.json', 'meta.json']);
+for (const file of result.outputFiles) {
+  await replaceFile(file.path, file.contents);
+  written.add(file.path.slice(outdir.length + 1));
+}
+for (const stale of await readdir(outdir)) {
+  if (!written.has(stale) && !stale.endsWith('.tmp')) await rm(join(outdir, stale), { recursive: true, force: true });
+}
 
 const dependencies = Object.fromEntries(
   EXTERNAL.map((name) => {
@@ -54,8 +72,8 @@ const bundlePackage = {
   engines: { node: '>=20.11' },
   dependencies,
 };
-await writeFile(join(outdir, 'package.json'), `${JSON.stringify(bundlePackage, null, 2)}\n`);
-await writeFile(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
+await replaceFile(join(outdir, 'package.json'), `${JSON.stringify(bundlePackage, null, 2)}\n`);
+await replaceFile(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
 
 const bytes = result.metafile.outputs[Object.keys(result.metafile.outputs).find((file) => file.endsWith('main.js'))]?.bytes ?? 0;
 console.log(`bundle: dist/bundle/main.js (${(bytes / 1024).toFixed(0)} KiB), external: ${EXTERNAL.join(', ')}`);
