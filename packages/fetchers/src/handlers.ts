@@ -1,1 +1,70 @@
-export {};
+/**
+ * The Lambda handlers (`ohlcv`, `meta`) and their in-process factories.
+ *
+ * A handler validates its event (a `ConfigError` before anything is written),
+ * runs one fetch job, and returns a small summary. Failures are thrown with
+ * their names (`RateLimitedError`, `UpstreamUnavailableError`,
+ * `InvalidResponseError`, `ConfigError`, ...) so that the state machine's
+ * Retry and Catch see them: a failure is never returned as a result.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { fetchMeta, fetchOhlcv, parseEvent, withCorrelation } from './fetch.js';
+import type { FetchDeps, FetchEvent, FetchLogger, FetchResult } from './fetch.js';
+
+export type { FetchDeps, FetchEvent, FetchLogger, FetchResult } from './fetch.js';
+
+/** The parts of the Lambda context a handler reads. */
+export interface HandlerContext {
+  awsRequestId?: string;
+}
+
+/** A fetch handler: what Lambda calls, and what the local engine binds a Task to. */
+export type FetchHandler = (event: unknown, context?: HandlerContext) => Promise<FetchResult>;
+
+/** The default structured logger: JSON lines through Powertools. */
+export function defaultLogger(): FetchLogger {
+  const logger = new Logger({ serviceName: 'fibbars-fetchers' });
+  return {
+    info: (m, e) => logger.info(m, e ?? {}),
+    warn: (m, e) => logger.warn(m, e ?? {}),
+    error: (m, e) => logger.error(m, e ?? {}),
+  };
+}
+
+function createHandler(
+  job: 'ohlcv' | 'meta',
+  run: (deps: FetchDeps, event: FetchEvent, log: FetchLogger) => Promise<FetchResult>,
+  deps: FetchDeps,
+): FetchHandler {
+  const base = deps.logger ?? defaultLogger();
+  return async (event, context) => {
+    const log = withCorrelation(base, context?.awsRequestId);
+    try {
+      const parsed = parseEvent(event);
+      const result = await run(deps, parsed, log);
+      log.info('fetch done', { job, status: result.status, sessions: result.sessions, rows: result.rows });
+      return result;
+    } catch (error) {
+      const e = error instanceof Error ? error : new Error(String(error));
+      log.error('fetch failed', { job, error: e.name, message: e.message });
+      throw e;
+    }
+  };
+}
+
+/**
+ * The `ohlcv` handler bound to explicit dependencies (used in-process by the
+ * local engine).
+ *
+ * @example
+ * const ohlcv = createOhlcvHandler({ source: new SyntheticSource(), lake: './lake' });
+ * await ohlcv({ date: '2024-03-15' }); // { status: 'ok', sessions: ['2024-03-15'], rows, rawKeys, lake }
+ */
+export function createOhlcvHandler(deps: FetchDeps): FetchHandler {
+  return createHandler('ohlcv', fetchOhlcv, deps);
+}
+
+/** The `meta` handler (ticker snapshot and splits) bound to explicit dependencies. */
+export function createMetaHandler(deps: FetchDeps): FetchHandler {
+  return createHandler('meta', fetchMeta, deps);
+}

@@ -1,0 +1,149 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { nyse } from '@fibbars/ohlcv-core/calendar';
+import { RawZone, openStore } from '@fibbars/ohlcv-core/storage';
+import { createMetaHandler, createOhlcvHandler } from '../../src/handlers.js';
+import { SyntheticSource } from '../../src/synthetic.js';
+import type { MarketSource } from '../../src/source.js';
+import { UpstreamUnavailableError } from '../../src/errors.js';
+import { memoryLogger, tempLake } from '../helpers/lake.js';
+
+// 2024-03-15 (a Friday) at 22:00 UTC = 18:00 in New York: that session is fetchable.
+const FRIDAY_EVENING = () => new Date('2024-03-15T22:00:00Z');
+
+describe('ohlcv handler (in process, synthetic market, folder lake)', () => {
+  let lake: string;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => ({ lake, cleanup } = await tempLake()));
+  afterEach(() => cleanup());
+
+  it('fetches the given session and writes the page unchanged to raw/ohlcv', async () => {
+    const source = new SyntheticSource({ seed: 1, tickers: 50 });
+    const handler = createOhlcvHandler({ source, lake, now: FRIDAY_EVENING, logger: memoryLogger() });
+
+    const result = await handler({ date: '2024-03-14' }, { awsRequestId: 'req-1' });
+
+    const expected = await new SyntheticSource({ seed: 1, tickers: 50 }).groupedDaily('2024-03-14');
+    expect(result).toEqual({ status: 'ok', lake, sessions: ['2024-03-14'], rows: expected.rows, rawKeys: [expect.stringMatching(/^raw\/ohlcv\/date=2024-03-14\//)] });
+    const raw = new RawZone(openStore(lake));
+    const [fetch] = await raw.list('ohlcv');
+    expect(await raw.read(fetch!)).toEqual(expected.pages.map((p) => JSON.parse(p)));
+    expect((await raw.readMeta(fetch!)).source).toBe('synthetic');
+  });
+
+  it('answers no-session for a holiday without writing anything', async () => {
+    const handler = createOhlcvHandler({ source: new SyntheticSource(), lake, now: FRIDAY_EVENING, logger: memoryLogger() });
+
+    const result = await handler({ date: '2023-12-25' });
+
+    expect(result).toEqual({ status: 'no-session', lake, sessions: [], rows: 0, rawKeys: [] });
+    expect(await new RawZone(openStore(lake)).list('ohlcv')).toEqual([]);
+  });
+
+  it('fetches just the latest session on a fresh raw zone, then the missing ones up to the cap', async () => {
+    const logger = memoryLogger();
+    const first = createOhlcvHandler({ source: new SyntheticSource({ tickers: 5 }), lake, now: () => new Date('2024-03-01T22:00:00Z'), logger });
+    expect((await first({})).sessions).toEqual(['2024-03-01']);
+
+    const later = createOhlcvHandler({ source: new SyntheticSource({ tickers: 5 }), lake, now: FRIDAY_EVENING, logger });
+    const second = await later({ maxBackfillSessions: 3 });
+    expect(second.sessions).toEqual(nyse.sessionsBetween('2024-03-04', '2024-03-06'));
+    const third = await later({});
+    expect(third.sessions).toEqual(nyse.sessionsBetween('2024-03-07', '2024-03-13')); // default cap: 5
+    const fourth = await later({});
+    expect(fourth.sessions).toEqual(['2024-03-14', '2024-03-15']);
+    const fifth = await later({});
+    expect(fifth).toMatchObject({ status: 'ok', sessions: [], rows: 0, rawKeys: [] });
+  });
+
+  it('treats today as fetchable only from 16:30 New York time', async () => {
+    const at = (iso: string) => createOhlcvHandler({ source: new SyntheticSource({ tickers: 3 }), lake, now: () => new Date(iso), logger: memoryLogger() });
+    // 2024-03-15 is in EDT (UTC-4): 20:29 UTC is 16:29 in New York.
+    expect((await at('2024-03-15T20:29:00Z')({})).sessions).toEqual(['2024-03-14']);
+    await cleanup();
+    expect((await at('2024-03-15T20:30:00Z')({})).sessions).toEqual(['2024-03-15']);
+  });
+
+  it.each([
+    [{ date: '2024-13-01' }, /event\.date/],
+    [{ date: '2024-02-30' }, /event\.date/],
+    [{ date: 20240315 }, /event\.date/],
+    [{ maxBackfillSessions: 0 }, /event\.maxBackfillSessions/],
+    [{ maxBackfillSessions: 2.5 }, /event\.maxBackfillSessions/],
+    [{ date: '2030-01-02' }, /future/],
+    [{ date: '1985-01-02' }, /outside the NYSE calendar/],
+    [{ lake: 'ftp://nowhere/lake' }, /lake|URI|uri/],
+    ['not an object', /event/],
+  ])('rejects the bad event %j with a ConfigError and writes nothing', async (event, message) => {
+    const handler = createOhlcvHandler({ source: new SyntheticSource({ tickers: 3 }), lake, now: FRIDAY_EVENING, logger: memoryLogger() });
+
+    await expect(handler(event)).rejects.toMatchObject({ name: 'ConfigError', message: expect.stringMatching(message) });
+    expect(await openStore(lake).list('')).toEqual([]);
+  });
+
+  it('throws the source failure by name instead of returning a failure payload', async () => {
+    const failing: MarketSource = {
+      name: 'failing',
+      groupedDaily: async () => {
+        throw new UpstreamUnavailableError('vendor down (HTTP 503 after 4 retries)');
+      },
+      tickers: async () => ({ pages: [], requests: [], rows: 0 }),
+      splits: async () => ({ pages: [], requests: [], rows: 0 }),
+    };
+    const logger = memoryLogger();
+    const handler = createOhlcvHandler({ source: failing, lake, now: FRIDAY_EVENING, logger });
+
+    await expect(handler({ date: '2024-03-15' }, { awsRequestId: 'req-9' })).rejects.toMatchObject({ name: 'UpstreamUnavailableError' });
+    const errorLine = logger.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.level === 'error');
+    expect(errorLine).toMatchObject({ correlation_id: 'req-9', error: 'UpstreamUnavailableError' });
+  });
+
+  it('tags every log line with the request id as correlation id', async () => {
+    const logger = memoryLogger();
+    const handler = createOhlcvHandler({ source: new SyntheticSource({ tickers: 3 }), lake, now: FRIDAY_EVENING, logger });
+
+    await handler({ date: '2024-03-15' }, { awsRequestId: 'abc-123' });
+
+    expect(logger.lines.length).toBeGreaterThan(1);
+    for (const line of logger.lines) expect(JSON.parse(line)).toMatchObject({ correlation_id: 'abc-123' });
+  });
+});
+
+describe('meta handler (in process, synthetic market, folder lake)', () => {
+  let lake: string;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => ({ lake, cleanup } = await tempLake()));
+  afterEach(() => cleanup());
+
+  it('writes the ticker snapshot and the splits of the session', async () => {
+    const handler = createMetaHandler({ source: new SyntheticSource({ tickers: 40 }), lake, now: FRIDAY_EVENING, logger: memoryLogger() });
+
+    const result = await handler({ date: '2024-03-15' });
+
+    const reference = new SyntheticSource({ tickers: 40 });
+    const tickers = await reference.tickers('2024-03-15');
+    const splits = await reference.splits('2024-03-15');
+    expect(result).toMatchObject({ status: 'ok', sessions: ['2024-03-15'], rows: tickers.rows + splits.rows });
+    const raw = new RawZone(openStore(lake));
+    expect((await raw.list('tickers')).map((f) => f.session)).toEqual(['2024-03-15']);
+    expect((await raw.list('splits')).map((f) => f.session)).toEqual(['2024-03-15']);
+    expect(result.rawKeys).toHaveLength(2);
+  });
+
+  it('backfills the splits of every missing session and snapshots tickers once, at the latest', async () => {
+    const first = createMetaHandler({ source: new SyntheticSource({ tickers: 5 }), lake, now: () => new Date('2024-03-11T22:00:00Z'), logger: memoryLogger() });
+    await first({});
+    const handler = createMetaHandler({ source: new SyntheticSource({ tickers: 5 }), lake, now: FRIDAY_EVENING, logger: memoryLogger() });
+
+    const result = await handler({});
+
+    expect(result.sessions).toEqual(nyse.sessionsBetween('2024-03-12', '2024-03-15'));
+    const raw = new RawZone(openStore(lake));
+    expect(await raw.sessions('splits')).toEqual(nyse.sessionsBetween('2024-03-11', '2024-03-15'));
+    expect(await raw.sessions('tickers')).toEqual(['2024-03-11', '2024-03-15']);
+  });
+
+  it('answers no-session on a weekend date', async () => {
+    const handler = createMetaHandler({ source: new SyntheticSource({ tickers: 5 }), lake, now: FRIDAY_EVENING, logger: memoryLogger() });
+    expect(await handler({ date: '2024-03-09' })).toMatchObject({ status: 'no-session', sessions: [] });
+  });
+});
