@@ -4,6 +4,7 @@
 import { nyse } from '@fibbars/ohlcv-core/calendar';
 import { openStore, RawZone } from '@fibbars/ohlcv-core/storage';
 import { createHash } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
 
 export interface VendorBar {
   T: string;
@@ -62,8 +63,8 @@ export function groupedDailyBody(bars: readonly VendorBar[]): string {
 }
 
 /** Stores one grouped-daily fetch per session in the lake's raw zone. */
-export async function writeRawSessions(lake: string, market: ReadonlyMap<string, readonly VendorBar[]>): Promise<void> {
-  const raw = new RawZone(openStore(lake));
+export async function writeRawSessions(lake: string, market: ReadonlyMap<string, readonly VendorBar[]>, s3Client?: S3Client): Promise<void> {
+  const raw = new RawZone(openStore(lake, s3Client ? { s3Client } : {}));
   for (const [session, bars] of market) {
     const body = groupedDailyBody(bars);
     await raw.write('ohlcv', session, [body], {
