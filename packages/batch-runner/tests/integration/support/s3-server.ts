@@ -45,7 +45,8 @@ export async function startS3(): Promise<TestS3> {
   const rivalCommits: string[] = [];
   const rejected: string[] = [];
   let port = 0;
-  let client!: S3Client;
+  // Set once the server listens; the hook only runs after that.
+  const sdk = {} as { client: S3Client };
 
   // The rival publishes version v as a copy of version v-1 (same files, its own
   // run id): the head moves, the data does not, so the job's retry meets the same race.
@@ -53,11 +54,11 @@ export async function startS3(): Promise<TestS3> {
     let parent: Record<string, unknown> = { dataset, files: [], quarantine: [], meta: {} };
     if (version > 1) {
       const parentKey = key.replace(/\d{20}\.json$/, `${String(version - 1).padStart(20, '0')}.json`);
-      const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: parentKey }));
+      const object = await sdk.client.send(new GetObjectCommand({ Bucket: bucket, Key: parentKey }));
       parent = JSON.parse(await object.Body!.transformToString()) as Record<string, unknown>;
     }
     const rival = { ...parent, version, parent: version - 1, runId: 'rival-writer', createdAt: new Date().toISOString() };
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(rival, null, 2)}\n` }));
+    await sdk.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(rival, null, 2)}\n` }));
     rivalCommits.push(key);
   }
 
@@ -81,7 +82,8 @@ export async function startS3(): Promise<TestS3> {
   if (address === null || typeof address === 'string') throw new Error('fauxqs did not bind a TCP port');
   port = address.port;
   const endpoint = `http://127.0.0.1:${port}`;
-  client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  sdk.client = client;
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
 
   return {
