@@ -1,0 +1,360 @@
+// `pnpm bench [--tickers N] [--years N] [--seed N] ...`: generates (or reuses)
+// a synthetic history, measures fibbars and DuckDB on the same files, checks
+// their results equal, prints a table and, as the last line, one JSON object.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pl from 'nodejs-polars';
+import { nyse } from '@fibbars/ohlcv-core/calendar';
+import { coreApi, type CoreLake } from './core.js';
+import { INTERVALS, compareBars, openDuck, sqlList, sqlString, type Comparison } from './duckdb.js';
+import { ensureDaily, validateScale, type DailyManifest, type Scale } from './generate.js';
+import { prepareDuckState } from './increment.js';
+import { measure, type Measurement } from './measure.js';
+import { writeRawSessions } from './raw.js';
+import { formatTable } from './report.js';
+
+export const USAGE = `usage: pnpm bench [options]
+  --tickers N       tickers in the synthetic history (default 1000)
+  --years N         years of history, ending 2025-12-31 (default 5)
+  --seed N          generator seed (default 1)
+  --runs N          timed runs per measurement, the median is reported (default 3)
+  --warmup N        untimed runs before them (default 1)
+  --raw-tickers N   tickers in the raw zone for the consolidation measurement (default: --tickers)
+  --raw-years N     years in that raw zone (default 1)
+  --only LIST       measurements to run: rebuild,consolidate,increment (default all)
+  --duckdb-threads N  DuckDB threads (default 2, the cores of the reference machine)
+  --data-dir DIR    cache of generated data (default .bench-data at the repo root)
+  --help            this text`;
+
+export interface BenchOptions {
+  scale: Scale;
+  runs: number;
+  warmup: number;
+  rawTickers: number;
+  rawYears: number;
+  only: Set<string>;
+  duckThreads: number;
+  dataDir: string;
+}
+
+const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+const MEASUREMENTS = ['rebuild', 'consolidate', 'increment'];
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function int(name: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+export function parseOptions(argv: string[]): BenchOptions | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        tickers: { type: 'string' },
+        years: { type: 'string' },
+        seed: { type: 'string' },
+        runs: { type: 'string' },
+        warmup: { type: 'string' },
+        'raw-tickers': { type: 'string' },
+        'raw-years': { type: 'string' },
+        only: { type: 'string' },
+        'duckdb-threads': { type: 'string' },
+        'data-dir': { type: 'string' },
+        help: { type: 'boolean' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  const scale: Scale = { tickers: int('tickers', v.tickers, 1000, 1), years: int('years', v.years, 5, 1), seed: int('seed', v.seed, 1, 0) };
+  try {
+    validateScale(scale);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const only = new Set((v.only ?? MEASUREMENTS.join(',')).split(',').map((s) => s.trim()).filter(Boolean));
+  for (const m of only) if (!MEASUREMENTS.includes(m)) throw new UsageError(`--only: unknown measurement ${JSON.stringify(m)} (expected ${MEASUREMENTS.join(', ')})`);
+  const rawTickers = int('raw-tickers', v['raw-tickers'], scale.tickers, 1);
+  const rawYears = int('raw-years', v['raw-years'], 1, 1);
+  if (rawTickers > scale.tickers || rawYears > scale.years) throw new UsageError('--raw-tickers and --raw-years cannot exceed --tickers and --years');
+  return {
+    scale,
+    runs: int('runs', v.runs, 3, 1),
+    warmup: int('warmup', v.warmup, 1, 0),
+    rawTickers,
+    rawYears,
+    only,
+    duckThreads: int('duckdb-threads', v['duckdb-threads'], 2, 1),
+    dataDir: resolve(v['data-dir'] ?? join(REPO_ROOT, '.bench-data')),
+  };
+}
+
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+/** A working copy of a lake folder: hard links, safe because lake files are never rewritten in place. */
+function linkCopy(from: string, to: string): void {
+  rmSync(to, { recursive: true, force: true });
+  execFileSync('cp', ['-al', from, to]);
+}
+
+async function readDaily(dir: string, manifest: DailyManifest): Promise<pl.DataFrame> {
+  return pl.scanParquet(join(dir, 'daily', '*.parquet')).collect().then((df) => {
+    if (df.height !== manifest.rows) throw new Error(`cached history has ${df.height} rows, its manifest says ${manifest.rows}`);
+    return df;
+  });
+}
+
+/** The raw zone for the consolidation measurement: the last `years` years of the first `tickers` tickers. */
+async function ensureRawLake(dir: string, manifest: DailyManifest, tickers: number, years: number): Promise<{ lake: string; rows: number }> {
+  const lake = join(dir, `raw-${tickers}x${years}`, 'lake');
+  const marker = join(dir, `raw-${tickers}x${years}`, 'rows.json');
+  if (existsSync(marker)) return { lake, rows: (JSON.parse(readFileSync(marker, 'utf8')) as { rows: number }).rows };
+  log(`writing the raw zone (${tickers} tickers x ${years} years) for the consolidation measurement`);
+  rmSync(join(dir, `raw-${tickers}x${years}`), { recursive: true, force: true });
+  mkdirSync(lake, { recursive: true });
+  const fromYear = Number(manifest.lastSession.slice(0, 4)) - years + 1;
+  const tickerNames = await pl
+    .scanParquet(join(dir, 'daily', '*.parquet'))
+    .select('ticker')
+    .unique({ maintainOrder: true })
+    .head(tickers)
+    .collect();
+  const rows = await pl
+    .scanParquet(join(dir, 'daily', '*.parquet'))
+    .filter(pl.col('date').dt.year().gtEq(fromYear).and(pl.col('ticker').isIn(tickerNames.getColumn('ticker'))))
+    .collect();
+  await writeRawSessions(lake, rows);
+  writeFileSync(marker, `${JSON.stringify({ rows: rows.height })}\n`);
+  return { lake, rows: rows.height };
+}
+
+/**
+ * The lake the daily increment starts from: the whole history committed as
+ * `ohlcv_1d`, all six intervals built by resampleLake, and the next session's
+ * raw fetch waiting to be consolidated. Built once per scale, untimed.
+ */
+async function ensureIncrementLake(dir: string, manifest: DailyManifest): Promise<string> {
+  const root = join(dir, 'increment-base');
+  const lakeDir = join(root, 'lake');
+  const marker = join(root, 'ready');
+  if (existsSync(marker)) return lakeDir;
+  const { openLake, resampleLake } = coreApi('openLake', 'resampleLake');
+  log('building the lake the daily increment starts from (history, six intervals, one pending raw session)');
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(lakeDir, { recursive: true });
+  const lake = (await openLake(lakeDir)) as CoreLake & {
+    writeFiles(dataset: string, df: pl.DataFrame): Promise<unknown[]>;
+    commit(dataset: string, input: { parent: number; files: unknown[]; runId: string; meta?: Record<string, unknown> }): Promise<unknown>;
+  };
+  const daily = await readDaily(dir, manifest);
+  const files = await lake.writeFiles('ohlcv_1d', daily);
+  await lake.commit('ohlcv_1d', { parent: 0, files, runId: 'bench-seed', meta: { latestSession: manifest.lastSession } });
+  for (const days of INTERVALS) await resampleLake(lake, { days, runId: 'bench-seed' });
+  await writeRawSessions(lakeDir, pl.readParquet(join(dir, manifest.incrementFile)));
+  writeFileSync(marker, '');
+  return lakeDir;
+}
+
+async function lakeToParquet(lakeDir: string, dataset: string, from: string, out: string): Promise<void> {
+  const { openLake } = coreApi('openLake');
+  const lake = await openLake(lakeDir);
+  const df = await lake.read(dataset, { from });
+  await df.lazy().sinkParquet(out, { compression: 'zstd', statistics: true, maintainOrder: true }).collect();
+}
+
+export interface BenchResult {
+  scale: Scale;
+  rows: number;
+  machine: { cpus: number; totalMemBytes: number; node: string };
+  measurements: Record<string, Measurement>;
+  ratios: Record<string, number>;
+  checks: Record<string, Comparison[]>;
+  ok: boolean;
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchResult> {
+  const { dir, manifest } = await ensureDaily(opts.dataDir, opts.scale, log);
+  log(`history: ${manifest.rows} rows, ${opts.scale.tickers} tickers, ${manifest.firstSession}..${manifest.lastSession} (${dir})`);
+  const work = join(dir, 'runs');
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const dailyFiles = manifest.files.map((f) => join(dir, f));
+  const m: Record<string, Measurement> = {};
+  const checks: Record<string, Comparison[]> = {};
+  const mopts = { runs: opts.runs, warmup: opts.warmup, log };
+  const duckOut = join(work, 'rebuild-duckdb');
+
+  const needDuckBars = opts.only.has('rebuild') || opts.only.has('increment');
+  if (opts.only.has('rebuild')) {
+    const oursOut = join(work, 'rebuild-ours');
+    m.rebuildOurs = await measure('full rebuild, fibbars', { kind: 'ours-rebuild', dailyGlob: join(dir, 'daily', '*.parquet'), outDir: oursOut }, mopts);
+    m.rebuildDuckdb = await measure(
+      'full rebuild, DuckDB',
+      { kind: 'duck-rebuild', dailyFiles, lastSession: manifest.lastSession, outDir: duckOut, threads: opts.duckThreads },
+      mopts,
+    );
+    const { con, close } = await openDuck();
+    try {
+      checks.rebuild = [];
+      for (const days of INTERVALS) {
+        const f = `ohlcv_${days}d.parquet`;
+        checks.rebuild.push(await compareBars(con, `${days}d`, [join(oursOut, f)], [join(duckOut, f)]));
+      }
+    } finally {
+      close();
+    }
+  } else if (needDuckBars) {
+    await measure('bars for the increment, DuckDB', { kind: 'duck-rebuild', dailyFiles, lastSession: manifest.lastSession, outDir: duckOut, threads: opts.duckThreads }, { runs: 1, warmup: 0, log });
+  }
+
+  if (opts.only.has('consolidate')) {
+    const raw = await ensureRawLake(dir, manifest, opts.rawTickers, opts.rawYears);
+    const runLake = join(work, 'consolidate-lake');
+    m.consolidateOurs = await measure(
+      `consolidate raw zone (${opts.rawTickers} tickers x ${opts.rawYears} y), fibbars`,
+      { kind: 'ours-consolidate', lake: runLake },
+      {
+        ...mopts,
+        prepare: () => {
+          linkCopy(raw.lake, runLake);
+          return { kind: 'ours-consolidate', lake: runLake };
+        },
+      },
+    );
+    if (!m.consolidateOurs.rowsIn) m.consolidateOurs.rowsIn = raw.rows;
+    m.consolidateOurs.rowsPerSecond = m.consolidateOurs.rowsIn / m.consolidateOurs.seconds;
+  }
+
+  if (opts.only.has('increment')) {
+    const base = await ensureIncrementLake(dir, manifest);
+    const runLake = join(work, 'increment-lake');
+    m.incrementOurs = await measure(
+      'daily increment, fibbars',
+      { kind: 'ours-increment', lake: runLake },
+      {
+        ...mopts,
+        prepare: () => {
+          linkCopy(base, runLake);
+          return { kind: 'ours-increment', lake: runLake };
+        },
+      },
+    );
+    const rawFile = join(base, 'raw', 'ohlcv', `date=${manifest.incrementSession}`);
+    const rawGz = readdirSync(rawFile).find((f) => f.endsWith('.json.gz'));
+    if (!rawGz) throw new Error(`no raw fetch for ${manifest.incrementSession} in ${base}`);
+    const duckBase = join(dir, 'increment-duckdb-base');
+    const { con, close } = await openDuck();
+    try {
+      await prepareDuckState(con, dailyFiles, duckOut, duckBase);
+    } finally {
+      close();
+    }
+    const duckState = join(work, 'increment-duckdb');
+    const duckTask = { kind: 'duck-increment' as const, stateDir: duckState, rawFile: join(rawFile, rawGz), session: manifest.incrementSession, threads: opts.duckThreads };
+    m.incrementDuckdb = await measure('daily increment, DuckDB', duckTask, {
+      ...mopts,
+      prepare: () => {
+        linkCopy(duckBase, duckState);
+        return duckTask;
+      },
+    });
+    for (const k of ['incrementOurs', 'incrementDuckdb'] as const) {
+      m[k]!.rowsIn = manifest.incrementRows;
+      m[k]!.rowsPerSecond = manifest.incrementRows / m[k]!.seconds;
+    }
+    // Compare every bar that starts on or after the earliest bucket the new session touched.
+    const { con: c2, close: close2 } = await openDuck();
+    try {
+      checks.increment = [];
+      for (const days of INTERVALS) {
+        const idx = nyse.sessionIndex(manifest.incrementSession);
+        const first = nyse.sessionAt(Math.floor(idx / days) * days);
+        const ours = join(work, `increment-ours-${days}d.parquet`);
+        await lakeToParquet(runLake, `ohlcv_${days}d`, first, ours);
+        const duck = join(work, `increment-duckdb-${days}d.parquet`);
+        await c2.run(
+          `COPY (SELECT * FROM read_parquet(${sqlString(join(duckState, `ohlcv_${days}d`, '*', '*.parquet'))}) WHERE end_date >= DATE ${sqlString(first)}) TO ${sqlString(duck)} (FORMAT parquet)`,
+        );
+        checks.increment.push(await compareBars(c2, `${days}d`, [ours], [duck]));
+      }
+      const oursDaily = join(work, 'increment-ours-1d.parquet');
+      await lakeToParquet(runLake, 'ohlcv_1d', manifest.incrementSession, oursDaily);
+      const n = Number((await c2.runAndReadAll(`SELECT count(*) FROM read_parquet(${sqlList([oursDaily])})`)).getRows()[0]![0]);
+      checks.incrementDaily = [
+        {
+          interval: '1d',
+          oursRows: n,
+          duckRows: manifest.incrementRows,
+          onlyOurs: Math.max(0, n - manifest.incrementRows),
+          onlyDuck: Math.max(0, manifest.incrementRows - n),
+          differ: 0,
+          equal: n === manifest.incrementRows,
+          checksums: { ours: { volume: 0, closeE4: 0, nDays: n }, duck: { volume: 0, closeE4: 0, nDays: manifest.incrementRows } },
+        },
+      ];
+    } finally {
+      close2();
+    }
+  }
+
+  const ratios: Record<string, number> = {};
+  if (m.rebuildOurs && m.rebuildDuckdb) ratios.rebuild = m.rebuildOurs.seconds / m.rebuildDuckdb.seconds;
+  if (m.incrementOurs && m.incrementDuckdb) ratios.increment = m.incrementOurs.seconds / m.incrementDuckdb.seconds;
+  const ok = Object.values(checks).every((cs) => cs.every((c) => c.equal));
+  return {
+    scale: opts.scale,
+    rows: manifest.rows,
+    machine: { cpus: cpus().length, totalMemBytes: totalmem(), node: process.version },
+    measurements: m,
+    ratios,
+    checks,
+    ok,
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let opts: BenchOptions | 'help';
+  try {
+    opts = parseOptions(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`bench: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (opts === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const result = await runBench(opts);
+  process.stdout.write(`${formatTable(result)}\n`);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  if (!result.ok) process.stderr.write('bench: fibbars and DuckDB results differ (see "checks")\n');
+  return result.ok ? 0 : 1;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
+

@@ -1,0 +1,67 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+
+const pkg = fileURLToPath(new URL('../..', import.meta.url));
+const cli = join(pkg, 'dist', 'cli.js');
+
+function bench(args: string[]) {
+  return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000 });
+}
+
+describe('pnpm bench at a tiny scale', () => {
+  let dataDir: string;
+  let run: ReturnType<typeof bench>;
+
+  beforeAll(() => {
+    execFileSync(process.execPath, [join(pkg, 'build.mjs')], { stdio: 'inherit' });
+    dataDir = mkdtempSync(join(tmpdir(), 'fibbars-bench-'));
+    run = bench(['--tickers', '40', '--years', '2', '--runs', '1', '--warmup', '0', '--data-dir', dataDir]);
+  });
+
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('ends with one JSON line whose results DuckDB found equal to ours', () => {
+    expect(run.stderr).not.toMatch(/results differ/);
+    expect(run.status).toBe(0);
+    const last = run.stdout.trim().split('\n').at(-1)!;
+    const result = JSON.parse(last);
+    expect(result.ok).toBe(true);
+    expect(result.scale).toEqual({ tickers: 40, years: 2, seed: 1 });
+    expect(Object.keys(result.checks).sort()).toEqual(['increment', 'incrementDaily', 'rebuild']);
+    for (const comparisons of Object.values(result.checks) as { equal: boolean; oursRows: number }[][]) {
+      for (const c of comparisons) {
+        expect(c.equal).toBe(true);
+        expect(c.oursRows).toBeGreaterThan(0);
+      }
+    }
+    expect(result.checks.rebuild.map((c: { interval: string }) => c.interval)).toEqual(['3d', '5d', '8d', '13d', '21d', '34d']);
+  });
+
+  it('reports every measurement with its time, throughput and peak RSS', () => {
+    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    expect(Object.keys(result.measurements).sort()).toEqual(['consolidateOurs', 'incrementDuckdb', 'incrementOurs', 'rebuildDuckdb', 'rebuildOurs']);
+    for (const m of Object.values(result.measurements) as { seconds: number; rowsIn: number; rowsPerSecond: number; peakRssBytes: number }[]) {
+      expect(m.seconds).toBeGreaterThan(0);
+      expect(m.rowsIn).toBeGreaterThan(0);
+      expect(m.rowsPerSecond).toBeGreaterThan(0);
+      expect(m.peakRssBytes).toBeGreaterThan(10 * 2 ** 20);
+    }
+    expect(result.measurements.rebuildOurs.rowsIn).toBe(result.rows);
+    expect(result.measurements.incrementOurs.rowsIn).toBe(40);
+    expect(result.ratios.rebuild).toBeCloseTo(result.measurements.rebuildOurs.seconds / result.measurements.rebuildDuckdb.seconds, 10);
+    expect(run.stdout).toMatch(/measurement\s+rows in\s+rows out\s+seconds/);
+  });
+
+  it('refuses a bad flag with a one-line error, exit code 2 and nothing written', () => {
+    const dir = join(tmpdir(), `fibbars-bench-bad-${process.pid}`);
+    const bad = bench(['--tickers', '0', '--data-dir', dir]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^bench: --tickers must be an integer/)]);
+    expect(bad.stdout).toBe('');
+    expect(existsSync(dir)).toBe(false);
+  });
+});
