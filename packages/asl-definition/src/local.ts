@@ -1,1 +1,667 @@
-export {};
+/**
+ * The local engine: runs the very definition that is deployed (the golden
+ * JSON, placeholders filled with local pseudo-ARNs) with aws-local-stepfunctions,
+ * binding each Task resource to a local implementation:
+ *
+ * - `lambda:invoke`      -> the fetcher handlers, in process;
+ * - `batch:submitJob.sync` -> `node <batch-runner bundle> <Command...>` with the
+ *   job's Environment, exactly as the container runs it;
+ * - `sns:publish`        -> an alert sink (stderr and the run record).
+ *
+ * Each run writes `_runs/<runId>.json` to the lake.
+ */
+import './polyfill.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { ConfigError } from '@fibbars/ohlcv-core/errors';
+import { openStore, parseLakeUri, RunStore, type OpenStoreOptions, type RunRecord } from '@fibbars/ohlcv-core/storage';
+import {
+  buildDefinition,
+  substitute,
+  DEFAULT_INTERVALS,
+  type Retrier,
+  type StateMachineDefinition,
+  type Substitutions,
+} from './definition.js';
+import { readGoldenDefinition } from './golden.js';
+
+// ---------------------------------------------------------------------------
+// Public types
+// ---------------------------------------------------------------------------
+
+/** The event the fetcher Lambdas receive. */
+export interface FetchEvent {
+  date?: string;
+  lake: string;
+  [key: string]: unknown;
+}
+
+/** The result the fetcher Lambdas return (docs/ARCHITECTURE.md). */
+export interface FetchResult {
+  status: 'ok' | 'no-session';
+  lake: string;
+  sessions: string[];
+  rows: number;
+  rawKeys: string[];
+  [key: string]: unknown;
+}
+
+export type FetchHandler = (event: FetchEvent, context: LocalLambdaContext) => Promise<FetchResult>;
+
+/** The small part of a Lambda context the handlers may read. */
+export interface LocalLambdaContext {
+  awsRequestId: string;
+  functionName: string;
+  getRemainingTimeInMillis(): number;
+}
+
+/** A Batch job as the state machine submits it. */
+export interface BatchJob {
+  /** The Task state that submitted it (`Consolidate`, `Resample8d`, ...). */
+  state: string;
+  jobName: string;
+  command: string[];
+  environment: Record<string, string>;
+}
+
+export interface BatchJobResult {
+  exitCode: number;
+  /** The last stdout line of a successful run, parsed (batch-runner's JSON report). */
+  report?: unknown;
+}
+
+export interface Alert {
+  topicArn: string;
+  subject: string;
+  message: string;
+}
+
+/** Local implementations bound to the Task resources; each defaults to the real part. */
+export interface LocalBindings {
+  ohlcv?: FetchHandler;
+  meta?: FetchHandler;
+  /** Runs one Batch job; must throw an error whose `name` is the job's error name on failure. */
+  batch?: (job: BatchJob, signal: AbortSignal) => Promise<BatchJobResult>;
+  /** Receives the SNS alert; default writes one line to stderr. */
+  alert?: (alert: Alert) => Promise<void> | void;
+}
+
+export type ExecutionEventType = 'execution-started' | 'execution-succeeded' | 'execution-failed';
+export type StateEventType = 'state-entered' | 'state-retried' | 'state-succeeded' | 'state-failed';
+
+/** A live view of the run, for a progress display. `at` is an ISO timestamp. */
+export interface LocalEvent {
+  type: ExecutionEventType | StateEventType;
+  runId: string;
+  /** The state (for execution events: the first state, or the terminal state reached). */
+  state: string;
+  /** 1 on the first try of a state, 2 after its first retry, ... */
+  attempt: number;
+  at: string;
+  /** The enclosing Parallel state of a branch state. */
+  parent?: string;
+  error?: { name: string; cause: string };
+}
+
+export interface StateRun {
+  name: string;
+  type: string;
+  parent?: string;
+  startedAt: string;
+  endedAt?: string;
+  attempts: number;
+  status: 'running' | 'succeeded' | 'failed' | 'caught' | 'aborted';
+  retries: { at: string; error: { name: string; cause: string } }[];
+  output?: unknown;
+  error?: { name: string; cause: string };
+}
+
+/** The record of one local run, stored as `_runs/<runId>.json`. */
+export interface PipelineRunRecord extends RunRecord {
+  runId: string;
+  engine: 'local';
+  stateMachine: 'fibbars-daily-pipeline';
+  input: { date?: string };
+  lake: string;
+  source: string;
+  intervals: number[];
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  startedAt: string;
+  endedAt?: string;
+  durationMs?: number;
+  /** Terminal state reached: `PipelineSucceeded` or `PipelineFailed`. */
+  finalState?: string;
+  states: StateRun[];
+  alert?: Alert & { at: string };
+  error?: { name: string; cause: string };
+}
+
+/** A market source as `@fibbars/fetchers` defines it (only its name is read here). */
+export interface NamedSource {
+  readonly name: string;
+}
+
+export interface RunLocalPipelineOptions {
+  /** Lake URI: a folder path or `s3://bucket/prefix`. */
+  lake: string;
+  /** Session to fetch (`YYYY-MM-DD`); absent, the fetchers pick the latest session. */
+  date?: string;
+  /** Market source for the fetchers (default: the synthetic market). */
+  source?: NamedSource;
+  /** Intervals to resample (default {@link DEFAULT_INTERVALS}: the golden definition). */
+  intervals?: readonly number[];
+  /** Multiply every retry wait (for tests: 0.001 turns 60 s into 60 ms). Backoff and jitter still apply. */
+  retryWaitScale?: number;
+  /** Live events (state entered, retried, succeeded, failed; execution started and ended). */
+  onEvent?: (event: LocalEvent) => void;
+  /** Replace the real parts behind the Task resources (tests, embedding). */
+  bindings?: LocalBindings;
+  /** Run id (= execution name); default a sortable `YYYYMMDDTHHmmssSSSZ-<hex>`. */
+  runId?: string;
+  /** Options for the lake's object store (an S3 client for a custom endpoint). */
+  store?: OpenStoreOptions;
+  /** Extra environment for the batch-runner processes (credentials and endpoints for an S3 lake). */
+  batchEnv?: Record<string, string>;
+}
+
+// ---------------------------------------------------------------------------
+// Local resources
+// ---------------------------------------------------------------------------
+
+const LOCAL_ACCOUNT = 'arn:aws:lambda:local:000000000000';
+
+/** Pseudo-ARNs the local engine substitutes for the deployment's resources. */
+export const LOCAL_ARNS = Object.freeze({
+  OhlcvFunctionArn: `${LOCAL_ACCOUNT}:function:fibbars-ohlcv`,
+  MetaFunctionArn: `${LOCAL_ACCOUNT}:function:fibbars-meta`,
+  JobQueueArn: 'arn:aws:batch:local:000000000000:job-queue/fibbars-local',
+  ConsolidateJobDefinitionArn: 'arn:aws:batch:local:000000000000:job-definition/fibbars-consolidate',
+  ResampleJobDefinitionArn: 'arn:aws:batch:local:000000000000:job-definition/fibbars-resample',
+  AlertTopicArn: 'arn:aws:sns:local:000000000000:fibbars-alerts',
+});
+
+/** Path of the esbuild bundle that the batch image runs. */
+export function batchRunnerBundlePath(): string {
+  const require = createRequire(import.meta.url);
+  return path.join(path.dirname(require.resolve('@fibbars/batch-runner/package.json')), 'dist', 'bundle', 'main.js');
+}
+
+/** An error carrying the name a job or handler reported, so Retry and Catch match it. */
+export class TaskError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+const EXIT_CODE_ERRORS: Record<number, string> = { 2: 'ConfigError', 3: 'DataQualityError', 4: 'CommitConflictError' };
+
+// Variables a job inherits from the engine: what node and the AWS SDK need, nothing else.
+const INHERITED_ENV = /^(PATH|HOME|TMPDIR|TZ|LANG|AWS_[A-Z0-9_]+)$/;
+
+function lastJsonLine(text: string, accept: (value: Record<string, unknown>) => boolean): Record<string, unknown> | undefined {
+  const lines = text.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]?.trim();
+    if (!line || !line.startsWith('{')) continue;
+    try {
+      const value = JSON.parse(line) as unknown;
+      if (value && typeof value === 'object' && !Array.isArray(value) && accept(value as Record<string, unknown>)) {
+        return value as Record<string, unknown>;
+      }
+    } catch {
+      // not a JSON line: a log line of some other shape
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Runs one Batch job as the container would: `node <bundle> <Command...>`,
+ * the job's Environment as the environment, a fresh working directory.
+ * A non-zero exit becomes a {@link TaskError} named after the job's error line
+ * (`{ level: 'error', error, message }` on stderr), else after the exit code.
+ */
+export function createBatchRunnerBinding(
+  options: { bundle?: string; extraEnv?: Record<string, string>; onStderr?: (job: BatchJob, line: string) => void } = {},
+): (job: BatchJob, signal: AbortSignal) => Promise<BatchJobResult> {
+  return async (job, signal) => {
+    const bundle = options.bundle ?? batchRunnerBundlePath();
+    const cwd = await mkdtemp(path.join(tmpdir(), 'fibbars-job-'));
+    const env: Record<string, string> = {};
+    for (const [key, value] of Object.entries(process.env)) {
+      if (value !== undefined && INHERITED_ENV.test(key)) env[key] = value;
+    }
+    Object.assign(env, options.extraEnv, job.environment);
+    try {
+      const { code, signal: killedBy, stdout, stderr } = await new Promise<{
+        code: number | null;
+        signal: NodeJS.Signals | null;
+        stdout: string;
+        stderr: string;
+      }>((resolve, reject) => {
+        const child: ChildProcess = spawn(process.execPath, [bundle, ...job.command], {
+          cwd,
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          signal,
+          killSignal: 'SIGTERM',
+        });
+        let out = '';
+        let err = '';
+        let pending = '';
+        child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+          out += chunk;
+        });
+        child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+          err += chunk;
+          if (options.onStderr) {
+            pending += chunk;
+            const lines = pending.split('\n');
+            pending = lines.pop() ?? '';
+            for (const line of lines) options.onStderr(job, line);
+          }
+        });
+        child.on('error', (error) => {
+          if ((error as { name?: string }).name === 'AbortError') return; // 'close' reports the kill
+          reject(error);
+        });
+        child.on('close', (c, s) => resolve({ code: c, signal: s, stdout: out, stderr: err }));
+      });
+      if (code === 0) {
+        const report = lastJsonLine(stdout, () => true);
+        return report === undefined ? { exitCode: 0 } : { exitCode: 0, report };
+      }
+      const line = lastJsonLine(stderr, (v) => v.level === 'error' && typeof v.error === 'string');
+      if (line) {
+        throw new TaskError(String(line.error), typeof line.message === 'string' ? line.message : JSON.stringify(line.message));
+      }
+      const tail = stderr.trim().split('\n').slice(-3).join(' | ');
+      const how = code === null ? `was killed by ${String(killedBy)}` : `exited with code ${code}`;
+      throw new TaskError(
+        (code !== null && EXIT_CODE_ERRORS[code]) || 'States.TaskFailed',
+        `batch job ${job.jobName} ${how}${tail ? `: ${tail}` : ''}`,
+      );
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  };
+}
+
+/** Default alert sink: one line on stderr. */
+function stderrAlert(alert: Alert): void {
+  process.stderr.write(`ALERT ${alert.subject}: ${alert.message}\n`);
+}
+
+type FetcherFactories = {
+  createOhlcvHandler: (deps: { source: NamedSource }) => FetchHandler;
+  createMetaHandler: (deps: { source: NamedSource }) => FetchHandler;
+  SyntheticSource?: new () => NamedSource;
+};
+
+async function loadFetchers(): Promise<FetcherFactories> {
+  const handlers = (await import('@fibbars/fetchers/handlers')) as unknown as FetcherFactories;
+  if (typeof handlers.createOhlcvHandler !== 'function' || typeof handlers.createMetaHandler !== 'function') {
+    throw new ConfigError('@fibbars/fetchers/handlers does not export createOhlcvHandler and createMetaHandler');
+  }
+  return handlers;
+}
+
+async function defaultSource(): Promise<NamedSource> {
+  const fetchers = (await import('@fibbars/fetchers')) as unknown as { SyntheticSource?: new () => NamedSource };
+  if (typeof fetchers.SyntheticSource !== 'function') throw new ConfigError('@fibbars/fetchers does not export SyntheticSource');
+  return new fetchers.SyntheticSource();
+}
+
+// ---------------------------------------------------------------------------
+// The run
+// ---------------------------------------------------------------------------
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** A sortable run id: the UTC start time to the millisecond, then 8 hex digits. */
+export function newRunId(at: Date = new Date()): string {
+  const stamp = at.toISOString().replace(/[-:]/g, '').replace('.', '');
+  return `${stamp}-${randomBytes(4).toString('hex')}`;
+}
+
+function errorInfo(name: unknown, cause: unknown): { name: string; cause: string } {
+  return {
+    name: typeof name === 'string' && name !== '' ? name : 'Error',
+    cause: typeof cause === 'string' ? cause : cause === undefined ? '' : JSON.stringify(cause),
+  };
+}
+
+type AnyState = Record<string, unknown>;
+
+/** Every state of a definition with its enclosing Parallel state. */
+function indexStates(def: { States: Record<string, unknown> }, parent?: string, out = new Map<string, { state: AnyState; parent?: string }>()) {
+  for (const [name, raw] of Object.entries(def.States)) {
+    const state = raw as AnyState;
+    out.set(name, parent === undefined ? { state } : { state, parent });
+    for (const branch of (state.Branches as { States: Record<string, unknown> }[] | undefined) ?? []) {
+      indexStates(branch, name, out);
+    }
+  }
+  return out;
+}
+
+/**
+ * Waits between retries, scaled. aws-local-stepfunctions only takes a fixed
+ * override per retrier, so these getters recompute it before each retry from
+ * the attempt count: interval x backoff^(attempt-1), capped, with full jitter.
+ */
+function scaledRetryWaits(states: Map<string, { state: AnyState }>, scale: number, attempts: Map<string, number>) {
+  const overrides: Record<string, number[]> = {};
+  for (const [name, { state }] of states) {
+    const retriers = state.Retry as Retrier[] | undefined;
+    if (!retriers?.length) continue;
+    Object.defineProperty(overrides, name, {
+      enumerable: true,
+      get: () => {
+        const failures = Math.max(1, attempts.get(name) ?? 1);
+        return retriers.map((r) => {
+          let seconds = (r.IntervalSeconds ?? 1) * Math.pow(r.BackoffRate ?? 2, failures - 1);
+          if (r.MaxDelaySeconds !== undefined) seconds = Math.min(seconds, r.MaxDelaySeconds);
+          let ms = seconds * 1000 * scale;
+          if (r.JitterStrategy === 'FULL') ms = Math.random() * ms;
+          return Math.max(0, Math.round(ms));
+        });
+      },
+    });
+  }
+  return overrides;
+}
+
+function summarize(value: unknown): unknown {
+  const text = JSON.stringify(value);
+  return text !== undefined && text.length > 4096 ? { truncated: true, preview: text.slice(0, 4096) } : value;
+}
+
+/**
+ * Run the daily pipeline locally and return its run record (also written to
+ * `_runs/<runId>.json` in the lake). A pipeline failure is not thrown: it is a
+ * record with `status: 'FAILED'`, the alert and the error. Bad options throw
+ * `ConfigError` before anything is written.
+ *
+ * @example
+ * const record = await runLocalPipeline({ lake: './lake', date: '2024-03-08' });
+ * console.log(record.status, record.states.map((s) => `${s.name}:${s.status}`));
+ */
+export async function runLocalPipeline(options: RunLocalPipelineOptions): Promise<PipelineRunRecord> {
+  // --- validate everything before writing anything
+  const location = parseLakeUri(options.lake);
+  const lake = location.kind === 'file' ? location.root : options.lake.trim();
+  if (options.date !== undefined) {
+    if (!ISO_DATE.test(options.date) || !new Date(`${options.date}T00:00:00Z`).toISOString().startsWith(options.date)) {
+      throw new ConfigError(`date ${JSON.stringify(options.date)} is not a calendar date YYYY-MM-DD`);
+    }
+  }
+  const scale = options.retryWaitScale;
+  if (scale !== undefined && !(Number.isFinite(scale) && scale >= 0)) {
+    throw new ConfigError(`retryWaitScale ${String(scale)} must be a finite number >= 0`);
+  }
+  let template: StateMachineDefinition;
+  const intervals = [...(options.intervals ?? DEFAULT_INTERVALS)];
+  try {
+    const custom = options.intervals !== undefined && intervals.join(',') !== DEFAULT_INTERVALS.join(',');
+    // The default run executes the reviewed golden file itself.
+    template = custom ? buildDefinition({ intervals }) : readGoldenDefinition();
+  } catch (error) {
+    if (error instanceof RangeError) throw new ConfigError(error.message);
+    throw error;
+  }
+  const runId = options.runId ?? newRunId();
+  const runs = new RunStore(openStore(lake, options.store ?? {}));
+  const values: Substitutions = { ...LOCAL_ARNS, LakeUri: lake };
+  const definition = JSON.parse(substitute(JSON.stringify(template), values)) as StateMachineDefinition;
+  const states = indexStates(definition);
+
+  const bindings = options.bindings ?? {};
+  let source: NamedSource | undefined = options.source;
+  let ohlcv = bindings.ohlcv;
+  let meta = bindings.meta;
+  if (!ohlcv || !meta) {
+    const fetchers = await loadFetchers();
+    source ??= await defaultSource();
+    ohlcv ??= fetchers.createOhlcvHandler({ source });
+    meta ??= fetchers.createMetaHandler({ source });
+  }
+  const runBatch = bindings.batch ?? createBatchRunnerBinding(options.batchEnv ? { extraEnv: options.batchEnv } : {});
+  const sendAlert = bindings.alert ?? stderrAlert;
+
+  // --- the record, kept current as events arrive
+  const started = new Date();
+  const record: PipelineRunRecord = {
+    runId,
+    engine: 'local',
+    stateMachine: 'fibbars-daily-pipeline',
+    input: options.date === undefined ? {} : { date: options.date },
+    lake,
+    source: source?.name ?? 'custom',
+    intervals,
+    status: 'RUNNING',
+    startedAt: started.toISOString(),
+    states: [],
+  };
+  let writes = Promise.resolve();
+  const save = (): Promise<void> => {
+    const snapshot = structuredClone(record);
+    writes = writes.then(() => runs.put(snapshot));
+    return writes;
+  };
+  await save();
+
+  const emit = (event: Omit<LocalEvent, 'runId'>): void => {
+    try {
+      options.onEvent?.({ runId, ...event });
+    } catch {
+      // a broken progress display must not break the run
+    }
+  };
+  const current = new Map<string, StateRun>();
+  const taskResults = new Map<string, unknown>();
+  const attempts = new Map<string, number>();
+  const jobs = new AbortController();
+
+  // --- bindings, chosen by each Task's Resource (and function name)
+  const lambdaHandlers: Record<string, FetchHandler> = {
+    [LOCAL_ARNS.OhlcvFunctionArn]: ohlcv,
+    [LOCAL_ARNS.MetaFunctionArn]: meta,
+  };
+  const taskResourceLocalHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  for (const [name, { state }] of states) {
+    if (state.Type !== 'Task') continue;
+    const resource = state.Resource as string;
+    const count = () => attempts.set(name, (attempts.get(name) ?? 0) + 1);
+    if (resource === 'arn:aws:states:::lambda:invoke') {
+      taskResourceLocalHandlers[name] = async (input) => {
+        count();
+        const { FunctionName, Payload } = input as { FunctionName: string; Payload: FetchEvent };
+        const handler = lambdaHandlers[FunctionName];
+        if (!handler) throw new TaskError('Lambda.ResourceNotFoundException', `no local function ${FunctionName}`);
+        const deadline = Date.now() + 900_000;
+        try {
+          const result = await handler(Payload, {
+            awsRequestId: randomBytes(16).toString('hex'),
+            functionName: FunctionName.split(':').pop() ?? FunctionName,
+            getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+          });
+          taskResults.set(name, summarize(result));
+          return { StatusCode: 200, ExecutedVersion: '$LATEST', Payload: result };
+        } catch (error) {
+          // As Lambda reports a function error: the name is the errorType, the
+          // cause a JSON document with errorType and errorMessage.
+          const e = error as { name?: unknown; message?: unknown };
+          const errorType = typeof e?.name === 'string' && e.name ? e.name : 'Error';
+          const errorMessage = typeof e?.message === 'string' ? e.message : String(error);
+          throw new TaskError(errorType, JSON.stringify({ errorType, errorMessage }));
+        }
+      };
+    } else if (resource === 'arn:aws:states:::batch:submitJob.sync') {
+      taskResourceLocalHandlers[name] = async (input) => {
+        count();
+        const params = input as {
+          JobName: string;
+          JobQueue: string;
+          JobDefinition: string;
+          ContainerOverrides?: { Command?: string[]; Environment?: { Name: string; Value: string }[] };
+        };
+        const environment: Record<string, string> = {};
+        for (const { Name, Value } of params.ContainerOverrides?.Environment ?? []) environment[Name] = Value;
+        const job: BatchJob = { state: name, jobName: params.JobName, command: params.ContainerOverrides?.Command ?? [], environment };
+        const jobId = randomBytes(16).toString('hex');
+        const startedAt = Date.now();
+        const result = await runBatch(job, jobs.signal);
+        taskResults.set(name, summarize({ jobId, ...result }));
+        return {
+          JobId: jobId,
+          JobName: params.JobName,
+          JobQueue: params.JobQueue,
+          JobDefinition: params.JobDefinition,
+          Status: 'SUCCEEDED',
+          StartedAt: startedAt,
+          StoppedAt: Date.now(),
+          Container: { Command: job.command, ExitCode: result.exitCode },
+        };
+      };
+    } else if (resource === 'arn:aws:states:::sns:publish') {
+      taskResourceLocalHandlers[name] = async (input) => {
+        count();
+        const { TopicArn, Subject, Message } = input as { TopicArn: string; Subject?: string; Message: string };
+        const alert: Alert = { topicArn: TopicArn, subject: Subject ?? '', message: String(Message) };
+        record.alert = { ...alert, at: new Date().toISOString() };
+        await sendAlert(alert);
+        const messageId = randomBytes(16).toString('hex');
+        taskResults.set(name, { messageId });
+        return { MessageId: messageId };
+      };
+    } else {
+      throw new ConfigError(`state ${name} uses ${resource}, which the local engine cannot bind`);
+    }
+  }
+
+  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
+  const execution = machine.run(record.input as never, {
+    overrides: {
+      taskResourceLocalHandlers: taskResourceLocalHandlers as never,
+      ...(scale === undefined ? {} : { retryIntervalOverrides: scaledRetryWaits(states, scale, attempts) }),
+    },
+    context: {
+      Execution: { Id: `arn:aws:states:local:000000000000:execution:fibbars-daily-pipeline:${runId}`, Name: runId },
+      StateMachine: { Id: 'arn:aws:states:local:000000000000:stateMachine:fibbars-daily-pipeline', Name: 'fibbars-daily-pipeline' },
+    },
+  });
+
+  emit({ type: 'execution-started', state: definition.StartAt, attempt: 1, at: started.toISOString() });
+  let lastState = definition.StartAt;
+  const consume = (async () => {
+    for await (const event of execution.eventLogs) {
+      const at = new Date(event.timestamp).toISOString();
+      if (!('state' in event) || !event.state) continue;
+      const name = event.state.name;
+      const parent = states.get(name)?.parent;
+      const where = parent === undefined ? {} : { parent };
+      let run = current.get(name);
+      switch (event.type) {
+        case 'StateEntered': {
+          run = { name, type: event.state.type, ...where, startedAt: at, attempts: 1, status: 'running', retries: [] };
+          current.set(name, run);
+          record.states.push(run);
+          if (parent === undefined) lastState = name;
+          emit({ type: 'state-entered', state: name, attempt: 1, at, ...where });
+          break;
+        }
+        case 'StateFailed': {
+          if (!run) break;
+          run.error = errorInfo(event.Error, event.Cause);
+          emit({ type: 'state-failed', state: name, attempt: run.attempts, at, ...where, error: run.error });
+          break;
+        }
+        case 'StateRetried': {
+          if (!run) break;
+          run.retries.push({ at, error: run.error ?? errorInfo(undefined, undefined) });
+          run.attempts += 1;
+          emit({ type: 'state-retried', state: name, attempt: run.attempts, at, ...where });
+          break;
+        }
+        case 'StateCaught': {
+          if (!run) break;
+          run.status = 'caught';
+          run.endedAt = at;
+          void save();
+          break;
+        }
+        case 'StateExited': {
+          // A caught state exits too, towards its Catch target: it still failed.
+          if (!run || run.status === 'caught') break;
+          run.status = 'succeeded';
+          run.endedAt = at;
+          delete run.error;
+          const result = taskResults.get(name);
+          if (result !== undefined) run.output = result;
+          emit({ type: 'state-succeeded', state: name, attempt: run.attempts, at, ...where });
+          void save();
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  })();
+
+  let failure: { name: string; cause: string } | undefined;
+  try {
+    await execution.result;
+  } catch (error) {
+    // The engine wraps the last error: the Fail state's ErrorPath/CausePath.
+    const inner = (error as { cause?: { name?: unknown; message?: unknown } }).cause ?? (error as object);
+    failure = errorInfo((inner as { name?: unknown }).name, (inner as { message?: unknown }).message);
+  }
+  await consume;
+  // Branches stopped by a failed sibling: stop their jobs too, as Step Functions does.
+  jobs.abort();
+
+  const ended = new Date();
+  for (const run of record.states) {
+    if (run.status === 'running') {
+      // A failed state whose failure ended the execution (no retry, no catch).
+      run.status = run.error && failure ? 'failed' : 'aborted';
+      run.endedAt = ended.toISOString();
+    }
+  }
+  record.status = failure ? 'FAILED' : 'SUCCEEDED';
+  record.finalState = lastState;
+  if (failure) record.error = failure;
+  record.endedAt = ended.toISOString();
+  record.durationMs = ended.getTime() - started.getTime();
+  await save();
+  emit({
+    type: failure ? 'execution-failed' : 'execution-succeeded',
+    state: record.finalState,
+    attempt: 1,
+    at: record.endedAt,
+    ...(failure ? { error: failure } : {}),
+  });
+  return record;
+}
+
+// ---------------------------------------------------------------------------
+// Reading run records (`fibbars executions`, `fibbars describe`)
+// ---------------------------------------------------------------------------
+
+/** Every run record of a lake, newest first. */
+export async function listRuns(lake: string, options: OpenStoreOptions = {}): Promise<PipelineRunRecord[]> {
+  const records = (await new RunStore(openStore(lake, options)).list()) as PipelineRunRecord[];
+  return records.sort((a, b) => (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0));
+}
+
+/** One run record, or `null` when the lake has no run with that id. */
+export async function getRun(lake: string, runId: string, options: OpenStoreOptions = {}): Promise<PipelineRunRecord | null> {
+  return (await new RunStore(openStore(lake, options)).get(runId)) as PipelineRunRecord | null;
+}
