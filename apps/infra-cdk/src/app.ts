@@ -1,0 +1,58 @@
+/**
+ * Builds the CDK app: one stack per environment (dev, prod), or only the one
+ * chosen with `-c env=dev|prod`, with cdk-nag's AwsSolutions checks applied.
+ */
+import { App, Validations, type AppProps } from 'aws-cdk-lib';
+import type { Artifacts } from './artifacts.js';
+import type { AslDefinition } from './definition.js';
+import { awsSolutionsChecks } from './nag.js';
+import { resolveSettings, selectedEnvironments, stackName } from './settings.js';
+import { FibbarsStack } from './stack.js';
+
+/**
+ * Feature flags the stack is written for, pinned in code so that the app and
+ * the tests synthesize the same template whatever cdk.json says.
+ */
+export const FEATURE_FLAGS: Readonly<Record<string, boolean>> = {
+  // Access logs delivered under a bucket policy, not the legacy ACL.
+  '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
+  '@aws-cdk/aws-iam:minimizePolicies': true,
+  '@aws-cdk/aws-lambda:recognizeLayerVersion': true,
+  '@aws-cdk/core:enablePartitionLiterals': true,
+};
+
+export interface CreateAppOptions {
+  readonly definition: AslDefinition;
+  readonly artifacts: Artifacts;
+  /** Extra CDK context (tests); `cdk -c key=value` reaches the app the usual way. */
+  readonly context?: Record<string, unknown>;
+  readonly outdir?: string;
+}
+
+export interface FibbarsApp {
+  readonly app: App;
+  /** One stack per selected environment, in `ENVIRONMENT_NAMES` order. */
+  readonly stacks: FibbarsStack[];
+}
+
+/** Creates the app and its stacks; synthesize with `app.synth()`. */
+export function createApp(options: CreateAppOptions): FibbarsApp {
+  const props: AppProps = {
+    ...(options.context ? { context: options.context } : {}),
+    postCliContext: { ...FEATURE_FLAGS },
+    ...(options.outdir ? { outdir: options.outdir } : {}),
+  };
+  const app = new App(props);
+  const context = (key: string): unknown => app.node.tryGetContext(key);
+  const stacks = selectedEnvironments(context).map((envName) => {
+    const settings = resolveSettings(envName, context);
+    return new FibbarsStack(app, stackName(envName), {
+      settings,
+      definition: options.definition,
+      artifacts: options.artifacts,
+      description: `fibbars daily OHLCV pipeline (${envName})`,
+    });
+  });
+  Validations.of(app).addPlugins(awsSolutionsChecks(app));
+  return { app, stacks };
+}

@@ -1,0 +1,127 @@
+/**
+ * Per-environment settings, chosen with CDK context (`-c env=dev`). Every
+ * number here is a deliberate starting point; README.md says where each one
+ * comes from and when to revisit it.
+ */
+
+export type EnvironmentName = 'dev' | 'prod';
+
+export const ENVIRONMENT_NAMES: readonly EnvironmentName[] = ['dev', 'prod'];
+
+export interface LambdaSizing {
+  readonly memoryMiB: number;
+  readonly timeoutMinutes: number;
+}
+
+export interface BatchSizing {
+  readonly vcpus: number;
+  readonly memoryGiB: number;
+  readonly timeoutMinutes: number;
+}
+
+export interface EnvironmentSettings {
+  readonly envName: EnvironmentName;
+  /** Email address subscribed to the alert topic; none when absent. */
+  readonly alertEmail?: string;
+  /** Initial state of the daily schedule (`fibbars schedule enable|disable` toggles it later). */
+  readonly scheduleEnabled: boolean;
+  readonly logRetentionDays: number;
+  readonly noncurrentVersionDays: number;
+  readonly tmpExpirationDays: number;
+  readonly ohlcv: LambdaSizing & { readonly reservedConcurrency: number };
+  readonly meta: LambdaSizing;
+  readonly consolidate: BatchSizing;
+  readonly resample: BatchSizing;
+  /** Upper bound of the Fargate compute environment (7 jobs x 2 vCPU fit in 16). */
+  readonly maxVcpus: number;
+}
+
+const BASE = {
+  logRetentionDays: 30,
+  noncurrentVersionDays: 30,
+  tmpExpirationDays: 2,
+  ohlcv: { memoryMiB: 512, timeoutMinutes: 10, reservedConcurrency: 1 },
+  meta: { memoryMiB: 512, timeoutMinutes: 15 },
+  consolidate: { vcpus: 2, memoryGiB: 8, timeoutMinutes: 30 },
+  resample: { vcpus: 2, memoryGiB: 8, timeoutMinutes: 60 },
+  maxVcpus: 16,
+} as const;
+
+const DEFAULTS: Record<EnvironmentName, Omit<EnvironmentSettings, 'envName' | 'alertEmail'>> = {
+  dev: { ...BASE, scheduleEnabled: false, logRetentionDays: 14, noncurrentVersionDays: 7 },
+  prod: { ...BASE, scheduleEnabled: true, logRetentionDays: 90, noncurrentVersionDays: 30 },
+};
+
+/** Reads one context value; anything `tryGetContext` can return. */
+export type ContextReader = (key: string) => unknown;
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+function parseBoolean(key: string, value: unknown): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new Error(`context ${key} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * The environments to synthesize: the one named by context `env`, or every
+ * environment when `env` is not set. Throws a one-line error on a bad name.
+ */
+export function selectedEnvironments(context: ContextReader): EnvironmentName[] {
+  const env = context('env');
+  if (env === undefined) return [...ENVIRONMENT_NAMES];
+  if (typeof env !== 'string' || !(ENVIRONMENT_NAMES as readonly string[]).includes(env)) {
+    throw new Error(`context env must be one of ${ENVIRONMENT_NAMES.join(', ')}, got ${JSON.stringify(env)}`);
+  }
+  return [env as EnvironmentName];
+}
+
+/**
+ * Resolves the settings of one environment from CDK context: `alertEmail`
+ * and `scheduleEnabled`, each overridable per environment as
+ * `<env>:alertEmail`, `<env>:scheduleEnabled`. Throws a one-line error
+ * naming the bad context key.
+ */
+export function resolveSettings(envName: EnvironmentName, context: ContextReader): EnvironmentSettings {
+  if (!(ENVIRONMENT_NAMES as readonly string[]).includes(envName)) {
+    throw new Error(`environment must be one of ${ENVIRONMENT_NAMES.join(', ')}, got ${JSON.stringify(envName)}`);
+  }
+  const read = (key: string): { key: string; value: unknown } => {
+    const scoped = `${envName}:${key}`;
+    const value = context(scoped);
+    return value === undefined ? { key, value: context(key) } : { key: scoped, value };
+  };
+  const email = read('alertEmail');
+  if (email.value !== undefined && (typeof email.value !== 'string' || !EMAIL.test(email.value))) {
+    throw new Error(`context ${email.key} must be an email address, got ${JSON.stringify(email.value)}`);
+  }
+  const enabled = read('scheduleEnabled');
+  const scheduleEnabled = parseBoolean(enabled.key, enabled.value);
+  return {
+    ...DEFAULTS[envName],
+    envName,
+    ...(email.value === undefined ? {} : { alertEmail: email.value as string }),
+    ...(scheduleEnabled === undefined ? {} : { scheduleEnabled }),
+  };
+}
+
+/** Name prefix of every named resource of one environment, e.g. `dev-fibbars`. */
+export function namePrefix(envName: EnvironmentName): string {
+  return `${envName}-fibbars`;
+}
+
+/** CloudFormation stack name of one environment. */
+export function stackName(envName: EnvironmentName): string {
+  return namePrefix(envName);
+}
+
+/** Name of the state machine of one environment. */
+export function stateMachineName(envName: EnvironmentName): string {
+  return `${namePrefix(envName)}-daily-pipeline`;
+}
+
+/** Name of the EventBridge Scheduler schedule (in the `default` group). */
+export function scheduleName(envName: EnvironmentName): string {
+  return `${namePrefix(envName)}-daily`;
+}
