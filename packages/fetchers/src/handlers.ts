@@ -8,6 +8,8 @@
  * Retry and Catch see them: a failure is never returned as a result.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { loadConfig, processEnv, sourceFromEnv } from './config.js';
+import type { Env, SecretsClient } from './config.js';
 import { fetchMeta, fetchOhlcv, parseEvent, withCorrelation } from './fetch.js';
 import type { FetchDeps, FetchEvent, FetchLogger, FetchResult } from './fetch.js';
 
@@ -68,3 +70,32 @@ export function createOhlcvHandler(deps: FetchDeps): FetchHandler {
 export function createMetaHandler(deps: FetchDeps): FetchHandler {
   return createHandler('meta', fetchMeta, deps);
 }
+
+/**
+ * Builds a handler from configuration (environment variables, plus the API
+ * key from Secrets Manager): what the Lambda bundles call once at cold start.
+ */
+export async function handlerFromEnv(
+  job: 'ohlcv' | 'meta',
+  env: Env = processEnv(),
+  options: { secrets?: SecretsClient } = {},
+): Promise<FetchHandler> {
+  const config = await loadConfig(env, options);
+  const deps: FetchDeps = { source: sourceFromEnv(config), lake: config.lake };
+  return job === 'ohlcv' ? createOhlcvHandler(deps) : createMetaHandler(deps);
+}
+
+function lazyHandler(job: 'ohlcv' | 'meta'): FetchHandler {
+  let ready: Promise<FetchHandler> | undefined;
+  return async (event, context) => {
+    ready ??= handlerFromEnv(job);
+    // A configuration failure stays cached: every invocation reports it, none reads the environment again.
+    return (await ready)(event, context);
+  };
+}
+
+/** The `ohlcv` Lambda handler: configuration from the environment, loaded once. */
+export const ohlcvHandler: FetchHandler = lazyHandler('ohlcv');
+
+/** The `meta` Lambda handler: configuration from the environment, loaded once. */
+export const metaHandler: FetchHandler = lazyHandler('meta');

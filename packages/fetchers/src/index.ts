@@ -2,6 +2,12 @@ export * from './errors.js';
 export type { MarketSource, SourceRequest, SourceResult } from './source.js';
 export { SyntheticSource } from './synthetic.js';
 export type { SyntheticBar, SyntheticOptions, SyntheticSplit } from './synthetic.js';
+export { DEFAULT_POLYGON_BASE_URL, GroupedDailySchema, PolygonSource, SplitsPageSchema, TickersPageSchema } from './polygon.js';
+export type { PolygonOptions } from './polygon.js';
+export { HttpClient, RateLimiter, parseRetryAfter } from './http.js';
+export type { HttpClientOptions, HttpResponse, Sleep } from './http.js';
+export { loadConfig, readConfig, sourceFromEnv } from './config.js';
+export type { Env, FetchersConfig, SecretsClient, SourceOverrides } from './config.js';
 export {
   DEFAULT_MAX_BACKFILL_SESSIONS,
   fetchMeta,
@@ -10,5 +16,5 @@ export {
   parseEvent,
   sessionsToFetch,
 } from './fetch.js';
-export { createMetaHandler, createOhlcvHandler } from './handlers.js';
+export { createMetaHandler, createOhlcvHandler, handlerFromEnv, metaHandler, ohlcvHandler } from './handlers.js';
 export type { FetchDeps, FetchEvent, FetchHandler, FetchLogger, FetchResult, HandlerContext } from './handlers.js';

@@ -1,0 +1,243 @@
+/**
+ * The Polygon.io (Massive) REST API as a `MarketSource`: grouped daily bars
+ * (unadjusted), the ticker reference (active and delisted, every page) and
+ * the splits of a session. Every response is checked against a zod schema of
+ * the vendor's JSON and stored exactly as received.
+ */
+import { createHash } from 'node:crypto';
+import { nyse } from '@fibbars/ohlcv-core/calendar';
+import { z } from 'zod';
+import { ConfigError, InvalidResponseError } from './errors.js';
+import { HttpClient, redactKey } from './http.js';
+import type { Sleep } from './http.js';
+import type { MarketSource, SourceRequest, SourceResult } from './source.js';
+import { EMPTY_RESULT } from './source.js';
+
+export const DEFAULT_POLYGON_BASE_URL = 'https://api.polygon.io';
+
+/** Options of the vendor source. */
+export interface PolygonOptions {
+  apiKey: string;
+  /** Default `https://api.polygon.io`. */
+  baseUrl?: string;
+  /** Requests per minute (default 5, the free plan). */
+  rpm?: number;
+  /** Per-request timeout (default 30 s). */
+  timeoutMs?: number;
+  /** Retries after the first attempt (default 4). */
+  maxRetries?: number;
+  /** Requests in flight at once during backfills (default 2). */
+  concurrency?: number;
+  /** First backoff step (default 1 s) and cap (default 30 s). */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  fetch?: typeof globalThis.fetch;
+  sleep?: Sleep;
+  now?: () => number;
+  random?: () => number;
+}
+
+const num = z.number().nullish();
+
+/** `/v2/aggs/grouped/...`: the bar fields are loose on purpose (odd rows are validated downstream). */
+export const GroupedDailySchema = z.object({
+  status: z.enum(['OK', 'DELAYED']),
+  adjusted: z.boolean().optional(),
+  queryCount: z.number().optional(),
+  resultsCount: z.number().optional(),
+  request_id: z.string().optional(),
+  results: z
+    .array(z.looseObject({ T: z.string(), o: num, h: num, l: num, c: num, v: num, vw: num, n: num, t: num }))
+    .nullish(),
+});
+
+/** `/v3/reference/tickers`. */
+export const TickersPageSchema = z.object({
+  status: z.enum(['OK', 'DELAYED']),
+  request_id: z.string().optional(),
+  count: z.number().optional(),
+  next_url: z.string().nullish(),
+  results: z.array(z.looseObject({ ticker: z.string(), active: z.boolean().optional() })).nullish(),
+});
+
+/** `/v3/reference/splits`. */
+export const SplitsPageSchema = z.object({
+  status: z.enum(['OK', 'DELAYED']),
+  request_id: z.string().optional(),
+  next_url: z.string().nullish(),
+  results: z
+    .array(
+      z.looseObject({
+        ticker: z.string(),
+        execution_date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+        split_from: z.number().positive(),
+        split_to: z.number().positive(),
+      }),
+    )
+    .nullish(),
+});
+
+/** Pages one listing may span before it is taken for a loop. */
+const MAX_PAGES = 500;
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/**
+ * The vendor's REST API.
+ *
+ * @example
+ * const source = new PolygonSource({ apiKey: process.env.POLYGON_API_KEY!, rpm: 5 });
+ * const { pages, requests, rows } = await source.groupedDaily('2024-03-15');
+ */
+export class PolygonSource implements MarketSource {
+  readonly name = 'polygon';
+  readonly baseUrl: string;
+  private readonly origin: string;
+  private readonly http: HttpClient;
+  private readonly apiKey: string;
+
+  constructor(options: PolygonOptions) {
+    if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') {
+      throw new ConfigError('POLYGON_API_KEY is not set: the polygon source needs an API key (or use the synthetic source)');
+    }
+    this.apiKey = options.apiKey.trim();
+    const base = options.baseUrl ?? DEFAULT_POLYGON_BASE_URL;
+    let parsed: URL;
+    try {
+      parsed = new URL(base);
+    } catch {
+      throw new ConfigError(`POLYGON_BASE_URL ${JSON.stringify(base)} is not a URL`);
+    }
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+      throw new ConfigError(`POLYGON_BASE_URL ${JSON.stringify(base)} must be an http(s) URL`);
+    }
+    this.origin = parsed.origin;
+    this.baseUrl = base.replace(/\/+$/, '');
+    const positive = (name: string, value: number | undefined, fallback: number, min = 1) => {
+      const v = value ?? fallback;
+      if (!Number.isFinite(v) || v < min) throw new ConfigError(`polygon ${name} must be a number >= ${min}, got ${String(value)}`);
+      return v;
+    };
+    this.http = new HttpClient({
+      apiKey: this.apiKey,
+      rpm: positive('rpm', options.rpm, 5),
+      timeoutMs: positive('timeoutMs', options.timeoutMs, 30_000),
+      maxRetries: positive('maxRetries', options.maxRetries, 4, 0),
+      concurrency: positive('concurrency', options.concurrency, 2),
+      ...(options.baseDelayMs !== undefined && { baseDelayMs: options.baseDelayMs }),
+      ...(options.maxDelayMs !== undefined && { maxDelayMs: options.maxDelayMs }),
+      ...(options.fetch && { fetch: options.fetch }),
+      ...(options.sleep && { sleep: options.sleep }),
+      ...(options.now && { now: options.now }),
+      ...(options.random && { random: options.random }),
+    });
+  }
+
+  async groupedDaily(session: string): Promise<SourceResult> {
+    if (!isSession(session)) return EMPTY_RESULT;
+    const what = `grouped daily ${session}`;
+    const url = `${this.baseUrl}/v2/aggs/grouped/locale/us/market/stocks/${session}?adjusted=false`;
+    const { body, request, json } = await this.getJson(url, what);
+    const page = check(GroupedDailySchema, json, what);
+    const rows = page.results?.length ?? 0;
+    if (rows === 0) {
+      throw new InvalidResponseError(`${what}: the vendor returned no bars for a session the NYSE calendar says was open (resultsCount ${String(page.resultsCount ?? 0)})`);
+    }
+    if (page.adjusted === true) throw new InvalidResponseError(`${what}: the vendor returned split-adjusted prices although adjusted=false was asked`);
+    return { pages: [body], requests: [request], rows };
+  }
+
+  async tickers(): Promise<SourceResult> {
+    const out: SourceResult = { pages: [], requests: [], rows: 0 };
+    for (const active of ['true', 'false']) {
+      const what = `tickers active=${active}`;
+      const first = `${this.baseUrl}/v3/reference/tickers?market=stocks&active=${active}&limit=1000`;
+      const listed = await this.paginate(first, what, TickersPageSchema);
+      if (active === 'true' && listed.rows === 0) throw new InvalidResponseError(`${what}: the vendor listed no active tickers`);
+      out.pages.push(...listed.pages);
+      out.requests.push(...listed.requests);
+      out.rows += listed.rows;
+    }
+    return out;
+  }
+
+  async splits(session: string): Promise<SourceResult> {
+    if (!isSession(session)) return EMPTY_RESULT;
+    const url = `${this.baseUrl}/v3/reference/splits?execution_date=${session}&limit=1000`;
+    return this.paginate(url, `splits ${session}`, SplitsPageSchema);
+  }
+
+  private async paginate(
+    firstUrl: string,
+    what: string,
+    schema: typeof TickersPageSchema | typeof SplitsPageSchema,
+  ): Promise<SourceResult> {
+    const out: SourceResult = { pages: [], requests: [], rows: 0 };
+    const seen = new Set<string>();
+    let url: string | undefined = firstUrl;
+    while (url !== undefined) {
+      if (seen.has(url) || seen.size >= MAX_PAGES) {
+        throw new InvalidResponseError(`${what}: pagination does not end (page ${seen.size + 1}, next_url repeats or exceeds ${MAX_PAGES} pages)`);
+      }
+      seen.add(url);
+      const pageWhat = `${what} page ${seen.size}`;
+      const { body, request, json } = await this.getJson(url, pageWhat);
+      const page = check(schema, json, pageWhat);
+      out.pages.push(body);
+      out.requests.push(request);
+      out.rows += page.results?.length ?? 0;
+      url = page.next_url ? this.followNextUrl(page.next_url, pageWhat) : undefined;
+    }
+    return out;
+  }
+
+  /**
+   * The vendor's `next_url` on our base URL's origin, without any key the
+   * vendor may have appended: the key only ever travels in the header, and
+   * only to the configured host.
+   */
+  private followNextUrl(nextUrl: string, what: string): string {
+    let next: URL;
+    try {
+      next = new URL(nextUrl, this.origin);
+    } catch {
+      throw new InvalidResponseError(`${what}: next_url is not a URL`);
+    }
+    for (const name of [...next.searchParams.keys()]) {
+      if (/^api_?key$/i.test(name)) next.searchParams.delete(name);
+    }
+    return `${this.origin}${next.pathname}${next.search}`;
+  }
+
+  private async getJson(url: string, what: string): Promise<{ body: string; request: SourceRequest; json: unknown }> {
+    const response = await this.http.get(url, what);
+    // Stored as received, except a key the vendor may have echoed (in next_url) is blanked.
+    const body = redactKey(response.body, this.apiKey);
+    let json: unknown;
+    try {
+      json = JSON.parse(body);
+    } catch (cause) {
+      throw new InvalidResponseError(`${what}: the body is not JSON (${body.length} bytes, truncated or garbled)`, { cause });
+    }
+    const request: SourceRequest = { url: redactKey(url, this.apiKey), status: response.status, bytes: Buffer.byteLength(body, 'utf8'), sha256: sha256(body) };
+    return { body, request, json };
+  }
+}
+
+function isSession(session: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(session) || session < nyse.range.from || session > nyse.range.to) {
+    throw new ConfigError(`session ${JSON.stringify(session)} is not a date the NYSE calendar covers`);
+  }
+  return nyse.isSession(session);
+}
+
+function check<S extends z.ZodType>(schema: S, json: unknown, what: string): z.infer<S> {
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const where = issue?.path.length ? issue.path.join('.') : 'body';
+  const status = typeof json === 'object' && json !== null && 'status' in json ? ` (status ${JSON.stringify((json as { status: unknown }).status)})` : '';
+  throw new InvalidResponseError(`${what}: unexpected payload at ${where}: ${issue?.message ?? 'invalid'}${status}`);
+}
