@@ -2,36 +2,37 @@
 // them as a parameter so the CLI can run in-process against any implementation;
 // the default loads ohlcv-core lazily, after the configuration is validated, so
 // a bad configuration exits before the native Polars module is even loaded.
+// Types are derived from the functions, not from their report type names.
+import type * as Core from '@fibbars/ohlcv-core';
 
-/** Progress callback handed to the core jobs (stage, rows, partitions, ...). */
-export type ProgressListener = (event: Record<string, unknown>) => void;
+export type Lake = ReturnType<typeof Core.openLake>;
+export type ConsolidateReport = Awaited<ReturnType<typeof Core.consolidateLake>>;
+export type ResampleReport = Awaited<ReturnType<typeof Core.resampleLake>>;
+export type ResampleIntervalReport = ResampleReport['intervals'][number];
 
 export interface ConsolidateJobOptions {
   runId: string;
   maxRejectedShare?: number;
-  session?: string;
-  onProgress?: ProgressListener;
 }
 
 export interface ResampleJobOptions {
   days: number;
   runId: string;
-  onProgress?: ProgressListener;
 }
 
 /** What batch-runner needs from `@fibbars/ohlcv-core`. */
-export interface CoreJobs<L = unknown> {
-  openLake(uri: string): L | Promise<L>;
-  consolidateLake(lake: L, options: ConsolidateJobOptions): Promise<object>;
-  resampleLake(lake: L, options: ResampleJobOptions): Promise<object>;
+export interface CoreJobs {
+  openLake(uri: string): Lake;
+  consolidateLake(lake: Lake, options: ConsolidateJobOptions): Promise<ConsolidateReport>;
+  resampleLake(lake: Lake, options: ResampleJobOptions): Promise<ResampleReport>;
 }
 
 /** Loads the jobs from `@fibbars/ohlcv-core`. */
 export async function loadCoreJobs(): Promise<CoreJobs> {
-  const core = (await import('@fibbars/ohlcv-core')) as unknown as Partial<CoreJobs>;
-  const { openLake, consolidateLake, resampleLake } = core;
-  if (typeof openLake !== 'function' || typeof consolidateLake !== 'function' || typeof resampleLake !== 'function') {
-    throw new Error('@fibbars/ohlcv-core does not export openLake, consolidateLake and resampleLake');
-  }
-  return { openLake, consolidateLake, resampleLake };
+  const core = await import('@fibbars/ohlcv-core');
+  return {
+    openLake: (uri) => core.openLake(uri),
+    consolidateLake: (lake, options) => core.consolidateLake(lake, options),
+    resampleLake: (lake, options) => core.resampleLake(lake, options),
+  };
 }

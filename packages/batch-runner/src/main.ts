@@ -4,7 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type Env, type Flags, type RunnerConfig } from './config.js';
 import { ConfigError, EXIT_CODES, errorName, exitCodeFor, oneLineMessage, type ExitCode } from './errors.js';
-import { loadCoreJobs, type CoreJobs, type ProgressListener } from './jobs.js';
+import { loadCoreJobs, type ConsolidateReport, type CoreJobs, type ResampleIntervalReport } from './jobs.js';
 import { createLogger, type LineSink, type Logger } from './log.js';
 
 export const VERSION = '0.1.0';
@@ -24,11 +24,15 @@ export interface RunReport {
   command: RunnerConfig['command'];
   lake: string;
   runId: string;
+  /** The session the pipeline run is about (`--date`), when given. */
+  session?: string;
+  /** `committed` when any dataset got a new version, `no-change` otherwise. */
+  status: 'committed' | 'no-change';
   elapsedMs: number;
   /** Peak resident set size of the process (JS heap plus native Polars memory). */
   maxRssMiB: number;
-  consolidate?: object;
-  resample?: Array<{ days: number } & object>;
+  consolidate?: ConsolidateReport;
+  resample?: ResampleIntervalReport[];
 }
 
 function peakRssMiB(): number {
@@ -46,7 +50,6 @@ async function runJob(config: RunnerConfig, deps: MainDeps, log: Logger): Promis
       ? setInterval(() => log.info('heartbeat', { stage, elapsedMs: elapsedMs(), rssMiB: Math.round(process.memoryUsage.rss() / 1048576) }), config.heartbeatMs)
       : undefined;
   heartbeat?.unref();
-  const progress: ProgressListener = (event) => log.info('progress', { stage, ...event, elapsedMs: elapsedMs() });
 
   try {
     log.info('start', {
@@ -54,25 +57,34 @@ async function runJob(config: RunnerConfig, deps: MainDeps, log: Logger): Promis
       lake: config.lake,
       runId: config.runId,
       ...(config.command === 'resample' ? { days: config.days } : {}),
-      ...(config.command === 'consolidate' && config.date !== undefined ? { date: config.date } : {}),
+      ...(config.command === 'consolidate' && config.date !== undefined ? { session: config.date } : {}),
       ...(config.command === 'consolidate' && config.maxRejectedShare !== undefined ? { maxRejectedShare: config.maxRejectedShare } : {}),
       version: VERSION,
       node: process.version,
     });
     const jobs = deps.jobs ?? (await loadCoreJobs());
-    const lake = await jobs.openLake(config.lake);
-    const report: RunReport = { command: config.command, lake: config.lake, runId: config.runId, elapsedMs: 0, maxRssMiB: 0 };
+    const lake = jobs.openLake(config.lake);
+    const report: RunReport = { command: config.command, lake: config.lake, runId: config.runId, status: 'no-change', elapsedMs: 0, maxRssMiB: 0 };
 
     if (config.command === 'consolidate') {
+      if (config.date !== undefined) report.session = config.date;
       stage = 'consolidate';
       log.info('progress', { stage, status: 'started', elapsedMs: elapsedMs() });
-      report.consolidate = await jobs.consolidateLake(lake, {
+      const result = await jobs.consolidateLake(lake, {
         runId: config.runId,
         ...(config.maxRejectedShare !== undefined ? { maxRejectedShare: config.maxRejectedShare } : {}),
-        ...(config.date !== undefined ? { session: config.date } : {}),
-        onProgress: progress,
       });
-      log.info('progress', { stage, status: 'finished', elapsedMs: elapsedMs(), result: report.consolidate });
+      log.info('progress', {
+        stage,
+        status: 'finished',
+        outcome: result.status,
+        sessions: result.sessions.length,
+        rows: result.rows,
+        partitions: result.partitionsWritten,
+        elapsedMs: elapsedMs(),
+      });
+      report.consolidate = result;
+      report.status = result.status;
     } else {
       report.resample = [];
       // One interval after the other: the peak memory is that of the largest
@@ -80,9 +92,21 @@ async function runJob(config: RunnerConfig, deps: MainDeps, log: Logger): Promis
       for (const days of config.days) {
         stage = `resample_${days}d`;
         log.info('progress', { stage, status: 'started', days, elapsedMs: elapsedMs() });
-        const result = await jobs.resampleLake(lake, { days, runId: config.runId, onProgress: progress });
-        report.resample.push({ days, ...result });
-        log.info('progress', { stage, status: 'finished', days, elapsedMs: elapsedMs(), result });
+        const result = await jobs.resampleLake(lake, { days, runId: config.runId });
+        for (const interval of result.intervals) {
+          report.resample.push(interval);
+          log.info('progress', {
+            stage,
+            status: 'finished',
+            outcome: interval.mode,
+            days: interval.days,
+            rows: interval.barsWritten,
+            partitions: interval.partitionsWritten,
+            version: interval.version,
+            elapsedMs: elapsedMs(),
+          });
+        }
+        if (result.status === 'committed') report.status = 'committed';
       }
     }
     report.elapsedMs = elapsedMs();
@@ -112,7 +136,7 @@ function buildProgram(run: (config: RunnerConfig) => Promise<void>, env: Env, no
     .option('--lake <uri>', 'lake folder or s3://bucket/prefix (env FIBBARS_LAKE)')
     .option('--run-id <id>', 'run id recorded in the commits (env FIBBARS_RUN_ID)')
     .option('--max-rejected-share <share>', 'fail a session whose rejected share exceeds this, 0..1 (env MAX_REJECTED_SHARE)')
-    .option('--date <YYYY-MM-DD>', 'consolidate this session only (env FIBBARS_DATE)')
+    .option('--date <YYYY-MM-DD>', 'the session this run is about, recorded in the report (env FIBBARS_DATE)')
     .action(async (flags: Flags) => run(loadConfig('consolidate', flags, env, now())));
 
   program

@@ -5,7 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { CommitConflictError, ConfigError, DataQualityError } from '@fibbars/ohlcv-core/errors';
 import { main, type MainDeps } from '../../src/main.js';
-import type { ConsolidateJobOptions, CoreJobs, ResampleJobOptions } from '../../src/jobs.js';
+import type { ConsolidateJobOptions, ConsolidateReport, CoreJobs, Lake, ResampleJobOptions, ResampleReport } from '../../src/jobs.js';
 
 interface Recorded {
   calls: string[];
@@ -13,25 +13,61 @@ interface Recorded {
   resample: ResampleJobOptions[];
 }
 
-function harness(behaviour: { consolidate?: () => Promise<object>; resample?: (days: number) => Promise<object> } = {}) {
+function consolidateReport(runId: string): ConsolidateReport {
+  return {
+    runId,
+    status: 'committed',
+    sessions: ['2024-01-02'],
+    skippedSessions: [],
+    rows: { received: 10, accepted: 10, collapsed: 0, quarantined: 0, superseded: 0 },
+    partitionsWritten: ['year=2024'],
+    quarantineFiles: 0,
+    splitsAdded: 0,
+    tickersRows: null,
+    versions: { ohlcv_1d: { version: 1, committed: true }, splits: { version: null, committed: false }, tickers: { version: null, committed: false } },
+    latestSession: '2024-01-02',
+  };
+}
+
+function resampleReport(runId: string, days: number): ResampleReport {
+  return {
+    runId,
+    status: 'committed',
+    intervals: [
+      {
+        days,
+        dataset: `ohlcv_${days}d`,
+        mode: 'full',
+        sourceVersion: 1,
+        version: 1,
+        committed: true,
+        bucketsRecomputed: 0,
+        tickersRecomputed: [],
+        partitionsWritten: ['year=2024'],
+        barsWritten: days * 10,
+      },
+    ],
+  };
+}
+
+function harness(behaviour: { consolidate?: () => Promise<ConsolidateReport>; resample?: (days: number) => Promise<ResampleReport> } = {}) {
   const recorded: Recorded = { calls: [], consolidate: [], resample: [] };
   const out: string[] = [];
   const err: string[] = [];
   const jobs: CoreJobs = {
     openLake(uri) {
       recorded.calls.push(`openLake ${uri}`);
-      return { uri };
+      return { uri } as unknown as Lake;
     },
     async consolidateLake(_lake, options) {
       recorded.calls.push('consolidateLake');
       recorded.consolidate.push(options);
-      options.onProgress?.({ step: 'read', rows: 10 });
-      return behaviour.consolidate ? behaviour.consolidate() : { sessions: ['2024-01-02'], accepted: 10, quarantined: 0, version: 1 };
+      return behaviour.consolidate ? behaviour.consolidate() : consolidateReport(options.runId);
     },
     async resampleLake(_lake, options) {
       recorded.calls.push(`resampleLake ${options.days}`);
       recorded.resample.push(options);
-      return behaviour.resample ? behaviour.resample(options.days) : { rows: options.days * 10, version: 1 };
+      return behaviour.resample ? behaviour.resample(options.days) : resampleReport(options.runId, options.days);
     },
   };
   const deps: MainDeps = { jobs, stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } };
@@ -47,20 +83,22 @@ function harness(behaviour: { consolidate?: () => Promise<object>; resample?: (d
 const ENV = { FIBBARS_LAKE: '/data/lake', FIBBARS_RUN_ID: 'run-7', FIBBARS_HEARTBEAT_MS: '0' };
 
 describe('main consolidate', () => {
-  it('passes the run id, threshold and session to consolidateLake and ends stdout with the report', async () => {
+  it('passes the run id and threshold to consolidateLake and ends stdout with the report', async () => {
     const h = harness();
     const code = await main(['consolidate', '--date', '2024-01-02'], { ...ENV, MAX_REJECTED_SHARE: '0.02' }, h.deps);
 
     expect(code).toBe(0);
     expect(h.recorded.calls).toEqual(['openLake /data/lake', 'consolidateLake']);
-    expect(h.recorded.consolidate[0]).toMatchObject({ runId: 'run-7', maxRejectedShare: 0.02, session: '2024-01-02' });
+    expect(h.recorded.consolidate).toEqual([{ runId: 'run-7', maxRejectedShare: 0.02 }]);
     const lines = h.stdoutLines();
     expect(lines[0]).toMatchObject({ level: 'info', msg: 'start', command: 'consolidate', lake: '/data/lake', runId: 'run-7' });
-    expect(lines).toContainEqual(expect.objectContaining({ msg: 'progress', stage: 'consolidate', step: 'read', rows: 10 }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({ msg: 'progress', stage: 'consolidate', status: 'finished', sessions: 1, rows: expect.objectContaining({ accepted: 10 }), partitions: ['year=2024'] }),
+    );
     expect(lines.at(-1)).toMatchObject({
       level: 'info',
       msg: 'done',
-      report: { command: 'consolidate', runId: 'run-7', consolidate: { sessions: ['2024-01-02'], accepted: 10, version: 1 } },
+      report: { command: 'consolidate', runId: 'run-7', session: '2024-01-02', status: 'committed', consolidate: consolidateReport('run-7') },
     });
     expect(h.err).toEqual([]);
   });
@@ -74,7 +112,7 @@ describe('main resample', () => {
     expect(code).toBe(0);
     expect(h.recorded.calls).toEqual(['openLake /data/lake', 'resampleLake 8', 'resampleLake 3']);
     const done = h.stdoutLines().at(-1);
-    expect(done).toMatchObject({ msg: 'done', report: { command: 'resample', resample: [{ days: 8, rows: 80 }, { days: 3, rows: 30 }] } });
+    expect(done).toMatchObject({ msg: 'done', report: { command: 'resample', status: 'committed', resample: [{ days: 8, barsWritten: 80 }, { days: 3, barsWritten: 30 }] } });
     expect((done?.['report'] as { maxRssMiB: number }).maxRssMiB).toBeGreaterThan(0);
   });
 
@@ -88,7 +126,7 @@ describe('main resample', () => {
     const h = harness({
       resample: async (days) => {
         if (days === 5) throw new CommitConflictError('ohlcv_5d version 4 was published by another writer');
-        return { days };
+        return resampleReport('run-7', days);
       },
     });
     expect(await main(['resample', '--days', '3,5,8'], ENV, h.deps)).toBe(4);
@@ -156,7 +194,7 @@ describe('main exit codes', () => {
 
 describe('main heartbeat', () => {
   it('logs the stage and memory while a job runs longer than the heartbeat interval', async () => {
-    const h = harness({ consolidate: () => new Promise((resolve) => setTimeout(() => resolve({ ok: true }), 120)) });
+    const h = harness({ consolidate: () => new Promise((resolve) => setTimeout(() => resolve(consolidateReport('run-7')), 120)) });
     expect(await main(['consolidate'], { ...ENV, FIBBARS_HEARTBEAT_MS: '20' }, h.deps)).toBe(0);
     const beats = h.stdoutLines().filter((l) => l['msg'] === 'heartbeat');
     expect(beats.length).toBeGreaterThanOrEqual(2);
