@@ -285,7 +285,15 @@ export class Lake {
     return this.readFiles(spec, files, options, `quarantine of ohlcv_1d version ${commit.version}`);
   }
 
-  private async readFiles(spec: DatasetSpec, files: CommitFile[], options: ReadOptions, what: string): Promise<DataFrame> {
+  /**
+   * Reads the given files of a dataset (e.g. one partition of a commit), with
+   * the same filters as `read`; for jobs that rewrite partitions.
+   */
+  async readCommitFiles(dataset: string, files: readonly CommitFile[], options: Omit<ReadOptions, 'version'> = {}): Promise<DataFrame> {
+    return this.readFiles(datasetSpec(dataset), files, options, dataset);
+  }
+
+  private async readFiles(spec: DatasetSpec, files: readonly CommitFile[], options: ReadOptions, what: string): Promise<DataFrame> {
     const frames: DataFrame[] = [];
     for (const file of files) {
       let df: DataFrame;

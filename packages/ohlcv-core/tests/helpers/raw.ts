@@ -1,0 +1,71 @@
+/**
+ * Writes vendor-shaped raw fetches (Polygon grouped daily, splits, tickers)
+ * into a lake's raw zone, for job tests.
+ */
+import type { RawFetch, RawZone } from '../../src/storage.js';
+
+export interface RawBar {
+  T: string;
+  o?: number | null;
+  h?: number | null;
+  l?: number | null;
+  c?: number | null;
+  v?: number | null;
+  vw?: number;
+  n?: number;
+}
+
+/** A valid bar for `ticker` around `price` (high/low bracket open/close). */
+export function bar(ticker: string, price: number, volume = 1000): RawBar {
+  return { T: ticker, o: price, h: price * 1.02, l: price * 0.98, c: price * 1.01, v: volume, vw: price * 1.005, n: 10 };
+}
+
+function groupedDailyPage(session: string, bars: RawBar[]): string {
+  const t = Date.parse(`${session}T21:00:00Z`);
+  return JSON.stringify({
+    adjusted: false,
+    queryCount: bars.length,
+    resultsCount: bars.length,
+    status: 'OK',
+    results: bars.map((b) => ({ ...b, t })),
+  });
+}
+
+let clock = Date.parse('2030-01-01T00:00:00Z');
+/** Strictly increasing fetch times, so a later write is always the later fetch. */
+export function nextFetchTime(): Date {
+  clock += 1000;
+  return new Date(clock);
+}
+
+export async function writeOhlcv(raw: RawZone, session: string, bars: RawBar[]): Promise<RawFetch> {
+  return raw.write('ohlcv', session, [groupedDailyPage(session, bars)], {
+    requests: [{ url: `https://api.example/v2/aggs/grouped/locale/us/market/stocks/${session}?adjusted=false`, status: 200, bytes: 0, sha256: '' }],
+    rows: bars.length,
+    source: 'test',
+    fetchedAt: nextFetchTime(),
+  });
+}
+
+export async function writeSplits(
+  raw: RawZone,
+  session: string,
+  splits: Array<{ ticker: string; execution_date: string; split_from: number; split_to: number }>,
+): Promise<RawFetch> {
+  return raw.write('splits', session, [JSON.stringify({ status: 'OK', results: splits })], {
+    requests: [],
+    rows: splits.length,
+    source: 'test',
+    fetchedAt: nextFetchTime(),
+  });
+}
+
+export async function writeTickers(raw: RawZone, session: string, tickers: Array<{ ticker: string; name: string; active: boolean }>): Promise<RawFetch> {
+  const results = tickers.map((t) => ({ ...t, market: 'stocks', locale: 'us', type: 'CS', currency_name: 'usd' }));
+  return raw.write('tickers', session, [JSON.stringify({ status: 'OK', results })], {
+    requests: [],
+    rows: tickers.length,
+    source: 'test',
+    fetchedAt: nextFetchTime(),
+  });
+}
