@@ -221,6 +221,14 @@ function lastJsonLine(text: string, accept: (value: Record<string, unknown>) => 
   return undefined;
 }
 
+/** The error line of a crash (`Error: ...`) if any, then the last line: enough to act on, short enough for an alert. */
+function stderrSummary(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const errorLine = [...lines].reverse().find((l) => /^([A-Za-z]*Error|Error)\b/.test(l));
+  const last = lines.at(-1);
+  return [...new Set([errorLine, last].filter((l): l is string => l !== undefined))].join(' | ');
+}
+
 /**
  * Runs one Batch job as the container would: `node <bundle> <Command...>`,
  * the job's Environment as the environment, a fresh working directory.
@@ -281,7 +289,7 @@ export function createBatchRunnerBinding(
       if (line) {
         throw new TaskError(String(line.error), typeof line.message === 'string' ? line.message : JSON.stringify(line.message));
       }
-      const tail = stderr.trim().split('\n').slice(-3).join(' | ');
+      const tail = stderrSummary(stderr);
       const how = code === null ? `was killed by ${String(killedBy)}` : `exited with code ${code}`;
       throw new TaskError(
         (code !== null && EXIT_CODE_ERRORS[code]) || 'States.TaskFailed',

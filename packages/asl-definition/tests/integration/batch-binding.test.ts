@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { batchRunnerBundlePath, createBatchRunnerBinding, type BatchJob } from '../../src/local.js';
+
+const bundle = batchRunnerBundlePath();
+let scratch: string;
+
+beforeAll(async () => {
+  if (!existsSync(bundle)) {
+    throw new Error(`batch-runner bundle missing at ${bundle}: run \`nx run batch-runner:bundle\` (the nx test target does it)`);
+  }
+  scratch = await mkdtemp(path.join(tmpdir(), 'fibbars-binding-'));
+});
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+const job = (command: string[], environment: Record<string, string>): BatchJob => ({
+  state: 'Consolidate',
+  jobName: 'fibbars-test',
+  command,
+  environment,
+});
+
+describe('the batch-runner binding, with the real bundle', () => {
+  it('maps exit code 2 and the JSON error line to a ConfigError with the job message', async () => {
+    const run = createBatchRunnerBinding()(job(['consolidate'], { FIBBARS_LAKE: 'ftp://host/lake', FIBBARS_RUN_ID: 'r1' }), new AbortController().signal);
+    await expect(run).rejects.toMatchObject({ name: 'ConfigError', message: expect.stringMatching(/unsupported scheme/) });
+  });
+
+  it('maps a bad resample flag to a ConfigError', async () => {
+    const run = createBatchRunnerBinding()(job(['resample', '--days', 'seven'], { FIBBARS_LAKE: scratch }), new AbortController().signal);
+    await expect(run).rejects.toMatchObject({ name: 'ConfigError' });
+  });
+});
+
+describe('the batch-runner binding, process contract', () => {
+  it('runs `node <bundle> <Command...>` in a fresh working directory with the job Environment, not the engine environment', async () => {
+    const script = path.join(scratch, 'print-env.mjs');
+    await writeFile(
+      script,
+      'console.log("log line");\nconsole.log(JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), env: process.env }));\n',
+    );
+    process.env.FIBBARS_SHOULD_NOT_LEAK = 'x';
+    try {
+      const result = await createBatchRunnerBinding({ bundle: script, extraEnv: { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1' } })(
+        job(['resample', '--days', '5'], { FIBBARS_LAKE: '/lake', FIBBARS_RUN_ID: 'run-7' }),
+        new AbortController().signal,
+      );
+      const report = result.report as { argv: string[]; cwd: string; env: Record<string, string> };
+      expect(result.exitCode).toBe(0);
+      expect(report.argv).toEqual(['resample', '--days', '5']);
+      expect(report.env).toMatchObject({ FIBBARS_LAKE: '/lake', FIBBARS_RUN_ID: 'run-7', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1' });
+      expect(report.env.FIBBARS_SHOULD_NOT_LEAK).toBeUndefined();
+      expect(report.env.NODE_OPTIONS).toBeUndefined();
+      expect(path.basename(report.cwd)).toMatch(/^fibbars-job-/);
+      expect(existsSync(report.cwd)).toBe(false);
+    } finally {
+      delete process.env.FIBBARS_SHOULD_NOT_LEAK;
+    }
+  });
+
+  it('names a failure without a JSON error line after its exit code, with the end of stderr', async () => {
+    const script = path.join(scratch, 'exit3.mjs');
+    await writeFile(script, 'console.error("quality gate said no"); process.exit(3);\n');
+    const run = createBatchRunnerBinding({ bundle: script })(job(['consolidate'], {}), new AbortController().signal);
+    await expect(run).rejects.toMatchObject({ name: 'DataQualityError', message: 'batch job fibbars-test exited with code 3: quality gate said no' });
+  });
+
+  it('reports a crash as States.TaskFailed', async () => {
+    const run = createBatchRunnerBinding({ bundle: path.join(scratch, 'missing.mjs') })(job(['consolidate'], {}), new AbortController().signal);
+    await expect(run).rejects.toMatchObject({ name: 'States.TaskFailed', message: expect.stringMatching(/exited with code 1: .*Cannot find module/) });
+  });
+
+  it('terminates the job when the execution stops it', async () => {
+    const script = path.join(scratch, 'forever.mjs');
+    await writeFile(script, 'setInterval(() => {}, 1000);\n');
+    const stop = new AbortController();
+    const run = createBatchRunnerBinding({ bundle: script })(job(['consolidate'], {}), stop.signal);
+    setTimeout(() => stop.abort(), 200);
+    await expect(run).rejects.toMatchObject({ name: 'States.TaskFailed', message: 'batch job fibbars-test was killed by SIGTERM' });
+  });
+});
