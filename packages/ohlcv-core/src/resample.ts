@@ -1,1 +1,397 @@
-export {};
+// N-session bars from daily rows (DESIGN §3.1, §3.4), as one lazy Polars
+// plan: the session index comes from a join with the calendar frame (no
+// per-row JS), split adjustment from an as-of join against a small factor
+// table, and one group-by per interval. Several intervals share one cached
+// scan (`resampleMany`).
+import pl from 'nodejs-polars';
+import type { DataFrame, Expr, LazyDataFrame } from 'nodejs-polars';
+import { bucketBounds, latestSessionOnOrBefore, nyse, sessionIndex } from './calendar.js';
+import type { BucketBounds } from './calendar.js';
+import { epochDayToIso, isoToEpochDay } from './dates.js';
+import { ConfigError } from './errors.js';
+import { BAR_SCHEMA, SPLITS_SCHEMA, conform } from './schemas.js';
+
+/** The Fibonacci session counts resampled by default. */
+export const DEFAULT_INTERVALS: readonly number[] = Object.freeze([3, 5, 8, 13, 21, 34]);
+
+/**
+ * How bars are aligned:
+ * - `calendar` (default, stored): bucket = floor(sessionIndex / N), shared by every ticker, stable forever;
+ * - `ticker`: each ticker's own rows numbered 1, 2, ...; bucket = floor((row - 1) / N);
+ * - `latest`: buckets counted backwards from `asOf`, so the newest bar ends on it (bucket 0, then -1, ...).
+ */
+export type Anchor = 'calendar' | 'ticker' | 'latest';
+
+/** Options of `resample`. */
+export interface ResampleOptions {
+  /** Sessions per bar (a positive integer). */
+  days: number;
+  anchor?: Anchor;
+  /** Splits table (`ticker, execution_date, split_from, split_to`); bars are adjusted to the latest split. */
+  splits?: DataFrame | null;
+  /**
+   * The latest session the data is complete for (`YYYY-MM-DD`; a non-session
+   * means the session before it). Rows after it are ignored. Default: the
+   * latest date in the frame.
+   */
+  asOf?: string;
+}
+
+const SIDX = '__sidx';
+const BUCKET = '__bucket';
+const DAILY_COLUMNS = ['ticker', 'date', 'open', 'high', 'low', 'close', 'volume', 'vwap', 'transactions'] as const;
+const DAILY_TYPES = {
+  ticker: pl.Utf8,
+  date: pl.Date,
+  open: pl.Float64,
+  high: pl.Float64,
+  low: pl.Float64,
+  close: pl.Float64,
+  volume: pl.Float64,
+  vwap: pl.Float64,
+  transactions: pl.Int64,
+};
+
+let calendarFrameCache: DataFrame | undefined;
+
+/**
+ * The NYSE sessions as a frame (`date` Date, `session_index` Int32), for
+ * joining a date column to its session index.
+ *
+ * @example
+ * import { calendarFrame } from '@fibbars/ohlcv-core';
+ * calendarFrame().head(1); // 1990-01-02 | 0
+ */
+export function calendarFrame(): DataFrame {
+  calendarFrameCache ??= pl.DataFrame([
+    pl.Series('date', Array.from(nyse.sessionEpochDays), pl.Int32).cast(pl.Date),
+    pl.Series('session_index', Array.from({ length: nyse.sessions.length }, (_, i) => i), pl.Int32),
+  ]);
+  return calendarFrameCache;
+}
+
+function checkDays(days: number): void {
+  if (!Number.isInteger(days) || days < 1) {
+    throw new ConfigError(`resample: days must be a positive integer, got ${String(days)}`);
+  }
+}
+
+function checkAnchor(anchor: string): asserts anchor is Anchor {
+  if (!['calendar', 'ticker', 'latest'].includes(anchor)) {
+    throw new ConfigError(`resample: unknown anchor "${anchor}" (expected calendar, ticker or latest)`);
+  }
+}
+
+/** Select the daily columns with their dtypes; `vwap` and `transactions` may be absent. */
+function dailyColumns(lf: LazyDataFrame, columns: readonly string[]): LazyDataFrame {
+  const required = ['ticker', 'date', 'open', 'high', 'low', 'close', 'volume'];
+  const missing = required.filter((c) => !columns.includes(c));
+  if (missing.length > 0) {
+    throw new ConfigError(`resample: daily frame is missing column(s) ${missing.join(', ')}`);
+  }
+  return lf.select(
+    ...DAILY_COLUMNS.map((c) =>
+      columns.includes(c) ? pl.col(c).cast(DAILY_TYPES[c]).alias(c) : pl.lit(null).cast(DAILY_TYPES[c]).alias(c),
+    ),
+  );
+}
+
+/**
+ * Cumulative adjustment factors: for each split, the product of its ratio
+ * and every later split's ratio of the same ticker. A daily row before a
+ * split's execution date (and on or after the previous one) takes that
+ * split's factor. Computed in JS: the splits table is small.
+ */
+function splitFactors(splits: DataFrame): DataFrame {
+  const s = conform(splits, SPLITS_SCHEMA).select(
+    pl.col('ticker'),
+    pl.col('execution_date').cast(pl.Int32).alias('d'),
+    pl.col('split_from'),
+    pl.col('split_to'),
+  );
+  const byTicker = new Map<string, { d: number; ratio: number }[]>();
+  for (const r of s.toRecords()) {
+    const ticker = r['ticker'] as string | null;
+    const d = r['d'] as number | null;
+    const from = r['split_from'] as number | null;
+    const to = r['split_to'] as number | null;
+    if (ticker === null || d === null) continue;
+    if (from === null || to === null || !(from > 0) || !(to > 0) || !Number.isFinite(from) || !Number.isFinite(to)) {
+      throw new ConfigError(`resample: split of ${ticker} on ${epochDayToIso(d)} has an unusable ratio ${String(to)}/${String(from)}`);
+    }
+    const list = byTicker.get(ticker) ?? [];
+    list.push({ d, ratio: to / from });
+    byTicker.set(ticker, list);
+  }
+  const ticker: string[] = [];
+  const day: number[] = [];
+  const factor: number[] = [];
+  for (const [t, list] of [...byTicker.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    list.sort((a, b) => a.d - b.d);
+    const unique = list.filter((x, i) => i === 0 || x.d !== list[i - 1]!.d);
+    const f: number[] = new Array(unique.length);
+    let acc = 1;
+    for (let k = unique.length - 1; k >= 0; k--) {
+      acc *= unique[k]!.ratio;
+      f[k] = acc;
+    }
+    unique.forEach((x, k) => {
+      ticker.push(t);
+      day.push(x.d);
+      factor.push(f[k]!);
+    });
+  }
+  return pl.DataFrame([
+    pl.Series('ticker', ticker, pl.Utf8),
+    pl.Series('__exec', day, pl.Int32).cast(pl.Date),
+    pl.Series('__factor', factor, pl.Float64),
+  ]);
+}
+
+function adjustLazy(lf: LazyDataFrame, splits: DataFrame): LazyDataFrame {
+  const factors = splitFactors(splits);
+  if (factors.height === 0) return lf;
+  const f = pl.col('__factor').fillNull(1);
+  return lf
+    .sort(['ticker', 'date'])
+    .joinAsof(factors.lazy(), {
+      leftOn: 'date',
+      rightOn: '__exec',
+      by: 'ticker',
+      strategy: 'forward',
+      allowExactMatches: false,
+      checkSortedness: false,
+    })
+    .withColumns(
+      pl.col('open').div(f).alias('open'),
+      pl.col('high').div(f).alias('high'),
+      pl.col('low').div(f).alias('low'),
+      pl.col('close').div(f).alias('close'),
+      pl.col('vwap').div(f).alias('vwap'),
+      pl.col('volume').mul(f).alias('volume'),
+    )
+    .select(...DAILY_COLUMNS);
+}
+
+/**
+ * Adjust daily prices and volumes for splits, backwards from the latest
+ * known split: for sessions before a split's execution date, prices (and
+ * vwap) are divided and volume multiplied by the cumulative ratio
+ * `split_to / split_from` of every later split. Rows on or after the last
+ * split are unchanged. Other columns pass through.
+ *
+ * @example
+ * import { adjustForSplits } from '@fibbars/ohlcv-core';
+ * // a 4-for-1 split on 2020-08-31: split_from 1, split_to 4
+ * const adjusted = adjustForSplits(daily, splits); // AAPL 2020-08-28 close 499.23 -> 124.81
+ */
+export function adjustForSplits(daily: DataFrame, splits: DataFrame): DataFrame {
+  const cols = daily.columns;
+  const out = adjustLazy(dailyColumns(daily.lazy(), cols), splits).collectSync();
+  return out.select(...DAILY_COLUMNS.filter((c) => cols.includes(c)));
+}
+
+/** Session index of the latest session on or before `asOf`. */
+function asOfIndex(asOf: string): number {
+  try {
+    return sessionIndex(latestSessionOnOrBefore(asOf));
+  } catch (cause) {
+    throw new ConfigError(`resample: asOf ${asOf}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+function floorDiv(e: Expr, n: number): Expr {
+  return e.cast(pl.Float64).div(n).floor().cast(pl.Int64);
+}
+
+// A DataFrame is a Proxy whose `in` answers for column names, so tell the
+// two apart by a method only the lazy frame has.
+function isLazy(df: DataFrame | LazyDataFrame): df is LazyDataFrame {
+  return typeof (df as { collectSync?: unknown }).collectSync === 'function';
+}
+
+/** The prepared daily rows (adjusted, with session index) shared by every interval. */
+function prepare(daily: DataFrame | LazyDataFrame, opts: Omit<ResampleOptions, 'days'>): LazyDataFrame {
+  const lazy = isLazy(daily) ? daily : daily.lazy();
+  let lf = dailyColumns(lazy, daily.columns);
+  if (opts.asOf !== undefined) {
+    const idx = asOfIndex(opts.asOf);
+    lf = lf.filter(pl.col('date').lt(pl.lit(nextDayOf(idx))));
+  }
+  if (opts.splits && opts.splits.height > 0) lf = adjustLazy(lf, opts.splits);
+  return lf.join(calendarFrame().lazy().rename({ session_index: SIDX }), { on: 'date', how: 'left' });
+}
+
+/** The day after the session with index `idx`, as a Date literal for filters. */
+function nextDayOf(idx: number): Date {
+  const day = isoToEpochDay(nyse.sessions[idx]!) + 1;
+  return new Date(day * 86_400_000);
+}
+
+/** One interval's bars from the prepared rows, in the bar schema, sorted by (ticker, bucket). */
+function barsOf(prepared: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): LazyDataFrame {
+  let bucket: Expr;
+  if (anchor === 'calendar') bucket = floorDiv(pl.col(SIDX), days);
+  else if (anchor === 'ticker') bucket = floorDiv(pl.col('date').rank('ordinal').over('ticker').sub(1), days);
+  else {
+    const last = asOf !== undefined ? pl.lit(asOfIndex(asOf)) : pl.col(SIDX).max();
+    bucket = pl.lit(0).sub(floorDiv(last.sub(pl.col(SIDX)), days));
+  }
+  const hasPair = pl.col('vwap').isNotNull().and(pl.col('volume').isNotNull());
+  const bars = prepared
+    .withColumns(bucket.alias(BUCKET))
+    .groupBy(['ticker', BUCKET])
+    .agg(
+      pl.col('date').min().alias('start_date'),
+      pl.col('date').max().alias('end_date'),
+      pl.col('open').sortBy('date').first().alias('open'),
+      pl.col('high').max().alias('high'),
+      pl.col('low').min().alias('low'),
+      pl.col('close').sortBy('date').last().alias('close'),
+      pl.col('volume').sum().alias('volume'),
+      pl.when(hasPair).then(pl.col('vwap').mul(pl.col('volume'))).otherwise(pl.lit(null)).sum().alias('__vw_num'),
+      pl.when(hasPair).then(pl.col('volume')).otherwise(pl.lit(null)).sum().alias('__vw_den'),
+      pl.col('transactions').sum().alias('__tx_sum'),
+      pl.col('transactions').isNotNull().sum().alias('__tx_n'),
+      pl.len().alias('n_days'),
+      pl.col(SIDX).max().alias('__last_sidx'),
+    );
+  let complete: Expr;
+  if (anchor === 'ticker') complete = pl.col('n_days').eq(days);
+  else {
+    const asOfIdx = asOf !== undefined ? pl.lit(asOfIndex(asOf)) : pl.col('__last_sidx').max();
+    if (anchor === 'calendar') complete = pl.col(BUCKET).add(1).mul(days).sub(1).ltEq(asOfIdx);
+    // latest: every bucket ends on or before asOf; only one reaching before 1990-01-02 is short.
+    else complete = asOfIdx.add(pl.col(BUCKET).mul(days)).sub(days - 1).gtEq(0);
+  }
+  return bars
+    .withColumns(
+      pl.when(pl.col('__vw_den').gt(0)).then(pl.col('__vw_num').div(pl.col('__vw_den'))).otherwise(pl.lit(null)).alias('vwap'),
+      pl.when(pl.col('__tx_n').gt(0)).then(pl.col('__tx_sum')).otherwise(pl.lit(null)).alias('transactions'),
+      pl.col(BUCKET).alias('bucket'),
+      complete.alias('is_complete'),
+    )
+    .select(...Object.entries(BAR_SCHEMA).map(([c, t]) => pl.col(c).cast(t).alias(c)))
+    .sort(['ticker', 'bucket']);
+}
+
+function checkInput(daily: DataFrame, anchor: Anchor): void {
+  if (daily.height === 0) return;
+  const cols = daily.columns;
+  if (!cols.includes('ticker') || !cols.includes('date')) return; // dailyColumns reports it
+  const date = pl.col('date').cast(pl.Date);
+  const dups = daily
+    .lazy()
+    .select(pl.col('ticker'), date.alias('date'))
+    .groupBy(['ticker', 'date'])
+    .agg(pl.len().alias('n'))
+    .filter(pl.col('n').gt(1))
+    .head(1)
+    .collectSync();
+  if (dups.height > 0) {
+    const r = dups.select(pl.col('ticker'), pl.col('date').cast(pl.Utf8)).row(0);
+    throw new ConfigError(`resample: daily frame has more than one row for ${String(r[0])} on ${String(r[1])} (consolidate it first)`);
+  }
+  if (anchor === 'ticker') return;
+  const off = daily
+    .lazy()
+    .select(date.alias('date'))
+    .join(calendarFrame().lazy(), { on: 'date', how: 'anti' })
+    .head(1)
+    .collectSync();
+  if (off.height > 0) {
+    const d = off.select(pl.col('date').cast(pl.Utf8)).row(0)[0];
+    throw new ConfigError(`resample: ${String(d)} is not an NYSE session (or is outside 1990..2100)`);
+  }
+}
+
+/**
+ * Resample daily rows into N-session bars (DESIGN §3.1): `ticker, start_date,
+ * end_date, open, high, low, close, volume, vwap, transactions, n_days,
+ * bucket, is_complete`, sorted by (ticker, bucket). Takes any frame with
+ * `ticker, date, open, high, low, close, volume` (`vwap`, `transactions`
+ * optional) holding one row per (ticker, date).
+ *
+ * @example
+ * import { resample } from '@fibbars/ohlcv-core';
+ * const weekly = resample(daily, { days: 5 }); // calendar anchor: stable buckets shared by all tickers
+ * const own = resample(daily, { days: 5, anchor: 'ticker' });
+ * const recent = resample(daily, { days: 21, anchor: 'latest', asOf: '2024-06-04' });
+ * const adjusted = resample(daily, { days: 8, splits }); // split-adjusted bars
+ */
+export function resample(daily: DataFrame, opts: ResampleOptions): DataFrame {
+  const anchor = opts.anchor ?? 'calendar';
+  checkDays(opts.days);
+  checkAnchor(anchor);
+  checkInput(daily, anchor);
+  return barsOf(prepare(daily, opts), opts.days, anchor, opts.asOf).collectSync({ engine: 'streaming' });
+}
+
+/**
+ * The lazy plan of `resample`, for lake jobs that scan Parquet and collect
+ * (or sink) themselves. No input checks are run: the silver daily history
+ * is unique per (ticker, date) and holds sessions only; rows on a
+ * non-session get a null bucket under the `calendar` anchor.
+ *
+ * @example
+ * import pl from 'nodejs-polars';
+ * import { resampleLazy } from '@fibbars/ohlcv-core';
+ * const bars = await resampleLazy(pl.scanParquet('lake/silver/ohlcv_1d/**\/*.parquet'), { days: 13 }).collect({ streaming: true });
+ */
+export function resampleLazy(daily: LazyDataFrame | DataFrame, opts: ResampleOptions): LazyDataFrame {
+  const anchor = opts.anchor ?? 'calendar';
+  checkDays(opts.days);
+  checkAnchor(anchor);
+  return barsOf(prepare(daily, opts), opts.days, anchor, opts.asOf);
+}
+
+/**
+ * Several intervals from one prepared scan (adjustment and calendar join run
+ * once), collected concurrently. Returns a map from interval to bars.
+ *
+ * @example
+ * import { resampleMany, DEFAULT_INTERVALS } from '@fibbars/ohlcv-core';
+ * const byInterval = await resampleMany(daily, { intervals: DEFAULT_INTERVALS });
+ * byInterval.get(21); // 21-session bars
+ */
+export async function resampleMany(
+  daily: DataFrame | LazyDataFrame,
+  opts: Omit<ResampleOptions, 'days'> & { intervals?: readonly number[] } = {},
+): Promise<Map<number, DataFrame>> {
+  const anchor = opts.anchor ?? 'calendar';
+  const intervals = [...new Set(opts.intervals ?? DEFAULT_INTERVALS)];
+  intervals.forEach(checkDays);
+  checkAnchor(anchor);
+  if (!isLazy(daily)) checkInput(daily, anchor);
+  const prepared = prepare(daily, opts).cache();
+  const frames = await Promise.all(intervals.map((n) => barsOf(prepared, n, anchor, opts.asOf).collect({ streaming: true })));
+  return new Map(intervals.map((n, i) => [n, frames[i]!]));
+}
+
+/** A calendar bucket touched by new sessions, with its session bounds. */
+export interface AffectedBucket extends BucketBounds {
+  bucket: number;
+}
+
+/**
+ * The calendar-anchored buckets of N-session bars that contain any of
+ * `sessions`, with their first and last calendar sessions, sorted. An
+ * incremental resample recomputes exactly these buckets from the daily rows
+ * between `first` and `last`.
+ *
+ * @example
+ * import { affectedBuckets } from '@fibbars/ohlcv-core';
+ * affectedBuckets(['2024-06-04', '2024-06-05'], 21); // [{ bucket, first, last }]
+ */
+export function affectedBuckets(sessions: readonly string[], days: number): AffectedBucket[] {
+  checkDays(days);
+  const buckets = new Set<number>();
+  for (const s of sessions) {
+    try {
+      buckets.add(Math.floor(sessionIndex(s) / days));
+    } catch (cause) {
+      throw new ConfigError(`affectedBuckets: ${(cause as Error).message}`, { cause });
+    }
+  }
+  return [...buckets].sort((a, b) => a - b).map((bucket) => ({ bucket, ...bucketBounds(bucket, days) }));
+}
