@@ -3,12 +3,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pl from 'nodejs-polars';
-import { coreApi } from './core.js';
+import { consolidateLake, coreResample, openLake, resampleLake } from './core.js';
 import { INTERVALS, duckRebuild, openDuck } from './duckdb.js';
 import { duckIncrement } from './increment.js';
 
 export type ChildTask =
-  | { kind: 'ours-rebuild'; dailyGlob: string; outDir: string }
+  | { kind: 'ours-rebuild'; dailyGlob: string; lastSession: string; outDir: string }
   | { kind: 'duck-rebuild'; dailyFiles: string[]; lastSession: string; outDir: string; threads: number }
   | { kind: 'ours-consolidate'; lake: string }
   | { kind: 'ours-increment'; lake: string }
@@ -23,13 +23,13 @@ export interface ChildResult {
 }
 
 async function oursRebuild(task: Extract<ChildTask, { kind: 'ours-rebuild' }>) {
-  const { resample } = coreApi('resample');
+  const resample = coreResample();
   mkdirSync(task.outDir, { recursive: true });
   const daily = await pl.scanParquet(task.dailyGlob).collect();
   const perInterval: Record<string, number> = {};
   let rowsOut = 0;
   for (const days of INTERVALS) {
-    const bars = await resample(daily, { days, anchor: 'calendar' });
+    const bars = resample(daily, { days, anchor: 'calendar', asOf: task.lastSession });
     await bars
       .lazy()
       .sinkParquet(join(task.outDir, `ohlcv_${days}d.parquet`), { compression: 'zstd', statistics: true, maintainOrder: true })
@@ -52,19 +52,20 @@ async function duckRebuildTask(task: Extract<ChildTask, { kind: 'duck-rebuild' }
 }
 
 async function oursConsolidate(task: Extract<ChildTask, { kind: 'ours-consolidate' }>) {
-  const { openLake, consolidateLake } = coreApi('openLake', 'consolidateLake');
-  const lake = await openLake(task.lake);
-  const report = await consolidateLake(lake, { runId: 'bench-consolidate' });
-  return { rowsIn: rowsOf(report, ['rows', 'accepted']), rowsOut: rowsOf(report, ['rowsOut', 'dailyRows', 'rows']), detail: report };
+  const report = await consolidateLake(openLake(task.lake), { runId: 'bench-consolidate' });
+  return { rowsIn: report.rows.received, rowsOut: report.rows.accepted, detail: { rows: report.rows, sessions: report.sessions.length } };
 }
 
 async function oursIncrement(task: Extract<ChildTask, { kind: 'ours-increment' }>) {
-  const { openLake, consolidateLake, resampleLake } = coreApi('openLake', 'consolidateLake', 'resampleLake');
-  const lake = await openLake(task.lake);
+  const lake = openLake(task.lake);
   const consolidated = await consolidateLake(lake, { runId: 'bench-increment' });
-  const resampled: Record<string, unknown> = {};
-  for (const days of INTERVALS) resampled[`${days}d`] = await resampleLake(lake, { days, runId: 'bench-increment' });
-  return { rowsIn: rowsOf(consolidated, ['rows', 'accepted']), rowsOut: 0, detail: { consolidated, resampled } };
+  const resampled = await resampleLake(lake, { days: INTERVALS, runId: 'bench-increment' });
+  const barsWritten = resampled.intervals.reduce((n, i) => n + i.barsWritten, 0);
+  return {
+    rowsIn: consolidated.rows.received,
+    rowsOut: consolidated.rows.accepted + barsWritten,
+    detail: { rows: consolidated.rows, intervals: resampled.intervals.map((i) => ({ days: i.days, mode: i.mode, buckets: i.bucketsRecomputed, bars: i.barsWritten })) },
+  };
 }
 
 async function duckIncrementTask(task: Extract<ChildTask, { kind: 'duck-increment' }>) {
@@ -75,21 +76,6 @@ async function duckIncrementTask(task: Extract<ChildTask, { kind: 'duck-incremen
   } finally {
     close();
   }
-}
-
-/** Reports are the other package's business: take the first numeric field found. */
-function rowsOf(report: unknown, keys: string[]): number {
-  const visit = (v: unknown, depth: number): number | undefined => {
-    if (v === null || typeof v !== 'object' || depth > 3) return undefined;
-    const rec = v as Record<string, unknown>;
-    for (const k of keys) if (typeof rec[k] === 'number') return rec[k];
-    for (const inner of Object.values(rec)) {
-      const found = visit(inner, depth + 1);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  };
-  return visit(report, 0) ?? 0;
 }
 
 export async function runTask(task: ChildTask): Promise<Omit<ChildResult, 'maxRssBytes'>> {

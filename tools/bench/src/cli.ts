@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pl from 'nodejs-polars';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
-import { coreApi, type CoreLake } from './core.js';
+import { openLake, resampleLake } from './core.js';
 import { INTERVALS, compareBars, openDuck, sqlList, sqlString, type Comparison } from './duckdb.js';
-import { ensureDaily, validateScale, type DailyManifest, type Scale } from './generate.js';
+import { ensureDaily, tickerName, validateScale, type DailyManifest, type Scale } from './generate.js';
 import { prepareDuckState } from './increment.js';
 import { measure, type Measurement } from './measure.js';
 import { writeRawSessions } from './raw.js';
@@ -24,7 +24,7 @@ export const USAGE = `usage: pnpm bench [options]
   --runs N          timed runs per measurement, the median is reported (default 3)
   --warmup N        untimed runs before them (default 1)
   --raw-tickers N   tickers in the raw zone for the consolidation measurement (default: --tickers)
-  --raw-years N     years in that raw zone (default 1)
+  --raw-sessions N  latest sessions in that raw zone (default 252, about a year)
   --only LIST       measurements to run: rebuild,consolidate,increment (default all)
   --duckdb-threads N  DuckDB threads (default 2, the cores of the reference machine)
   --data-dir DIR    cache of generated data (default .bench-data at the repo root)
@@ -35,7 +35,7 @@ export interface BenchOptions {
   runs: number;
   warmup: number;
   rawTickers: number;
-  rawYears: number;
+  rawSessions: number;
   only: Set<string>;
   duckThreads: number;
   dataDir: string;
@@ -68,7 +68,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
         runs: { type: 'string' },
         warmup: { type: 'string' },
         'raw-tickers': { type: 'string' },
-        'raw-years': { type: 'string' },
+        'raw-sessions': { type: 'string' },
         only: { type: 'string' },
         'duckdb-threads': { type: 'string' },
         'data-dir': { type: 'string' },
@@ -89,14 +89,14 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   const only = new Set((v.only ?? MEASUREMENTS.join(',')).split(',').map((s) => s.trim()).filter(Boolean));
   for (const m of only) if (!MEASUREMENTS.includes(m)) throw new UsageError(`--only: unknown measurement ${JSON.stringify(m)} (expected ${MEASUREMENTS.join(', ')})`);
   const rawTickers = int('raw-tickers', v['raw-tickers'], scale.tickers, 1);
-  const rawYears = int('raw-years', v['raw-years'], 1, 1);
-  if (rawTickers > scale.tickers || rawYears > scale.years) throw new UsageError('--raw-tickers and --raw-years cannot exceed --tickers and --years');
+  const rawSessions = int('raw-sessions', v['raw-sessions'], 252, 1);
+  if (rawTickers > scale.tickers) throw new UsageError('--raw-tickers cannot exceed --tickers');
   return {
     scale,
     runs: int('runs', v.runs, 3, 1),
     warmup: int('warmup', v.warmup, 1, 0),
     rawTickers,
-    rawYears,
+    rawSessions,
     only,
     duckThreads: int('duckdb-threads', v['duckdb-threads'], 2, 1),
     dataDir: resolve(v['data-dir'] ?? join(REPO_ROOT, '.bench-data')),
@@ -118,24 +118,21 @@ async function readDaily(dir: string, manifest: DailyManifest): Promise<pl.DataF
   });
 }
 
-/** The raw zone for the consolidation measurement: the last `years` years of the first `tickers` tickers. */
-async function ensureRawLake(dir: string, manifest: DailyManifest, tickers: number, years: number): Promise<{ lake: string; rows: number }> {
-  const lake = join(dir, `raw-${tickers}x${years}`, 'lake');
-  const marker = join(dir, `raw-${tickers}x${years}`, 'rows.json');
+/** The raw zone for the consolidation measurement: the last `sessions` sessions of the first `tickers` tickers. */
+async function ensureRawLake(dir: string, manifest: DailyManifest, tickers: number, sessions: number): Promise<{ lake: string; rows: number }> {
+  const name = `raw-${tickers}x${sessions}s`;
+  const lake = join(dir, name, 'lake');
+  const marker = join(dir, name, 'rows.json');
   if (existsSync(marker)) return { lake, rows: (JSON.parse(readFileSync(marker, 'utf8')) as { rows: number }).rows };
-  log(`writing the raw zone (${tickers} tickers x ${years} years) for the consolidation measurement`);
-  rmSync(join(dir, `raw-${tickers}x${years}`), { recursive: true, force: true });
+  log(`writing the raw zone (${tickers} tickers x ${sessions} sessions) for the consolidation measurement`);
+  rmSync(join(dir, name), { recursive: true, force: true });
   mkdirSync(lake, { recursive: true });
-  const fromYear = Number(manifest.lastSession.slice(0, 4)) - years + 1;
-  const tickerNames = await pl
-    .scanParquet(join(dir, 'daily', '*.parquet'))
-    .select('ticker')
-    .unique({ maintainOrder: true })
-    .head(tickers)
-    .collect();
+  const last = nyse.sessionIndex(manifest.lastSession);
+  const first = nyse.sessionAt(Math.max(nyse.sessionIndex(manifest.firstSession), last - sessions + 1));
+  // Ticker names sort in id order, so the first `tickers` tickers are those below the next name.
   const rows = await pl
     .scanParquet(join(dir, 'daily', '*.parquet'))
-    .filter(pl.col('date').dt.year().gtEq(fromYear).and(pl.col('ticker').isIn(tickerNames.getColumn('ticker'))))
+    .filter(pl.col('date').gtEq(pl.lit(new Date(`${first}T00:00:00Z`))).and(pl.col('ticker').lt(pl.lit(tickerName(tickers)))))
     .collect();
   await writeRawSessions(lake, rows);
   writeFileSync(marker, `${JSON.stringify({ rows: rows.height })}\n`);
@@ -152,27 +149,35 @@ async function ensureIncrementLake(dir: string, manifest: DailyManifest): Promis
   const lakeDir = join(root, 'lake');
   const marker = join(root, 'ready');
   if (existsSync(marker)) return lakeDir;
-  const { openLake, resampleLake } = coreApi('openLake', 'resampleLake');
   log('building the lake the daily increment starts from (history, six intervals, one pending raw session)');
   rmSync(root, { recursive: true, force: true });
   mkdirSync(lakeDir, { recursive: true });
-  const lake = (await openLake(lakeDir)) as CoreLake & {
-    writeFiles(dataset: string, df: pl.DataFrame): Promise<unknown[]>;
-    commit(dataset: string, input: { parent: number; files: unknown[]; runId: string; meta?: Record<string, unknown> }): Promise<unknown>;
-  };
+  const lake = openLake(lakeDir);
   const daily = await readDaily(dir, manifest);
+  // The commit bookkeeping consolidateLake keeps (DailyMeta), so its quality gate sees a normal trailing row count.
+  const recentRows = daily
+    .groupBy('date')
+    .len()
+    .sort('date')
+    .tail(20)
+    .select(pl.col('date').cast(pl.Int32), pl.col('len').cast(pl.Float64))
+    .rows()
+    .map(([d, n]) => [new Date(Number(d) * 86_400_000).toISOString().slice(0, 10), Number(n)]);
   const files = await lake.writeFiles('ohlcv_1d', daily);
-  await lake.commit('ohlcv_1d', { parent: 0, files, runId: 'bench-seed', meta: { latestSession: manifest.lastSession } });
-  for (const days of INTERVALS) await resampleLake(lake, { days, runId: 'bench-seed' });
+  await lake.commit('ohlcv_1d', {
+    parent: 0,
+    files,
+    runId: 'bench-seed',
+    meta: { fetches: {}, changedSessions: [], latestSession: manifest.lastSession, recentRows },
+  });
+  await resampleLake(lake, { days: INTERVALS, runId: 'bench-seed' });
   await writeRawSessions(lakeDir, pl.readParquet(join(dir, manifest.incrementFile)));
   writeFileSync(marker, '');
   return lakeDir;
 }
 
 async function lakeToParquet(lakeDir: string, dataset: string, from: string, out: string): Promise<void> {
-  const { openLake } = coreApi('openLake');
-  const lake = await openLake(lakeDir);
-  const df = await lake.read(dataset, { from });
+  const df = await openLake(lakeDir).read(dataset, { from });
   await df.lazy().sinkParquet(out, { compression: 'zstd', statistics: true, maintainOrder: true }).collect();
 }
 
@@ -201,7 +206,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const needDuckBars = opts.only.has('rebuild') || opts.only.has('increment');
   if (opts.only.has('rebuild')) {
     const oursOut = join(work, 'rebuild-ours');
-    m.rebuildOurs = await measure('full rebuild, fibbars', { kind: 'ours-rebuild', dailyGlob: join(dir, 'daily', '*.parquet'), outDir: oursOut }, mopts);
+    m.rebuildOurs = await measure('full rebuild, fibbars', { kind: 'ours-rebuild', dailyGlob: join(dir, 'daily', '*.parquet'), lastSession: manifest.lastSession, outDir: oursOut }, mopts);
     m.rebuildDuckdb = await measure(
       'full rebuild, DuckDB',
       { kind: 'duck-rebuild', dailyFiles, lastSession: manifest.lastSession, outDir: duckOut, threads: opts.duckThreads },
@@ -222,10 +227,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   }
 
   if (opts.only.has('consolidate')) {
-    const raw = await ensureRawLake(dir, manifest, opts.rawTickers, opts.rawYears);
+    const raw = await ensureRawLake(dir, manifest, opts.rawTickers, opts.rawSessions);
     const runLake = join(work, 'consolidate-lake');
     m.consolidateOurs = await measure(
-      `consolidate raw zone (${opts.rawTickers} tickers x ${opts.rawYears} y), fibbars`,
+      `consolidate raw zone (${opts.rawTickers} tickers x ${opts.rawSessions} sessions), fibbars`,
       { kind: 'ours-consolidate', lake: runLake },
       {
         ...mopts,
@@ -353,6 +358,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     (code) => process.exit(code),
     (err: unknown) => {
       process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+      if (process.env.BENCH_DEBUG && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
       process.exit(1);
     },
   );

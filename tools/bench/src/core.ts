@@ -1,27 +1,13 @@
-// The parts of @fibbars/ohlcv-core the bench drives, as documented in
-// docs/ARCHITECTURE.md. They are looked up at run time so the harness says
-// plainly which function is missing instead of failing somewhere inside.
+// The parts of @fibbars/ohlcv-core the bench drives (docs/ARCHITECTURE.md).
+// `resample` is looked up at run time so that, while it is missing, the
+// harness says so plainly instead of failing to load.
 import * as core from '@fibbars/ohlcv-core';
-import type pl from 'nodejs-polars';
+import type { ResampleFn } from '@fibbars/ohlcv-core';
 
-export type Anchor = 'calendar' | 'ticker' | 'latest';
+export { consolidateLake, openLake, resampleLake, type Lake } from '@fibbars/ohlcv-core';
 
-export interface CoreLake {
-  read(dataset: string, opts?: { tickers?: string[]; from?: string; to?: string; version?: number }): Promise<pl.DataFrame>;
-}
-
-export interface CoreApi {
-  resample(daily: pl.DataFrame, opts: { days: number; anchor?: Anchor; asOf?: string }): pl.DataFrame | Promise<pl.DataFrame>;
-  openLake(uri: string): CoreLake | Promise<CoreLake>;
-  consolidateLake(lake: CoreLake, opts: { runId: string }): Promise<unknown>;
-  resampleLake(lake: CoreLake, opts: { days: number; runId: string }): Promise<unknown>;
-}
-
-export function coreApi<K extends keyof CoreApi>(...names: K[]): Pick<CoreApi, K> {
-  const exported = core as unknown as Record<string, unknown>;
-  const missing = names.filter((n) => typeof exported[n] !== 'function');
-  if (missing.length > 0) {
-    throw new Error(`@fibbars/ohlcv-core does not export ${missing.join(', ')} (see docs/ARCHITECTURE.md)`);
-  }
-  return exported as unknown as Pick<CoreApi, K>;
+export function coreResample(): ResampleFn {
+  const fn = (core as unknown as Record<string, unknown>).resample;
+  if (typeof fn !== 'function') throw new Error('@fibbars/ohlcv-core does not export resample() (see docs/ARCHITECTURE.md)');
+  return fn as ResampleFn;
 }

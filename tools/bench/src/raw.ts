@@ -33,7 +33,7 @@ export async function writeRawSessions(lakeUri: string, daily: pl.DataFrame): Pr
   const parts = daily.partitionBy('date', true, true);
   const keys: string[] = [];
   for (const part of parts) {
-    const session = (part.getColumn('date').get(0) as Date).toISOString().slice(0, 10);
+    const session = new Date((part.getColumn('date').cast(pl.Int32).get(0) as number) * DAY_MS).toISOString().slice(0, 10);
     const body = groupedDailyBody(part, session);
     const fetch = await raw.write('ohlcv', session, [body], {
       requests: [{ url: `https://bench.invalid/v2/aggs/grouped/locale/us/market/stocks/${session}?adjusted=false`, status: 200, bytes: body.length, sha256: '' }],

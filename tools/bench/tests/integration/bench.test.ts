@@ -19,7 +19,7 @@ describe('pnpm bench at a tiny scale', () => {
   beforeAll(() => {
     execFileSync(process.execPath, [join(pkg, 'build.mjs')], { stdio: 'inherit' });
     dataDir = mkdtempSync(join(tmpdir(), 'fibbars-bench-'));
-    run = bench(['--tickers', '40', '--years', '2', '--runs', '1', '--warmup', '0', '--data-dir', dataDir]);
+    run = bench(['--tickers', '40', '--years', '2', '--runs', '1', '--warmup', '0', '--raw-sessions', '10', '--data-dir', dataDir]);
   });
 
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));

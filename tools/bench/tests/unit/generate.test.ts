@@ -34,7 +34,7 @@ describe('the synthetic history generator', () => {
   it('uses NYSE sessions only, up to the fixed end of the history, with the next session kept for the increment', async () => {
     const { dir, manifest } = await ensureDaily(tmp(), scale);
     const df = pl.readParquet(join(dir, manifest.files[0]!));
-    const dates = (df.getColumn('date').unique().toArray() as Date[]).map((d) => d.toISOString().slice(0, 10)).sort();
+    const dates = (df.getColumn('date').unique().toArray() as unknown as Date[]).map((d) => d.toISOString().slice(0, 10)).sort();
     const { sessions, increment } = historySessions(2);
     expect(dates).toEqual(sessions);
     expect(dates.every((d) => nyse.isSession(d))).toBe(true);
