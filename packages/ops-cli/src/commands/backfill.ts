@@ -1,0 +1,99 @@
+import { nyse } from '@fibbars/ohlcv-core/calendar';
+import type { Command } from 'commander';
+import type { Ctx } from '../context.js';
+import { positiveInt } from '../config.js';
+import { defaultSession, parseIsoDate } from '../dates.js';
+import { UsageError } from '../errors.js';
+import { duration } from '../format.js';
+import { consolidate, fetchSessions, newRunId, resampleAll, type FetchReport } from '../jobs.js';
+import { committedDatasets, intervalsIn } from '../lake-access.js';
+import { example, jsonOption, lakeOption, sourceOption } from '../options.js';
+import { describeConsolidate, describeResample, type ConsolidateSummary, type ResampleSummary } from '../reports.js';
+import { DEFAULT_INTERVALS, loadCore, type LakeLike, type MarketSourceLike } from '../seams.js';
+import { chooseSource, type SourceFlags } from '../source.js';
+import type { Logger } from '../output.js';
+
+export interface BackfillResult {
+  from: string;
+  to: string;
+  fetch: FetchReport;
+  consolidate: ConsolidateSummary;
+  resample: ResampleSummary[];
+  elapsedMs: number;
+}
+
+/** Fetch a list of sessions, then consolidate and resample once. */
+export async function backfillSessions(
+  lake: LakeLike,
+  source: MarketSourceLike,
+  sessions: string[],
+  options: { refetch: boolean; concurrency: number; log: Logger; runId: string; intervals: readonly number[] },
+): Promise<Omit<BackfillResult, 'from' | 'to' | 'elapsedMs'>> {
+  const last = sessions[sessions.length - 1] as string;
+  const fetch = await fetchSessions(lake, source, sessions, {
+    refetch: options.refetch,
+    concurrency: options.concurrency,
+    snapshotSession: last,
+    log: options.log,
+  });
+  options.log.info(`consolidating ...`);
+  const cons = describeConsolidate(await consolidate(lake, options.runId));
+  options.log.info(`resampling ${options.intervals.map((d) => `${d}d`).join(', ')} ...`);
+  const resample = (await resampleAll(lake, options.runId, options.intervals)).map(describeResample);
+  return { fetch, consolidate: cons, resample };
+}
+
+export function registerBackfill(program: Command, ctx: Ctx): void {
+  const cmd = program
+    .command('backfill')
+    .description('fetch a range of sessions (daily bars, splits, a ticker snapshot), then consolidate and resample once')
+    .requiredOption('--from <date>', 'first date (YYYY-MM-DD)')
+    .requiredOption('--to <date>', 'last date (YYYY-MM-DD, not in the future)')
+    .option('--refetch', 'fetch sessions again even when the raw zone already has them (the latest fetch wins)')
+    .option('--concurrency <n>', 'sessions fetched in parallel', '4');
+  lakeOption(cmd);
+  sourceOption(cmd);
+  jsonOption(cmd);
+  example(cmd, 'fibbars backfill --from 2025-01-02 --to 2025-12-31', 'fibbars backfill --from 2026-11-02 --to 2026-11-06 --refetch --concurrency 2');
+  cmd.action(
+    async (opts: SourceFlags & { from: string; to: string; refetch?: boolean; concurrency: string; lake?: string; json?: boolean }) => {
+      const from = parseIsoDate('--from', opts.from);
+      const to = parseIsoDate('--to', opts.to);
+      const concurrency = positiveInt('--concurrency', opts.concurrency, { max: 64 });
+      if (from > to) throw new UsageError(`--from ${from} is after --to ${to}: swap them`);
+      const latest = defaultSession(ctx.now());
+      if (to > latest) {
+        throw new UsageError(`--to ${to} is after the latest closed session ${latest}: pass --to ${latest} or earlier`);
+      }
+      const sessions = nyse.sessionsBetween(from, to);
+      if (sessions.length === 0) throw new UsageError(`no NYSE session between ${from} and ${to}: widen the range`);
+      const cfg = ctx.config({ lake: opts.lake });
+      const chosen = chooseSource(opts, cfg);
+      ctx.log.info(chosen.banner);
+      const started = Date.now();
+      const core = await loadCore();
+      const lake = await core.openLake(cfg.lake);
+      const source = await chosen.create(ctx.now);
+      const configured = intervalsIn(await committedDatasets(lake.store));
+      const intervals = configured.length > 0 ? configured.filter((d) => d > 1) : [...DEFAULT_INTERVALS];
+      const result = await backfillSessions(lake, source, sessions, {
+        refetch: Boolean(opts.refetch),
+        concurrency,
+        log: ctx.log,
+        runId: newRunId('backfill', ctx.now()),
+        intervals: intervals.length > 0 ? intervals : [...DEFAULT_INTERVALS],
+      });
+      const full: BackfillResult = { from, to, ...result, elapsedMs: Date.now() - started };
+      if (opts.json) {
+        ctx.log.json(full);
+        return;
+      }
+      const f = full.fetch;
+      ctx.log.out(`sessions: ${f.requested} in range, ${f.fetched.length} fetched, ${f.skipped.length} already in the raw zone`);
+      ctx.log.out(`rows fetched: ${f.rows} daily, ${f.splitRows} splits, ${f.tickerRows} tickers`);
+      ctx.log.out(full.consolidate.text);
+      for (const r of full.resample) ctx.log.out(r.text);
+      ctx.log.out(`elapsed ${duration(full.elapsedMs)}`);
+    },
+  );
+}

@@ -1,0 +1,99 @@
+import { Option, type Command } from 'commander';
+import type { Ctx } from '../context.js';
+import { positiveInt } from '../config.js';
+import { num, PRICE_DECIMALS, round, table } from '../format.js';
+import { normaliseTicker, openExistingLake, plainRecords, requireInterval, requireTickerDaily, type OpenedLake } from '../lake-access.js';
+import { example, jsonOption, lakeOption } from '../options.js';
+import { loadCore, type Anchor, type DataFrameLike } from '../seams.js';
+
+/** One bar as printed: prices rounded to PRICE_DECIMALS, volume to 2 decimals (split-adjusted volumes can be fractional). */
+export interface BarRow {
+  start_date: string;
+  end_date: string;
+  open: number | null;
+  high: number | null;
+  low: number | null;
+  close: number | null;
+  volume: number | null;
+  vwap: number | null;
+  n_days: number;
+  is_complete: boolean;
+}
+
+export function toBarRows(records: Record<string, unknown>[]): BarRow[] {
+  return records.map((r) => ({
+    start_date: String(r.start_date ?? r.date),
+    end_date: String(r.end_date ?? r.date),
+    open: round(r.open, PRICE_DECIMALS),
+    high: round(r.high, PRICE_DECIMALS),
+    low: round(r.low, PRICE_DECIMALS),
+    close: round(r.close, PRICE_DECIMALS),
+    volume: round(r.volume, 2),
+    vwap: round(r.vwap, PRICE_DECIMALS),
+    n_days: Number(r.n_days ?? 1),
+    is_complete: r.is_complete === undefined ? true : Boolean(r.is_complete),
+  }));
+}
+
+/**
+ * The ticker's N-day bars under an anchor, split-adjusted. The calendar
+ * anchor reads the committed dataset; `ticker` and `latest` are computed
+ * from the committed daily history at read time (they are never stored).
+ */
+export async function loadBars(opened: OpenedLake, ticker: string, days: number, anchor: Anchor): Promise<BarRow[]> {
+  const daily = await requireTickerDaily(opened, ticker);
+  let bars: DataFrameLike;
+  if (anchor === 'calendar' && days > 1) {
+    bars = await opened.lake.read(requireInterval(opened, days), { tickers: [ticker] });
+  } else {
+    const core = await loadCore();
+    const splits = opened.datasets.includes('splits') ? await opened.lake.read('splits', { tickers: [ticker] }) : undefined;
+    bars = await core.resample(daily, { days, anchor, ...(splits ? { splits } : {}) });
+  }
+  const rows = toBarRows(plainRecords(bars));
+  return rows.sort((a, b) => (a.start_date < b.start_date ? -1 : a.start_date > b.start_date ? 1 : 0));
+}
+
+export function registerBars(program: Command, ctx: Ctx): void {
+  const cmd = program
+    .command('bars')
+    .description('print a ticker\'s N-session bars (split-adjusted) from the committed lake')
+    .argument('<ticker>', 'ticker symbol, e.g. AAPL')
+    .requiredOption('--days <n>', 'bar length in sessions (1 = daily; a configured interval: 3, 5, 8, 13, 21, 34)')
+    .option('--last <k>', 'only the last K bars', '20')
+    .addOption(new Option('--anchor <anchor>', 'bucket alignment').choices(['calendar', 'ticker', 'latest']).default('calendar'));
+  lakeOption(cmd);
+  jsonOption(cmd);
+  example(cmd, 'fibbars bars AAPL --days 5 --last 10', 'fibbars bars MSFT --days 8 --anchor latest --json');
+  cmd.action(async (tickerArg: string, opts: { days: string; last: string; anchor: Anchor; lake?: string; json?: boolean }) => {
+    const days = positiveInt('--days', opts.days, { max: 10_000 });
+    const last = positiveInt('--last', opts.last);
+    const ticker = normaliseTicker(tickerArg);
+    const cfg = ctx.config({ lake: opts.lake });
+    const opened = await openExistingLake(cfg);
+    if (days > 1) requireInterval(opened, days);
+    const bars = (await loadBars(opened, ticker, days, opts.anchor)).slice(-last);
+    if (opts.json) {
+      ctx.log.json({ ticker, days, anchor: opts.anchor, bars });
+      return;
+    }
+    ctx.log.out(`${ticker} ${days}-session bars (anchor ${opts.anchor}, split-adjusted), last ${bars.length}`);
+    const lines = table(
+      ['start', 'end', 'open', 'high', 'low', 'close', 'volume', 'vwap', 'days', 'complete'],
+      bars.map((b) => [
+        b.start_date,
+        b.end_date,
+        num(b.open),
+        num(b.high),
+        num(b.low),
+        num(b.close),
+        num(b.volume),
+        num(b.vwap),
+        String(b.n_days),
+        b.is_complete ? 'yes' : 'no',
+      ]),
+      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+    );
+    for (const l of lines) ctx.log.out(l);
+  });
+}

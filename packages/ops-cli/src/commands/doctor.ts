@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { DescribeStateMachineCommand } from '@aws-sdk/client-sfn';
+import { GetScheduleCommand } from '@aws-sdk/client-scheduler';
+import { openStore } from '@fibbars/ohlcv-core/storage';
+import type { Command } from 'commander';
+import type { Ctx } from '../context.js';
+import { requireStateMachine, schedulerClient, sfnClient } from '../aws.js';
+import { isS3Uri, type Config } from '../config.js';
+import { CommandFailedError } from '../errors.js';
+import { committedDatasets } from '../lake-access.js';
+import { example, jsonOption, lakeOption } from '../options.js';
+
+export interface Check {
+  name: string;
+  status: 'ok' | 'warn' | 'fail';
+  detail: string;
+  fix?: string;
+}
+
+const MIN_NODE = [20, 11] as const;
+
+export function checkNode(version: string): Check {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  const ok = major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1]);
+  return ok
+    ? { name: 'node', status: 'ok', detail: `Node ${version}` }
+    : { name: 'node', status: 'fail', detail: `Node ${version} is too old`, fix: `install Node ${MIN_NODE.join('.')} or newer` };
+}
+
+async function checkLake(cfg: Config): Promise<Check[]> {
+  const checks: Check[] = [];
+  if (!isS3Uri(cfg.lake)) {
+    const stat = await fs.stat(cfg.lake).catch(() => null);
+    if (!stat) {
+      let parent = path.dirname(cfg.lake);
+      while (!(await fs.stat(parent).catch(() => null))) parent = path.dirname(parent);
+      const writable = await fs.access(parent, fs.constants.W_OK).then(() => true, () => false);
+      return [
+        writable
+          ? { name: 'lake', status: 'warn', detail: `${cfg.lakeInput} does not exist yet`, fix: `"fibbars run --lake ${cfg.lakeInput}" creates it and backfills a year of sessions` }
+          : { name: 'lake', status: 'fail', detail: `${cfg.lakeInput} does not exist and ${parent} is not writable`, fix: 'pick a writable folder with --lake or FIBBARS_LAKE' },
+      ];
+    }
+    if (!stat.isDirectory()) {
+      return [{ name: 'lake', status: 'fail', detail: `${cfg.lakeInput} is a file, not a folder`, fix: 'point --lake / FIBBARS_LAKE at a folder' }];
+    }
+  }
+  const store = openStore(cfg.lake);
+  try {
+    const datasets = await committedDatasets(store);
+    checks.push({
+      name: 'lake read',
+      status: datasets.includes('ohlcv_1d') ? 'ok' : 'warn',
+      detail: datasets.length > 0 ? `${cfg.lakeInput}: ${datasets.join(', ')}` : `${cfg.lakeInput} holds no committed dataset yet`,
+      ...(datasets.includes('ohlcv_1d') ? {} : { fix: `fibbars run --lake ${cfg.lakeInput}` }),
+    });
+  } catch (err) {
+    return [{ name: 'lake read', status: 'fail', detail: `cannot list ${cfg.lakeInput}: ${(err as Error).message}`, fix: 'check the path or bucket and your permissions' }];
+  }
+  const probe = `_doctor/probe-${randomBytes(6).toString('hex')}.txt`;
+  try {
+    await store.put(probe, 'fibbars doctor probe\n');
+    const back = (await store.get(probe)).toString('utf8');
+    await store.delete(probe);
+    checks.push(
+      back === 'fibbars doctor probe\n'
+        ? { name: 'lake write', status: 'ok', detail: 'wrote, read back and deleted a probe object' }
+        : { name: 'lake write', status: 'fail', detail: 'the probe object read back differently', fix: 'check the storage backend' },
+    );
+  } catch (err) {
+    checks.push({ name: 'lake write', status: 'fail', detail: `cannot write to ${cfg.lakeInput}: ${(err as Error).message}`, fix: 'grant write access or pick another lake' });
+  }
+  return checks;
+}
+
+async function checkApiKey(cfg: Config): Promise<Check[]> {
+  if (!cfg.polygonApiKey) {
+    return [{ name: 'api key', status: 'warn', detail: 'POLYGON_API_KEY is not set: runs use the synthetic market', fix: 'export POLYGON_API_KEY=<key> to fetch real data' }];
+  }
+  const url = new URL('/v3/reference/tickers', cfg.polygonBaseUrl);
+  url.searchParams.set('limit', '1');
+  try {
+    const res = await fetch(url, { headers: { Authorization: `Bearer ${cfg.polygonApiKey}` }, signal: AbortSignal.timeout(10_000) });
+    await res.arrayBuffer();
+    if (res.ok) return [{ name: 'api key', status: 'ok', detail: `key accepted by ${url.origin} (HTTP ${res.status})` }];
+    if (res.status === 401 || res.status === 403) {
+      return [{ name: 'api key', status: 'fail', detail: `key rejected by ${url.origin} (HTTP ${res.status})`, fix: 'check POLYGON_API_KEY (copy it again from your vendor dashboard)' }];
+    }
+    return [{ name: 'api key', status: 'warn', detail: `test request answered HTTP ${res.status}`, fix: 'retry later; check POLYGON_BASE_URL' }];
+  } catch (err) {
+    return [{ name: 'api key', status: 'fail', detail: `test request to ${url.origin} failed: ${(err as Error).message}`, fix: 'check the network and POLYGON_BASE_URL' }];
+  }
+}
+
+async function checkAws(ctx: Ctx, cfg: Config): Promise<Check[]> {
+  const checks: Check[] = [];
+  checks.push(
+    cfg.awsRegion
+      ? { name: 'aws region', status: 'ok', detail: cfg.awsRegion }
+      : { name: 'aws region', status: 'fail', detail: 'AWS_REGION is not set', fix: 'export AWS_REGION=<region of the stack>' },
+  );
+  try {
+    const sm = requireStateMachine(cfg);
+    const out = await sfnClient(cfg, sm).send(new DescribeStateMachineCommand({ stateMachineArn: sm.arn }));
+    checks.push({ name: 'aws credentials', status: 'ok', detail: `credentials can describe ${out.name ?? sm.name} (${out.status ?? 'ACTIVE'})` });
+  } catch (err) {
+    const e = err as Error;
+    const fix =
+      e.name === 'UsageError' || e.name === 'ExitError'
+        ? 'set FIBBARS_STATE_MACHINE_ARN or pass --state-machine-arn'
+        : /credential/i.test(`${e.name} ${e.message}`)
+          ? 'configure credentials: AWS_PROFILE, aws sso login, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY'
+          : 'check the ARN, region and IAM permissions (states:DescribeStateMachine)';
+    checks.push({ name: 'aws credentials', status: 'fail', detail: `${e.name}: ${e.message.split('\n')[0]}`, fix });
+  }
+  if (cfg.awsRegion) {
+    try {
+      const s = await schedulerClient(cfg).send(new GetScheduleCommand({ Name: cfg.scheduleName }));
+      checks.push({ name: 'aws schedule', status: 'ok', detail: `${cfg.scheduleName} is ${s.State ?? '?'}` });
+    } catch (err) {
+      const e = err as Error;
+      checks.push({ name: 'aws schedule', status: 'warn', detail: `${cfg.scheduleName}: ${e.name}`, fix: 'set FIBBARS_SCHEDULE_NAME to the stack output ScheduleName' });
+    }
+  }
+  void ctx;
+  return checks;
+}
+
+export function registerDoctor(program: Command, ctx: Ctx): void {
+  const cmd = program.command('doctor').description('check Node, the lake (read and write), the API key (with a test request) and, with --aws, AWS access');
+  lakeOption(cmd);
+  cmd.option('--aws', 'also check AWS region, credentials, state machine and schedule').option('--state-machine-arn <arn>', 'state machine ARN (env FIBBARS_STATE_MACHINE_ARN)');
+  jsonOption(cmd);
+  example(cmd, 'fibbars doctor', 'fibbars doctor --aws --json');
+  cmd.action(async (opts: { lake?: string; aws?: boolean; stateMachineArn?: string; json?: boolean }) => {
+    const cfg = ctx.config({ lake: opts.lake, stateMachineArn: opts.stateMachineArn });
+    const checks: Check[] = [checkNode(process.versions.node), ...(await checkLake(cfg)), ...(await checkApiKey(cfg))];
+    if (opts.aws) checks.push(...(await checkAws(ctx, cfg)));
+    const failed = checks.filter((c) => c.status === 'fail');
+    if (opts.json) ctx.log.json({ ok: failed.length === 0, checks });
+    else {
+      for (const c of checks) {
+        ctx.log.out(`${c.status.toUpperCase().padEnd(4)} ${c.name.padEnd(16)} ${c.detail}`);
+        if (c.fix && c.status !== 'ok') ctx.log.out(`     ${''.padEnd(16)} fix: ${c.fix}`);
+      }
+    }
+    if (failed.length > 0) throw new CommandFailedError(`${failed.length} check(s) failed: ${failed.map((c) => c.name).join(', ')}`);
+  });
+}

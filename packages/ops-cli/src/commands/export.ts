@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import type { Ctx } from '../context.js';
+import { positiveInt } from '../config.js';
+import { UsageError } from '../errors.js';
+import { count } from '../format.js';
+import { normaliseTicker, openExistingLake, requireInterval } from '../lake-access.js';
+import { example, jsonOption, lakeOption } from '../options.js';
+
+export function registerExport(program: Command, ctx: Ctx): void {
+  const cmd = program
+    .command('export')
+    .description('write a committed dataset to CSV or Parquet (N=1 is the daily history, unadjusted; N>1 the split-adjusted bars)')
+    .requiredOption('--days <n>', 'dataset: 1 for the daily history, or a configured interval (3, 5, 8, 13, 21, 34)')
+    .addOption(new Option('--format <format>', 'file format (default: from --out\'s extension)').choices(['csv', 'parquet']))
+    .requiredOption('--out <file>', 'output file (written atomically; an existing file is replaced)')
+    .option('--tickers <list>', 'comma-separated tickers (default: all)')
+    .option('--from <date>', 'first date (YYYY-MM-DD)')
+    .option('--to <date>', 'last date (YYYY-MM-DD)');
+  lakeOption(cmd);
+  jsonOption(cmd);
+  example(cmd, 'fibbars export --days 1 --format csv --out daily.csv', 'fibbars export --days 8 --format parquet --out bars_8d.parquet');
+  cmd.action(
+    async (opts: { days: string; format?: 'csv' | 'parquet'; out: string; tickers?: string; from?: string; to?: string; lake?: string; json?: boolean }) => {
+      const days = positiveInt('--days', opts.days, { max: 10_000 });
+      const out = path.resolve(ctx.cwd, opts.out);
+      const ext = path.extname(out).toLowerCase();
+      const format = opts.format ?? (ext === '.csv' ? 'csv' : ext === '.parquet' ? 'parquet' : undefined);
+      if (!format) throw new UsageError(`cannot tell the format of "${opts.out}": pass --format csv or --format parquet`);
+      const dir = path.dirname(out);
+      const stat = await fs.stat(dir).catch(() => null);
+      if (!stat?.isDirectory()) throw new UsageError(`the folder of --out "${opts.out}" does not exist: create ${dir} first or pick another path`);
+      const { parseIsoDate } = await import('../dates.js');
+      const from = opts.from === undefined ? undefined : parseIsoDate('--from', opts.from);
+      const to = opts.to === undefined ? undefined : parseIsoDate('--to', opts.to);
+      const tickers = opts.tickers?.split(',').filter((t) => t.trim() !== '').map(normaliseTicker);
+
+      const cfg = ctx.config({ lake: opts.lake });
+      const opened = await openExistingLake(cfg);
+      const dataset = days === 1 ? 'ohlcv_1d' : requireInterval(opened, days);
+      const df = await opened.lake.read(dataset, {
+        ...(tickers ? { tickers } : {}),
+        ...(from ? { from } : {}),
+        ...(to ? { to } : {}),
+      });
+      const tmp = path.join(dir, `.${path.basename(out)}.${randomBytes(4).toString('hex')}.tmp`);
+      try {
+        if (format === 'csv') await df.writeCSV(tmp);
+        else await df.writeParquet(tmp, { compression: 'zstd' });
+        await fs.rename(tmp, out);
+      } finally {
+        await fs.rm(tmp, { force: true });
+      }
+      const bytes = (await fs.stat(out)).size;
+      const result = { dataset, format, out, rows: df.height, columns: df.columns, bytes };
+      if (opts.json) ctx.log.json(result);
+      else ctx.log.out(`wrote ${count(df.height)} rows of ${dataset} (${df.columns.length} columns, ${count(bytes)} bytes) to ${opts.out} as ${format}`);
+    },
+  );
+}

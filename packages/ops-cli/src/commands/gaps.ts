@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import type { Ctx } from '../context.js';
+import { findGaps } from '../gaps.js';
+import { openExistingLake, plain } from '../lake-access.js';
+import { example, jsonOption, lakeOption } from '../options.js';
+
+/** Groups consecutive sessions into "a..b" ranges for a compact listing. */
+function compact(sessions: string[], max = 12): string {
+  const shown = sessions.slice(0, max).join(', ');
+  return sessions.length > max ? `${shown}, ... (+${sessions.length - max})` : shown;
+}
+
+export function registerGaps(program: Command, ctx: Ctx): void {
+  const cmd = program
+    .command('gaps')
+    .description('sessions missing from the lake (NYSE calendar) and per-ticker holes in the daily history');
+  lakeOption(cmd);
+  jsonOption(cmd);
+  cmd.option('--limit <n>', 'tickers listed in the text output', '50');
+  example(cmd, 'fibbars gaps', 'fibbars gaps --lake s3://my-bucket/lake --json');
+  cmd.action(async (opts: { lake?: string; json?: boolean; limit: string }) => {
+    const cfg = ctx.config({ lake: opts.lake });
+    const opened = await openExistingLake(cfg);
+    const daily = await opened.lake.read('ohlcv_1d');
+    const tickers = daily.getColumn('ticker').toArray().map(String);
+    const dates = daily.getColumn('date').toArray().map((d) => String(plain(d)));
+    const report = findGaps(tickers, dates);
+    if (opts.json) {
+      ctx.log.json(report);
+      return;
+    }
+    ctx.log.out(`lake ${cfg.lakeInput}: ${report.from} .. ${report.to}`);
+    ctx.log.out(`sessions: ${report.expectedSessions} expected, ${report.presentSessions} present, ${report.missingSessions.length} missing`);
+    if (report.missingSessions.length > 0) ctx.log.out(`missing sessions: ${compact(report.missingSessions)}`);
+    ctx.log.out(`tickers: ${report.tickers}, with holes: ${report.tickersWithHoles}, holes: ${report.holes}`);
+    const limit = Number(opts.limit) || 50;
+    for (const h of report.tickerHoles.slice(0, limit)) {
+      ctx.log.out(`  ${h.ticker.padEnd(8)} ${h.missing.length} missing in ${h.first}..${h.last}: ${compact(h.missing, 6)}`);
+    }
+    if (report.tickerHoles.length > limit) ctx.log.out(`  ... ${report.tickerHoles.length - limit} more (use --json for all)`);
+    if (report.missingSessions.length > 0) {
+      ctx.log.out(`fix: fibbars backfill --from ${report.missingSessions[0]} --to ${report.missingSessions[report.missingSessions.length - 1]}`);
+    }
+  });
+}

@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import type { Ctx } from '../context.js';
+import { renderHtml, renderPng } from '../chart.js';
+import { positiveInt } from '../config.js';
+import { UsageError } from '../errors.js';
+import { normaliseTicker, openExistingLake, requireInterval } from '../lake-access.js';
+import { example, jsonOption, lakeOption } from '../options.js';
+import type { Anchor } from '../seams.js';
+import { loadBars } from './bars.js';
+
+export function registerPlot(program: Command, ctx: Ctx): void {
+  const cmd = program
+    .command('plot')
+    .description('candlestick chart with a volume pane of a ticker\'s N-session bars (split-adjusted), as self-contained HTML or PNG')
+    .argument('<ticker>', 'ticker symbol, e.g. AAPL')
+    .requiredOption('--days <n>', 'bar length in sessions (1 = daily, or a configured interval)')
+    .requiredOption('--out <file>', 'chart.html (offline, self-contained) or chart.png')
+    .option('--last <k>', 'plot the last K bars', '120')
+    .option('--width <px>', 'image width', '1200')
+    .option('--height <px>', 'image height', '700')
+    .addOption(new Option('--anchor <anchor>', 'bucket alignment').choices(['calendar', 'ticker', 'latest']).default('calendar'));
+  lakeOption(cmd);
+  jsonOption(cmd);
+  example(cmd, 'fibbars plot AAPL --days 8 --out aapl-8d.html', 'fibbars plot AAPL --days 1 --last 250 --out aapl.png');
+  cmd.action(
+    async (
+      tickerArg: string,
+      opts: { days: string; out: string; last: string; width: string; height: string; anchor: Anchor; lake?: string; json?: boolean },
+    ) => {
+      const days = positiveInt('--days', opts.days, { max: 10_000 });
+      const last = positiveInt('--last', opts.last);
+      const width = positiveInt('--width', opts.width, { min: 200, max: 8000 });
+      const height = positiveInt('--height', opts.height, { min: 150, max: 8000 });
+      const ticker = normaliseTicker(tickerArg);
+      const out = path.resolve(ctx.cwd, opts.out);
+      const ext = path.extname(out).toLowerCase();
+      if (ext !== '.html' && ext !== '.png') {
+        throw new UsageError(`--out "${opts.out}" must end in .html or .png: e.g. --out chart.html`);
+      }
+      const dir = path.dirname(out);
+      if (!(await fs.stat(dir).catch(() => null))?.isDirectory()) {
+        throw new UsageError(`the folder of --out "${opts.out}" does not exist: create ${dir} first or pick another path`);
+      }
+      const cfg = ctx.config({ lake: opts.lake });
+      const opened = await openExistingLake(cfg);
+      if (days > 1) requireInterval(opened, days);
+      const bars = (await loadBars(opened, ticker, days, opts.anchor)).slice(-last);
+      const interval = days === 1 ? 'daily bars' : `${days}-session bars`;
+      const first = bars[0]?.start_date ?? '';
+      const lastDate = bars[bars.length - 1]?.end_date ?? '';
+      const chart = {
+        title: `${ticker} · ${interval}`,
+        subtitle: `split-adjusted, anchor ${opts.anchor}, ${bars.length} bars ${first} .. ${lastDate}`,
+        width,
+        height,
+      };
+      const body = ext === '.html' ? renderHtml(bars, chart) : await renderPng(bars, chart);
+      const tmp = path.join(dir, `.${path.basename(out)}.${randomBytes(4).toString('hex')}.tmp`);
+      try {
+        await fs.writeFile(tmp, body);
+        await fs.rename(tmp, out);
+      } finally {
+        await fs.rm(tmp, { force: true });
+      }
+      const result = { ticker, days, anchor: opts.anchor, bars: bars.length, from: first, to: lastDate, out, format: ext.slice(1), width, height };
+      if (opts.json) ctx.log.json(result);
+      else ctx.log.out(`wrote ${ticker} ${interval} chart (${bars.length} bars, ${first} .. ${lastDate}) to ${opts.out}`);
+    },
+  );
+}

@@ -1,0 +1,174 @@
+import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { openStore } from '@fibbars/ohlcv-core/storage';
+import type { Command } from 'commander';
+import type { Ctx } from '../context.js';
+import { checkExecutionName, executionArn, requireStateMachine, sfnClient } from '../aws.js';
+import { positiveInt } from '../config.js';
+import { defaultSession, parseSession, sessionsBefore } from '../dates.js';
+import { CommandFailedError } from '../errors.js';
+import { duration } from '../format.js';
+import { newRunId } from '../jobs.js';
+import { committedDatasets } from '../lake-access.js';
+import { LiveView, normaliseEvent } from '../live-view.js';
+import { awsOptions, example, jsonOption, lakeOption, sourceOption } from '../options.js';
+import { recordNumbers, type ConsolidateSummary, type ResampleSummary } from '../reports.js';
+import { DEFAULT_INTERVALS, loadCore, loadFetchers, loadLocalEngine } from '../seams.js';
+import { chooseSource, type SourceFlags } from '../source.js';
+import { backfillSessions } from './backfill.js';
+
+type RunOpts = SourceFlags & {
+  date?: string;
+  lake?: string;
+  aws?: boolean;
+  name?: string;
+  stateMachineArn?: string;
+  backfillSessions: string;
+  json?: boolean;
+};
+
+export interface RunSummary {
+  runId: string;
+  status: string;
+  date: string;
+  source: string;
+  backfilled: number;
+  sessionsFetched: number;
+  rows: { accepted: number; collapsed: number; quarantined: number };
+  barsWritten: Record<string, number>;
+  elapsedMs: number;
+  error?: { name: string; cause: string };
+}
+
+const TASK_STATES = ['FetchOhlcv', 'FetchMeta', 'Consolidate', ...DEFAULT_INTERVALS.map((d) => `Resample${d}d`)];
+
+async function runAws(ctx: Ctx, opts: RunOpts): Promise<void> {
+  const cfg = ctx.config({ stateMachineArn: opts.stateMachineArn });
+  const sm = requireStateMachine(cfg);
+  const date = opts.date ? parseSession('--date', opts.date) : defaultSession(ctx.now());
+  const name = checkExecutionName(opts.name ?? `daily-${date}`);
+  const input = JSON.stringify({ date, ...(opts.lake ? { lake: cfg.lake } : {}) });
+  const client = sfnClient(cfg, sm);
+  try {
+    const out = await client.send(new StartExecutionCommand({ stateMachineArn: sm.arn, name, input }));
+    const result = { started: true, name, executionArn: out.executionArn, startDate: out.startDate?.toISOString(), date };
+    if (opts.json) ctx.log.json(result);
+    else {
+      ctx.log.out(`started execution ${name} for session ${date}`);
+      ctx.log.out(`  ${out.executionArn}`);
+      ctx.log.out(`follow it with: fibbars describe ${name} --aws`);
+    }
+  } catch (err) {
+    if (err instanceof ExecutionAlreadyExists || (err as Error).name === 'ExecutionAlreadyExists') {
+      const arn = executionArn(sm, name);
+      if (opts.json) ctx.log.json({ started: false, alreadyStarted: true, name, executionArn: arn, date });
+      else {
+        ctx.log.out(`execution ${name} was already started for session ${date}: nothing to do`);
+        ctx.log.out(`see it with: fibbars describe ${name} --aws  (or start another with --name ${name}-rerun)`);
+      }
+      return;
+    }
+    throw err;
+  }
+}
+
+async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
+  const cfg = ctx.config({ lake: opts.lake });
+  const date = opts.date ? parseSession('--date', opts.date) : defaultSession(ctx.now());
+  const backfillCount = positiveInt('--backfill-sessions', opts.backfillSessions, { min: 0, max: 20_000 });
+  const chosen = chooseSource(opts, cfg);
+  const started = Date.now();
+  ctx.log.info(chosen.banner);
+
+  const store = openStore(cfg.lake);
+  const fresh = !(await committedDatasets(store)).includes('ohlcv_1d');
+  let backfilled = 0;
+  let pre: { consolidate: ConsolidateSummary; resample: ResampleSummary[] } | undefined;
+  const source = await chosen.create(ctx.now);
+  if (fresh && backfillCount > 0) {
+    const sessions = sessionsBefore(date, backfillCount);
+    ctx.log.info(`fresh lake ${cfg.lakeInput}: backfilling ${sessions.length} sessions (${sessions[0]} .. ${sessions[sessions.length - 1]}) first`);
+    const core = await loadCore();
+    const lake = await core.openLake(cfg.lake);
+    const result = await backfillSessions(lake, source, sessions, {
+      refetch: false,
+      concurrency: 4,
+      log: ctx.log,
+      runId: newRunId('backfill', ctx.now()),
+      intervals: DEFAULT_INTERVALS,
+    });
+    backfilled = result.fetch.fetched.length;
+    pre = { consolidate: result.consolidate, resample: result.resample };
+  }
+
+  ctx.log.info(`running the daily pipeline for ${date} on ${cfg.lakeInput}`);
+  const view = new LiveView(ctx.log.stderr, TASK_STATES);
+  const engine = await loadLocalEngine();
+  const fetchers = await loadFetchers();
+  // The handlers log JSON lines for CloudWatch; here stdout is the user's, so
+  // only warnings and errors go to stderr, as one line each.
+  const logger = {
+    info: () => undefined,
+    warn: (m: string, e?: Record<string, unknown>) => ctx.log.warn(`${m}${e ? ` ${JSON.stringify(e)}` : ''}`),
+    error: (m: string, e?: Record<string, unknown>) => ctx.log.info(`error: ${m}${e ? ` ${JSON.stringify(e)}` : ''}`),
+  };
+  const record = await engine.runLocalPipeline({
+    lake: cfg.lake,
+    date,
+    source,
+    bindings: {
+      ohlcv: fetchers.createOhlcvHandler({ source, lake: cfg.lake, logger, now: ctx.now }),
+      meta: fetchers.createMetaHandler({ source, lake: cfg.lake, logger, now: ctx.now }),
+      alert: (alert) => ctx.log.info(`ALERT ${alert.subject}: ${alert.message}`),
+    },
+    onEvent: (event) => {
+      const ev = normaliseEvent(event, Date.now());
+      if (ev) view.apply(ev);
+    },
+  });
+  const nums = recordNumbers(record);
+  const barsWritten: Record<string, number> = { ...nums.barsWritten };
+  for (const r of pre?.resample ?? []) barsWritten[`${r.days}d`] = (barsWritten[`${r.days}d`] ?? 0) + r.bars;
+  const summary: RunSummary = {
+    runId: record.runId,
+    status: record.status,
+    date,
+    source: chosen.kind,
+    backfilled,
+    sessionsFetched: backfilled + nums.sessions.length,
+    rows: {
+      accepted: nums.accepted + (pre?.consolidate.accepted ?? 0),
+      collapsed: nums.collapsed + (pre?.consolidate.collapsed ?? 0),
+      quarantined: nums.quarantined + (pre?.consolidate.quarantined ?? 0),
+    },
+    barsWritten,
+    elapsedMs: Date.now() - started,
+    ...(record.error ? { error: record.error } : {}),
+  };
+  if (opts.json) ctx.log.json(summary);
+  else {
+    ctx.log.out(`run ${summary.runId}: ${summary.status} for ${date} (${chosen.kind} market)`);
+    ctx.log.out(`sessions fetched: ${summary.sessionsFetched}${backfilled > 0 ? ` (${backfilled} by the first-run backfill)` : ''}`);
+    ctx.log.out(`rows: ${summary.rows.accepted} accepted, ${summary.rows.collapsed} collapsed, ${summary.rows.quarantined} quarantined`);
+    ctx.log.out(`bars written: ${Object.entries(summary.barsWritten).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
+    ctx.log.out(`elapsed ${duration(summary.elapsedMs)}`);
+  }
+  if (record.status !== 'SUCCEEDED') {
+    const error = record.error ? `${record.error.name}: ${record.error.cause}` : 'no error recorded';
+    throw new CommandFailedError(`the pipeline run ${record.runId} failed in ${record.finalState ?? '?'} (${error}): see "fibbars describe ${record.runId}"`);
+  }
+}
+
+export function registerRun(program: Command, ctx: Ctx): void {
+  const cmd = program
+    .command('run')
+    .description('run the daily pipeline: locally through the local engine (default), or start an AWS execution with --aws')
+    .option('--date <session>', 'session to run for (YYYY-MM-DD; default: the latest closed session)')
+    .option('--name <name>', 'AWS execution name (default daily-<date>, which makes starts idempotent)')
+    .option('--backfill-sessions <n>', 'on a fresh lake, sessions fetched before the first run', '252');
+  lakeOption(cmd);
+  sourceOption(cmd);
+  awsOptions(cmd);
+  jsonOption(cmd);
+  example(cmd, 'fibbars run', 'fibbars run --date 2026-11-25 --lake ./lake', 'fibbars run --aws --date 2026-11-25');
+  cmd.action(async (opts: RunOpts) => (opts.aws ? runAws(ctx, opts) : runLocal(ctx, opts)));
+}

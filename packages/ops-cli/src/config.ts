@@ -1,0 +1,120 @@
+/**
+ * Configuration, read once per command: flags win over the environment, the
+ * environment over defaults. Nothing else in the package reads `process.env`.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MalformedUriError, UsageError } from './errors.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export const DEFAULTS = {
+  lake: './lake',
+  polygonBaseUrl: 'https://api.polygon.io',
+  deployEnv: 'prod',
+  backfillSessions: 252,
+  syntheticSeed: 42,
+  syntheticTickers: 300,
+} as const;
+
+export interface Config {
+  /** Normalised lake URI: an absolute folder path or `s3://bucket/prefix`. */
+  lake: string;
+  /** The lake URI as the user gave it, for messages. */
+  lakeInput: string;
+  polygonApiKey: string | undefined;
+  polygonBaseUrl: string;
+  awsRegion: string | undefined;
+  s3Endpoint: string | undefined;
+  stateMachineArn: string | undefined;
+  scheduleName: string;
+  deployEnv: string;
+}
+
+export interface ConfigFlags {
+  lake?: string;
+  stateMachineArn?: string;
+  scheduleName?: string;
+}
+
+export function resolveConfig(flags: ConfigFlags, env: Env, cwd: string): Config {
+  const lakeInput = nonEmpty(flags.lake) ?? nonEmpty(env.FIBBARS_LAKE) ?? DEFAULTS.lake;
+  const deployEnv = nonEmpty(env.FIBBARS_ENV) ?? DEFAULTS.deployEnv;
+  const polygonBaseUrl = nonEmpty(env.POLYGON_BASE_URL) ?? DEFAULTS.polygonBaseUrl;
+  if (!/^https?:\/\/[^/\s]+/.test(polygonBaseUrl)) {
+    throw new UsageError(
+      `POLYGON_BASE_URL "${polygonBaseUrl}" is not an http(s) URL: set it to e.g. https://api.polygon.io or unset it`,
+    );
+  }
+  return {
+    lake: normaliseLakeUri(lakeInput, cwd),
+    lakeInput,
+    polygonApiKey: nonEmpty(env.POLYGON_API_KEY),
+    polygonBaseUrl,
+    awsRegion: nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION),
+    s3Endpoint: nonEmpty(env.AWS_ENDPOINT_URL_S3),
+    stateMachineArn: nonEmpty(flags.stateMachineArn) ?? nonEmpty(env.FIBBARS_STATE_MACHINE_ARN),
+    scheduleName:
+      nonEmpty(flags.scheduleName) ?? nonEmpty(env.FIBBARS_SCHEDULE_NAME) ?? `fibbars-${deployEnv}-daily`,
+    deployEnv,
+  };
+}
+
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/**
+ * A lake is a folder path, a `file://` URL or `s3://bucket[/prefix]`.
+ * Anything else (another scheme, a bucket name S3 would refuse) is refused
+ * here, before any command touches storage.
+ */
+export function normaliseLakeUri(input: string, cwd: string): string {
+  const fix = 'pass --lake ./lake (a folder) or --lake s3://bucket/prefix';
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(input)?.[1]?.toLowerCase();
+  if (scheme === 's3') {
+    const m = /^s3:\/\/([^/]*)(\/.*)?$/i.exec(input);
+    const bucket = m?.[1] ?? '';
+    if (!m || !BUCKET.test(bucket) || bucket.includes('..')) {
+      throw new MalformedUriError(`malformed lake URI "${input}": expected s3://bucket/prefix with a valid bucket name; ${fix}`);
+    }
+    const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
+    if (prefix.split('/').some((p) => p === '..' || p === '.')) {
+      throw new MalformedUriError(`malformed lake URI "${input}": the prefix may not contain "." or ".." segments; ${fix}`);
+    }
+    return prefix ? `s3://${bucket}/${prefix}` : `s3://${bucket}`;
+  }
+  if (scheme === 'file') {
+    try {
+      return path.resolve(fileURLToPath(input));
+    } catch (cause) {
+      throw new MalformedUriError(`malformed lake URI "${input}": not a valid file:// URL; ${fix}`, { cause });
+    }
+  }
+  // One-letter "schemes" are Windows drive letters, not URIs.
+  if (scheme && scheme.length > 1) {
+    throw new MalformedUriError(`malformed lake URI "${input}": unsupported scheme "${scheme}:"; ${fix}`);
+  }
+  if (input.includes('\0')) {
+    throw new MalformedUriError(`malformed lake URI: the path contains a NUL byte; ${fix}`);
+  }
+  return path.resolve(cwd, input);
+}
+
+export function isS3Uri(uri: string): boolean {
+  return uri.startsWith('s3://');
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+/** Parses a positive integer flag, with a usage error naming the flag. */
+export function positiveInt(flag: string, value: string, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): number {
+  if (!/^\d+$/.test(value.trim())) {
+    throw new UsageError(`${flag} must be a whole number, got "${value}": e.g. ${flag} ${Math.max(min, 5)}`);
+  }
+  const n = Number(value);
+  if (n < min || n > max) {
+    throw new UsageError(`${flag} must be between ${min} and ${max}, got ${n}`);
+  }
+  return n;
+}

@@ -1,0 +1,75 @@
+/**
+ * Errors of the `fibbars` command. Domain errors say what is wrong and how to
+ * fix it in one line; `ExitError` carries the exit code to the CLI edge.
+ */
+
+/** Exit codes of `fibbars` (aligned with batch-runner's). */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  dataQuality: 3,
+  commitConflict: 4,
+} as const;
+
+/** An error that ends the command with a given exit code and a one-line message. */
+export class ExitError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad flag, variable or argument: exit 2, nothing written. */
+export class UsageError extends ExitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, EXIT.usage, options);
+  }
+}
+
+export class MalformedUriError extends UsageError {}
+export class LakeNotFoundError extends UsageError {}
+export class UnknownTickerError extends UsageError {}
+export class NotASessionError extends UsageError {}
+export class IntervalNotConfiguredError extends UsageError {}
+
+/** An AWS-side or pipeline failure the user must look at: exit 1. */
+export class CommandFailedError extends ExitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, EXIT.failure, options);
+  }
+}
+
+/** Maps any thrown error to an exit code, by class or by the contract `name`. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof ExitError) return err.exitCode;
+  const name = err instanceof Error ? err.name : '';
+  switch (name) {
+    case 'ConfigError':
+      return EXIT.usage;
+    case 'DataQualityError':
+      return EXIT.dataQuality;
+    case 'CommitConflictError':
+      return EXIT.commitConflict;
+    default:
+      return EXIT.failure;
+  }
+}
+
+/** One line: the error's name (for contract errors) and its message. */
+export function oneLine(err: unknown): string {
+  if (err instanceof ExitError) return firstLine(err.message);
+  if (err instanceof Error) {
+    const msg = firstLine(err.message);
+    return err.name && err.name !== 'Error' ? `${err.name}: ${msg}` : msg;
+  }
+  return firstLine(String(err));
+}
+
+function firstLine(s: string): string {
+  return s.split('\n').find((l) => l.trim() !== '')?.trim() ?? s;
+}

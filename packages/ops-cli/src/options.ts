@@ -1,0 +1,25 @@
+import { Option, type Command } from 'commander';
+
+export const lakeOption = (cmd: Command): Command =>
+  cmd.option('--lake <uri>', 'lake folder or s3://bucket/prefix (env FIBBARS_LAKE, default ./lake)');
+
+export const jsonOption = (cmd: Command): Command => cmd.option('--json', 'print the result as JSON on stdout');
+
+export const awsOptions = (cmd: Command): Command =>
+  cmd
+    .option('--aws', 'act on the deployed pipeline (AWS Step Functions) instead of the local lake')
+    .option('--state-machine-arn <arn>', 'state machine ARN (env FIBBARS_STATE_MACHINE_ARN)');
+
+export const sourceOption = (cmd: Command): Command =>
+  cmd
+    .addOption(
+      new Option('--source <source>', 'market data source (default: polygon when POLYGON_API_KEY is set, else synthetic)').choices([
+        'synthetic',
+        'polygon',
+      ]),
+    )
+    .option('--seed <n>', 'seed of the synthetic market', '42')
+    .option('--synthetic-tickers <n>', 'tickers in the synthetic market', '300');
+
+export const example = (cmd: Command, ...lines: string[]): Command =>
+  cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);

@@ -1,0 +1,74 @@
+/** Summaries of ohlcv-core's job reports and of local run records. */
+import type { ConsolidateLakeReport, PipelineRunRecord, ResampleIntervalReport } from './seams.js';
+
+export interface ConsolidateSummary {
+  sessions: number;
+  accepted: number;
+  collapsed: number;
+  quarantined: number;
+  version: number | null;
+  text: string;
+}
+
+export function describeConsolidate(report: ConsolidateLakeReport): ConsolidateSummary {
+  const { accepted, collapsed, quarantined } = report.rows;
+  const sessions = report.sessions.length;
+  const version = report.versions.ohlcv_1d.version;
+  const text =
+    `consolidated ${sessions} session(s): ${accepted} rows accepted, ${collapsed} collapsed, ${quarantined} quarantined` +
+    (report.status === 'no-change' ? ' (nothing new)' : version !== null ? ` (ohlcv_1d version ${version})` : '');
+  return { sessions, accepted, collapsed, quarantined, version, text };
+}
+
+export interface ResampleSummary {
+  days: number;
+  bars: number;
+  mode: string;
+  version: number | null;
+  text: string;
+}
+
+export function describeResample(r: ResampleIntervalReport): ResampleSummary {
+  return {
+    days: r.days,
+    bars: r.barsWritten,
+    mode: r.mode,
+    version: r.version,
+    text: `resampled ${r.days}d: ${r.barsWritten} bars written (${r.mode}${r.committed && r.version !== null ? `, ${r.dataset} version ${r.version}` : ''})`,
+  };
+}
+
+/** A state's task output in a local run record (the handler result or the batch job's JSON report). */
+function outputOf(record: PipelineRunRecord, state: string): Record<string, unknown> | undefined {
+  const runs = record.states.filter((s) => s.name === state && s.status === 'succeeded');
+  const out = runs[runs.length - 1]?.output;
+  return out && typeof out === 'object' ? (out as Record<string, unknown>) : undefined;
+}
+
+export interface RecordNumbers {
+  sessions: string[];
+  accepted: number;
+  collapsed: number;
+  quarantined: number;
+  barsWritten: Record<string, number>;
+}
+
+/** The numbers a local run record holds: fetched sessions, consolidated rows, bars per interval. */
+export function recordNumbers(record: PipelineRunRecord): RecordNumbers {
+  const fetch = outputOf(record, 'FetchOhlcv');
+  const sessions = Array.isArray(fetch?.sessions) ? (fetch.sessions as string[]) : [];
+  const cons = (outputOf(record, 'Consolidate')?.report as { consolidate?: ConsolidateLakeReport } | undefined)?.consolidate;
+  const barsWritten: Record<string, number> = {};
+  for (const d of record.intervals) {
+    const rep = (outputOf(record, `Resample${d}d`)?.report as { resample?: ResampleIntervalReport[] } | undefined)?.resample;
+    const n = rep?.find((r) => r.days === d)?.barsWritten;
+    if (typeof n === 'number') barsWritten[`${d}d`] = n;
+  }
+  return {
+    sessions,
+    accepted: cons?.rows.accepted ?? 0,
+    collapsed: cons?.rows.collapsed ?? 0,
+    quarantined: cons?.rows.quarantined ?? 0,
+    barsWritten,
+  };
+}
