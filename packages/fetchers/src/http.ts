@@ -190,13 +190,12 @@ export class HttpClient {
 }
 
 function describeNetworkError(cause: unknown, timeoutMs: number): string {
-  if (cause instanceof Error) {
-    if (cause.name === 'TimeoutError' || cause.name === 'AbortError') return `timed out after ${timeoutMs} ms`;
-    const inner = (cause as { cause?: unknown }).cause;
-    const code = inner instanceof Error ? ((inner as { code?: string }).code ?? inner.message) : undefined;
-    return code ? `network error (${code})` : `network error (${cause.message})`;
-  }
-  return 'network error';
+  // Duck-typed: DOMException and undici errors may come from another realm.
+  const e = (typeof cause === 'object' && cause !== null ? cause : {}) as { name?: unknown; message?: unknown; cause?: unknown };
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `timed out after ${timeoutMs} ms`;
+  const inner = (typeof e.cause === 'object' && e.cause !== null ? e.cause : {}) as { code?: unknown; message?: unknown };
+  const detail = inner.code ?? inner.message ?? e.message;
+  return typeof detail === 'string' && detail !== '' ? `network error (${detail})` : 'network error';
 }
 
 /**

@@ -1,0 +1,333 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { createHash } from 'node:crypto';
+import { PolygonSource } from '../../src/polygon.js';
+import type { PolygonOptions } from '../../src/polygon.js';
+import { sourceFromEnv } from '../../src/config.js';
+import { bar, groupedDaily, json, startVendor, tickerRow } from '../helpers/vendor.js';
+import type { VendorServer } from '../helpers/vendor.js';
+
+const KEY = 'pk_test_SECRET_7f3a9c2e51';
+const SESSION = '2024-03-15';
+const GROUPED_PATH = `/v2/aggs/grouped/locale/us/market/stocks/${SESSION}`;
+
+describe('PolygonSource against a local vendor server', () => {
+  let vendor: VendorServer;
+  let sleeps: number[];
+  const source = (options: Partial<PolygonOptions> = {}) =>
+    new PolygonSource({
+      apiKey: KEY,
+      baseUrl: vendor.baseUrl,
+      rpm: 10_000,
+      timeoutMs: 2_000,
+      maxRetries: 3,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+      },
+      random: () => 0.5,
+      ...options,
+    });
+
+  beforeEach(async () => {
+    vendor = await startVendor();
+    sleeps = [];
+  });
+  afterEach(() => vendor.close());
+
+  describe('grouped daily', () => {
+    it('asks for unadjusted bars with the key in the Authorization header only, and keeps the body byte for byte', async () => {
+      const body = JSON.stringify(groupedDaily([bar('AAPL', 172.62), bar('MSFT', 416.42)]));
+      vendor.route = (_req, res) => json(res, body);
+
+      const result = await source().groupedDaily(SESSION);
+
+      expect(vendor.requests).toHaveLength(1);
+      const [req] = vendor.requests;
+      expect(req!.path).toBe(GROUPED_PATH);
+      expect(req!.url.searchParams.get('adjusted')).toBe('false');
+      expect(req!.authorization).toBe(`Bearer ${KEY}`);
+      expect(req!.url.toString()).not.toContain(KEY);
+      expect(result.pages).toEqual([body]);
+      expect(result.rows).toBe(2);
+      expect(result.requests).toEqual([
+        {
+          url: `${vendor.baseUrl}${GROUPED_PATH}?adjusted=false`,
+          status: 200,
+          bytes: Buffer.byteLength(body),
+          sha256: createHash('sha256').update(body).digest('hex'),
+        },
+      ]);
+    });
+
+    it('passes garbage tickers and odd rows through untouched (validation downstream quarantines them)', async () => {
+      const body = JSON.stringify(
+        groupedDaily([
+          bar('ZVZZT', 10),
+          bar('', 1),
+          bar('brk.b', 400),
+          bar('??', -3),
+          bar('NOVWAP', 5, { vw: undefined, n: undefined }),
+          bar('NULLS', 5, { o: null, vw: null }),
+          bar('INVERTED', 5, { h: 1, l: 9 }),
+          bar('TEST.ZZ€', 0, { v: 0 }),
+        ]),
+      );
+      vendor.route = (_req, res) => json(res, body);
+
+      const result = await source().groupedDaily(SESSION);
+
+      expect(result.pages).toEqual([body]);
+      expect(result.rows).toBe(8);
+    });
+
+    it('makes no request at all on a non-session date', async () => {
+      const result = await source().groupedDaily('2024-03-16');
+
+      expect(result).toEqual({ pages: [], requests: [], rows: 0 });
+      expect(vendor.requests).toHaveLength(0);
+    });
+
+    it('fails with InvalidResponseError on an empty result for a session the calendar says was open', async () => {
+      vendor.route = (_req, res) => json(res, groupedDaily([]));
+
+      await expect(source().groupedDaily(SESSION)).rejects.toMatchObject({
+        name: 'InvalidResponseError',
+        message: expect.stringMatching(/grouped daily 2024-03-15: .*no bars/),
+      });
+    });
+
+    it('fails with InvalidResponseError naming the endpoint and the field when the payload does not parse', async () => {
+      vendor.route = (_req, res) => json(res, { status: 'OK', results: [{ T: 'AAPL', o: 'one hundred' }] });
+
+      await expect(source().groupedDaily(SESSION)).rejects.toMatchObject({
+        name: 'InvalidResponseError',
+        message: expect.stringMatching(/grouped daily 2024-03-15: unexpected payload at results\.0\.o/),
+      });
+    });
+
+    it('fails with InvalidResponseError on a vendor ERROR status', async () => {
+      vendor.route = (_req, res) => json(res, { status: 'ERROR', request_id: 'x', error: 'something broke' });
+
+      await expect(source().groupedDaily(SESSION)).rejects.toMatchObject({ name: 'InvalidResponseError', message: expect.stringContaining('"ERROR"') });
+    });
+
+    it('fails with InvalidResponseError on a body cut short (complete HTTP message, truncated JSON)', async () => {
+      const full = JSON.stringify(groupedDaily([bar('AAPL', 172.62)]));
+      vendor.route = (_req, res) => json(res, full.slice(0, full.length - 20));
+
+      await expect(source().groupedDaily(SESSION)).rejects.toMatchObject({ name: 'InvalidResponseError', message: expect.stringMatching(/not JSON/) });
+    });
+
+    it('retries when the connection drops mid-body, then succeeds', async () => {
+      const body = JSON.stringify(groupedDaily([bar('AAPL', 172.62)]));
+      vendor.route = (_req, res, n) => {
+        if (n === 1) {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+          res.write(body.slice(0, 30));
+          setTimeout(() => res.socket?.destroy(), 10);
+          return;
+        }
+        json(res, body);
+      };
+
+      const result = await source().groupedDaily(SESSION);
+
+      expect(result.pages).toEqual([body]);
+      expect(vendor.requests).toHaveLength(2);
+    });
+  });
+
+  describe('resilience', () => {
+    it('honours Retry-After on 429, then succeeds', async () => {
+      const body = JSON.stringify(groupedDaily([bar('AAPL', 1)]));
+      vendor.route = (_req, res, n) => (n <= 2 ? json(res, { status: 'ERROR', error: 'too many' }, 429, { 'retry-after': '7' }) : json(res, body));
+
+      const result = await source().groupedDaily(SESSION);
+
+      expect(result.pages).toEqual([body]);
+      expect(vendor.requests).toHaveLength(3);
+      expect(sleeps).toEqual([7_000, 7_000]);
+    });
+
+    it('backs off exponentially with full jitter on 5xx, then succeeds', async () => {
+      const body = JSON.stringify(groupedDaily([bar('AAPL', 1)]));
+      vendor.route = (_req, res, n) => (n <= 3 ? json(res, 'oops', [500, 502, 503][n - 1]) : json(res, body));
+
+      const result = await source({ baseDelayMs: 1_000, random: () => 0.25 }).groupedDaily(SESSION);
+
+      expect(result.rows).toBe(1);
+      // full jitter: random() * base * 2^(attempt - 1)
+      expect(sleeps).toEqual([0.25 * 1_000, 0.25 * 2_000, 0.25 * 4_000]);
+    });
+
+    it('throws RateLimitedError with the cause once 429 outlasts the retries', async () => {
+      vendor.route = (_req, res) => json(res, { status: 'ERROR' }, 429);
+
+      const error = await source({ maxRetries: 2 }).groupedDaily(SESSION).catch((e: unknown) => e);
+
+      expect(error).toMatchObject({ name: 'RateLimitedError', message: expect.stringMatching(/HTTP 429.*after 3 attempts/) });
+      expect((error as Error).cause).toBeInstanceOf(Error);
+      expect(vendor.requests).toHaveLength(3);
+    });
+
+    it('throws UpstreamUnavailableError once 5xx outlasts the retries', async () => {
+      vendor.route = (_req, res) => json(res, 'down', 503);
+
+      await expect(source({ maxRetries: 1 }).groupedDaily(SESSION)).rejects.toMatchObject({
+        name: 'UpstreamUnavailableError',
+        message: expect.stringMatching(/HTTP 503 after 2 attempts/),
+      });
+    });
+
+    it('times out a request that hangs, retries it, and succeeds', async () => {
+      const body = JSON.stringify(groupedDaily([bar('AAPL', 1)]));
+      vendor.route = (_req, res, n) => {
+        if (n === 1) return; // never answers
+        json(res, body);
+      };
+
+      const result = await source({ timeoutMs: 150 }).groupedDaily(SESSION);
+
+      expect(result.pages).toEqual([body]);
+      expect(vendor.requests).toHaveLength(2);
+    });
+
+    it('throws UpstreamUnavailableError naming the timeout when every attempt hangs', async () => {
+      vendor.route = () => undefined;
+
+      await expect(source({ timeoutMs: 100, maxRetries: 1 }).groupedDaily(SESSION)).rejects.toMatchObject({
+        name: 'UpstreamUnavailableError',
+        message: expect.stringMatching(/timed out after 100 ms after 2 attempts/),
+      });
+    });
+
+    it('throws UpstreamUnavailableError when nothing listens', async () => {
+      await vendor.close();
+
+      await expect(source({ maxRetries: 1 }).groupedDaily(SESSION)).rejects.toMatchObject({ name: 'UpstreamUnavailableError', message: expect.stringMatching(/network error/) });
+    });
+
+    it('does not retry a refused key: ConfigError at once', async () => {
+      vendor.route = (_req, res) => json(res, { status: 'ERROR', error: 'Unknown API Key' }, 401);
+
+      await expect(source().groupedDaily(SESSION)).rejects.toMatchObject({ name: 'ConfigError', message: expect.stringMatching(/HTTP 401/) });
+      expect(vendor.requests).toHaveLength(1);
+    });
+
+    it('keeps to the rate limit: the sixth request of a minute waits for the window at 5 per minute', async () => {
+      let now = 1_000_000;
+      const waits: number[] = [];
+      const body = JSON.stringify(groupedDaily([bar('AAPL', 1)]));
+      vendor.route = (_req, res) => json(res, body);
+      const limited = source({
+        rpm: 5,
+        now: () => now,
+        sleep: async (ms) => {
+          waits.push(ms);
+          now += ms;
+        },
+      });
+
+      for (const d of ['2024-03-11', '2024-03-12', '2024-03-13', '2024-03-14', '2024-03-15', '2024-03-18']) await limited.groupedDaily(d);
+
+      expect(waits).toEqual([60_000]);
+      expect(vendor.requests).toHaveLength(6);
+    });
+
+    it('bounds the requests in flight during a backfill', async () => {
+      let inFlight = 0;
+      let peak = 0;
+      vendor.route = async (_req, res) => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        await new Promise((r) => setTimeout(r, 30));
+        inFlight--;
+        json(res, groupedDaily([bar('AAPL', 1)]));
+      };
+      const s = source({ concurrency: 2 });
+
+      await Promise.all(['2024-03-11', '2024-03-12', '2024-03-13', '2024-03-14', '2024-03-15'].map((d) => s.groupedDaily(d)));
+
+      expect(peak).toBe(2);
+    });
+  });
+
+  describe('tickers', () => {
+    it('follows next_url through every page, active then delisted, without ever sending the key in a URL', async () => {
+      const pagesActive = [[tickerRow('A'), tickerRow('AA')], [tickerRow('AAPL')], [tickerRow('ZZZ')]];
+      const pagesDelisted = [[tickerRow('OLD', false)], [tickerRow('GONE', false)]];
+      const bodies: string[] = [];
+      vendor.route = (req, res) => {
+        const active = req.url.searchParams.get('active') ?? req.url.searchParams.get('cursor')!.split('-')[0]!;
+        const page = Number(req.url.searchParams.get('cursor')?.split('-')[1] ?? 0);
+        const list = active === 'true' ? pagesActive : pagesDelisted;
+        const hasNext = page + 1 < list.length;
+        // The vendor appends the key to next_url when the client used ?apiKey=; we must strip it.
+        const body = JSON.stringify({
+          results: list[page],
+          status: 'OK',
+          request_id: `r${active}${page}`,
+          count: list[page]!.length,
+          ...(hasNext && { next_url: `https://api.polygon.io/v3/reference/tickers?cursor=${active}-${page + 1}&apiKey=${KEY}` }),
+        });
+        bodies.push(body);
+        json(res, body);
+      };
+
+      const result = await source().tickers();
+
+      expect(vendor.requests.map((r) => r.url.search)).toEqual([
+        '?market=stocks&active=true&limit=1000',
+        '?cursor=true-1',
+        '?cursor=true-2',
+        '?market=stocks&active=false&limit=1000',
+        '?cursor=false-1',
+      ]);
+      expect(vendor.requests.every((r) => r.path === '/v3/reference/tickers' && r.authorization === `Bearer ${KEY}`)).toBe(true);
+      expect(result.rows).toBe(6);
+      expect(result.pages).toHaveLength(5);
+      // bodies as received, except the echoed key is blanked
+      expect(result.pages).toEqual(bodies.map((b) => b.split(KEY).join('REDACTED')));
+      expect(JSON.stringify(result)).not.toContain(KEY);
+    });
+
+    it('stops a next_url loop with InvalidResponseError', async () => {
+      vendor.route = (_req, res) => json(res, { results: [tickerRow('A')], status: 'OK', next_url: `${vendor.baseUrl}/v3/reference/tickers?cursor=same` });
+
+      await expect(source().tickers()).rejects.toMatchObject({ name: 'InvalidResponseError', message: expect.stringMatching(/pagination does not end/) });
+    });
+  });
+
+  describe('splits', () => {
+    it('asks for the splits executed on the session, paginating', async () => {
+      vendor.route = (req, res) => {
+        if (!req.url.searchParams.has('cursor')) {
+          json(res, { results: [{ execution_date: SESSION, id: 'E1', split_from: 1, split_to: 4, ticker: 'AAPL' }], status: 'OK', next_url: `${vendor.baseUrl}/v3/reference/splits?cursor=p2` });
+        } else {
+          json(res, { results: [{ execution_date: SESSION, id: 'E2', split_from: 10, split_to: 1, ticker: 'XYZ' }], status: 'OK' });
+        }
+      };
+
+      const result = await source().splits(SESSION);
+
+      expect(vendor.requests[0]!.url.searchParams.get('execution_date')).toBe(SESSION);
+      expect(result.rows).toBe(2);
+      expect(result.pages).toHaveLength(2);
+    });
+
+    it('accepts a session without splits', async () => {
+      vendor.route = (_req, res) => json(res, { results: [], status: 'OK', request_id: 'x' });
+
+      expect((await source().splits(SESSION)).rows).toBe(0);
+    });
+  });
+
+  describe('configuration', () => {
+    it('refuses to build without an API key when polygon is selected, before any request', () => {
+      expect(() => sourceFromEnv({ FIBBARS_SOURCE: 'polygon', POLYGON_BASE_URL: vendor.baseUrl })).toThrow(
+        expect.objectContaining({ name: 'ConfigError', message: expect.stringMatching(/POLYGON_API_KEY/) }),
+      );
+      expect(() => new PolygonSource({ apiKey: '  ', baseUrl: vendor.baseUrl })).toThrow(expect.objectContaining({ name: 'ConfigError' }));
+      expect(vendor.requests).toHaveLength(0);
+    });
+  });
+});
