@@ -16,8 +16,10 @@ export interface JobResult {
   stderr: string;
   /** stdout parsed line by line (every line must be JSON). */
   lines: Record<string, unknown>[];
-  /** stderr parsed line by line. */
+  /** The JSON lines of stderr. */
   errors: Record<string, unknown>[];
+  /** stderr lines that are not JSON: native Polars writes its warnings straight to fd 2. */
+  stderrNoise: string[];
 }
 
 function parseLines(text: string, stream: string): Record<string, unknown>[] {
@@ -45,7 +47,16 @@ export function runBundle(args: readonly string[], options: { env?: Record<strin
     child.on('error', reject);
     child.on('close', (code) => {
       try {
-        resolve({ code, stdout, stderr, lines: parseLines(stdout, 'stdout'), errors: parseLines(stderr, 'stderr') });
+        const stderrLines = stderr.split('\n').filter((line) => line.trim() !== '');
+        const isJson = (line: string) => line.startsWith('{');
+        resolve({
+          code,
+          stdout,
+          stderr,
+          lines: parseLines(stdout, 'stdout'),
+          errors: parseLines(stderrLines.filter(isJson).join('\n'), 'stderr'),
+          stderrNoise: stderrLines.filter((line) => !isJson(line)),
+        });
       } catch (error) {
         reject(new Error(`${(error as Error).message}\n--- stderr ---\n${stderr}`));
       }
