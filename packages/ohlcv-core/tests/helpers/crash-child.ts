@@ -1,0 +1,17 @@
+/**
+ * Child process for the crash test: runs the lake jobs over the lake given as
+ * argv[2] and prints `done` at the end. Bundled by `buildChild` (esbuild), so
+ * it runs on plain Node.
+ */
+import { consolidateLake, resampleLake } from '../../src/jobs.js';
+import { openLake } from '../../src/lake.js';
+
+const [, , lakeUri, runId = 'crash-child', resampleDays = ''] = process.argv;
+if (!lakeUri) {
+  process.stderr.write('usage: crash-child <lake> [runId] [days,...]\n');
+  process.exit(2);
+}
+const lake = openLake(lakeUri);
+await consolidateLake(lake, { runId });
+if (resampleDays !== '') await resampleLake(lake, { runId, days: resampleDays.split(',').map(Number) });
+process.stdout.write('done\n');
