@@ -15,6 +15,11 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
+  // Code splitting keeps ES module semantics for modules that are imported both
+  // statically and dynamically (ohlcv-core's jobs load resample lazily); without it
+  // esbuild wraps them in lazy initialisers that static importers never run.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   sourcemap: true,
   conditions: ['@fibbars/source'],
   external: ['nodejs-polars', 'nodejs-polars-linux-x64-gnu', '@duckdb/*'],

@@ -8,7 +8,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
 import { INTERVALS, barsSql, createSessions, sqlList, sqlString } from './duckdb.js';
 
-const RESULT_TYPE = 'STRUCT(T VARCHAR, o DOUBLE, h DOUBLE, l DOUBLE, c DOUBLE, v DOUBLE, vw DOUBLE, n BIGINT, t BIGINT)[]';
+const RESULT_TYPE = 'STRUCT(T VARCHAR, o DOUBLE, h DOUBLE, l DOUBLE, c DOUBLE, v DOUBLE, vw DOUBLE, n BIGINT)[]';
 
 export interface DuckIncrementResult {
   rowsIn: number;
@@ -53,7 +53,7 @@ export async function duckIncrement(con: DuckDBConnection, stateDir: string, raw
   const yearDir = join(stateDir, 'daily', `year=${year}`);
   const existing = parquetIn(yearDir);
   const merged = existing.length
-    ? `SELECT * FROM read_parquet(${sqlList(existing)}) d WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.ticker = d.ticker AND f.date = d.date)
+    ? `SELECT * FROM read_parquet(${sqlList(existing)}, hive_partitioning = false) d WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.ticker = d.ticker AND f.date = d.date)
        UNION ALL SELECT * FROM fresh`
     : 'SELECT * FROM fresh';
   let rowsOut = await rewritePartition(con, yearDir, merged, 'ticker, date', tag);
@@ -66,7 +66,7 @@ export async function duckIncrement(con: DuckDBConnection, stateDir: string, raw
     for (let y = Number(first.slice(0, 4)); y <= Number(year); y++) years.push(String(y));
     const dailyFiles = years.flatMap((y) => parquetIn(join(stateDir, 'daily', `year=${y}`)));
     await con.run(`CREATE OR REPLACE TEMP TABLE bucket_bars AS ${barsSql(
-      `(SELECT d.*, s.idx FROM read_parquet(${sqlList(dailyFiles)}) d JOIN sessions s USING (date) WHERE d.date >= DATE ${sqlString(first)})`,
+      `(SELECT d.*, s.idx FROM read_parquet(${sqlList(dailyFiles)}, hive_partitioning = false) d JOIN sessions s USING (date) WHERE d.date >= DATE ${sqlString(first)})`,
       days,
       latestIdx,
     )}`);
@@ -75,7 +75,7 @@ export async function duckIncrement(con: DuckDBConnection, stateDir: string, raw
     for (const y of years) {
       const dir = join(stateDir, `ohlcv_${days}d`, `year=${y}`);
       const old = parquetIn(dir);
-      const keep = old.length ? `SELECT * FROM read_parquet(${sqlList(old)}) WHERE bucket <> ${bucket} UNION ALL ` : '';
+      const keep = old.length ? `SELECT * FROM read_parquet(${sqlList(old)}, hive_partitioning = false) WHERE bucket <> ${bucket} UNION ALL ` : '';
       const fresh = `SELECT * FROM bucket_bars WHERE year(start_date) = ${y}`;
       if (!old.length && (await count(`SELECT count(*) FROM (${fresh})`)) === 0) continue;
       rowsOut += await rewritePartition(con, dir, `${keep}${fresh}`, 'ticker, bucket', tag);
@@ -88,7 +88,7 @@ export async function duckIncrement(con: DuckDBConnection, stateDir: string, raw
 export async function prepareDuckState(con: DuckDBConnection, dailyFiles: string[], barsDir: string, stateDir: string): Promise<void> {
   rmSync(stateDir, { recursive: true, force: true });
   mkdirSync(stateDir, { recursive: true });
-  await con.run(`COPY (SELECT *, year(date) AS year FROM read_parquet(${sqlList(dailyFiles)}) ORDER BY ticker, date)
+  await con.run(`COPY (SELECT *, year(date) AS year FROM read_parquet(${sqlList(dailyFiles)}, hive_partitioning = false) ORDER BY ticker, date)
     TO ${sqlString(join(stateDir, 'daily'))} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (year), WRITE_PARTITION_COLUMNS false)`);
   for (const days of INTERVALS) {
     await con.run(`COPY (SELECT *, year(start_date) AS year FROM read_parquet(${sqlString(join(barsDir, `ohlcv_${days}d.parquet`))}) ORDER BY ticker, bucket)
