@@ -321,6 +321,27 @@ describe('PolygonSource against a local vendor server', () => {
     });
   });
 
+  describe('the API key', () => {
+    it('appears in no error message or cause, whatever fails', async () => {
+      const routes: ((res: import('node:http').ServerResponse) => void)[] = [
+        (res) => json(res, { status: 'ERROR', error: `bad key ${KEY}` }, 401),
+        (res) => json(res, `echo apiKey=${KEY}`, 418),
+        (res) => json(res, { status: 'ERROR' }, 429),
+        (res) => json(res, 'x', 500),
+        (res) => json(res, `{"status":"OK","results":[`),
+        (res) => json(res, { status: 'OK', results: 'nope', next_url: `/x?apiKey=${KEY}` }),
+      ];
+      for (const route of routes) {
+        vendor.route = (_req, res) => route(res);
+        const error = await source({ maxRetries: 1 }).groupedDaily(SESSION).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(Error);
+        const chain: string[] = [];
+        for (let e: unknown = error; e instanceof Error; e = e.cause) chain.push(e.name, e.message, String(e.stack));
+        expect(chain.join('\n')).not.toContain(KEY);
+      }
+    });
+  });
+
   describe('configuration', () => {
     it('refuses to build without an API key when polygon is selected, before any request', () => {
       expect(() => sourceFromEnv({ FIBBARS_SOURCE: 'polygon', POLYGON_BASE_URL: vendor.baseUrl })).toThrow(
