@@ -101,18 +101,18 @@ function detectEngine() {
   const forced = process.env.FIBBARS_IMAGE_ENGINE;
   if (forced !== undefined && forced !== '') {
     if (!['docker', 'podman', 'none'].includes(forced)) fail(`FIBBARS_IMAGE_ENGINE must be docker, podman or none (got "${forced}")`);
-    return forced === 'none' ? undefined : forced;
+    return forced === 'none' ? { reason: 'no container engine used (FIBBARS_IMAGE_ENGINE=none)' } : { engine: forced };
   }
   for (const engine of ['docker', 'podman']) {
-    if (run(engine, ['info'], { stdio: 'ignore' }).status === 0) return engine;
+    if (run(engine, ['info'], { stdio: 'ignore' }).status === 0) return { engine };
   }
-  return undefined;
+  return { reason: 'no container engine is running (docker info and podman info failed)' };
 }
 
 const sources = checkContext();
-const engine = detectEngine();
+const { engine, reason } = detectEngine();
 if (engine === undefined) {
-  console.log(`image: no container engine is running (docker info and podman info failed); build context checked instead: ${sources.length} files present`);
+  console.log(`image: ${reason}; build context checked instead: ${sources.join(', ')} present`);
   process.exit(0);
 }
 

@@ -1,0 +1,84 @@
+// The image target where no engine runs: it must check the build context and
+// fail when a file the Dockerfile copies is missing or excluded.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from './support/run-bundle.js';
+
+const IMAGE_SCRIPT = join(PACKAGE_ROOT, 'scripts', 'image.mjs');
+
+function runImage(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [IMAGE_SCRIPT, ...args], {
+      cwd: PACKAGE_ROOT,
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', FIBBARS_IMAGE_ENGINE: 'none' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A copy of the build context in a temp folder, to break on purpose. */
+function copyContext(into: string): string {
+  const context = mkdtempSync(join(into, 'context-'));
+  for (const file of ['Dockerfile', '.dockerignore']) cpSync(join(PACKAGE_ROOT, file), join(context, file));
+  mkdirSync(join(context, 'dist'));
+  cpSync(join(PACKAGE_ROOT, 'dist', 'bundle'), join(context, 'dist', 'bundle'), { recursive: true });
+  return context;
+}
+
+describe('image script without a container engine', () => {
+  let work: string;
+
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'batch-runner-image-'));
+  });
+
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('says on one line that no engine is used and exits 0 when the context is complete', async () => {
+    const result = await runImage([]);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^image: no container engine .*build context checked instead: .*dist\/bundle\/main\.js/)]);
+  });
+
+  it('exits 1 naming the bundle when it is missing', async () => {
+    const context = copyContext(work);
+    rmSync(join(context, 'dist', 'bundle', 'main.js'));
+
+    const result = await runImage(['--context', context]);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^image: build context incomplete: dist\/bundle\/main\.js is missing/);
+  });
+
+  it('exits 1 when .dockerignore excludes a file the Dockerfile copies', async () => {
+    const context = copyContext(work);
+    writeFileSync(join(context, '.dockerignore'), `${readFileSync(join(context, '.dockerignore'), 'utf8')}dist/bundle/*.map\n`);
+
+    const result = await runImage(['--context', context]);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('dist/bundle/main.js.map is excluded by .dockerignore');
+  });
+
+  it('exits 1 when the bundle package.json does not list the native Polars module', async () => {
+    const context = copyContext(work);
+    const path = join(context, 'dist', 'bundle', 'package.json');
+    const pkg = JSON.parse(readFileSync(path, 'utf8')) as { dependencies: Record<string, string> };
+    delete pkg.dependencies['nodejs-polars-linux-x64-gnu'];
+    writeFileSync(path, JSON.stringify(pkg));
+
+    const result = await runImage(['--context', context]);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('does not list nodejs-polars-linux-x64-gnu');
+  });
+});
