@@ -5,7 +5,11 @@ import { createMetaHandler, createOhlcvHandler } from '../../src/handlers.js';
 import { SyntheticSource } from '../../src/synthetic.js';
 import type { MarketSource } from '../../src/source.js';
 import { UpstreamUnavailableError } from '../../src/errors.js';
+import { PolygonSource } from '../../src/polygon.js';
 import { memoryLogger, tempLake } from '../helpers/lake.js';
+import { groupedDaily, json, startVendor, tickerRow } from '../helpers/vendor.js';
+import type { VendorServer } from '../helpers/vendor.js';
+import { gunzipSync } from 'node:zlib';
 
 // 2024-03-15 (a Friday) at 22:00 UTC = 18:00 in New York: that session is fetchable.
 const FRIDAY_EVENING = () => new Date('2024-03-15T22:00:00Z');
@@ -145,5 +149,56 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
   it('answers no-session on a weekend date', async () => {
     const handler = createMetaHandler({ source: new SyntheticSource({ tickers: 5 }), lake, now: FRIDAY_EVENING, logger: memoryLogger() });
     expect(await handler({ date: '2024-03-09' })).toMatchObject({ status: 'no-session', sessions: [] });
+  });
+});
+
+describe('handlers with the vendor source (local vendor server)', () => {
+  const KEY = 'pk_handler_SECRET_5e5e5e5e';
+  let lake: string;
+  let cleanup: () => Promise<void>;
+  let vendor: VendorServer;
+  beforeEach(async () => {
+    ({ lake, cleanup } = await tempLake());
+    vendor = await startVendor();
+  });
+  afterEach(async () => {
+    await vendor.close();
+    await cleanup();
+  });
+  const polygon = () => new PolygonSource({ apiKey: KEY, baseUrl: vendor.baseUrl, rpm: 10_000, maxRetries: 1, sleep: async () => {} });
+
+  it('throws InvalidResponseError on an empty grouped daily for an open session, and writes nothing', async () => {
+    vendor.route = (_req, res) => json(res, groupedDaily([]));
+    const handler = createOhlcvHandler({ source: polygon(), lake, now: FRIDAY_EVENING, logger: memoryLogger() });
+
+    await expect(handler({ date: '2024-03-15' })).rejects.toMatchObject({ name: 'InvalidResponseError' });
+    expect(await openStore(lake).list('')).toEqual([]);
+  });
+
+  it('keeps the key out of raw files, metadata records and log lines even when the vendor echoes it', async () => {
+    vendor.route = (req, res) => {
+      if (req.path.startsWith('/v3/reference/splits')) return json(res, { results: [], status: 'OK', request_id: 's' });
+      const page = req.url.searchParams.get('cursor');
+      const active = req.url.searchParams.get('active');
+      if (active !== null && page === null) {
+        return json(res, { results: [tickerRow(active === 'true' ? 'AAPL' : 'OLD', active === 'true')], status: 'OK', next_url: `https://api.polygon.io/v3/reference/tickers?cursor=${active}&apiKey=${KEY}` });
+      }
+      return json(res, { results: [tickerRow(page === 'true' ? 'MSFT' : 'GONE', page === 'true')], status: 'OK', request_id: `echo ${KEY}` });
+    };
+    const logger = memoryLogger();
+    const handler = createMetaHandler({ source: polygon(), lake, now: FRIDAY_EVENING, logger });
+
+    const result = await handler({ date: '2024-03-15' }, { awsRequestId: 'r' });
+
+    expect(result).toMatchObject({ status: 'ok', rows: 4 });
+    const store = openStore(lake);
+    const objects = await store.list('');
+    expect(objects.length).toBe(4); // tickers and splits, data and meta
+    for (const { key } of objects) {
+      const body = await store.get(key);
+      expect((key.endsWith('.gz') ? gunzipSync(body) : body).toString('utf8')).not.toContain(KEY);
+    }
+    expect(logger.lines.join('\n')).not.toContain(KEY);
+    expect(JSON.stringify(result)).not.toContain(KEY);
   });
 });
