@@ -88,7 +88,8 @@ export async function requireTickerDaily(opened: OpenedLake, ticker: string): Pr
 
 /** Converts a Polars cell to plain JSON-able values (dates as ISO strings). */
 export function plain(value: unknown): unknown {
-  if (value instanceof Date) return value.toISOString().slice(0, 10);
+  // Not `instanceof`: Polars builds its Dates in the main realm, which differs under a VM context (Jest).
+  if (Object.prototype.toString.call(value) === '[object Date]') return (value as Date).toISOString().slice(0, 10);
   if (typeof value === 'bigint') return Number(value);
   return value;
 }

@@ -53,14 +53,21 @@ export interface RecordNumbers {
   barsWritten: Record<string, number>;
 }
 
+/** batch-runner's JSON report in a Batch task's output (its last stdout line, which may wrap it in a log record). */
+function jobReport(record: PipelineRunRecord, state: string): Record<string, unknown> | undefined {
+  const line = outputOf(record, state)?.report as Record<string, unknown> | undefined;
+  const inner = line?.report;
+  return (inner && typeof inner === 'object' ? inner : line) as Record<string, unknown> | undefined;
+}
+
 /** The numbers a local run record holds: fetched sessions, consolidated rows, bars per interval. */
 export function recordNumbers(record: PipelineRunRecord): RecordNumbers {
   const fetch = outputOf(record, 'FetchOhlcv');
   const sessions = Array.isArray(fetch?.sessions) ? (fetch.sessions as string[]) : [];
-  const cons = (outputOf(record, 'Consolidate')?.report as { consolidate?: ConsolidateLakeReport } | undefined)?.consolidate;
+  const cons = (jobReport(record, 'Consolidate') as { consolidate?: ConsolidateLakeReport } | undefined)?.consolidate;
   const barsWritten: Record<string, number> = {};
   for (const d of record.intervals) {
-    const rep = (outputOf(record, `Resample${d}d`)?.report as { resample?: ResampleIntervalReport[] } | undefined)?.resample;
+    const rep = (jobReport(record, `Resample${d}d`) as { resample?: ResampleIntervalReport[] } | undefined)?.resample;
     const n = rep?.find((r) => r.days === d)?.barsWritten;
     if (typeof n === 'number') barsWritten[`${d}d`] = n;
   }

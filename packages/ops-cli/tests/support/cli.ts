@@ -57,3 +57,28 @@ export async function buildLake(dir: string): Promise<{ lake: string; result: Cl
   }
   return { lake, result };
 }
+
+/** Every file under `dir` (relative paths), or [] when it does not exist: "nothing written" checks. */
+export async function listFiles(dir: string): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  try {
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    return entries
+      .filter((e) => e.isFile())
+      .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Splits a text table printed by the CLI into rows of cells. */
+export function tableRows(text: string, header: string): string[][] {
+  const lines = text.split('\n');
+  const at = lines.findIndex((l) => l.startsWith(header));
+  if (at < 0) throw new Error(`no table with header ${header} in:\n${text}`);
+  return lines
+    .slice(at + 1)
+    .filter((l) => l.trim() !== '')
+    .map((l) => l.trim().split(/\s{2,}/));
+}
