@@ -168,19 +168,6 @@ function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-/** Grouped-daily result row, keys in the vendor's order. */
-interface VendorBar {
-  T: string;
-  v: number;
-  vw?: number;
-  o: number;
-  c: number;
-  h: number;
-  l: number;
-  t: number;
-  n?: number;
-}
-
 /** A bar as the synthetic market computes it (before JSON). */
 export interface SyntheticBar {
   ticker: string;
@@ -243,24 +230,19 @@ export class SyntheticSource implements MarketSource {
     if (!this.isSession(session)) return EMPTY_RESULT;
     const k = nyse.sessionIndex(session);
     const t = newYorkCloseMs(session);
-    const results: VendorBar[] = [];
-    for (const bar of this.barsAt(k)) {
-      const row: VendorBar = { T: bar.ticker, v: bar.volume, o: bar.open, c: bar.close, h: bar.high, l: bar.low, t };
-      if (bar.vwap !== undefined) row.vw = bar.vwap;
-      if (bar.transactions !== undefined) row.n = bar.transactions;
-      results.push(reorderBar(row));
+    // Built as text in the vendor's key order (T, v, vw, o, c, h, l, t, n): for
+    // finite numbers String() is exactly what JSON.stringify writes.
+    const rows: string[] = [];
+    for (const b of this.barsAt(k)) {
+      const vw = b.vwap === undefined ? '' : `,"vw":${String(b.vwap)}`;
+      const n = b.transactions === undefined ? '' : `,"n":${String(b.transactions)}`;
+      rows.push(`{"T":${JSON.stringify(b.ticker)},"v":${String(b.volume)}${vw},"o":${String(b.open)},"c":${String(b.close)},"h":${String(b.high)},"l":${String(b.low)},"t":${String(t)}${n}}`);
     }
-    const body = JSON.stringify({
-      queryCount: results.length,
-      resultsCount: results.length,
-      adjusted: false,
-      results,
-      status: 'OK',
-      request_id: this.draws.hex(Tag.Ids, 1, k, 0, 32),
-      count: results.length,
-    });
+    const count = rows.length;
+    const requestId = this.draws.hex(Tag.Ids, 1, k, 0, 32);
+    const body = `{"queryCount":${count},"resultsCount":${count},"adjusted":false,"results":[${rows.join(',')}],"status":"OK","request_id":"${requestId}","count":${count}}`;
     const url = `${BASE_URL}/v2/aggs/grouped/locale/us/market/stocks/${session}?adjusted=false`;
-    return { pages: [body], requests: [request(url, body)], rows: results.length };
+    return { pages: [body], requests: [request(url, body)], rows: count };
   }
 
   async tickers(asOf?: string): Promise<SourceResult> {
@@ -558,7 +540,8 @@ export class SyntheticSource implements MarketSource {
       const block = listing.splitBlocks++;
       const m = block * BLOCK + 1 + floor(d.u(Tag.SplitPos, listing.id, block, 0) * (BLOCK - 1));
       if (listing.start + m >= min(listing.end, SESSION_COUNT)) continue;
-      const price = exp(this.logPrice(listing, m - 1)) / this.splitFactor(listing, m - 1);
+      // Decided on the unadjusted price at the block's anchor: known without walking the bridge.
+      const price = exp(this.anchor(listing, block)) / this.splitFactor(listing, block * BLOCK);
       const chance = d.u(Tag.SplitChance, listing.id, block, 0);
       const pick = d.u(Tag.SplitRatio, listing.id, block, 0);
       let split: [from: number, to: number] | undefined;
@@ -579,15 +562,6 @@ export class SyntheticSource implements MarketSource {
     }
     return f;
   }
-}
-
-function reorderBar(bar: VendorBar): VendorBar {
-  // The vendor's key order: T, v, vw, o, c, h, l, t, n.
-  const out: Record<string, number | string> = { T: bar.T, v: bar.v };
-  if (bar.vw !== undefined) out.vw = bar.vw;
-  Object.assign(out, { o: bar.o, c: bar.c, h: bar.h, l: bar.l, t: bar.t });
-  if (bar.n !== undefined) out.n = bar.n;
-  return out as unknown as VendorBar;
 }
 
 function cursorUrl(active: string, date: string, page: number): string {
