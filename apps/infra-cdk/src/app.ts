@@ -27,6 +27,12 @@ export interface CreateAppOptions {
   /** Extra CDK context (tests); `cdk -c key=value` reaches the app the usual way. */
   readonly context?: Record<string, unknown>;
   readonly outdir?: string;
+  /**
+   * CDK's built-in CloudFormation template validation (on by default, as in
+   * `cdk synth`). It loads a WASM rule engine for several seconds, so tests
+   * that only inspect the template turn it off; one test keeps it on.
+   */
+  readonly cloudFormationValidation?: boolean;
 }
 
 export interface FibbarsApp {
@@ -40,6 +46,7 @@ export function createApp(options: CreateAppOptions): FibbarsApp {
   const props: AppProps = {
     ...(options.context ? { context: options.context } : {}),
     postCliContext: { ...FEATURE_FLAGS },
+    ...(options.cloudFormationValidation === false ? { builtinCloudFormationValidation: false } : {}),
     ...(options.outdir ? { outdir: options.outdir } : {}),
   };
   const app = new App(props);

@@ -46,7 +46,13 @@ export interface Synthesized extends FibbarsApp {
 /** Synthesizes the app with the given context and returns its only or first stack. */
 export function synthesize(context: Record<string, unknown> = { env: 'dev' }): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'fibbars-cdk-out-'));
-  const built = createApp({ definition: loadDefinition(), artifacts: standInArtifacts(), context, outdir });
+  const built = createApp({
+    definition: loadDefinition(),
+    artifacts: standInArtifacts(),
+    context,
+    outdir,
+    cloudFormationValidation: false,
+  });
   const stack = built.stacks[0];
   if (stack === undefined) throw new Error('the app has no stack');
   return { ...built, stack, template: Template.fromStack(stack), outdir };
