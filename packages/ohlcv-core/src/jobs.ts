@@ -12,6 +12,7 @@ import { isoToEpochDay } from './dates.js';
 import { CommitConflictError, ConfigError } from './errors.js';
 import { barDataset, type Commit, type CommitFile, type Lake } from './lake.js';
 import { parseGroupedDaily, parseSplits, parseTickers } from './parse.js';
+import { resampleLazy } from './resample.js';
 import { QUARANTINE_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, emptyFrame } from './schemas.js';
 import type { RawFetch } from './storage.js';
 import { consolidate } from './consolidate.js';
@@ -289,11 +290,11 @@ export async function consolidateLake(lake: Lake, options: ConsolidateLakeOption
 
 export type StoredAnchor = 'calendar' | 'ticker';
 
-/** The signature of ohlcv-core's `resample` that the job relies on. */
+/** The resampler the job calls: ohlcv-core's `resample` or anything with its contract. */
 export type ResampleFn = (
   daily: DataFrame,
   opts: { days: number; anchor?: StoredAnchor; splits?: DataFrame; asOf?: string },
-) => DataFrame;
+) => DataFrame | Promise<DataFrame>;
 
 export interface ResampleLakeOptions {
   /** Interval(s) in sessions, each >= 2. */
@@ -336,11 +337,13 @@ export interface BarMeta {
   latestSession: string | null;
 }
 
-async function defaultResample(): Promise<ResampleFn> {
-  const mod = (await import('./resample.js')) as { resample?: ResampleFn };
-  if (typeof mod.resample !== 'function') throw new Error('ohlcv-core resample() is not available');
-  return mod.resample;
-}
+/**
+ * ohlcv-core's resampler, collected asynchronously: `collectSync` can deadlock
+ * when an S3 server answers in the same process (TOOLCHAIN.md). The lake's
+ * daily history is already unique per (ticker, date) and sessions only, so
+ * the lazy plan without input checks is safe here.
+ */
+const defaultResample: ResampleFn = (daily, opts) => resampleLazy(daily, opts).collect();
 
 /** Contiguous runs of sorted bucket numbers. */
 function bucketRuns(buckets: readonly number[]): Array<[number, number]> {
@@ -367,13 +370,13 @@ async function resampleInterval(lake: Lake, days: number, options: ResampleLakeO
   }
   const splits = splitsHead ? await lake.read('splits', { version: splitsHead.version }) : emptyFrame(SPLITS_SCHEMA);
   const asOf = latestSession ?? undefined;
-  const run = (rows: DataFrame): DataFrame => resampleFn(rows, { days, anchor, splits, ...(asOf ? { asOf } : {}) });
+  const run = async (rows: DataFrame): Promise<DataFrame> => resampleFn(rows, { days, anchor, splits, ...(asOf ? { asOf } : {}) });
   const meta: BarMeta = { sourceVersion: daily.version, splitsVersion, anchor, latestSession };
   const commitOpts = { runId: options.runId, meta: meta as unknown as Record<string, unknown>, ...(options.now ? { now: options.now } : {}) };
 
   const full = !head || !prev || prev.anchor !== anchor || anchor === 'ticker' || prev.sourceVersion === undefined;
   if (full) {
-    const bars = run(await lake.read('ohlcv_1d', { version: daily.version }));
+    const bars = await run(await lake.read('ohlcv_1d', { version: daily.version }));
     const files = await lake.writeFiles(dataset, bars);
     const commit = await lake.commit(dataset, { parent: head?.version ?? 0, files, removed: (head?.files ?? []).map((f) => f.path), ...commitOpts });
     return {
@@ -401,12 +404,12 @@ async function resampleInterval(lake: Lake, days: number, options: ResampleLakeO
     const from = bucketBounds(lo, days).first;
     const to = bucketBounds(hi, days).last;
     const rows = await lake.read('ohlcv_1d', { version: daily.version, from, to });
-    const bars = run(rows.filter(pl.col('ticker').isIn([...splitTickers]).not()));
+    const bars = await run(rows.filter(pl.col('ticker').isIn([...splitTickers]).not()));
     recomputed.push(bars.filter(pl.col('bucket').gtEq(lo).and(pl.col('bucket').ltEq(hi))));
   }
   const tickersRecomputed = [...splitTickers].sort();
   if (tickersRecomputed.length > 0) {
-    recomputed.push(run(await lake.read('ohlcv_1d', { version: daily.version, tickers: tickersRecomputed })));
+    recomputed.push(await run(await lake.read('ohlcv_1d', { version: daily.version, tickers: tickersRecomputed })));
   }
   const fresh = recomputed.length === 0 ? null : pl.concat(recomputed, { how: 'vertical' });
 
@@ -478,7 +481,7 @@ export async function resampleLake(lake: Lake, options: ResampleLakeOptions): Pr
   if (anchor !== 'calendar' && anchor !== 'ticker') {
     throw new ConfigError(`anchor ${JSON.stringify(anchor)} cannot be stored: use calendar or ticker (latest is read-time only)`);
   }
-  const resampleFn = options.resampleFn ?? (await defaultResample());
+  const resampleFn = options.resampleFn ?? defaultResample;
   const attempts = options.attempts ?? DEFAULT_COMMIT_ATTEMPTS;
   const intervals: ResampleIntervalReport[] = [];
   for (const days of [...new Set(list)]) {

@@ -1,0 +1,137 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { cp } from 'node:fs/promises';
+import * as path from 'node:path';
+import { sessionsBetween } from '../../src/calendar.js';
+import { ConfigError } from '../../src/errors.js';
+import { consolidateLake, resampleLake } from '../../src/jobs.js';
+import { openLake, type Lake } from '../../src/lake.js';
+import { resample } from '../../src/resample.js';
+import { frameDifference, framesEqual } from '../helpers/lake-checks.js';
+import { bar, writeOhlcv, writeSplits, type RawBar } from '../helpers/raw.js';
+import { tempDir } from '../helpers/temp.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  await Promise.all(cleanups.map((c) => c()));
+});
+async function freshDir(): Promise<string> {
+  const { dir, cleanup } = await tempDir('fibbars-resample');
+  cleanups.push(cleanup);
+  return dir;
+}
+
+const INTERVALS = [3, 5, 8];
+const SESSIONS = sessionsBetween('2023-11-01', '2024-01-10');
+const TICKERS = Array.from({ length: 40 }, (_, i) => `R${String(i).padStart(2, '0')}`);
+
+/** Deterministic bars; R01 lists late, R02 delists early, so tickers cover different ranges. */
+function barsFor(session: string, k: number, variant = 0): RawBar[] {
+  return TICKERS.filter((t) => !(t === 'R01' && session < '2023-12-01') && !(t === 'R02' && session > '2023-12-15')).map((t, i) =>
+    bar(t, 10 + i + Math.sin(k + i) * 2 + variant, 1000 + ((k * 37 + i * 11) % 500)),
+  );
+}
+
+/** The reference: the whole daily head resampled at once. */
+async function fullRebuild(lake: Lake, days: number, anchor: 'calendar' | 'ticker' = 'calendar') {
+  const daily = await lake.read('ohlcv_1d');
+  const splits = await lake.read('splits');
+  const latest = (await lake.head('ohlcv_1d'))?.meta.latestSession as string;
+  return resample(daily, { days, anchor, splits, asOf: latest }).sort(['ticker', 'start_date']);
+}
+
+async function seedLake(dir: string, upTo: number): Promise<Lake> {
+  const lake = openLake(dir);
+  for (const [k, s] of SESSIONS.slice(0, upTo).entries()) await writeOhlcv(lake.raw, s, barsFor(s, k));
+  await consolidateLake(lake, { runId: 'seed' });
+  return lake;
+}
+
+describe('resampleLake', () => {
+  it('builds every interval in full on the first run, equal to resampling the whole history', async () => {
+    const lake = await seedLake(await freshDir(), 40);
+    const report = await resampleLake(lake, { days: INTERVALS, runId: 'r1' });
+    expect(report.status).toBe('committed');
+    expect(report.intervals.map((i) => [i.days, i.mode, i.sourceVersion, i.version])).toEqual(INTERVALS.map((d) => [d, 'full', 1, 1]));
+    for (const days of INTERVALS) {
+      expect(frameDifference(await lake.read(`ohlcv_${days}d`), await fullRebuild(lake, days))).toBeNull();
+    }
+    const again = await resampleLake(lake, { days: INTERVALS, runId: 'r2' });
+    expect(again.status).toBe('no-change');
+    expect(again.intervals.every((i) => i.mode === 'no-change' && !i.committed)).toBe(true);
+  });
+
+  it('recomputes only the buckets of new and refetched sessions and the history of a split ticker, ending equal to a full rebuild', async () => {
+    const dir = await freshDir();
+    const lake = await seedLake(dir, 40);
+    await resampleLake(lake, { days: INTERVALS, runId: 'r1' });
+    const before = new Map<number, Awaited<ReturnType<Lake['head']>>>();
+    for (const d of INTERVALS) before.set(d, await lake.head(`ohlcv_${d}d`));
+
+    // Day by day over a year boundary, then a refetch of an old session and a split.
+    for (const [k, s] of SESSIONS.slice(40, 44).entries()) {
+      await writeOhlcv(lake.raw, s, barsFor(s, 40 + k));
+      await consolidateLake(lake, { runId: `day-${s}` });
+      const report = await resampleLake(lake, { days: INTERVALS, runId: `resample-${s}` });
+      expect(report.intervals.every((i) => i.mode === 'incremental')).toBe(true);
+    }
+    const old = SESSIONS[10]!;
+    await writeOhlcv(lake.raw, old, barsFor(old, 10, 0.5));
+    await writeSplits(lake.raw, SESSIONS[42]!, [{ ticker: 'R07', execution_date: SESSIONS[20]!, split_from: 1, split_to: 4 }]);
+    await consolidateLake(lake, { runId: 'refetch' });
+    const report = await resampleLake(lake, { days: INTERVALS, runId: 'after-refetch' });
+    for (const i of report.intervals) {
+      expect(i).toMatchObject({ mode: 'incremental', tickersRecomputed: ['R07'], committed: true });
+      // Two changed sessions: at most two buckets (one bucket when both fall in the same one).
+      expect(i.bucketsRecomputed).toBeGreaterThanOrEqual(1);
+      expect(i.bucketsRecomputed).toBeLessThanOrEqual(2);
+    }
+    for (const days of INTERVALS) {
+      const incremental = await lake.read(`ohlcv_${days}d`);
+      expect({ days, difference: frameDifference(incremental, await fullRebuild(lake, days)) }).toEqual({ days, difference: null });
+    }
+
+    // The same lake resampled from scratch gives the same frames.
+    const copy = path.join(await freshDir(), 'copy');
+    await cp(dir, copy, { recursive: true });
+    const scratch = openLake(copy);
+    for (const d of INTERVALS) for (const { key } of await scratch.store.list(`_commits/ohlcv_${d}d/`)) await scratch.store.delete(key);
+    await resampleLake(scratch, { days: INTERVALS, runId: 'scratch' });
+    for (const days of INTERVALS) {
+      expect(framesEqual(await scratch.read(`ohlcv_${days}d`), await lake.read(`ohlcv_${days}d`))).toBe(true);
+    }
+    expect((await resampleLake(lake, { days: INTERVALS, runId: 'noop' })).status).toBe('no-change');
+  });
+
+  it('rewrites only the year partitions holding changed buckets', async () => {
+    const lake = await seedLake(await freshDir(), 44);
+    await resampleLake(lake, { days: 5, runId: 'r1' });
+    const v1 = (await lake.head('ohlcv_5d'))!;
+    const s = SESSIONS[44]!; // January 2024
+    await writeOhlcv(lake.raw, s, barsFor(s, 44));
+    await consolidateLake(lake, { runId: 'day' });
+    const report = await resampleLake(lake, { days: 5, runId: 'r2' });
+    expect(report.intervals[0]?.partitionsWritten).toEqual(['year=2024']);
+    const v2 = (await lake.head('ohlcv_5d'))!;
+    const paths2023 = (c: typeof v1) => c.files.filter((f) => f.partition === 'year=2023').map((f) => f.path);
+    expect(paths2023(v2)).toEqual(paths2023(v1));
+  });
+
+  it('rebuilds ticker-anchored bars in full, equal to resampling the whole history', async () => {
+    const lake = await seedLake(await freshDir(), 30);
+    await resampleLake(lake, { days: 8, runId: 'r1', anchor: 'ticker' });
+    const s = SESSIONS[30]!;
+    await writeOhlcv(lake.raw, s, barsFor(s, 30));
+    await consolidateLake(lake, { runId: 'day' });
+    const report = await resampleLake(lake, { days: 8, runId: 'r2', anchor: 'ticker' });
+    expect(report.intervals[0]?.mode).toBe('full');
+    expect(frameDifference(await lake.read('ohlcv_8d'), await fullRebuild(lake, 8, 'ticker'))).toBeNull();
+  });
+
+  it('rejects bad intervals and the read-time latest anchor with ConfigError', async () => {
+    const lake = openLake(await freshDir());
+    await expect(resampleLake(lake, { days: 1, runId: 'x' })).rejects.toBeInstanceOf(ConfigError);
+    await expect(resampleLake(lake, { days: [5, 2.5], runId: 'x' })).rejects.toBeInstanceOf(ConfigError);
+    await expect(resampleLake(lake, { days: 5, runId: 'x', anchor: 'latest' as 'calendar' })).rejects.toThrow(/read-time only/);
+    expect((await resampleLake(lake, { days: 5, runId: 'x' })).status).toBe('no-change');
+  });
+});
