@@ -3,6 +3,9 @@
  * market, 40 tickers, 60 sessions), in-process through main().
  */
 import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { PNG } from 'pngjs';
+import { chromium } from 'playwright-core';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -180,6 +183,92 @@ describe('fibbars export', () => {
       con.closeSync();
       duck.closeSync();
     }
+  });
+});
+
+const CHROMIUM = '/usr/bin/chromium';
+
+function distinctColours(png: PNG): Set<number> {
+  const colours = new Set<number>();
+  for (let i = 0; i < png.data.length; i += 4) colours.add(png.data.readUInt32BE(i));
+  return colours;
+}
+
+const rgba = (hex: string) => (parseInt(hex.slice(1), 16) * 256 + 255) >>> 0;
+
+describe('fibbars plot', () => {
+  it('renders a PNG without a browser: the requested size, candles in both colours, not blank', async () => {
+    const out = path.join(dir.dir, 'chart.png');
+    const res = await cli(['plot', ticker, '--days', '5', '--out', out, '--lake', lake, '--width', '900', '--height', '500', '--json']);
+    expect(res.code).toBe(0);
+    const meta = JSON.parse(res.stdout) as { bars: number; width: number; height: number };
+    const bars = (await openLake(lake).read('ohlcv_5d', { tickers: [ticker] })).height;
+    expect(meta.bars).toBe(Math.min(bars, 120));
+    const png = PNG.sync.read(await readFile(out));
+    expect([png.width, png.height]).toEqual([900, 500]);
+    const colours = distinctColours(png);
+    expect(colours.size).toBeGreaterThan(20);
+    // Up and down candles are drawn (a real series has both).
+    expect(colours.has(rgba('#26a69a'))).toBe(true);
+    expect(colours.has(rgba('#ef5350'))).toBe(true);
+  });
+
+  it('writes a self-contained HTML chart that draws in headless Chromium with no request leaving the machine', async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `Chromium is not installed at ${CHROMIUM}: install it with "apt-get update && apt-get install -y chromium" (CI installs it in .ci/run)`,
+      );
+    }
+    const out = path.join(dir.dir, 'chart.html');
+    const text = await cli(['plot', ticker, '--days', '8', '--out', out, '--lake', lake]);
+    expect(text.code).toBe(0);
+    const stored = (await openLake(lake).read('ohlcv_8d', { tickers: [ticker] })).height;
+    expect(text.stdout).toContain(`wrote ${ticker} 8-session bars chart (${stored} bars`);
+    const html = await readFile(out, 'utf8');
+    expect(html).not.toMatch(/(src|href)=["']https?:/);
+
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      const external: string[] = [];
+      await page.route('**/*', async (route) => {
+        const url = route.request().url();
+        if (url.startsWith('file:')) return route.continue();
+        external.push(url);
+        return route.abort();
+      });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(pathToFileURL(out).href);
+      expect(await page.title()).toBe(`${ticker} · 8-session bars`);
+      const candles = page.locator('#chart .candle');
+      expect(await candles.count()).toBe(stored);
+      // The inline script ran and counted the same candles.
+      expect(await page.getAttribute('body', 'data-candles')).toBe(String(stored));
+      const box = await candles.last().locator('rect').boundingBox();
+      expect(box?.width).toBeGreaterThan(0);
+      expect(box?.height).toBeGreaterThan(0);
+      await candles.last().hover();
+      const last = (await openLake(lake).read('ohlcv_8d', { tickers: [ticker] })).toRecords().at(-1)!;
+      expect(await page.textContent('#readout')).toContain(iso(last.start_date));
+      const shot = PNG.sync.read(await page.screenshot());
+      const colours = distinctColours(shot);
+      expect(colours.has(rgba('#26a69a')) || colours.has(rgba('#ef5350'))).toBe(true);
+      expect(errors).toEqual([]);
+      expect(external).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+
+  it('refuses an output that is neither .html nor .png, writing nothing', async () => {
+    const res = await cli(['plot', ticker, '--days', '5', '--out', path.join(dir.dir, 'chart.pdf'), '--lake', lake]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^fibbars: --out ".*chart\.pdf" must end in \.html or \.png: e\.g\. --out chart\.html\n$/);
+    expect(existsSync(path.join(dir.dir, 'chart.pdf'))).toBe(false);
   });
 });
 
