@@ -18,6 +18,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { SyntheticSource, type MarketSource } from '@fibbars/fetchers';
+import {
+  createMetaHandler,
+  createOhlcvHandler,
+  type FetchEvent,
+  type FetchLogger,
+  type FetchResult,
+} from '@fibbars/fetchers/handlers';
 import { ConfigError } from '@fibbars/ohlcv-core/errors';
 import { openStore, parseLakeUri, RunStore, type OpenStoreOptions, type RunRecord } from '@fibbars/ohlcv-core/storage';
 import {
@@ -34,24 +42,10 @@ import { readGoldenDefinition } from './golden.js';
 // Public types
 // ---------------------------------------------------------------------------
 
-/** The event the fetcher Lambdas receive. */
-export interface FetchEvent {
-  date?: string;
-  lake: string;
-  [key: string]: unknown;
-}
+export type { FetchEvent, FetchLogger, FetchResult };
 
-/** The result the fetcher Lambdas return (docs/ARCHITECTURE.md). */
-export interface FetchResult {
-  status: 'ok' | 'no-session';
-  lake: string;
-  sessions: string[];
-  rows: number;
-  rawKeys: string[];
-  [key: string]: unknown;
-}
-
-export type FetchHandler = (event: FetchEvent, context: LocalLambdaContext) => Promise<FetchResult>;
+/** A fetcher Lambda handler, as `createOhlcvHandler` / `createMetaHandler` build them. */
+export type FetchHandler = (event: FetchEvent, context?: LocalLambdaContext) => Promise<FetchResult>;
 
 /** The small part of a Lambda context the handlers may read. */
 export interface LocalLambdaContext {
@@ -64,7 +58,9 @@ export interface LocalLambdaContext {
 export interface BatchJob {
   /** The Task state that submitted it (`Consolidate`, `Resample8d`, ...). */
   state: string;
+  jobId: string;
   jobName: string;
+  jobQueue: string;
   command: string[];
   environment: Record<string, string>;
 }
@@ -141,18 +137,17 @@ export interface PipelineRunRecord extends RunRecord {
   error?: { name: string; cause: string };
 }
 
-/** A market source as `@fibbars/fetchers` defines it (only its name is read here). */
-export interface NamedSource {
-  readonly name: string;
-}
-
 export interface RunLocalPipelineOptions {
   /** Lake URI: a folder path or `s3://bucket/prefix`. */
   lake: string;
   /** Session to fetch (`YYYY-MM-DD`); absent, the fetchers pick the latest session. */
   date?: string;
-  /** Market source for the fetchers (default: the synthetic market). */
-  source?: NamedSource;
+  /** Market source for the fetchers (default: the synthetic market, seed 42). */
+  source?: MarketSource;
+  /** Logger of the in-process fetchers (default: warnings and errors as JSON lines on stderr). */
+  logger?: FetchLogger;
+  /** Clock of the fetchers ("today in New York" when no date is given). */
+  now?: () => Date;
   /** Intervals to resample (default {@link DEFAULT_INTERVALS}: the golden definition). */
   intervals?: readonly number[];
   /** Multiply every retry wait (for tests: 0.001 turns 60 s into 60 ms). Backoff and jitter still apply. */
@@ -245,7 +240,9 @@ export function createBatchRunnerBinding(
     for (const [key, value] of Object.entries(process.env)) {
       if (value !== undefined && INHERITED_ENV.test(key)) env[key] = value;
     }
-    Object.assign(env, options.extraEnv, job.environment);
+    // What AWS Batch sets in every container, then the job's own Environment.
+    const batchEnv = { AWS_BATCH_JOB_ID: job.jobId, AWS_BATCH_JQ_NAME: job.jobQueue.split('/').pop() ?? job.jobQueue, AWS_BATCH_JOB_ATTEMPT: '1' };
+    Object.assign(env, options.extraEnv, batchEnv, job.environment);
     try {
       const { code, signal: killedBy, stdout, stderr } = await new Promise<{
         code: number | null;
@@ -282,7 +279,9 @@ export function createBatchRunnerBinding(
         child.on('close', (c, s) => resolve({ code: c, signal: s, stdout: out, stderr: err }));
       });
       if (code === 0) {
-        const report = lastJsonLine(stdout, () => true);
+        // The last stdout line is the report, bare or as batch-runner logs it: { msg: 'done', report }.
+        const line = lastJsonLine(stdout, () => true);
+        const report = line && typeof line.report === 'object' && line.report !== null ? line.report : line;
         return report === undefined ? { exitCode: 0 } : { exitCode: 0, report };
       }
       const line = lastJsonLine(stderr, (v) => v.level === 'error' && typeof v.error === 'string');
@@ -306,25 +305,12 @@ function stderrAlert(alert: Alert): void {
   process.stderr.write(`ALERT ${alert.subject}: ${alert.message}\n`);
 }
 
-type FetcherFactories = {
-  createOhlcvHandler: (deps: { source: NamedSource }) => FetchHandler;
-  createMetaHandler: (deps: { source: NamedSource }) => FetchHandler;
-  SyntheticSource?: new () => NamedSource;
+/** Default fetcher logger: on a laptop stdout is the user's, so only warnings and errors, on stderr. */
+const quietLogger: FetchLogger = {
+  info: () => undefined,
+  warn: (message, extra) => process.stderr.write(`${JSON.stringify({ level: 'warn', message, ...extra })}\n`),
+  error: (message, extra) => process.stderr.write(`${JSON.stringify({ level: 'error', message, ...extra })}\n`),
 };
-
-async function loadFetchers(): Promise<FetcherFactories> {
-  const handlers = (await import('@fibbars/fetchers/handlers')) as unknown as FetcherFactories;
-  if (typeof handlers.createOhlcvHandler !== 'function' || typeof handlers.createMetaHandler !== 'function') {
-    throw new ConfigError('@fibbars/fetchers/handlers does not export createOhlcvHandler and createMetaHandler');
-  }
-  return handlers;
-}
-
-async function defaultSource(): Promise<NamedSource> {
-  const fetchers = (await import('@fibbars/fetchers')) as unknown as { SyntheticSource?: new () => NamedSource };
-  if (typeof fetchers.SyntheticSource !== 'function') throw new ConfigError('@fibbars/fetchers does not export SyntheticSource');
-  return new fetchers.SyntheticSource();
-}
 
 // ---------------------------------------------------------------------------
 // The run
@@ -388,7 +374,7 @@ function scaledRetryWaits(states: Map<string, { state: AnyState }>, scale: numbe
 
 function summarize(value: unknown): unknown {
   const text = JSON.stringify(value);
-  return text !== undefined && text.length > 4096 ? { truncated: true, preview: text.slice(0, 4096) } : value;
+  return text !== undefined && text.length > 65_536 ? { truncated: true, preview: text.slice(0, 4096) } : value;
 }
 
 /**
@@ -431,15 +417,16 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
   const states = indexStates(definition);
 
   const bindings = options.bindings ?? {};
-  let source: NamedSource | undefined = options.source;
-  let ohlcv = bindings.ohlcv;
-  let meta = bindings.meta;
-  if (!ohlcv || !meta) {
-    const fetchers = await loadFetchers();
-    source ??= await defaultSource();
-    ohlcv ??= fetchers.createOhlcvHandler({ source });
-    meta ??= fetchers.createMetaHandler({ source });
-  }
+  const source: MarketSource | undefined = options.source ?? (bindings.ohlcv && bindings.meta ? undefined : new SyntheticSource());
+  const fetchDeps = () => ({
+    source: source as MarketSource,
+    lake,
+    logger: options.logger ?? quietLogger,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.store ? { store: options.store } : {}),
+  });
+  const ohlcv: FetchHandler = bindings.ohlcv ?? createOhlcvHandler(fetchDeps());
+  const meta: FetchHandler = bindings.meta ?? createMetaHandler(fetchDeps());
   const runBatch = bindings.batch ?? createBatchRunnerBinding(options.batchEnv ? { extraEnv: options.batchEnv } : {});
   const sendAlert = bindings.alert ?? stderrAlert;
 
@@ -522,8 +509,15 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
         };
         const environment: Record<string, string> = {};
         for (const { Name, Value } of params.ContainerOverrides?.Environment ?? []) environment[Name] = Value;
-        const job: BatchJob = { state: name, jobName: params.JobName, command: params.ContainerOverrides?.Command ?? [], environment };
         const jobId = randomBytes(16).toString('hex');
+        const job: BatchJob = {
+          state: name,
+          jobId,
+          jobName: params.JobName,
+          jobQueue: params.JobQueue,
+          command: params.ContainerOverrides?.Command ?? [],
+          environment,
+        };
         const startedAt = Date.now();
         const result = await runBatch(job, jobs.signal);
         taskResults.set(name, summarize({ jobId, ...result }));

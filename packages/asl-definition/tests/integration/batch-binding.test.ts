@@ -20,7 +20,9 @@ afterAll(async () => {
 
 const job = (command: string[], environment: Record<string, string>): BatchJob => ({
   state: 'Consolidate',
+  jobId: 'job-1',
   jobName: 'fibbars-test',
+  jobQueue: 'arn:aws:batch:local:000000000000:job-queue/fibbars-local',
   command,
   environment,
 });
@@ -53,7 +55,13 @@ describe('the batch-runner binding, process contract', () => {
       const report = result.report as { argv: string[]; cwd: string; env: Record<string, string> };
       expect(result.exitCode).toBe(0);
       expect(report.argv).toEqual(['resample', '--days', '5']);
-      expect(report.env).toMatchObject({ FIBBARS_LAKE: '/lake', FIBBARS_RUN_ID: 'run-7', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1' });
+      expect(report.env).toMatchObject({
+        FIBBARS_LAKE: '/lake',
+        FIBBARS_RUN_ID: 'run-7',
+        AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1',
+        AWS_BATCH_JOB_ID: 'job-1',
+        AWS_BATCH_JQ_NAME: 'fibbars-local',
+      });
       expect(report.env.FIBBARS_SHOULD_NOT_LEAK).toBeUndefined();
       expect(report.env.NODE_OPTIONS).toBeUndefined();
       expect(path.basename(report.cwd)).toMatch(/^fibbars-job-/);

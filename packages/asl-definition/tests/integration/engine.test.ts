@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, DataQualityError } from '@fibbars/ohlcv-core/errors';
 import { InvalidResponseError } from '@fibbars/fetchers/errors';
+import { SyntheticSource } from '@fibbars/fetchers';
 import { getRun, listRuns, runLocalPipeline, TaskError, type Alert, type FetchEvent, type LocalEvent } from '../../src/local.js';
 import { DEFAULT_INTERVALS } from '../../src/index.js';
 import { flakyFetch, okFetch, recordingBatch, type JobLogEntry } from '../support/fakes.js';
@@ -17,7 +18,8 @@ afterEach(async () => {
   await rm(lake, { recursive: true, force: true });
 });
 
-const source = { name: 'test-market' };
+// Bound fetchers replace the real ones here; the source only names the market in the record.
+const source = new SyntheticSource({ tickers: 10 });
 
 describe('runLocalPipeline with test bindings', () => {
   it('runs fetch, consolidate and every resampler, concurrently where the definition is parallel, and records the run', async () => {

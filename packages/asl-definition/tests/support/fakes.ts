@@ -14,7 +14,7 @@ export function okFetch(kind: 'ohlcv' | 'meta', calls: FetchEvent[] = []): Fetch
     const session = event.date ?? '2024-03-08';
     const result: FetchResult = {
       status: 'ok',
-      lake: event.lake,
+      lake: event.lake ?? '',
       sessions: [session],
       rows: kind === 'ohlcv' ? 300 : 2,
       rawKeys: [`raw/${kind === 'ohlcv' ? 'ohlcv' : 'tickers'}/date=${session}/x.json.gz`],

@@ -1,0 +1,151 @@
+// The whole pipeline with the real parts: the golden definition run by
+// aws-local-stepfunctions, the fetcher handlers in process on the synthetic
+// market, and the batch-runner bundle in child processes, on a temp lake.
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SyntheticSource, RateLimitedError, type MarketSource } from '@fibbars/fetchers';
+import { openLake, resample } from '@fibbars/ohlcv-core';
+import { batchRunnerBundlePath, getRun, runLocalPipeline, type Alert, type LocalEvent } from '../../src/local.js';
+import { DEFAULT_INTERVALS } from '../../src/index.js';
+
+const SESSION = '2024-03-08';
+let lake: string;
+
+beforeAll(() => {
+  const bundle = batchRunnerBundlePath();
+  if (!existsSync(bundle)) {
+    throw new Error(`batch-runner bundle missing at ${bundle}: run \`nx run batch-runner:bundle\` (the nx test target does it)`);
+  }
+});
+beforeEach(async () => {
+  lake = await mkdtemp(path.join(tmpdir(), 'fibbars-e2e-'));
+});
+afterEach(async () => {
+  await rm(lake, { recursive: true, force: true });
+});
+
+const market = () => new SyntheticSource({ seed: 7, tickers: 40 });
+
+/** The synthetic market, answering RateLimitedError to the first `failures` daily-bar requests. */
+function rateLimitedMarket(failures: number): MarketSource & { calls: number } {
+  const inner = market();
+  const source = {
+    name: inner.name,
+    calls: 0,
+    async groupedDaily(session: string) {
+      source.calls += 1;
+      if (source.calls <= failures) throw new RateLimitedError(`vendor answered 429 (request ${source.calls})`);
+      return inner.groupedDaily(session);
+    },
+    tickers: (asOf?: string) => inner.tickers(asOf),
+    splits: (session: string) => inner.splits(session),
+  };
+  return source;
+}
+
+const sortRows = (rows: Record<string, unknown>[]) => [...rows].sort((a, b) => String(a.ticker).localeCompare(String(b.ticker)));
+
+describe('the local pipeline with the real handlers and the real batch-runner', () => {
+  it('fetches, consolidates and resamples a session into the lake, and records every state', async () => {
+    const events: LocalEvent[] = [];
+    const record = await runLocalPipeline({ lake, date: SESSION, source: market(), onEvent: (e) => events.push(e) });
+
+    expect(record.error).toBeUndefined();
+    expect(record.status).toBe('SUCCEEDED');
+    expect(record.source).toBe('synthetic');
+    expect(record.states.filter((s) => s.status !== 'succeeded')).toEqual([]);
+    const fetched = record.states.find((s) => s.name === 'FetchOhlcv')?.output as { sessions: string[]; rawKeys: string[]; rows: number };
+    expect(fetched.sessions).toEqual([SESSION]);
+    for (const key of fetched.rawKeys) expect(existsSync(path.join(lake, key))).toBe(true);
+
+    const store = openLake(lake);
+    const daily = await store.read('ohlcv_1d');
+    const consolidated = (record.states.find((s) => s.name === 'Consolidate')?.output as { report: { consolidate: { rows: { accepted: number } } } })
+      .report.consolidate;
+    expect(daily.height).toBe(consolidated.rows.accepted);
+    expect(daily.height).toBeGreaterThan(0);
+    expect(daily.height).toBeLessThanOrEqual(fetched.rows);
+
+    for (const days of DEFAULT_INTERVALS) {
+      expect(await store.head(`ohlcv_${days}d`)).not.toBeNull();
+    }
+    // The bars the Batch job committed are the bars ohlcv-core computes from the committed daily history.
+    const bars = await store.read('ohlcv_3d');
+    const reference = resample(daily, { days: 3 });
+    const pick = (df: typeof bars) => sortRows(df.select('ticker', 'start_date', 'close', 'volume', 'n_days').toRecords() as Record<string, unknown>[]);
+    expect(pick(bars)).toEqual(pick(reference));
+
+    expect(await getRun(lake, record.runId)).toEqual(JSON.parse(JSON.stringify(record)));
+    expect(events.at(-1)).toMatchObject({ type: 'execution-succeeded', state: 'PipelineSucceeded' });
+  });
+
+  it('retries the real ohlcv handler through two RateLimitedErrors, then succeeds', async () => {
+    const source = rateLimitedMarket(2);
+    const logged: string[] = [];
+    const logger = { info: () => {}, warn: () => {}, error: (_m: string, e?: Record<string, unknown>) => void logged.push(String(e?.error)) };
+    const record = await runLocalPipeline({ lake, date: SESSION, source, logger, intervals: [3], retryWaitScale: 0.01 });
+    expect(logged).toEqual(['RateLimitedError', 'RateLimitedError']);
+    expect(record.status).toBe('SUCCEEDED');
+    expect(source.calls).toBe(3);
+    const fetch = record.states.find((s) => s.name === 'FetchOhlcv');
+    expect(fetch?.attempts).toBe(3);
+    expect(fetch?.retries.map((r) => r.error.name)).toEqual(['RateLimitedError', 'RateLimitedError']);
+    expect(fetch?.retries.map((r) => JSON.parse(r.error.cause).errorMessage)).toEqual([
+      'vendor answered 429 (request 1)',
+      'vendor answered 429 (request 2)',
+    ]);
+    expect(await openLake(lake).head('ohlcv_3d')).not.toBeNull();
+  });
+
+  it('alerts with the error name and cause when the real consolidator fails, and ends PipelineFailed', async () => {
+    const alerts: Alert[] = [];
+    const record = await runLocalPipeline({
+      lake,
+      date: SESSION,
+      source: market(),
+      intervals: [3],
+      retryWaitScale: 0.001,
+      batchEnv: { MAX_REJECTED_SHARE: 'a lot' },
+      bindings: { alert: (a) => void alerts.push(a) },
+    });
+    expect(record.status).toBe('FAILED');
+    expect(record.finalState).toBe('PipelineFailed');
+    const consolidate = record.states.find((s) => s.name === 'Consolidate');
+    expect(consolidate).toMatchObject({ status: 'caught', attempts: 1, error: { name: 'ConfigError' } });
+    expect(consolidate?.error?.cause).toMatch(/MAX_REJECTED_SHARE/);
+    expect(record.error).toEqual(consolidate?.error);
+    expect(alerts.map((a) => a.message)).toEqual([
+      `fibbars execution ${record.runId} failed in state Consolidate: ConfigError: ${consolidate?.error?.cause}`,
+    ]);
+    expect(record.alert?.message).toBe(alerts[0]?.message);
+    expect(record.states.some((s) => s.name.startsWith('Resample'))).toBe(false);
+    expect(await openLake(lake).head('ohlcv_1d')).toBeNull();
+  });
+
+  it('alerts naming the Resample stage when one real resampler fails', async () => {
+    // Block the 5-day commit log with a plain file: that job, and only that one, cannot commit.
+    await mkdir(path.join(lake, '_commits'), { recursive: true });
+    await writeFile(path.join(lake, '_commits', 'ohlcv_5d'), 'not a folder');
+    const alerts: Alert[] = [];
+    const record = await runLocalPipeline({
+      lake,
+      date: SESSION,
+      source: market(),
+      intervals: [3, 5],
+      bindings: { alert: (a) => void alerts.push(a) },
+    });
+    expect(record.status).toBe('FAILED');
+    expect(record.finalState).toBe('PipelineFailed');
+    const failed = record.states.find((s) => s.name === 'Resample5d');
+    expect(failed?.status).toBe('failed');
+    expect(failed?.error).toEqual({ name: 'Error', cause: expect.stringMatching(/EEXIST.*_commits\/ohlcv_5d/) });
+    expect(record.error).toEqual(failed?.error);
+    expect(alerts.map((a) => a.message)).toEqual([
+      `fibbars execution ${record.runId} failed in state Resample: ${failed?.error?.name}: ${failed?.error?.cause}`,
+    ]);
+    expect(record.states.find((s) => s.name === 'Consolidate')?.status).toBe('succeeded');
+  });
+});
