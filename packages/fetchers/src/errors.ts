@@ -4,7 +4,7 @@
  */
 import { FibbarsError } from '@fibbars/ohlcv-core/errors';
 
-export { ConfigError, CommitConflictError } from '@fibbars/ohlcv-core/errors';
+export { CORE_ERROR_NAMES, CommitConflictError, ConfigError, DataQualityError, FibbarsError } from '@fibbars/ohlcv-core/errors';
 
 /** The vendor kept answering 429 after every retry. */
 export class RateLimitedError extends FibbarsError {
