@@ -1,0 +1,53 @@
+// Fills the raw zone of a lake with a synthetic market of `tickers` symbols over
+// the last `years` years of NYSE sessions, one grouped-daily fetch per session,
+// exactly as the fetchers store it. Used by scripts/memory.mjs.
+import { createHash } from 'node:crypto';
+import { nyse } from '@fibbars/ohlcv-core/calendar';
+import { openStore, RawZone } from '@fibbars/ohlcv-core/storage';
+
+const [lake, tickersArg, yearsArg] = process.argv.slice(2);
+const tickers = Number(tickersArg);
+const years = Number(yearsArg);
+if (!lake || !Number.isInteger(tickers) || tickers < 1 || !Number.isInteger(years) || years < 1) {
+  console.error('usage: memory-lake <lake> <tickers> <years>');
+  process.exit(2);
+}
+
+const last = '2025-12-31';
+const first = `${Number(last.slice(0, 4)) - years + 1}-01-01`;
+const sessions = nyse.sessionsBetween(first, last);
+
+let state = 0x9e3779b9;
+function random(): number {
+  state = (state + 0x6d2b79f5) >>> 0;
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const round = (x: number) => Math.round(x * 10_000) / 10_000;
+const symbols = Array.from({ length: tickers }, (_, i) => `S${i.toString(36).toUpperCase().padStart(4, '0')}`);
+const price = symbols.map(() => 10 + random() * 300);
+const raw = new RawZone(openStore(lake));
+
+for (const [index, session] of sessions.entries()) {
+  const t = Date.parse(`${session}T20:00:00Z`);
+  const results = symbols.map((T, i) => {
+    const o = (price[i] ?? 50) * (1 + (random() - 0.5) * 0.02);
+    const c = o * (1 + (random() - 0.5) * 0.04);
+    const h = Math.max(o, c) * (1 + random() * 0.01);
+    const l = Math.min(o, c) * (1 - random() * 0.01);
+    price[i] = c;
+    const v = Math.floor(1e4 + random() * 1e7);
+    return { T, v, vw: round((h + l + c) / 3), o: round(o), c: round(c), h: round(h), l: round(l), t, n: Math.floor(v / 100) };
+  });
+  const body = JSON.stringify({ adjusted: false, queryCount: results.length, resultsCount: results.length, status: 'OK', results });
+  await raw.write('ohlcv', session, [body], {
+    requests: [{ url: `https://api.polygon.io/v2/aggs/grouped/locale/us/market/stocks/${session}?adjusted=false`, status: 200, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') }],
+    rows: results.length,
+    source: 'memory-benchmark',
+    fetchedAt: new Date(t + 3_600_000),
+  });
+  if ((index + 1) % 250 === 0) console.error(`memory-lake: ${index + 1}/${sessions.length} sessions`);
+}
+console.error(`memory-lake: ${sessions.length} sessions x ${tickers} tickers = ${sessions.length * tickers} rows in ${lake}`);
