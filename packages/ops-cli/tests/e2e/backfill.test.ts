@@ -1,0 +1,93 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { openLake } from '@fibbars/ohlcv-core';
+import { nyse } from '@fibbars/ohlcv-core/calendar';
+import { cli, tempDir } from '../support/cli.js';
+
+interface BackfillJson {
+  from: string;
+  to: string;
+  fetch: { requested: number; fetched: string[]; skipped: string[]; rows: number };
+  consolidate: { sessions: number; accepted: number; quarantined: number };
+  resample: { days: number; bars: number }[];
+}
+
+const SYN = ['--synthetic-tickers', '40'];
+
+describe('fibbars backfill', () => {
+  let dir: { dir: string; cleanup: () => Promise<void> };
+  let lake: string;
+  let september: BackfillJson;
+  let septemberStderr: string;
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    lake = path.join(dir.dir, 'lake');
+    const res = await cli(['backfill', '--from', '2026-09-01', '--to', '2026-09-30', '--lake', lake, '--json', ...SYN]);
+    if (res.code !== 0) throw new Error(`backfill failed: ${res.stderr}`);
+    september = JSON.parse(res.stdout) as BackfillJson;
+    septemberStderr = res.stderr;
+  }, 120_000);
+  afterAll(async () => dir.cleanup());
+
+  it('fetches every session of the range, consolidates them and builds the six intervals once', async () => {
+    const sessions = nyse.sessionsBetween('2026-09-01', '2026-09-30');
+    expect(september.fetch.fetched).toEqual(sessions);
+    const l = openLake(lake);
+    const daily = await l.read('ohlcv_1d');
+    expect(september.consolidate.sessions).toBe(sessions.length);
+    expect(september.consolidate.accepted).toBe(daily.height);
+    expect(september.fetch.rows).toBe(daily.height + september.consolidate.quarantined);
+    expect(september.resample.map((r) => r.days)).toEqual([3, 5, 8, 13, 21, 34]);
+    for (const r of september.resample) expect(r.bars).toBe((await l.read(`ohlcv_${r.days}d`)).height);
+    expect((await l.raw.list('tickers')).map((f) => f.session)).toEqual(['2026-09-30']);
+    expect((await l.raw.sessions('splits')).length).toBe(sessions.length);
+  });
+
+  it('shows progress on stderr as plain lines when not a TTY', () => {
+    const n = september.fetch.fetched.length;
+    expect(septemberStderr).toContain(`fetching sessions: ${n}/${n} (100%`);
+    expect(septemberStderr).not.toContain('\r');
+  });
+
+  it('skips sessions already in the raw zone, unless --refetch', async () => {
+    const again = JSON.parse((await cli(['backfill', '--from', '2026-09-01', '--to', '2026-09-30', '--lake', lake, '--json', ...SYN])).stdout) as BackfillJson;
+    expect(again.fetch.fetched).toEqual([]);
+    expect(again.fetch.skipped).toEqual(september.fetch.fetched);
+    expect(again.consolidate.sessions).toBe(0);
+    const refetch = await cli(['backfill', '--from', '2026-09-28', '--to', '2026-09-30', '--refetch', '--concurrency', '2', '--lake', lake, ...SYN], { tty: true });
+    expect(refetch.code).toBe(0);
+    expect(refetch.stdout).toContain('sessions: 3 in range, 3 fetched, 0 already in the raw zone');
+    // A terminal gets a bar redrawn in place.
+    expect(refetch.stderr).toContain('\r\x1b[2Kfetching sessions [');
+  }, 60_000);
+
+  it('leaves a gap that fibbars gaps reports, with the backfill that fixes it', async () => {
+    const res = await cli(['backfill', '--from', '2026-10-15', '--to', '2026-10-30', '--lake', lake, ...SYN]);
+    expect(res.code).toBe(0);
+    const want = nyse.sessionsBetween('2026-10-15', '2026-10-30').length;
+    expect(res.stdout).toContain(`sessions: ${want} in range, ${want} fetched, 0 already in the raw zone`);
+    const gaps = JSON.parse((await cli(['gaps', '--lake', lake, '--json'])).stdout) as { missingSessions: string[]; expectedSessions: number };
+    expect(gaps.missingSessions).toEqual(nyse.sessionsBetween('2026-10-01', '2026-10-14'));
+    const text = await cli(['gaps', '--lake', lake]);
+    expect(text.stdout).toContain(
+      `sessions: ${gaps.expectedSessions} expected, ${gaps.expectedSessions - gaps.missingSessions.length} present, ${gaps.missingSessions.length} missing`,
+    );
+    expect(text.stdout).toContain('fix: fibbars backfill --from 2026-10-01 --to 2026-10-14');
+  }, 60_000);
+
+  it.each([
+    [['--from', '2026-10-02', '--to', '2026-10-01'], 'fibbars: --from 2026-10-02 is after --to 2026-10-01: swap them\n'],
+    [['--from', '2026-11-02', '--to', '2026-12-31'], 'fibbars: --to 2026-12-31 is after the latest closed session 2026-11-25: pass --to 2026-11-25 or earlier\n'],
+    [['--from', '2026-11-21', '--to', '2026-11-22'], 'fibbars: no NYSE session between 2026-11-21 and 2026-11-22: widen the range\n'],
+    [['--from', '2026/11/02', '--to', '2026-11-03'], 'fibbars: --from "2026/11/02" is not a date: use YYYY-MM-DD, e.g. --from 2026-11-25\n'],
+    [['--from', '2026-11-02'], 'fibbars: required option \'--to <date>\' not specified (see "fibbars backfill --help")\n'],
+  ])('refuses %j with one line and exit 2, creating no lake', async (args, message) => {
+    const fresh = path.join(dir.dir, 'untouched');
+    const res = await cli(['backfill', ...args, '--lake', fresh]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe(message);
+    expect(existsSync(fresh)).toBe(false);
+  });
+});
