@@ -10,7 +10,7 @@
 //      (the first one on a tie), quarantining the others as
 //      `conflicting-duplicate`.
 import pl from 'nodejs-polars';
-import type { DataFrame, Expr } from 'nodejs-polars';
+import type { DataFrame, Expr, LazyDataFrame } from 'nodejs-polars';
 import { DataQualityError } from './errors.js';
 import { QUARANTINE_SCHEMA, RAW_DAILY_SCHEMA, conform } from './schemas.js';
 
@@ -97,32 +97,22 @@ function reasonExpr(): Expr {
     .alias('reason');
 }
 
-function countBySession(df: DataFrame, name: string): Map<string, number> {
-  const out = new Map<string, number>();
-  if (df.height === 0) return out;
-  const g = df
-    .filter(pl.col('date').isNotNull())
-    .groupBy('date')
-    .agg(pl.len().alias(name))
-    .select(pl.col('date').cast(pl.Utf8), pl.col(name));
-  const dates = g.getColumn('date').toArray() as unknown as string[];
-  const ns = g.getColumn(name).toArray() as unknown as number[];
-  dates.forEach((d, i) => out.set(d, Number(ns[i])));
-  return out;
-}
-
 /**
  * Keep only the latest fetch of each session: the greatest `fetched_at`, then
  * the greatest `fetch_id` (ids sort by fetch time). Rows without a date are
  * kept so validation can quarantine them.
  */
-function latestFetch(df: DataFrame): DataFrame {
+function latestFetch(lf: LazyDataFrame): LazyDataFrame {
   const session = pl.col('date');
-  const latestAt = pl.col('fetched_at').max().over(session);
-  const atLatest = df.filter(pl.col('fetched_at').eq(latestAt).or(latestAt.isNull()).or(session.isNull()));
-  const latestId = pl.col('fetch_id').max().over(session);
-  return atLatest.filter(pl.col('fetch_id').eq(latestId).or(latestId.isNull()).or(session.isNull()));
+  return lf
+    .withColumns(pl.col('fetched_at').max().over(session).alias('__latest_at'))
+    .filter(pl.col('fetched_at').eq(pl.col('__latest_at')).or(pl.col('__latest_at').isNull()).or(session.isNull()))
+    .withColumns(pl.col('fetch_id').max().over(session).alias('__latest_id'))
+    .filter(pl.col('fetch_id').eq(pl.col('__latest_id')).or(pl.col('__latest_id').isNull()).or(session.isNull()))
+    .drop('__latest_at', '__latest_id');
 }
+
+const STATUS = '__status';
 
 /**
  * Validate raw daily rows (DESIGN §3.3): the latest fetch of each session
@@ -141,70 +131,86 @@ function latestFetch(df: DataFrame): DataFrame {
  */
 export function validateDaily(raw: DataFrame): ValidationResult {
   const input = conform(raw, RAW_DAILY_SCHEMA, { fillMissing: ['vwap', 'transactions', 'fetched_at', 'fetch_id'] });
-  const latest = latestFetch(input.withRowIndex(ROW));
+  const valid = pl.col('reason').isNull();
+  // Identical rows share every value column; the first of them survives. An
+  // invalid row can never be identical to a valid one, so one window serves both.
+  const firstIdentical = pl.col(ROW).eq(pl.col(ROW).min().over('ticker', 'date', ...VALUE_COLUMNS));
+  const candidate = pl.col('__candidate');
+  // Windows are computed in separate steps: a window nested in another is quadratic.
+  const st = latestFetch(input.lazy().withRowIndex(ROW))
+    .withColumns(reasonExpr())
+    .withColumns(valid.and(firstIdentical).alias('__candidate'))
+    .withColumns(pl.when(candidate).then(pl.col('volume')).otherwise(pl.lit(null)).max().over('ticker', 'date').alias('__maxvol'))
+    .withColumns(
+      pl.when(candidate.and(pl.col('volume').eq(pl.col('__maxvol'))))
+        .then(pl.col(ROW))
+        .otherwise(pl.lit(null))
+        .min()
+        .over('ticker', 'date')
+        .alias('__winner'),
+    )
+    .withColumns(
+      pl.when(valid.not())
+        .then(pl.lit('quarantined'))
+        .when(candidate.not())
+        .then(pl.lit('collapsed'))
+        .when(pl.col(ROW).eq(pl.col('__winner')))
+        .then(pl.lit('accepted'))
+        .otherwise(pl.lit('conflict'))
+        .alias(STATUS),
+    )
+    .withColumns(
+      pl.when(pl.col(STATUS).eq(pl.lit('conflict')))
+        .then(pl.lit(REJECT_REASONS.conflictingDuplicate))
+        .otherwise(pl.col('reason'))
+        .alias('reason'),
+    )
+    .collectSync();
 
-  const checked = latest.withColumns(reasonExpr());
-  const invalid = checked.filter(pl.col('reason').isNotNull());
-  const valid = checked.filter(pl.col('reason').isNull());
-
-  // Identical rows: the first of each group of identical values survives.
-  const distinct = valid.filter(pl.col(ROW).eq(pl.col(ROW).min().over('ticker', 'date', ...VALUE_COLUMNS)));
-  const collapsed = valid.height - distinct.height;
-
-  // Conflicting rows: the largest volume wins, the earliest row on a tie.
-  const maxVol = pl.col('volume').max().over('ticker', 'date');
-  const winnerRow = pl.when(pl.col('volume').eq(maxVol)).then(pl.col(ROW)).otherwise(pl.lit(null)).min().over('ticker', 'date');
-  const marked = distinct.withColumns(pl.col(ROW).eq(winnerRow).alias('__win'));
-  const accepted = marked
-    .filter(pl.col('__win'))
+  const accepted = st
+    .filter(pl.col(STATUS).eq(pl.lit('accepted')))
     .sort(KEY)
     .select(...Object.keys(RAW_DAILY_SCHEMA));
-  const conflicts = marked
-    .filter(pl.col('__win').not())
-    .withColumns(pl.lit(REJECT_REASONS.conflictingDuplicate).alias('reason'));
-
-  const quarantined = pl
-    .concat([invalid.select(ROW, ...Object.keys(QUARANTINE_SCHEMA)), conflicts.select(ROW, ...Object.keys(QUARANTINE_SCHEMA))])
+  const quarantined = st
+    .filter(pl.col(STATUS).eq(pl.lit('quarantined')).or(pl.col(STATUS).eq(pl.lit('conflict'))))
     .sort(ROW)
     .select(...Object.keys(QUARANTINE_SCHEMA));
-
-  const counts = buildCounts({
-    all: countBySession(input, 'n'),
-    received: countBySession(latest, 'n'),
-    accepted: countBySession(accepted, 'n'),
-    distinct: countBySession(distinct, 'n'),
-    valid: countBySession(valid, 'n'),
-    quarantined: countBySession(quarantined, 'n'),
-  });
-  // Rows without a date cannot be attributed to a session: count them in the totals only.
-  const undated = input.filter(pl.col('date').isNull()).height;
-  counts.totals.received += undated;
-  counts.totals.quarantined += undated;
-  if (counts.totals.collapsed !== collapsed) {
-    throw new Error(`validateDaily: internal count mismatch (${counts.totals.collapsed} != ${collapsed})`);
-  }
-  return { accepted, quarantined, counts };
+  return { accepted, quarantined, counts: countSessions(input, st) };
 }
 
-function buildCounts(m: Record<'all' | 'received' | 'accepted' | 'distinct' | 'valid' | 'quarantined', Map<string, number>>): ValidationCounts {
-  const sessions = [...m.all.keys()].sort().map((session): SessionCounts => {
-    const get = (k: keyof typeof m) => m[k].get(session) ?? 0;
-    return {
-      session,
-      received: get('received'),
-      accepted: get('accepted'),
-      collapsed: get('valid') - get('distinct'),
-      quarantined: get('quarantined'),
-      superseded: get('all') - get('received'),
-    };
-  });
+function countSessions(input: DataFrame, st: DataFrame): ValidationCounts {
+  const is = (s: string) => pl.col(STATUS).eq(pl.lit(s)).cast(pl.Int64).sum();
+  const per = st
+    .groupBy('date')
+    .agg(
+      pl.len().alias('received'),
+      is('accepted').alias('accepted'),
+      is('collapsed').alias('collapsed'),
+      is('quarantined').add(is('conflict')).alias('quarantined'),
+    )
+    .join(input.groupBy('date').agg(pl.len().alias('all')), { on: 'date', how: 'full', coalesce: true })
+    .select(
+      pl.col('date').cast(pl.Utf8).alias('session'),
+      ...['received', 'accepted', 'collapsed', 'quarantined', 'all'].map((c) => pl.col(c).fillNull(0).cast(pl.Float64).alias(c)),
+    )
+    .sort('session');
   const totals = { received: 0, accepted: 0, collapsed: 0, quarantined: 0, superseded: 0 };
-  for (const s of sessions) {
-    totals.received += s.received;
-    totals.accepted += s.accepted;
-    totals.collapsed += s.collapsed;
-    totals.quarantined += s.quarantined;
-    totals.superseded += s.superseded;
+  const sessions: SessionCounts[] = [];
+  for (const r of per.toRecords()) {
+    const c = {
+      received: Number(r['received']),
+      accepted: Number(r['accepted']),
+      collapsed: Number(r['collapsed']),
+      quarantined: Number(r['quarantined']),
+      superseded: Number(r['all']) - Number(r['received']),
+    };
+    totals.received += c.received;
+    totals.accepted += c.accepted;
+    totals.collapsed += c.collapsed;
+    totals.quarantined += c.quarantined;
+    totals.superseded += c.superseded;
+    // Rows without a date cannot be attributed to a session: totals only.
+    if (r['session'] !== null) sessions.push({ session: String(r['session']), ...c });
   }
   return { sessions, totals };
 }
