@@ -87,6 +87,7 @@ export function summariseHistory(events: readonly HistoryEvent[]): HistoryView {
   }
   // A state whose last attempt succeeded after failures is done; keep its errors as retries.
   for (const r of rows.values()) {
+    if (r.type === 'Fail') r.status = 'failed';
     if (r.status === 'caught' && r.attempts > r.errors.length) r.status = 'done';
     if (r.status === 'running' && r.errors.length > 0 && failure) r.status = 'failed';
   }
