@@ -51,7 +51,7 @@ export function frameDifference(a: DataFrame | undefined, b: DataFrame | undefin
       const cmp = pl.DataFrame([sa.alias('a'), sb.alias('b')]).withRowIndex('row');
       bad = cmp.filter(pl.col('a').isNull().neq(pl.col('b').isNull()).or(pl.col('a').neq(pl.col('b')).fillNull(false)));
     }
-    if (bad.height > 0) return `column ${c} differs in ${bad.height} row(s), first: ${JSON.stringify(bad.row(0))}`;
+    if (bad.height > 0) return `column ${c} differs in ${bad.height} row(s), first: ${JSON.stringify(bad.head(1).toRecords()[0])}`;
   }
   return null;
 }
