@@ -185,7 +185,7 @@ describe('PolygonSource against a local vendor server', () => {
         json(res, body);
       };
 
-      const result = await source({ timeoutMs: 150 }).groupedDaily(SESSION);
+      const result = await source({ timeoutMs: 1_000 }).groupedDaily(SESSION);
 
       expect(result.pages).toEqual([body]);
       expect(vendor.requests).toHaveLength(2);
@@ -239,7 +239,7 @@ describe('PolygonSource against a local vendor server', () => {
       vendor.route = async (_req, res) => {
         inFlight++;
         peak = Math.max(peak, inFlight);
-        await new Promise((r) => setTimeout(r, 30));
+        await new Promise((r) => setTimeout(r, 200));
         inFlight--;
         json(res, groupedDaily([bar('AAPL', 1)]));
       };
