@@ -444,11 +444,14 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
     startedAt: started.toISOString(),
     states: [],
   };
-  let writes = Promise.resolve();
+  // Writes are serialized; one that fails (a flaky S3) does not stop the run,
+  // but the final write must succeed.
+  let writes: Promise<unknown> = Promise.resolve();
   const save = (): Promise<void> => {
     const snapshot = structuredClone(record);
-    writes = writes.then(() => runs.put(snapshot));
-    return writes;
+    const write = writes.then(() => runs.put(snapshot));
+    writes = write.catch(() => undefined);
+    return write;
   };
   await save();
 
@@ -463,6 +466,11 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
   const taskResults = new Map<string, unknown>();
   const attempts = new Map<string, number>();
   const jobs = new AbortController();
+  // Per Task state: stops its Batch job when its branch is abandoned.
+  const stopJob = new Map<string, AbortController>();
+  const runningJobs = new Set<Promise<unknown>>();
+  // Task states whose own handler or job failed (as opposed to being stopped).
+  const failedTasks = new Set<string>();
 
   // --- bindings, chosen by each Task's Resource (and function name)
   const lambdaHandlers: Record<string, FetchHandler> = {
@@ -490,6 +498,7 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
           taskResults.set(name, summarize(result));
           return { StatusCode: 200, ExecutedVersion: '$LATEST', Payload: result };
         } catch (error) {
+          failedTasks.add(name);
           // As Lambda reports a function error: the name is the errorType, the
           // cause a JSON document with errorType and errorMessage.
           const e = error as { name?: unknown; message?: unknown };
@@ -519,7 +528,20 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
           environment,
         };
         const startedAt = Date.now();
-        const result = await runBatch(job, jobs.signal);
+        const stop = new AbortController();
+        stopJob.set(name, stop);
+        const signal = AbortSignal.any([jobs.signal, stop.signal]);
+        const pending = runBatch(job, signal);
+        runningJobs.add(pending);
+        let result: BatchJobResult;
+        try {
+          result = await pending;
+        } catch (error) {
+          if (!signal.aborted) failedTasks.add(name);
+          throw error;
+        } finally {
+          runningJobs.delete(pending);
+        }
         taskResults.set(name, summarize({ jobId, ...result }));
         return {
           JobId: jobId,
@@ -562,6 +584,20 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
 
   emit({ type: 'execution-started', state: definition.StartAt, attempt: 1, at: started.toISOString() });
   let lastState = definition.StartAt;
+  // A failed Parallel state abandons its other branches: mark their running
+  // states aborted and stop their jobs, as Step Functions does.
+  const abandonBranches = (parallel: string, at: string): void => {
+    for (const [child, where] of states) {
+      if (where.parent !== parallel) continue;
+      const run = current.get(child);
+      if (run && run.status === 'running' && !failedTasks.has(child)) {
+        run.status = 'aborted';
+        run.endedAt = at;
+      }
+      if (!failedTasks.has(child)) stopJob.get(child)?.abort();
+      if (where.state.Type === 'Parallel') abandonBranches(child, at);
+    }
+  };
   const consume = (async () => {
     for await (const event of execution.eventLogs) {
       const at = new Date(event.timestamp).toISOString();
@@ -580,7 +616,8 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
           break;
         }
         case 'StateFailed': {
-          if (!run) break;
+          if (!run || run.status === 'aborted') break;
+          if (event.state.type === 'Parallel') abandonBranches(name, at);
           run.error = errorInfo(event.Error, event.Cause);
           emit({ type: 'state-failed', state: name, attempt: run.attempts, at, ...where, error: run.error });
           break;
@@ -601,7 +638,7 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
         }
         case 'StateExited': {
           // A caught state exits too, towards its Catch target: it still failed.
-          if (!run || run.status === 'caught') break;
+          if (!run || run.status === 'caught' || run.status === 'aborted') break;
           run.status = 'succeeded';
           run.endedAt = at;
           delete run.error;
@@ -626,14 +663,14 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
     failure = errorInfo((inner as { name?: unknown }).name, (inner as { message?: unknown }).message);
   }
   await consume;
-  // Branches stopped by a failed sibling: stop their jobs too, as Step Functions does.
+  // No job outlives the run: stop what is left and wait for the processes to exit.
   jobs.abort();
+  await Promise.allSettled([...runningJobs]);
 
   const ended = new Date();
   for (const run of record.states) {
     if (run.status === 'running') {
-      // A failed state whose failure ended the execution (no retry, no catch).
-      run.status = run.error && failure ? 'failed' : 'aborted';
+      run.status = failedTasks.has(run.name) || (run.error && failure) ? 'failed' : 'aborted';
       run.endedAt = ended.toISOString();
     }
   }
