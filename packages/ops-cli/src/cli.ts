@@ -72,7 +72,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       const command = argv.find((a) => !a.startsWith('-'));
       const known = program.commands.some((c) => c.name() === command);
       const help = known ? `fibbars ${command} --help` : 'fibbars --help';
-      ctx.log.error(`${err.message.replace(/^error:\s*/, '').split('\n')[0]} (see "${help}")`);
+      const message = err.message
+        .replace(/^error:\s*/, '')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '')
+        .join(' ');
+      ctx.log.error(`${message} (see "${help}")`);
       return EXIT.usage;
     }
     ctx.log.error(oneLine(err));

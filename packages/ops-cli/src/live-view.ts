@@ -69,9 +69,21 @@ export function normaliseEvent(event: unknown, now: number): StateEvent | null {
   const parsed = typeof stamp === 'number' ? stamp : typeof stamp === 'string' ? Date.parse(stamp) : Number.NaN;
   const at = Number.isFinite(parsed) ? parsed : now;
   const errName = [e.Error, e.error, (e.error as Record<string, unknown> | undefined)?.name].find((v): v is string => typeof v === 'string');
-  const cause = [e.Cause, e.cause, (e.error as Record<string, unknown> | undefined)?.message].find((v): v is string => typeof v === 'string');
+  const inner = e.error as Record<string, unknown> | undefined;
+  const cause = readableCause([e.Cause, e.cause, inner?.cause, inner?.message].find((v): v is string => typeof v === 'string'));
   const error = errName ? (cause ? `${errName}: ${cause}` : errName) : undefined;
   return { state: name, status, at, ...(error ? { error } : {}) };
+}
+
+/** Lambda-style causes are JSON (`{"errorType","errorMessage"}`): show the message. */
+export function readableCause(cause: string | undefined): string | undefined {
+  if (!cause?.startsWith('{')) return cause;
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    return typeof parsed.errorMessage === 'string' ? parsed.errorMessage : cause;
+  } catch {
+    return cause;
+  }
 }
 
 export class LiveView {

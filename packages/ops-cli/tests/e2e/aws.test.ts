@@ -278,7 +278,7 @@ describe('fibbars schedule', () => {
   });
 
   it('names the fix when the schedule does not exist', async () => {
-    scheduler.on(GetScheduleCommand).rejects(new ResourceNotFoundException({ message: 'Schedule not found', $metadata: {} }));
+    scheduler.on(GetScheduleCommand).rejects(new ResourceNotFoundException({ message: 'Schedule not found', Message: 'Schedule not found', $metadata: {} }));
     const res = await cli(['schedule', 'status', '--aws', '--schedule-name', 'nope'], { env: ENV });
     expect(res.code).toBe(2);
     expect(res.stderr).toBe('fibbars: no schedule nope in group default: pass --schedule-name (stack output ScheduleName) or set FIBBARS_SCHEDULE_NAME\n');

@@ -1,0 +1,122 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { mockClient } from 'aws-sdk-client-mock';
+import { DescribeStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { GetScheduleCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
+import { cli, listFiles, tempDir } from '../support/cli.js';
+
+interface DoctorJson {
+  ok: boolean;
+  checks: { name: string; status: string; detail: string; fix?: string }[];
+}
+
+describe('fibbars doctor', () => {
+  let dir: { dir: string; cleanup: () => Promise<void> };
+  let server: Server;
+  let baseUrl: string;
+  const seen: string[] = [];
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    // The vendor, locally: accepts one key, refuses others, like the real API.
+    server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+      const ok = req.headers.authorization === 'Bearer good-key' && req.url?.startsWith('/v3/reference/tickers');
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(ok ? { status: 'OK', results: [{ ticker: 'A' }] } : { status: 'ERROR', error: 'Unknown API Key' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await dir.cleanup();
+  });
+  beforeEach(() => {
+    seen.length = 0;
+  });
+
+  it('passes with a writable lake and an accepted key, leaving nothing behind', async () => {
+    const lake = path.join(dir.dir, 'lake-ok');
+    await mkdir(lake);
+    const res = await cli(['doctor', '--lake', lake, '--json'], { env: { POLYGON_API_KEY: 'good-key', POLYGON_BASE_URL: baseUrl } });
+    expect(res.code).toBe(0);
+    const out = JSON.parse(res.stdout) as DoctorJson;
+    expect(out.ok).toBe(true);
+    expect(out.checks.map((c) => [c.name, c.status])).toEqual([
+      ['node', 'ok'],
+      ['lake read', 'warn'],
+      ['lake write', 'ok'],
+      ['api key', 'ok'],
+    ]);
+    expect(seen).toEqual(['GET /v3/reference/tickers?limit=1 Bearer good-key']);
+    expect(await listFiles(lake)).toEqual([]);
+  });
+
+  it('fails with exit 1 and prints the fix when the key is rejected', async () => {
+    const lake = path.join(dir.dir, 'lake-ok');
+    const res = await cli(['doctor', '--lake', lake], { env: { POLYGON_API_KEY: 'bad-key', POLYGON_BASE_URL: baseUrl } });
+    expect(res.code).toBe(1);
+    expect(res.stdout).toMatch(/^FAIL api key\s+key rejected by http:\/\/127\.0\.0\.1:\d+ \(HTTP 401\)$/m);
+    expect(res.stdout).toMatch(/fix: check POLYGON_API_KEY/);
+    expect(res.stderr).toBe('fibbars: 1 check(s) failed: api key\n');
+  });
+
+  it('warns about a missing key and a lake not created yet, without creating it', async () => {
+    const lake = path.join(dir.dir, 'not-yet');
+    const res = await cli(['doctor', '--lake', lake]);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^WARN lake\s+.*not-yet does not exist yet$/m);
+    expect(res.stdout).toMatch(/^WARN api key\s+POLYGON_API_KEY is not set: runs use the synthetic market$/m);
+    expect(existsSync(lake)).toBe(false);
+  });
+
+  it('checks AWS access with --aws', async () => {
+    const sfn = mockClient(SFNClient);
+    const scheduler = mockClient(SchedulerClient);
+    try {
+      sfn.on(DescribeStateMachineCommand).resolves({ name: 'fibbars-daily-pipeline', status: 'ACTIVE' } as never);
+      scheduler.on(GetScheduleCommand).resolves({ Name: 'fibbars-prod-daily', State: 'ENABLED' });
+      const env = { AWS_REGION: 'eu-west-1', FIBBARS_STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:fibbars-daily-pipeline' };
+      const res = await cli(['doctor', '--aws', '--lake', path.join(dir.dir, 'lake-ok'), '--json'], { env });
+      const out = JSON.parse(res.stdout) as DoctorJson;
+      expect(out.checks.filter((c) => c.name.startsWith('aws')).map((c) => [c.name, c.status, c.detail])).toEqual([
+        ['aws region', 'ok', 'eu-west-1'],
+        ['aws credentials', 'ok', 'credentials can describe fibbars-daily-pipeline (ACTIVE)'],
+        ['aws schedule', 'ok', 'fibbars-prod-daily is ENABLED'],
+      ]);
+      const noRegion = JSON.parse((await cli(['doctor', '--aws', '--lake', path.join(dir.dir, 'lake-ok'), '--json'])).stdout) as DoctorJson;
+      expect(noRegion.checks.find((c) => c.name === 'aws region')).toMatchObject({ status: 'fail', fix: 'export AWS_REGION=<region of the stack>' });
+    } finally {
+      sfn.restore();
+      scheduler.restore();
+    }
+  });
+});
+
+describe('fibbars --help', () => {
+  const commands = ['run', 'backfill', 'consolidate', 'resample', 'gaps', 'bars', 'export', 'plot', 'executions', 'describe', 'schedule', 'doctor'];
+
+  it.each(commands)('documents "%s" with an example', async (command) => {
+    const res = await cli([command, '--help']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain(`Usage: fibbars ${command}`);
+    expect(res.stdout).toMatch(new RegExp(`Examples:\\n  \\$ fibbars ${command}`));
+  });
+
+  it('lists every command at the top level', async () => {
+    const res = await cli(['--help']);
+    expect(res.code).toBe(0);
+    for (const c of commands) expect(res.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
+  });
+
+  it('answers an unknown command with one line and exit 2', async () => {
+    const res = await cli(['bras']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe('fibbars: unknown command \'bras\' (Did you mean bars?) (see "fibbars --help")\n');
+  });
+});

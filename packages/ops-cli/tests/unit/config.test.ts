@@ -1,0 +1,75 @@
+import path from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { normaliseLakeUri, positiveInt, resolveConfig } from '../../src/config.js';
+import { exitCodeOf, LakeNotFoundError, oneLine } from '../../src/errors.js';
+
+describe('resolveConfig', () => {
+  it('takes flags over the environment over defaults', () => {
+    const env = { FIBBARS_LAKE: 's3://env-bucket/lake', FIBBARS_STATE_MACHINE_ARN: 'arn:env', AWS_REGION: 'eu-west-1' };
+    expect(resolveConfig({}, {}, '/work')).toMatchObject({
+      lake: path.resolve('/work', 'lake'),
+      lakeInput: './lake',
+      polygonBaseUrl: 'https://api.polygon.io',
+      scheduleName: 'fibbars-prod-daily',
+      polygonApiKey: undefined,
+    });
+    expect(resolveConfig({}, env, '/work')).toMatchObject({ lake: 's3://env-bucket/lake', stateMachineArn: 'arn:env', awsRegion: 'eu-west-1' });
+    expect(resolveConfig({ lake: 'data/lake', stateMachineArn: 'arn:flag' }, env, '/work')).toMatchObject({
+      lake: '/work/data/lake',
+      stateMachineArn: 'arn:flag',
+    });
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(resolveConfig({}, { POLYGON_API_KEY: '  ', FIBBARS_LAKE: '' }, '/w')).toMatchObject({ polygonApiKey: undefined, lakeInput: './lake' });
+  });
+
+  it('names the variable when POLYGON_BASE_URL is not a URL', () => {
+    expect(() => resolveConfig({}, { POLYGON_BASE_URL: 'ftp://x' }, '/w')).toThrow(/^POLYGON_BASE_URL "ftp:\/\/x" is not an http\(s\) URL/);
+  });
+});
+
+describe('normaliseLakeUri', () => {
+  it.each([
+    ['s3://my-bucket', 's3://my-bucket'],
+    ['s3://my-bucket/', 's3://my-bucket'],
+    ['s3://my-bucket/a/b/', 's3://my-bucket/a/b'],
+    ['file:///srv/lake', '/srv/lake'],
+    ['./lake', '/cwd/lake'],
+    ['/abs/lake', '/abs/lake'],
+  ])('accepts %s', (input, want) => {
+    expect(normaliseLakeUri(input, '/cwd')).toBe(want);
+  });
+
+  it.each(['s3://', 's3://UPPER', 's3://a', 's3://bad_bucket/x', 's3://b..x/y', 's3://bucket/../x', 'http://host/lake', 'gs://bucket/lake', 's3:/bucket'])(
+    'refuses %s with the fix',
+    (input) => {
+      expect(() => normaliseLakeUri(input, '/cwd')).toThrow(/^malformed lake URI .*pass --lake \.\/lake \(a folder\) or --lake s3:\/\/bucket\/prefix$/);
+    },
+  );
+});
+
+describe('positiveInt', () => {
+  it('parses whole numbers in range and names the flag otherwise', () => {
+    expect(positiveInt('--days', '21')).toBe(21);
+    expect(() => positiveInt('--days', '2.5')).toThrow('--days must be a whole number, got "2.5": e.g. --days 5');
+    expect(() => positiveInt('--days', '0')).toThrow('--days must be between 1 and');
+  });
+});
+
+describe('exit codes', () => {
+  it('maps domain errors by class and contract errors by name', () => {
+    const named = (name: string) => Object.assign(new Error('x'), { name });
+    expect(exitCodeOf(new LakeNotFoundError('x'))).toBe(2);
+    expect(exitCodeOf(named('ConfigError'))).toBe(2);
+    expect(exitCodeOf(named('DataQualityError'))).toBe(3);
+    expect(exitCodeOf(named('CommitConflictError'))).toBe(4);
+    expect(exitCodeOf(named('UpstreamUnavailableError'))).toBe(1);
+    expect(exitCodeOf('boom')).toBe(1);
+  });
+
+  it('keeps messages to one line, prefixed by the contract name', () => {
+    expect(oneLine(Object.assign(new Error('\nfirst\nsecond'), { name: 'RateLimitedError' }))).toBe('RateLimitedError: first');
+    expect(oneLine(new LakeNotFoundError('lake x missing'))).toBe('lake x missing');
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it } from '@jest/globals';
+import { nyse } from '@fibbars/ohlcv-core/calendar';
+import { defaultSession, parseIsoDate, parseSession, sessionsBefore } from '../../src/dates.js';
+import { findGaps } from '../../src/gaps.js';
+
+describe('dates', () => {
+  it('accepts sessions and refuses holidays and weekends, naming the sessions around them', () => {
+    expect(parseSession('--date', '2026-11-25')).toBe('2026-11-25');
+    expect(() => parseSession('--date', '2026-07-03')).toThrow(
+      `2026-07-03 is not an NYSE session (Friday, market closed): pass a session date, e.g. --date ${nyse.latestSessionOnOrBefore('2026-07-03')} or --date ${nyse.nextSession('2026-07-03')}`,
+    );
+    expect(() => parseIsoDate('--from', '2026-02-30')).toThrow('--from "2026-02-30" is not a date: use YYYY-MM-DD');
+    expect(() => parseIsoDate('--from', '1989-12-29')).toThrow(/outside the NYSE calendar/);
+  });
+
+  it('picks today once the close has settled, else the session before', () => {
+    // 2026-11-25 is a Wednesday session; 16:30 New York is 21:30 UTC in November.
+    expect(defaultSession(new Date('2026-11-25T21:29:00Z'))).toBe(nyse.previousSession('2026-11-25'));
+    expect(defaultSession(new Date('2026-11-25T21:30:00Z'))).toBe('2026-11-25');
+    // Thanksgiving and the weekend fall back to the last session.
+    expect(defaultSession(new Date('2026-11-26T22:00:00Z'))).toBe('2026-11-25');
+    expect(defaultSession(new Date('2026-11-29T12:00:00Z'))).toBe('2026-11-27');
+  });
+
+  it('lists the sessions before a session, oldest first', () => {
+    const before = sessionsBefore('2026-11-25', 5);
+    expect(before).toEqual(nyse.sessionsBetween(before[0]!, nyse.previousSession('2026-11-25')));
+    expect(before).toHaveLength(5);
+    expect(sessionsBefore('2026-11-25', 0)).toEqual([]);
+  });
+});
+
+describe('findGaps', () => {
+  const week = nyse.sessionsBetween('2026-11-16', '2026-11-25');
+
+  it('reports a session missing for every ticker as a lake gap, not as holes', () => {
+    const present = week.filter((s) => s !== '2026-11-19');
+    const tickers = [...present.map(() => 'AAA'), ...present.map(() => 'BBB')];
+    const r = findGaps(tickers, [...present, ...present]);
+    expect(r.missingSessions).toEqual(['2026-11-19']);
+    expect(r.expectedSessions).toBe(week.length);
+    expect(r.presentSessions).toBe(week.length - 1);
+    expect(r.tickerHoles).toEqual([]);
+  });
+
+  it('reports a ticker hole only inside the ticker\'s own first..last range', () => {
+    const late = week.slice(3); // listed later: not a hole before its first row
+    const holed = week.filter((s) => s !== week[5]);
+    const r = findGaps([...week.map(() => 'AAA'), ...late.map(() => 'NEW'), ...holed.map(() => 'HOL')], [...week, ...late, ...holed]);
+    expect(r.missingSessions).toEqual([]);
+    expect(r.tickerHoles).toEqual([{ ticker: 'HOL', first: week[0], last: week[week.length - 1], missing: [week[5]] }]);
+    expect([r.tickers, r.tickersWithHoles, r.holes]).toEqual([3, 1, 1]);
+  });
+
+  it('handles an empty history', () => {
+    expect(findGaps([], [])).toMatchObject({ from: null, to: null, expectedSessions: 0, holes: 0 });
+  });
+});
