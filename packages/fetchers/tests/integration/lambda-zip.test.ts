@@ -13,6 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { unzipSync } from 'fflate';
 import { RawZone, openStore } from '@fibbars/ohlcv-core/storage';
+import { startS3 } from '../helpers/s3.js';
 import { bar, groupedDaily, json, startVendor } from '../helpers/vendor.js';
 
 const run = promisify(execFile);
@@ -100,6 +101,22 @@ describe('Lambda zips (built by scripts/package.mjs)', () => {
     expect((await raw.readMeta(fetch!)).source).toBe('synthetic');
     expect(out.logs.length).toBeGreaterThan(0);
     for (const line of out.logs) expect(line).toMatchObject({ correlation_id: 'lambda-req-1', service: 'fibbars-fetchers' });
+  });
+
+  it('ohlcv: writes to an S3 lake through the SDK settings of the environment', async () => {
+    const s3 = await startS3();
+    try {
+      const lake = `s3://${s3.bucket}/lambda`;
+
+      const out = await invoke(bundles.ohlcv!, { date: '2024-03-14' }, { FIBBARS_LAKE: lake, SYNTHETIC_TICKERS: '10', ...s3.env });
+
+      expect(out.error).toBeUndefined();
+      expect(out.result).toMatchObject({ status: 'ok', lake, sessions: ['2024-03-14'] });
+      const raw = new RawZone(openStore(lake, { s3Client: s3.client }));
+      expect(await raw.sessions('ohlcv')).toEqual(['2024-03-14']);
+    } finally {
+      await s3.stop();
+    }
   });
 
   it('meta: writes the ticker snapshot and the splits of the session', async () => {
