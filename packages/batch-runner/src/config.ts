@@ -15,7 +15,7 @@ export const ENV = {
   days: 'RESAMPLE_DAYS',
   runId: 'FIBBARS_RUN_ID',
   maxRejectedShare: 'MAX_REJECTED_SHARE',
-  date: 'FIBBARS_DATE',
+  sessions: 'FIBBARS_SESSIONS',
   heartbeatMs: 'FIBBARS_HEARTBEAT_MS',
   batchJobId: 'AWS_BATCH_JOB_ID',
 } as const;
@@ -29,6 +29,7 @@ export interface Flags {
   runId?: string | undefined;
   maxRejectedShare?: string | undefined;
   date?: string | undefined;
+  sessions?: string | undefined;
 }
 
 interface Common {
@@ -38,14 +39,14 @@ interface Common {
   runId: string;
   /** Interval of the progress heartbeat in ms; 0 disables it. */
   heartbeatMs: number;
+  /** The sessions the pipeline run is about (from the fetch step), when given. */
+  sessions?: string[];
 }
 
 export interface ConsolidateConfig extends Common {
   command: 'consolidate';
   /** Rejected share of a session above which the run fails (DataQualityError). */
   maxRejectedShare?: number;
-  /** Consolidate only this session (ISO date); all pending sessions when absent. */
-  date?: string;
 }
 
 export interface ResampleConfig extends Common {
@@ -100,11 +101,33 @@ const shareSchema = z
   .transform(Number)
   .pipe(z.number().min(0, 'must be a number between 0 and 1').max(1, 'must be a number between 0 and 1'));
 
-const dateSchema = z
+function isCalendarDate(iso: string): boolean {
+  const date = new Date(`${iso}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(iso);
+}
+
+const isoDate = z
+  .string({ error: 'must hold ISO dates YYYY-MM-DD' })
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must hold ISO dates YYYY-MM-DD')
+  .refine(isCalendarDate, { message: 'holds a date that is not a calendar date', abort: true });
+
+// The state machine passes `States.JsonToString(sessions)`, a JSON array; a
+// person types `2024-06-03,2024-06-04`. Both are accepted; `[]` is a day
+// without a session.
+const sessionsSchema = z
   .string()
   .trim()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be an ISO date YYYY-MM-DD')
-  .refine((iso) => new Date(`${iso}T00:00:00Z`).toISOString().startsWith(iso), { message: 'is not a calendar date' });
+  .transform((text, ctx) => {
+    if (!text.startsWith('[')) return text === '' ? [] : text.split(',').map((part) => part.trim());
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array or a comma-separated list of ISO dates' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.array(isoDate, { error: 'must be a JSON array or a comma-separated list of ISO dates' }))
+  .transform((dates) => [...new Set(dates)].sort());
 
 const heartbeatSchema = z
   .string()
@@ -127,7 +150,13 @@ function pick(flag: string | undefined, flagName: string, env: Env, envName: str
 }
 
 function parse<T>(schema: z.ZodType<T, string>, source: Sourced): T {
-  const result = schema.safeParse(source.value);
+  let result: ReturnType<typeof schema.safeParse>;
+  try {
+    result = schema.safeParse(source.value);
+  } catch (cause) {
+    // A check that throws is still a bad value, never a crash.
+    throw new ConfigError(`${source.label} is invalid (got ${JSON.stringify(source.value)})`, { cause });
+  }
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   throw new ConfigError(`${source.label} ${issue?.message ?? 'is invalid'} (got ${JSON.stringify(source.value)})`);
@@ -156,6 +185,13 @@ export function loadConfig(command: Command, flags: Flags, env: Env, now: Date =
     runId: runIdSource === undefined ? generateRunId(now) : parse(runIdSchema, runIdSource),
     heartbeatMs: heartbeatSource === undefined ? 15_000 : parse(heartbeatSchema, heartbeatSource),
   };
+  const sessionsSource =
+    flags.sessions !== undefined
+      ? { value: flags.sessions, label: '--sessions' }
+      : flags.date !== undefined
+        ? { value: flags.date, label: '--date' }
+        : pick(undefined, '', env, ENV.sessions);
+  if (sessionsSource !== undefined) common.sessions = parse(sessionsSchema, sessionsSource);
 
   if (command === 'resample') {
     const daysSource = pick(flags.days, 'days', env, ENV.days);
@@ -168,7 +204,5 @@ export function loadConfig(command: Command, flags: Flags, env: Env, now: Date =
   const config: ConsolidateConfig = { command, ...common };
   const shareSource = pick(flags.maxRejectedShare, 'max-rejected-share', env, ENV.maxRejectedShare);
   if (shareSource !== undefined) config.maxRejectedShare = parse(shareSchema, shareSource);
-  const dateSource = pick(flags.date, 'date', env, ENV.date);
-  if (dateSource !== undefined) config.date = parse(dateSchema, dateSource);
   return config;
 }

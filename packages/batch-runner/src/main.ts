@@ -24,8 +24,8 @@ export interface RunReport {
   command: RunnerConfig['command'];
   lake: string;
   runId: string;
-  /** The session the pipeline run is about (`--date`), when given. */
-  session?: string;
+  /** The sessions the pipeline run is about (`--sessions`, `FIBBARS_SESSIONS`), when given. */
+  sessions?: string[];
   /** `committed` when any dataset got a new version, `no-change` otherwise. */
   status: 'committed' | 'no-change';
   elapsedMs: number;
@@ -57,7 +57,7 @@ async function runJob(config: RunnerConfig, deps: MainDeps, log: Logger): Promis
       lake: config.lake,
       runId: config.runId,
       ...(config.command === 'resample' ? { days: config.days } : {}),
-      ...(config.command === 'consolidate' && config.date !== undefined ? { session: config.date } : {}),
+      ...(config.sessions !== undefined ? { sessions: config.sessions } : {}),
       ...(config.command === 'consolidate' && config.maxRejectedShare !== undefined ? { maxRejectedShare: config.maxRejectedShare } : {}),
       version: VERSION,
       node: process.version,
@@ -65,9 +65,9 @@ async function runJob(config: RunnerConfig, deps: MainDeps, log: Logger): Promis
     const jobs = deps.jobs ?? (await loadCoreJobs());
     const lake = jobs.openLake(config.lake);
     const report: RunReport = { command: config.command, lake: config.lake, runId: config.runId, status: 'no-change', elapsedMs: 0, maxRssMiB: 0 };
+    if (config.sessions !== undefined) report.sessions = config.sessions;
 
     if (config.command === 'consolidate') {
-      if (config.date !== undefined) report.session = config.date;
       stage = 'consolidate';
       log.info('progress', { stage, status: 'started', elapsedMs: elapsedMs() });
       const result = await jobs.consolidateLake(lake, {
@@ -136,7 +136,8 @@ function buildProgram(run: (config: RunnerConfig) => Promise<void>, env: Env, no
     .option('--lake <uri>', 'lake folder or s3://bucket/prefix (env FIBBARS_LAKE)')
     .option('--run-id <id>', 'run id recorded in the commits (env FIBBARS_RUN_ID)')
     .option('--max-rejected-share <share>', 'fail a session whose rejected share exceeds this, 0..1 (env MAX_REJECTED_SHARE)')
-    .option('--date <YYYY-MM-DD>', 'the session this run is about, recorded in the report (env FIBBARS_DATE)')
+    .option('--sessions <list>', 'sessions this run is about, JSON array or comma list, recorded in the report (env FIBBARS_SESSIONS)')
+    .option('--date <YYYY-MM-DD>', 'shorthand for --sessions with one session')
     .action(async (flags: Flags) => run(loadConfig('consolidate', flags, env, now())));
 
   program
@@ -145,6 +146,7 @@ function buildProgram(run: (config: RunnerConfig) => Promise<void>, env: Env, no
     .option('--days <list>', 'session counts, e.g. 5 or 3,5,8 (env RESAMPLE_DAYS)')
     .option('--lake <uri>', 'lake folder or s3://bucket/prefix (env FIBBARS_LAKE)')
     .option('--run-id <id>', 'run id recorded in the commits (env FIBBARS_RUN_ID)')
+    .option('--sessions <list>', 'sessions this run is about, JSON array or comma list, recorded in the report (env FIBBARS_SESSIONS)')
     .action(async (flags: Flags) => run(loadConfig('resample', flags, env, now())));
 
   return program;

@@ -26,7 +26,7 @@ describe('batch-runner bundle with a bad configuration', () => {
     ['an interval that is not a number', ['resample'], { RESAMPLE_DAYS: 'five' }, /^RESAMPLE_DAYS must be/],
     ['no interval at all', ['resample'], {}, /RESAMPLE_DAYS/],
     ['a rejected share above 1', ['consolidate'], { MAX_REJECTED_SHARE: '2' }, /^MAX_REJECTED_SHARE must be a number between 0 and 1/],
-    ['a session date that does not exist', ['consolidate', '--date', '2024-02-30'], {}, /^--date is not a calendar date/],
+    ['a session date that does not exist', ['consolidate', '--date', '2024-02-30'], {}, /^--date holds a date that is not a calendar date/],
     ['an unknown flag', ['consolidate', '--force'], {}, /unknown option '--force'/],
     ['an unsupported lake scheme', ['consolidate', '--lake', 'gs://bucket/lake'], {}, /^--lake is not a lake URI/],
   ])('exits 2 on %s and writes nothing', async (_case, args, env, message) => {

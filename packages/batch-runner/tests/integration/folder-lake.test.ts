@@ -46,11 +46,13 @@ describe('batch-runner bundle on a folder lake', () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('consolidates every raw session into ohlcv_1d and ends stdout with the report', async () => {
-    const result = await runBundle(['consolidate'], { cwd: work, env: { FIBBARS_LAKE: lake, FIBBARS_RUN_ID: 'day-1' } });
+    // The environment the state machine gives the job: lake, run id, the fetched sessions.
+    const env = { FIBBARS_LAKE: lake, FIBBARS_RUN_ID: 'day-1', FIBBARS_SESSIONS: JSON.stringify(SESSIONS.slice(-1)) };
+    const result = await runBundle(['consolidate'], { cwd: work, env });
     const report = doneReport(result);
 
     expect(result.errors).toEqual([]);
-    expect(report).toMatchObject({ command: 'consolidate', runId: 'day-1', status: 'committed', consolidate: { sessions: SESSIONS, rows: { accepted: SESSIONS.length * TICKERS, quarantined: 0 } } });
+    expect(report).toMatchObject({ command: 'consolidate', runId: 'day-1', sessions: SESSIONS.slice(-1), status: 'committed', consolidate: { sessions: SESSIONS, rows: { accepted: SESSIONS.length * TICKERS, quarantined: 0 } } });
     expect(result.lines.filter((l) => l['msg'] === 'progress').map((l) => [l['stage'], l['status']])).toEqual([
       ['consolidate', 'started'],
       ['consolidate', 'finished'],

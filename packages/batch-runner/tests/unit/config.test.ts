@@ -26,15 +26,21 @@ describe('loadConfig', () => {
     const config = loadConfig(
       'consolidate',
       { lake: './other', runId: 'flag-run', maxRejectedShare: '0.05', date: '2024-03-01' },
-      { FIBBARS_LAKE: './lake', FIBBARS_RUN_ID: 'env-run', MAX_REJECTED_SHARE: '0.5', FIBBARS_DATE: '2024-02-29' },
+      { FIBBARS_LAKE: './lake', FIBBARS_RUN_ID: 'env-run', MAX_REJECTED_SHARE: '0.5', FIBBARS_SESSIONS: '["2024-02-29"]' },
       NOW,
     );
-    expect(config).toEqual({ command: 'consolidate', lake: './other', runId: 'flag-run', heartbeatMs: 15_000, maxRejectedShare: 0.05, date: '2024-03-01' });
+    expect(config).toEqual({ command: 'consolidate', lake: './other', runId: 'flag-run', heartbeatMs: 15_000, maxRejectedShare: 0.05, sessions: ['2024-03-01'] });
   });
 
   it('drops repeated intervals and keeps the given order', () => {
     const config = loadConfig('resample', { days: '8, 3,8,5' }, { FIBBARS_LAKE: 'lake' }, NOW);
     expect(config.command === 'resample' && config.days).toEqual([8, 3, 5]);
+  });
+
+  it('reads the sessions as the state machine passes them (a JSON array) or as a comma list', () => {
+    expect(loadConfig('resample', { days: '5' }, { FIBBARS_LAKE: 'lake', FIBBARS_SESSIONS: '["2024-06-04","2024-06-03"]' }, NOW).sessions).toEqual(['2024-06-03', '2024-06-04']);
+    expect(loadConfig('consolidate', { sessions: '2024-06-03, 2024-06-04' }, { FIBBARS_LAKE: 'lake' }, NOW).sessions).toEqual(['2024-06-03', '2024-06-04']);
+    expect(loadConfig('consolidate', {}, { FIBBARS_LAKE: 'lake', FIBBARS_SESSIONS: '[]' }, NOW).sessions).toEqual([]);
   });
 
   it('treats an empty variable as unset', () => {
@@ -57,7 +63,11 @@ describe('loadConfig', () => {
     ['a one-session interval', 'resample', {}, { FIBBARS_LAKE: 'lake', RESAMPLE_DAYS: '1' }, /^RESAMPLE_DAYS must be/],
     ['a share above 1', 'consolidate', {}, { FIBBARS_LAKE: 'lake', MAX_REJECTED_SHARE: '5' }, /^MAX_REJECTED_SHARE must be a number between 0 and 1 \(got "5"\)/],
     ['a share that is not a number', 'consolidate', { maxRejectedShare: '1%' }, { FIBBARS_LAKE: 'lake' }, /^--max-rejected-share must be a number/],
-    ['an impossible date', 'consolidate', {}, { FIBBARS_LAKE: 'lake', FIBBARS_DATE: '2023-02-29' }, /^FIBBARS_DATE is not a calendar date/],
+    ['an impossible date', 'consolidate', { date: '2023-02-29' }, { FIBBARS_LAKE: 'lake' }, /^--date holds a date that is not a calendar date/],
+    ['sessions that are not JSON', 'consolidate', {}, { FIBBARS_LAKE: 'lake', FIBBARS_SESSIONS: '["2024-06-04"' }, /^FIBBARS_SESSIONS must be a JSON array or a comma-separated list/],
+    ['sessions that are not dates', 'resample', { days: '5' }, { FIBBARS_LAKE: 'lake', FIBBARS_SESSIONS: '[20240604]' }, /^FIBBARS_SESSIONS must hold ISO dates YYYY-MM-DD/],
+    ['a month 13', 'consolidate', {}, { FIBBARS_LAKE: 'lake', FIBBARS_SESSIONS: '["2024-13-01"]' }, /^FIBBARS_SESSIONS holds a date that is not a calendar date/],
+    ['a word for a session', 'consolidate', { sessions: 'today' }, { FIBBARS_LAKE: 'lake' }, /^--sessions must hold ISO dates YYYY-MM-DD/],
     ['a run id with a slash', 'consolidate', { runId: '../x' }, { FIBBARS_LAKE: 'lake' }, /^--run-id must be/],
     ['a heartbeat that is not a number', 'consolidate', {}, { FIBBARS_LAKE: 'lake', FIBBARS_HEARTBEAT_MS: 'soon' }, /^FIBBARS_HEARTBEAT_MS/],
   ] as const)('rejects %s with a ConfigError naming the setting', (_case, command, flags, env, pattern) => {

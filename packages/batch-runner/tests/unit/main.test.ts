@@ -98,7 +98,7 @@ describe('main consolidate', () => {
     expect(lines.at(-1)).toMatchObject({
       level: 'info',
       msg: 'done',
-      report: { command: 'consolidate', runId: 'run-7', session: '2024-01-02', status: 'committed', consolidate: consolidateReport('run-7') },
+      report: { command: 'consolidate', runId: 'run-7', sessions: ['2024-01-02'], status: 'committed', consolidate: consolidateReport('run-7') },
     });
     expect(h.err).toEqual([]);
   });
