@@ -55,14 +55,9 @@ export function requireArtifacts(paths: Artifacts = defaultArtifactPaths()): Art
 }
 
 /**
- * Files of the batch-runner folder left out of the Docker build context:
- * the image needs the Dockerfile and the bundle, never the workspace's
- * symlinked node_modules or the tests.
+ * The Docker build context of the Batch image, as `.dockerignore` patterns
+ * (`IgnoreMode.DOCKER`): the Dockerfile and the bundle, nothing else. The
+ * workspace's symlinked node_modules, sources and tests never reach the
+ * image nor change its hash.
  */
-export const BATCH_IMAGE_EXCLUDES: readonly string[] = [
-  'node_modules',
-  'tests',
-  '.test-results',
-  'coverage',
-  '*.tsbuildinfo',
-];
+export const BATCH_IMAGE_EXCLUDES: readonly string[] = ['*', '!Dockerfile', '!dist', 'dist/*', '!dist/bundle'];

@@ -3,7 +3,7 @@
  * secret, the two fetcher Lambdas, Batch on Fargate, the state machine from
  * `@fibbars/asl-definition`, the daily schedule, alerts, alarm and dashboard.
  */
-import { Aws, CfnOutput, Duration, RemovalPolicy, Size, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, IgnoreMode, RemovalPolicy, Size, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -276,6 +276,7 @@ export class FibbarsStack extends Stack {
 
     const image = ecs.ContainerImage.fromAsset(artifacts.batchImageDir, {
       exclude: [...BATCH_IMAGE_EXCLUDES],
+      ignoreMode: IgnoreMode.DOCKER,
       platform: Platform.LINUX_AMD64,
     });
     const makeJob = (

@@ -1,0 +1,93 @@
+import { describe, it, expect } from '@jest/globals';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, runCli, type CliDeps, type CredentialCheck } from '../../src/cli.js';
+
+function harness(credentials: CredentialCheck, withAssembly = true) {
+  const assembly = mkdtempSync(join(tmpdir(), 'fibbars-cdkout-'));
+  if (withAssembly) writeFileSync(join(assembly, 'manifest.json'), '{}');
+  const calls: string[][] = [];
+  const lines: string[] = [];
+  const deps: CliDeps = {
+    checkCredentials: async () => credentials,
+    runCdk: async (args) => {
+      calls.push(args);
+      return 0;
+    },
+    cloudAssembly: assembly,
+    stderr: (line) => lines.push(line),
+  };
+  return { deps, calls, lines, assembly };
+}
+
+describe('parseArgs', () => {
+  it('defaults to dev and passes everything after -- to cdk', () => {
+    expect(parseArgs(['deploy'])).toEqual({ command: 'deploy', env: 'dev', cdkArgs: [] });
+    expect(parseArgs(['diff', '--env', 'prod', '--', '--context-lines', '5'])).toEqual({
+      command: 'diff',
+      env: 'prod',
+      cdkArgs: ['--context-lines', '5'],
+    });
+    expect(parseArgs(['deploy', '--env=prod']).env).toBe('prod');
+  });
+
+  it('rejects unknown commands, arguments and environments with one line', () => {
+    expect(() => parseArgs(['destroy'])).toThrow(/^unknown command "destroy"; usage:/);
+    expect(() => parseArgs(['deploy', '--force'])).toThrow(/^unknown argument "--force"/);
+    expect(() => parseArgs(['deploy', '--env', 'qa'])).toThrow('--env must be one of dev, prod, got "qa"');
+    expect(() => parseArgs(['deploy', '--env'])).toThrow(/^--env needs a value/);
+  });
+});
+
+describe('runCli', () => {
+  it('stops before cdk with one line and exit 1 when there are no credentials', async () => {
+    const { deps, calls, lines } = harness({ ok: false, reason: 'Could not load credentials from any providers' });
+    expect(await runCli(['deploy', '--env', 'prod'], deps)).toBe(1);
+    expect(calls).toEqual([]);
+    expect(lines).toEqual([
+      'infra: no AWS credentials (Could not load credentials from any providers); ' +
+        'set AWS_PROFILE or run aws sso login / aws configure, then retry',
+    ]);
+  });
+
+  it('deploys the synthesized stack of the chosen environment, asking before security changes', async () => {
+    const { deps, calls, assembly } = harness({ ok: true, source: 'AKIA…' });
+    expect(await runCli(['deploy', '--env', 'prod', '--', '--concurrency', '2'], deps)).toBe(0);
+    expect(calls).toEqual([
+      ['deploy', '--app', assembly, '--require-approval', 'broadening', 'prod-fibbars', '--concurrency', '2'],
+    ]);
+  });
+
+  it('diffs the synthesized stack against the deployed one', async () => {
+    const { deps, calls, assembly } = harness({ ok: true, source: 'AKIA…' });
+    expect(await runCli(['diff'], deps)).toBe(0);
+    expect(calls).toEqual([['diff', '--app', assembly, 'dev-fibbars']]);
+  });
+
+  it('names the synth target when the synthesized app is missing', async () => {
+    const { deps, calls, lines, assembly } = harness({ ok: true, source: 'AKIA…' }, false);
+    mkdirSync(assembly, { recursive: true });
+    expect(await runCli(['deploy'], deps)).toBe(1);
+    expect(calls).toEqual([]);
+    expect(lines).toEqual([`infra: no synthesized app in ${assembly}; run: nx run infra:synth`]);
+  });
+
+  it('returns the exit code of cdk', async () => {
+    const { deps } = harness({ ok: true, source: 'AKIA…' });
+    expect(await runCli(['deploy'], { ...deps, runCdk: async () => 3 })).toBe(3);
+  });
+
+  it('exits 2 on a usage error without looking for credentials', async () => {
+    let looked = false;
+    const { deps, lines } = harness({ ok: true, source: 'AKIA…' });
+    const code = await runCli(['deploy', '--env', 'qa'], {
+      ...deps,
+      checkCredentials: async () => {
+        looked = true;
+        return { ok: true, source: 'x' };
+      },
+    });
+    expect([code, looked, lines.length]).toEqual([2, false, 1]);
+  });
+});
