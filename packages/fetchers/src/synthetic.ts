@@ -247,7 +247,9 @@ export class SyntheticSource implements MarketSource {
 
   async tickers(asOf?: string): Promise<SourceResult> {
     const date = asOf ?? this.defaultAsOf();
-    if (!this.inCalendar(date)) throw new ConfigError(`synthetic tickers asOf ${JSON.stringify(date)} is not a date the NYSE calendar covers`);
+    if (!this.inCalendar(date) || date < nyse.sessions[0]!) {
+      throw new ConfigError(`synthetic tickers asOf ${JSON.stringify(date)} is not a date the NYSE calendar covers`);
+    }
     const k = nyse.sessionIndex(nyse.latestSessionOnOrBefore(date));
     const active: object[] = [];
     const delisted: object[] = [];
