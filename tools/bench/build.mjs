@@ -9,7 +9,7 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 
 await build({
   absWorkingDir: root,
-  entryPoints: { cli: 'src/cli.ts', child: 'src/child.ts' },
+  entryPoints: { cli: 'src/cli.ts', child: 'src/child.ts', profile: 'src/profile.ts' },
   outdir: 'dist',
   bundle: true,
   platform: 'node',

@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pl from 'nodejs-polars';
-import { consolidateLake, coreResample, openLake, resampleLake } from './core.js';
+import { consolidateLake, openLake, resample, resampleLake } from './core.js';
 import { INTERVALS, duckRebuild, openDuck } from './duckdb.js';
 import { duckIncrement } from './increment.js';
 
@@ -16,6 +16,8 @@ export type ChildTask =
 
 export interface ChildResult {
   seconds: number;
+  /** CPU time (user + system) the child spent on the work, all threads. */
+  cpuSeconds: number;
   maxRssBytes: number;
   rowsIn: number;
   rowsOut: number;
@@ -23,7 +25,6 @@ export interface ChildResult {
 }
 
 async function oursRebuild(task: Extract<ChildTask, { kind: 'ours-rebuild' }>) {
-  const resample = coreResample();
   mkdirSync(task.outDir, { recursive: true });
   const daily = await pl.scanParquet(task.dailyGlob).collect();
   const perInterval: Record<string, number> = {};
@@ -80,6 +81,7 @@ async function duckIncrementTask(task: Extract<ChildTask, { kind: 'duck-incremen
 
 export async function runTask(task: ChildTask): Promise<Omit<ChildResult, 'maxRssBytes'>> {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   let r: { rowsIn: number; rowsOut: number; detail?: unknown };
   switch (task.kind) {
     case 'ours-rebuild':
@@ -98,7 +100,8 @@ export async function runTask(task: ChildTask): Promise<Omit<ChildResult, 'maxRs
       r = await duckIncrementTask(task);
       break;
   }
-  return { seconds: (performance.now() - started) / 1000, ...r };
+  const used = process.cpuUsage(cpu);
+  return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6, ...r };
 }
 
 async function main(): Promise<void> {

@@ -2,9 +2,11 @@
 // DuckDB over the same Parquet files. It also checks our outputs against its
 // own (a full outer join per interval), so the comparison is never by hand.
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { DEFAULT_INTERVALS } from '@fibbars/ohlcv-core';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
 
-export const INTERVALS = [3, 5, 8, 13, 21, 34] as const;
+/** The six intervals every measurement covers (3, 5, 8, 13, 21, 34). */
+export const INTERVALS: readonly number[] = DEFAULT_INTERVALS;
 
 export async function openDuck(options: { threads?: number } = {}): Promise<{ con: DuckDBConnection; close: () => void }> {
   const instance = await DuckDBInstance.create(':memory:', {

@@ -16,6 +16,8 @@ export interface Measurement {
   /** Median wall time of the child process, start-up and module loading included. */
   wallSeconds: number;
   allSeconds: number[];
+  /** Median CPU seconds (all threads): less sensitive than wall time to other load on the machine. */
+  cpuSeconds: number;
   rowsPerSecond: number;
   peakRssBytes: number;
   detail?: unknown;
@@ -67,7 +69,7 @@ export async function measure(name: string, task: ChildTask, opts: MeasureOption
     const t = opts.prepare ? await opts.prepare(i) : task;
     const warm = i < opts.warmup;
     const r = await runChild(t);
-    opts.log?.(`${name}: ${warm ? 'warm-up' : `run ${i - opts.warmup + 1}/${opts.runs}`} ${r.seconds.toFixed(2)} s, ${(r.maxRssBytes / 2 ** 20).toFixed(0)} MiB`);
+    opts.log?.(`${name}: ${warm ? 'warm-up' : `run ${i - opts.warmup + 1}/${opts.runs}`} ${r.seconds.toFixed(2)} s (${r.cpuSeconds.toFixed(1)} s CPU), ${(r.maxRssBytes / 2 ** 20).toFixed(0)} MiB`);
     if (!warm) results.push(r);
   }
   const seconds = median(results.map((r) => r.seconds));
@@ -80,6 +82,7 @@ export async function measure(name: string, task: ChildTask, opts: MeasureOption
     seconds,
     wallSeconds: median(results.map((r) => r.wallSeconds)),
     allSeconds: results.map((r) => r.seconds),
+    cpuSeconds: median(results.map((r) => r.cpuSeconds)),
     rowsPerSecond: seconds > 0 ? last.rowsIn / seconds : 0,
     peakRssBytes: Math.max(...results.map((r) => r.maxRssBytes)),
     detail: last.detail,

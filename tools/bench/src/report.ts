@@ -13,7 +13,7 @@ function pad(cells: string[][]): string {
 }
 
 export function formatTable(result: BenchResult): string {
-  const rows: string[][] = [['measurement', 'rows in', 'rows out', 'seconds', 'wall s', 'rows/s', 'peak RSS', 'ours/DuckDB']];
+  const rows: string[][] = [['measurement', 'rows in', 'rows out', 'seconds', 'CPU s', 'wall s', 'rows/s', 'peak RSS', 'ours/DuckDB']];
   for (const [key, m] of Object.entries(result.measurements)) {
     const pair = PAIRS[key];
     const ratio = pair !== undefined ? result.ratios[pair] : undefined;
@@ -22,6 +22,7 @@ export function formatTable(result: BenchResult): string {
       m.rowsIn.toLocaleString('en-US'),
       m.rowsOut.toLocaleString('en-US'),
       m.seconds.toFixed(2),
+      m.cpuSeconds.toFixed(1),
       m.wallSeconds.toFixed(2),
       Math.round(m.rowsPerSecond).toLocaleString('en-US'),
       mib(m.peakRssBytes),
