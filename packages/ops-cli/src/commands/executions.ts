@@ -37,7 +37,7 @@ export function localRow(r: Record<string, unknown>): ExecutionRow {
   return {
     name: String(r.runId),
     status: String(r.status ?? 'unknown'),
-    date: str(r.date) ?? str(r.session),
+    date: str(r.date) ?? str(r.session) ?? str((r.input as Record<string, unknown> | undefined)?.date),
     startedAt,
     stoppedAt,
     durationMs,
