@@ -18,6 +18,12 @@ export type { FetchDeps, FetchEvent, FetchLogger, FetchResult } from './fetch.js
 /** The parts of the Lambda context a handler reads. */
 export interface HandlerContext {
   awsRequestId?: string;
+  functionName?: string;
+}
+
+/** A logger that can also take the Lambda context (cold start, function name). */
+interface ContextLogger extends FetchLogger {
+  addLambdaContext?(context: HandlerContext): void;
 }
 
 /** A fetch handler: what Lambda calls, and what the local engine binds a Task to. */
@@ -26,11 +32,14 @@ export type FetchHandler = (event: unknown, context?: HandlerContext) => Promise
 /** The default structured logger: JSON lines through Powertools. */
 export function defaultLogger(): FetchLogger {
   const logger = new Logger({ serviceName: 'fibbars-fetchers' });
-  return {
+  const out: ContextLogger = {
     info: (m, e) => logger.info(m, e ?? {}),
     warn: (m, e) => logger.warn(m, e ?? {}),
     error: (m, e) => logger.error(m, e ?? {}),
+    // Powertools adds cold_start, function_name, function_request_id, ... to every line.
+    addLambdaContext: (context) => logger.addContext(context as Parameters<Logger['addContext']>[0]),
   };
+  return out;
 }
 
 function createHandler(
@@ -38,8 +47,9 @@ function createHandler(
   run: (deps: FetchDeps, event: FetchEvent, log: FetchLogger) => Promise<FetchResult>,
   deps: FetchDeps,
 ): FetchHandler {
-  const base = deps.logger ?? defaultLogger();
+  const base: ContextLogger = deps.logger ?? defaultLogger();
   return async (event, context) => {
+    if (context?.functionName !== undefined) base.addLambdaContext?.(context);
     const log = withCorrelation(base, context?.awsRequestId);
     try {
       const parsed = parseEvent(event);

@@ -100,7 +100,7 @@ describe('Lambda zips (built by scripts/package.mjs)', () => {
     const [fetch] = await raw.list('ohlcv');
     expect((await raw.readMeta(fetch!)).source).toBe('synthetic');
     expect(out.logs.length).toBeGreaterThan(0);
-    for (const line of out.logs) expect(line).toMatchObject({ correlation_id: 'lambda-req-1', service: 'fibbars-fetchers' });
+    for (const line of out.logs) expect(line).toMatchObject({ correlation_id: 'lambda-req-1', service: 'fibbars-fetchers', function_name: 'fibbars-fetch', cold_start: expect.any(Boolean) });
   });
 
   it('ohlcv: writes to an S3 lake through the SDK settings of the environment', async () => {
