@@ -146,6 +146,18 @@ describe('Lambda zips (built by scripts/package.mjs)', () => {
     expect(out.error).toMatchObject({ name: 'ConfigError', message: expect.stringContaining('SYNTHETIC_TICKERS') });
   });
 
+  it('refuses to start when polygon is selected without a key, sending no request', async () => {
+    const vendor = await startVendor((_req, res) => json(res, groupedDaily([bar('AAPL', 1)])));
+    try {
+      const out = await invoke(bundles.ohlcv!, { date: '2024-03-15' }, { FIBBARS_LAKE: path.join(work, 'lake-nokey'), FIBBARS_SOURCE: 'polygon', POLYGON_BASE_URL: vendor.baseUrl });
+
+      expect(out.error).toMatchObject({ name: 'ConfigError', message: expect.stringContaining('POLYGON_API_KEY') });
+      expect(vendor.requests).toHaveLength(0);
+    } finally {
+      await vendor.close();
+    }
+  });
+
   it('fetches from the vendor when POLYGON_API_KEY is set, and the key shows up in no log line and no raw file', async () => {
     const key = 'pk_live_DO_NOT_LOG_91c0ffee';
     const vendor = await startVendor((req, res) =>
