@@ -82,6 +82,16 @@ describe('the local pipeline with the real handlers and the real batch-runner', 
     expect(events.at(-1)).toMatchObject({ type: 'execution-succeeded', state: 'PipelineSucceeded' });
   });
 
+  it('succeeds on a non-trading day: the fetchers report no-session and the jobs commit nothing', async () => {
+    const saturday = '2024-03-09';
+    const record = await runLocalPipeline({ lake, date: saturday, source: market(), intervals: [3] });
+    expect(record.status).toBe('SUCCEEDED');
+    expect(record.states.find((s) => s.name === 'FetchOhlcv')?.output).toMatchObject({ status: 'no-session', sessions: [] });
+    const consolidate = record.states.find((s) => s.name === 'Consolidate')?.output as { report: { consolidate: { status: string } } };
+    expect(consolidate.report.consolidate.status).toBe('no-change');
+    expect(await openLake(lake).head('ohlcv_1d')).toBeNull();
+  });
+
   it('retries the real ohlcv handler through two RateLimitedErrors, then succeeds', async () => {
     const source = rateLimitedMarket(2);
     const logged: string[] = [];
