@@ -214,6 +214,21 @@ describe('runLocalPipeline with test bindings', () => {
     expect(record.states.filter((s) => s.status === 'aborted').map((s) => s.name).sort()).toEqual(others.map((j) => j.job.state).sort());
   });
 
+  it('keeps running when the event listener throws', async () => {
+    let calls = 0;
+    const record = await runLocalPipeline({
+      lake,
+      source,
+      onEvent: () => {
+        calls += 1;
+        throw new Error('display broke');
+      },
+      bindings: { ohlcv: okFetch('ohlcv'), meta: okFetch('meta'), batch: recordingBatch([], { ms: 1 }) },
+    });
+    expect(record.status).toBe('SUCCEEDED');
+    expect(calls).toBeGreaterThan(10);
+  });
+
   it('resamples exactly the intervals asked for', async () => {
     const jobs: JobLogEntry[] = [];
     const record = await runLocalPipeline({ lake, source, intervals: [2, 4], bindings: { ohlcv: okFetch('ohlcv'), meta: okFetch('meta'), batch: recordingBatch(jobs, { ms: 5 }) } });
@@ -234,6 +249,11 @@ describe('runLocalPipeline input checks', () => {
     const run = runLocalPipeline({ lake, source, bindings, ...bad });
     await expect(run).rejects.toThrow(ConfigError);
     await expect(run).rejects.toThrow(message);
+    expect(await readdir(lake)).toEqual([]);
+  });
+
+  it('refuses a run id that cannot name a file, before writing anything', async () => {
+    await expect(runLocalPipeline({ lake, source, bindings, runId: '../escape' })).rejects.toThrow(ConfigError);
     expect(await readdir(lake)).toEqual([]);
   });
 
