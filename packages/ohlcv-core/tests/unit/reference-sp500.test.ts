@@ -205,6 +205,18 @@ if (data.path) {
         }
       });
     }
+
+    it('does not depend on row order: shuffled input gives the same bars', async () => {
+      const shuffled = daily.sample({ n: daily.height, withReplacement: false, seed: 42, shuffle: true });
+      expect(shuffled.frameEqual(daily)).toBe(false);
+      for (const anchor of ['calendar', 'ticker'] as const) {
+        const many = await resampleMany(shuffled, { anchor, intervals: [5, 34] });
+        for (const days of [5, 34]) {
+          const problems = diffBars(barsOf(many.get(days)!), plainBars(valid, days, anchor));
+          expect({ anchor, days, problems }).toEqual({ anchor, days, problems: [] });
+        }
+      }
+    });
   });
 } else {
   describe('reference: S&P 500 sample 2013-2017', () => {
