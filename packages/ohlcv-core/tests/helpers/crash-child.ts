@@ -12,6 +12,8 @@ if (!lakeUri) {
   process.exit(2);
 }
 const lake = openLake(lakeUri);
+// Modules are loaded: the parent times its kill from here.
+process.stdout.write('start\n');
 await consolidateLake(lake, { runId });
 if (resampleDays !== '') await resampleLake(lake, { runId, days: resampleDays.split(',').map(Number) });
 process.stdout.write('done\n');
