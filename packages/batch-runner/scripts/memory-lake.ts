@@ -1,23 +1,21 @@
 // Fills the raw zone of a lake with a synthetic market of `tickers` symbols over
-// the last `years` years of NYSE sessions, one grouped-daily fetch per session,
+// the NYSE sessions of one calendar year, one grouped-daily fetch per session,
 // exactly as the fetchers store it. Used by scripts/memory.mjs.
 import { createHash } from 'node:crypto';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
 import { openStore, RawZone } from '@fibbars/ohlcv-core/storage';
 
-const [lake, tickersArg, yearsArg] = process.argv.slice(2);
+const [lake, tickersArg, yearArg] = process.argv.slice(2);
 const tickers = Number(tickersArg);
-const years = Number(yearsArg);
-if (!lake || !Number.isInteger(tickers) || tickers < 1 || !Number.isInteger(years) || years < 1) {
-  console.error('usage: memory-lake <lake> <tickers> <years>');
+const year = Number(yearArg);
+if (!lake || !Number.isInteger(tickers) || tickers < 1 || !Number.isInteger(year) || year < 1990) {
+  console.error('usage: memory-lake <lake> <tickers> <year>');
   process.exit(2);
 }
 
-const last = '2025-12-31';
-const first = `${Number(last.slice(0, 4)) - years + 1}-01-01`;
-const sessions = nyse.sessionsBetween(first, last);
+const sessions = nyse.sessionsBetween(`${year}-01-01`, `${year}-12-31`);
 
-let state = 0x9e3779b9;
+let state = (0x9e3779b9 ^ year) >>> 0;
 function random(): number {
   state = (state + 0x6d2b79f5) >>> 0;
   let t = state;
@@ -30,7 +28,7 @@ const symbols = Array.from({ length: tickers }, (_, i) => `S${i.toString(36).toU
 const price = symbols.map(() => 10 + random() * 300);
 const raw = new RawZone(openStore(lake));
 
-for (const [index, session] of sessions.entries()) {
+for (const session of sessions) {
   const t = Date.parse(`${session}T20:00:00Z`);
   const results = symbols.map((T, i) => {
     const o = (price[i] ?? 50) * (1 + (random() - 0.5) * 0.02);
@@ -48,6 +46,5 @@ for (const [index, session] of sessions.entries()) {
     source: 'memory-benchmark',
     fetchedAt: new Date(t + 3_600_000),
   });
-  if ((index + 1) % 250 === 0) console.error(`memory-lake: ${index + 1}/${sessions.length} sessions`);
 }
-console.error(`memory-lake: ${sessions.length} sessions x ${tickers} tickers = ${sessions.length * tickers} rows in ${lake}`);
+console.error(`memory-lake: ${year}: ${sessions.length} sessions x ${tickers} tickers = ${sessions.length * tickers} rows`);

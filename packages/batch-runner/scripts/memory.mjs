@@ -3,10 +3,12 @@
 //
 //   node scripts/memory.mjs --tickers 2000 --years 5 [--lake DIR]
 //
-// 1. fills the raw zone (synthetic grouped-daily fetches, one per session);
-// 2. `consolidate` (every session at once: the full history);
-// 3. `resample --days 3,5,8,13,21,34` (a full rebuild of all six intervals);
-// each under /usr/bin/time -v, printing the peak RSS and the wall time.
+// 1. for each year (the last `years` up to 2025), fills the raw zone with
+//    synthetic grouped-daily fetches and runs `consolidate` (a backfill in
+//    yearly steps, as `fibbars backfill` would do over a long range);
+// 2. `resample --days 3,5,8,13,21,34` over the whole history: the full
+//    rebuild of all six intervals;
+// each job under /usr/bin/time -v, printing its peak RSS and wall time.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -38,9 +40,6 @@ await build({
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
 });
-// The generator sits in the temp folder; the AWS SDK is bundled, Polars is not needed.
-const generated = spawnSync(process.execPath, [generator, lake, values.tickers, values.years], { stdio: 'inherit' });
-if (generated.status !== 0) process.exit(generated.status ?? 1);
 
 function measure(args) {
   const result = spawnSync('/usr/bin/time', ['-v', process.execPath, bundle, ...args], {
@@ -59,6 +58,10 @@ function measure(args) {
   console.log(JSON.stringify({ command: args.join(' '), peakRssMiB: Math.round(peakKiB / 1024), wall, report: JSON.parse(done).report?.consolidate?.rows ?? undefined }));
 }
 
-measure(['consolidate']);
+for (let year = 2025 - Number(values.years) + 1; year <= 2025; year += 1) {
+  const generated = spawnSync(process.execPath, [generator, lake, values.tickers, String(year)], { stdio: 'inherit' });
+  if (generated.status !== 0) process.exit(generated.status ?? 1);
+  measure(['consolidate']);
+}
 measure(['resample', '--days', '3,5,8,13,21,34']);
 if (values.lake === undefined) rmSync(work, { recursive: true, force: true });
