@@ -4,6 +4,7 @@
  * `consolidate` and `resample`.
  */
 import { randomBytes } from 'node:crypto';
+import { UsageError } from './errors.js';
 import type { Logger } from './output.js';
 import { mapLimit, ProgressBar } from './progress.js';
 import {
@@ -68,9 +69,19 @@ export async function fetchSessions(
   return { requested: sessions.length, fetched: todo, skipped, rows, splitRows, tickerRows };
 }
 
-export async function consolidate(lake: LakeLike, runId: string): Promise<ConsolidateLakeReport> {
+export async function consolidate(lake: LakeLike, runId: string, maxRejectedShare?: number): Promise<ConsolidateLakeReport> {
   const core = await loadCore();
-  return core.consolidateLake(lake, { runId });
+  return core.consolidateLake(lake, { runId, ...(maxRejectedShare === undefined ? {} : { maxRejectedShare }) });
+}
+
+/** `--max-rejected-share` (or MAX_REJECTED_SHARE): the quality gate's largest quarantined share of a session. */
+export function parseShare(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) {
+    throw new UsageError(`--max-rejected-share must be a fraction from 0 to 1, got "${value}": e.g. --max-rejected-share 0.05`);
+  }
+  return n;
 }
 
 export async function resampleAll(

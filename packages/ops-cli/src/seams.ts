@@ -16,7 +16,7 @@ export type Anchor = 'calendar' | 'ticker' | 'latest';
 
 export interface CoreApi {
   openLake(uri: string): Lake;
-  consolidateLake(lake: Lake, options: { runId: string }): Promise<ConsolidateLakeReport>;
+  consolidateLake(lake: Lake, options: { runId: string; maxRejectedShare?: number }): Promise<ConsolidateLakeReport>;
   resampleLake(lake: Lake, options: { days: number | readonly number[]; runId: string }): Promise<ResampleLakeReport>;
   resample(
     daily: DataFrameLike,
@@ -28,9 +28,9 @@ type FetchersModule = typeof import('@fibbars/fetchers');
 
 export interface FetchersApi {
   SyntheticSource: new (options: { seed: number; tickers: number; now?: () => Date }) => MarketSource;
-  PolygonSource: new (options: { apiKey: string; baseUrl: string }) => MarketSource;
   createOhlcvHandler: FetchersModule['createOhlcvHandler'];
   createMetaHandler: FetchersModule['createMetaHandler'];
+  sourceFromEnv: FetchersModule['sourceFromEnv'];
 }
 
 export interface LocalEngineApi {
@@ -50,7 +50,7 @@ export const loadCore = (): Promise<CoreApi> =>
   load<CoreApi>('@fibbars/ohlcv-core', () => import('@fibbars/ohlcv-core'), ['openLake', 'consolidateLake', 'resampleLake']);
 
 export const loadFetchers = (): Promise<FetchersApi> =>
-  load<FetchersApi>('@fibbars/fetchers', () => import('@fibbars/fetchers'), ['SyntheticSource', 'createOhlcvHandler', 'createMetaHandler']);
+  load<FetchersApi>('@fibbars/fetchers', () => import('@fibbars/fetchers'), ['SyntheticSource', 'createOhlcvHandler', 'createMetaHandler', 'sourceFromEnv']);
 
 export const loadLocalEngine = (): Promise<LocalEngineApi> =>
   load<LocalEngineApi>('@fibbars/asl-definition/local', () => import('@fibbars/asl-definition/local'), ['runLocalPipeline']);

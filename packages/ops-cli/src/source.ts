@@ -1,4 +1,4 @@
-import { positiveInt, type Config } from './config.js';
+import { positiveInt, type Config, type Env } from './config.js';
 import { UsageError } from './errors.js';
 import { loadFetchers, type MarketSourceLike } from './seams.js';
 
@@ -18,7 +18,7 @@ export interface ChosenSource {
 }
 
 /** Polygon when asked or when a key is set; the synthetic market otherwise. */
-export function chooseSource(flags: SourceFlags, cfg: Config): ChosenSource {
+export function chooseSource(flags: SourceFlags, cfg: Config, env: Env = {}): ChosenSource {
   const seed = positiveInt('--seed', flags.seed ?? '42', { min: 0 });
   const tickers = positiveInt('--synthetic-tickers', flags.syntheticTickers ?? '300', { min: 1, max: 20_000 });
   const kind = flags.source ?? (cfg.polygonApiKey ? 'polygon' : 'synthetic');
@@ -27,10 +27,12 @@ export function chooseSource(flags: SourceFlags, cfg: Config): ChosenSource {
     if (!apiKey) {
       throw new UsageError('--source polygon needs an API key: export POLYGON_API_KEY=<your key>, or use --source synthetic');
     }
+    // The fetchers read their own tuning (POLYGON_RPM, POLYGON_CONCURRENCY, ...) from the environment.
+    const sourceEnv = { ...env, FIBBARS_SOURCE: 'polygon', POLYGON_API_KEY: apiKey, POLYGON_BASE_URL: cfg.polygonBaseUrl, FIBBARS_LAKE: cfg.lake };
     return {
       kind,
-      banner: `source: Polygon at ${cfg.polygonBaseUrl} (POLYGON_API_KEY is set)`,
-      create: async () => new (await loadFetchers()).PolygonSource({ apiKey, baseUrl: cfg.polygonBaseUrl }),
+      banner: `source: Polygon at ${cfg.polygonBaseUrl} (POLYGON_API_KEY is set${env.POLYGON_RPM ? `, ${env.POLYGON_RPM} requests/min` : ', 5 requests/min unless POLYGON_RPM says more'})`,
+      create: async (now) => (await loadFetchers()).sourceFromEnv(sourceEnv, now ? { now } : {}),
     };
   }
   const why = flags.source === 'synthetic' ? '--source synthetic' : 'no POLYGON_API_KEY';

@@ -5,7 +5,7 @@ import { positiveInt } from '../config.js';
 import { defaultSession, parseIsoDate } from '../dates.js';
 import { UsageError } from '../errors.js';
 import { duration } from '../format.js';
-import { consolidate, fetchSessions, newRunId, resampleAll, type FetchReport } from '../jobs.js';
+import { consolidate, fetchSessions, newRunId, parseShare, resampleAll, type FetchReport } from '../jobs.js';
 import { committedDatasets, intervalsIn } from '../lake-access.js';
 import { example, jsonOption, lakeOption, sourceOption } from '../options.js';
 import { describeConsolidate, describeResample, type ConsolidateSummary, type ResampleSummary } from '../reports.js';
@@ -27,7 +27,7 @@ export async function backfillSessions(
   lake: LakeLike,
   source: MarketSourceLike,
   sessions: string[],
-  options: { refetch: boolean; concurrency: number; log: Logger; runId: string; intervals: readonly number[] },
+  options: { refetch: boolean; concurrency: number; log: Logger; runId: string; intervals: readonly number[]; maxRejectedShare?: number },
 ): Promise<Omit<BackfillResult, 'from' | 'to' | 'elapsedMs'>> {
   const last = sessions[sessions.length - 1] as string;
   const fetch = await fetchSessions(lake, source, sessions, {
@@ -37,7 +37,7 @@ export async function backfillSessions(
     log: options.log,
   });
   options.log.info(`consolidating ...`);
-  const cons = describeConsolidate(await consolidate(lake, options.runId));
+  const cons = describeConsolidate(await consolidate(lake, options.runId, options.maxRejectedShare));
   options.log.info(`resampling ${options.intervals.map((d) => `${d}d`).join(', ')} ...`);
   const resample = (await resampleAll(lake, options.runId, options.intervals)).map(describeResample);
   return { fetch, consolidate: cons, resample };
@@ -50,16 +50,20 @@ export function registerBackfill(program: Command, ctx: Ctx): void {
     .requiredOption('--from <date>', 'first date (YYYY-MM-DD)')
     .requiredOption('--to <date>', 'last date (YYYY-MM-DD, not in the future)')
     .option('--refetch', 'fetch sessions again even when the raw zone already has them (the latest fetch wins)')
-    .option('--concurrency <n>', 'sessions fetched in parallel', '4');
+    .option('--concurrency <n>', 'sessions fetched in parallel', '4')
+    .option('--max-rejected-share <fraction>', 'quality gate: largest quarantined share of a session (env MAX_REJECTED_SHARE, default 0.01)');
   lakeOption(cmd);
   sourceOption(cmd);
   jsonOption(cmd);
   example(cmd, 'fibbars backfill --from 2025-01-02 --to 2025-12-31', 'fibbars backfill --from 2026-11-02 --to 2026-11-06 --refetch --concurrency 2');
   cmd.action(
-    async (opts: SourceFlags & { from: string; to: string; refetch?: boolean; concurrency: string; lake?: string; json?: boolean }) => {
+    async (
+      opts: SourceFlags & { from: string; to: string; refetch?: boolean; concurrency: string; maxRejectedShare?: string; lake?: string; json?: boolean },
+    ) => {
       const from = parseIsoDate('--from', opts.from);
       const to = parseIsoDate('--to', opts.to);
       const concurrency = positiveInt('--concurrency', opts.concurrency, { max: 64 });
+      const maxRejectedShare = parseShare(opts.maxRejectedShare ?? ctx.env.MAX_REJECTED_SHARE);
       if (from > to) throw new UsageError(`--from ${from} is after --to ${to}: swap them`);
       const latest = defaultSession(ctx.now());
       if (to > latest) {
@@ -68,7 +72,7 @@ export function registerBackfill(program: Command, ctx: Ctx): void {
       const sessions = nyse.sessionsBetween(from, to);
       if (sessions.length === 0) throw new UsageError(`no NYSE session between ${from} and ${to}: widen the range`);
       const cfg = ctx.config({ lake: opts.lake });
-      const chosen = chooseSource(opts, cfg);
+      const chosen = chooseSource(opts, cfg, ctx.env);
       ctx.log.info(chosen.banner);
       const started = Date.now();
       const core = await loadCore();
@@ -82,6 +86,7 @@ export function registerBackfill(program: Command, ctx: Ctx): void {
         log: ctx.log,
         runId: newRunId('backfill', ctx.now()),
         intervals: intervals.length > 0 ? intervals : [...DEFAULT_INTERVALS],
+        ...(maxRejectedShare === undefined ? {} : { maxRejectedShare }),
       });
       const full: BackfillResult = { from, to, ...result, elapsedMs: Date.now() - started };
       if (opts.json) {

@@ -75,7 +75,7 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
   const cfg = ctx.config({ lake: opts.lake });
   const date = opts.date ? parseSession('--date', opts.date) : defaultSession(ctx.now());
   const backfillCount = positiveInt('--backfill-sessions', opts.backfillSessions, { min: 0, max: 20_000 });
-  const chosen = chooseSource(opts, cfg);
+  const chosen = chooseSource(opts, cfg, ctx.env);
   const started = Date.now();
   ctx.log.info(chosen.banner);
 

@@ -4,7 +4,7 @@ import type { Ctx } from '../context.js';
 import { positiveInt } from '../config.js';
 import { LakeNotFoundError } from '../errors.js';
 import { duration } from '../format.js';
-import { consolidate, newRunId, resampleAll } from '../jobs.js';
+import { consolidate, newRunId, parseShare, resampleAll } from '../jobs.js';
 import { committedDatasets, openExistingLake } from '../lake-access.js';
 import { example, jsonOption, lakeOption } from '../options.js';
 import { loadCore } from '../seams.js';
@@ -14,10 +14,12 @@ export function registerStages(program: Command, ctx: Ctx): void {
   const cons = program
     .command('consolidate')
     .description('consolidate the raw zone into the daily history (ohlcv_1d), locally; a no-op when nothing is new');
+  cons.option('--max-rejected-share <fraction>', 'quality gate: largest quarantined share of a session (env MAX_REJECTED_SHARE, default 0.01)');
   lakeOption(cons);
   jsonOption(cons);
   example(cons, 'fibbars consolidate', 'fibbars consolidate --lake s3://my-bucket/lake --json');
-  cons.action(async (opts: { lake?: string; json?: boolean }) => {
+  cons.action(async (opts: { lake?: string; json?: boolean; maxRejectedShare?: string }) => {
+    const maxRejectedShare = parseShare(opts.maxRejectedShare ?? ctx.env.MAX_REJECTED_SHARE);
     const cfg = ctx.config({ lake: opts.lake });
     const store = openStore(cfg.lake);
     if ((await store.list('raw/ohlcv/')).length === 0) {
@@ -28,7 +30,7 @@ export function registerStages(program: Command, ctx: Ctx): void {
     const core = await loadCore();
     const lake = await core.openLake(cfg.lake);
     const started = Date.now();
-    const report = await consolidate(lake, newRunId('consolidate', ctx.now()));
+    const report = await consolidate(lake, newRunId('consolidate', ctx.now()), maxRejectedShare);
     const summary = describeConsolidate(report);
     if (opts.json) ctx.log.json({ ...summary, elapsedMs: Date.now() - started, report });
     else {
