@@ -92,7 +92,7 @@ const daysSchema = z
 const runIdSchema = z
   .string()
   .trim()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 characters of letters, digits, ".", "_", ":" or "-"');
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/, 'must be 1-200 characters of letters, digits, ".", "_", ":" or "-"');
 
 const shareSchema = z
   .string()
