@@ -181,7 +181,8 @@ export async function main(argv: readonly string[], env: Env, deps: MainDeps = {
     return EXIT_CODES.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT_CODES.ok;
+      // --help, --version and `help` end with exit code 0; everything else is a usage error.
+      if (error.exitCode === 0) return EXIT_CODES.ok;
       const message = error.message.replace(/^error:\s*/, '');
       log.error('ConfigError', oneLineMessage(message));
       return EXIT_CODES.ConfigError;

@@ -185,6 +185,12 @@ describe('main exit codes', () => {
     expect(h.recorded.calls).toEqual([]);
   });
 
+  it('prints help for a command and exits 0 on "help resample"', async () => {
+    const h = harness();
+    expect(await main(['help', 'resample'], {}, h.deps)).toBe(0);
+    expect(h.out.join('')).toContain('--days <list>');
+  });
+
   it('prints the version on --version', async () => {
     const h = harness();
     expect(await main(['--version'], {}, h.deps)).toBe(0);
