@@ -6,9 +6,12 @@ import pl from 'nodejs-polars';
 import { consolidateLake, openLake, resample, resampleLake } from './core.js';
 import { INTERVALS, duckRebuild, openDuck } from './duckdb.js';
 import { duckIncrement } from './increment.js';
+import { barsBySortedRuns } from './proposal.js';
+import { nyse } from '@fibbars/ohlcv-core/calendar';
 
 export type ChildTask =
   | { kind: 'ours-rebuild'; dailyGlob: string; lastSession: string; outDir: string }
+  | { kind: 'proposal-rebuild'; dailyGlob: string; lastSession: string; outDir: string }
   | { kind: 'duck-rebuild'; dailyFiles: string[]; lastSession: string; outDir: string; threads: number }
   | { kind: 'ours-consolidate'; lake: string }
   | { kind: 'ours-increment'; lake: string }
@@ -31,6 +34,25 @@ async function oursRebuild(task: Extract<ChildTask, { kind: 'ours-rebuild' }>) {
   let rowsOut = 0;
   for (const days of INTERVALS) {
     const bars = resample(daily, { days, anchor: 'calendar', asOf: task.lastSession });
+    await bars
+      .lazy()
+      .sinkParquet(join(task.outDir, `ohlcv_${days}d.parquet`), { compression: 'zstd', statistics: true, maintainOrder: true })
+      .collect();
+    perInterval[`${days}d`] = bars.height;
+    rowsOut += bars.height;
+  }
+  return { rowsIn: daily.height, rowsOut, detail: perInterval };
+}
+
+/** The same work with the plan proposed in BENCHMARKS.md, to show what it would give. */
+async function proposalRebuild(task: Extract<ChildTask, { kind: 'proposal-rebuild' }>) {
+  mkdirSync(task.outDir, { recursive: true });
+  const daily = await pl.scanParquet(task.dailyGlob).collect();
+  const asOf = nyse.sessionIndex(task.lastSession);
+  const perInterval: Record<string, number> = {};
+  let rowsOut = 0;
+  for (const days of INTERVALS) {
+    const bars = await barsBySortedRuns(daily.lazy(), days, asOf).collect();
     await bars
       .lazy()
       .sinkParquet(join(task.outDir, `ohlcv_${days}d.parquet`), { compression: 'zstd', statistics: true, maintainOrder: true })
@@ -86,6 +108,9 @@ export async function runTask(task: ChildTask): Promise<Omit<ChildResult, 'maxRs
   switch (task.kind) {
     case 'ours-rebuild':
       r = await oursRebuild(task);
+      break;
+    case 'proposal-rebuild':
+      r = await proposalRebuild(task);
       break;
     case 'duck-rebuild':
       r = await duckRebuildTask(task);

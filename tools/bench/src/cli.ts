@@ -25,7 +25,8 @@ export const USAGE = `usage: pnpm bench [options]
   --warmup N        untimed runs before them (default 1)
   --raw-tickers N   tickers in the raw zone for the consolidation measurement (default: --tickers)
   --raw-sessions N  latest sessions in that raw zone (default 252, about a year)
-  --only LIST       measurements to run: rebuild,consolidate,increment (default all)
+  --only LIST       measurements to run: rebuild,proposal,consolidate,increment (default all;
+                    DuckDB's rebuild runs whenever a rebuild or the increment does)
   --duckdb-threads N  DuckDB threads (default 2, the cores of the reference machine)
   --data-dir DIR    cache of generated data (default .bench-data at the repo root)
   --help            this text`;
@@ -42,7 +43,7 @@ export interface BenchOptions {
 }
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-const MEASUREMENTS = ['rebuild', 'consolidate', 'increment'];
+const MEASUREMENTS = ['rebuild', 'proposal', 'consolidate', 'increment'];
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -203,27 +204,36 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const mopts = { runs: opts.runs, warmup: opts.warmup, log };
   const duckOut = join(work, 'rebuild-duckdb');
 
-  const needDuckBars = opts.only.has('rebuild') || opts.only.has('increment');
-  if (opts.only.has('rebuild')) {
-    const oursOut = join(work, 'rebuild-ours');
-    m.rebuildOurs = await measure('full rebuild, fibbars', { kind: 'ours-rebuild', dailyGlob: join(dir, 'daily', '*.parquet'), lastSession: manifest.lastSession, outDir: oursOut }, mopts);
+  const rebuilds: Array<[key: string, name: string, kind: 'ours-rebuild' | 'proposal-rebuild', out: string]> = [];
+  if (opts.only.has('rebuild')) rebuilds.push(['rebuildOurs', 'full rebuild, fibbars resample()', 'ours-rebuild', join(work, 'rebuild-ours')]);
+  if (opts.only.has('proposal')) rebuilds.push(['rebuildProposal', 'full rebuild, proposed plan', 'proposal-rebuild', join(work, 'rebuild-proposal')]);
+  for (const [key, name, kind, outDir] of rebuilds) {
+    m[key] = await measure(name, { kind, dailyGlob: join(dir, 'daily', '*.parquet'), lastSession: manifest.lastSession, outDir }, mopts);
+  }
+  if (rebuilds.length > 0 || opts.only.has('increment')) {
+    // DuckDB is the reference: its bars check ours, and seed its own increment.
+    const timed = rebuilds.length > 0 ? mopts : { runs: 1, warmup: 0, log };
     m.rebuildDuckdb = await measure(
       'full rebuild, DuckDB',
       { kind: 'duck-rebuild', dailyFiles, lastSession: manifest.lastSession, outDir: duckOut, threads: opts.duckThreads },
-      mopts,
+      timed,
     );
+    if (rebuilds.length === 0) delete m.rebuildDuckdb;
+  }
+  if (rebuilds.length > 0) {
     const { con, close } = await openDuck();
     try {
-      checks.rebuild = [];
-      for (const days of INTERVALS) {
-        const f = `ohlcv_${days}d.parquet`;
-        checks.rebuild.push(await compareBars(con, `${days}d`, [join(oursOut, f)], [join(duckOut, f)]));
+      for (const [key, , , outDir] of rebuilds) {
+        const stage = key === 'rebuildOurs' ? 'rebuild' : 'rebuildProposal';
+        checks[stage] = [];
+        for (const days of INTERVALS) {
+          const f = `ohlcv_${days}d.parquet`;
+          checks[stage].push(await compareBars(con, `${days}d`, [join(outDir, f)], [join(duckOut, f)]));
+        }
       }
     } finally {
       close();
     }
-  } else if (needDuckBars) {
-    await measure('bars for the increment, DuckDB', { kind: 'duck-rebuild', dailyFiles, lastSession: manifest.lastSession, outDir: duckOut, threads: opts.duckThreads }, { runs: 1, warmup: 0, log });
   }
 
   if (opts.only.has('consolidate')) {
@@ -318,6 +328,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
 
   const ratios: Record<string, number> = {};
   if (m.rebuildOurs && m.rebuildDuckdb) ratios.rebuild = m.rebuildOurs.seconds / m.rebuildDuckdb.seconds;
+  if (m.rebuildProposal && m.rebuildDuckdb) ratios.rebuildProposal = m.rebuildProposal.seconds / m.rebuildDuckdb.seconds;
   if (m.incrementOurs && m.incrementDuckdb) ratios.increment = m.incrementOurs.seconds / m.incrementDuckdb.seconds;
   const ok = Object.values(checks).every((cs) => cs.every((c) => c.equal));
   return {

@@ -31,7 +31,7 @@ describe('pnpm bench at a tiny scale', () => {
     const result = JSON.parse(last);
     expect(result.ok).toBe(true);
     expect(result.scale).toEqual({ tickers: 40, years: 2, seed: 1 });
-    expect(Object.keys(result.checks).sort()).toEqual(['increment', 'incrementDaily', 'rebuild']);
+    expect(Object.keys(result.checks).sort()).toEqual(['increment', 'incrementDaily', 'rebuild', 'rebuildProposal']);
     for (const comparisons of Object.values(result.checks) as { equal: boolean; oursRows: number }[][]) {
       for (const c of comparisons) {
         expect(c.equal).toBe(true);
@@ -43,7 +43,7 @@ describe('pnpm bench at a tiny scale', () => {
 
   it('reports every measurement with its time, throughput and peak RSS', () => {
     const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
-    expect(Object.keys(result.measurements).sort()).toEqual(['consolidateOurs', 'incrementDuckdb', 'incrementOurs', 'rebuildDuckdb', 'rebuildOurs']);
+    expect(Object.keys(result.measurements).sort()).toEqual(['consolidateOurs', 'incrementDuckdb', 'incrementOurs', 'rebuildDuckdb', 'rebuildOurs', 'rebuildProposal']);
     for (const m of Object.values(result.measurements) as { seconds: number; rowsIn: number; rowsPerSecond: number; peakRssBytes: number }[]) {
       expect(m.seconds).toBeGreaterThan(0);
       expect(m.rowsIn).toBeGreaterThan(0);
