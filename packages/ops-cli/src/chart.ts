@@ -110,8 +110,10 @@ export function renderSvg(bars: readonly BarRow[], options: ChartOptions): strin
     const h = Math.max(1, f(y(Math.min(b.open, b.close)) - top));
     const cx = f(x(i));
     const data = `data-start="${b.start_date}" data-end="${b.end_date}" data-open="${b.open}" data-high="${b.high}" data-low="${b.low}" data-close="${b.close}" data-volume="${b.volume ?? ''}"`;
+    // A bar whose bucket is still open is drawn lighter: it will change.
+    const open = b.is_complete ? '' : ' fill-opacity="0.45" stroke-dasharray="3 2"';
     parts.push(
-      `<g class="candle ${up ? 'up' : 'down'}" ${data}>` +
+      `<g class="candle ${up ? 'up' : 'down'}${b.is_complete ? '' : ' partial'}" ${data}${open}>` +
         `<line x1="${cx}" x2="${cx}" y1="${f(y(b.high))}" y2="${f(y(b.low))}" stroke="${color}" stroke-width="1"/>` +
         `<rect x="${f(cx - bodyW / 2)}" y="${top}" width="${f(bodyW)}" height="${h}" fill="${color}" stroke="${color}"/>` +
         `</g>`,

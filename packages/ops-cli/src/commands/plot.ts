@@ -53,7 +53,9 @@ export function registerPlot(program: Command, ctx: Ctx): void {
       const lastDate = bars[bars.length - 1]?.end_date ?? '';
       const chart = {
         title: `${ticker} · ${interval}`,
-        subtitle: `split-adjusted, anchor ${opts.anchor}, ${bars.length} bars ${first} .. ${lastDate}`,
+        subtitle:
+          `split-adjusted, anchor ${opts.anchor}, ${bars.length} bars ${first} .. ${lastDate}` +
+          (bars.some((b) => !b.is_complete) ? '; lighter candles: bucket still open' : ''),
         width,
         height,
       };

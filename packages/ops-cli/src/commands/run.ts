@@ -154,7 +154,9 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
   }
   if (record.status !== 'SUCCEEDED') {
     const error = record.error ? `${record.error.name}: ${record.error.cause}` : 'no error recorded';
-    throw new CommandFailedError(`the pipeline run ${record.runId} failed in ${record.finalState ?? '?'} (${error}): see "fibbars describe ${record.runId}"`);
+    // Name the task that failed, not the Fail state the error was routed to.
+    const failed = record.states.find((s) => s.type === 'Task' && (s.status === 'failed' || s.status === 'caught'))?.name ?? record.finalState ?? '?';
+    throw new CommandFailedError(`the pipeline run ${record.runId} failed in ${failed} (${error}): see "fibbars describe ${record.runId}"`);
   }
 }
 

@@ -114,16 +114,17 @@ describe('fibbars bars', () => {
     expect(parsed.bars.map((b) => [b.start_date, b.close])).toEqual(stored.map((r) => [iso(r.start_date), r4(r.close)]));
   });
 
-  it('computes ticker-anchored bars at read time like ohlcv-core resample does', async () => {
-    const res = await cli(['bars', ticker, '--days', '8', '--anchor', 'ticker', '--last', '100', '--lake', lake, '--json']);
+  it.each(['ticker', 'latest'] as const)('computes %s-anchored bars at read time like ohlcv-core resample does', async (anchor) => {
+    const res = await cli(['bars', ticker, '--days', '8', '--anchor', anchor, '--last', '100', '--lake', lake, '--json']);
     expect(res.code).toBe(0);
     const l = openLake(lake);
     const ref = resample(await l.read('ohlcv_1d', { tickers: [ticker] }), {
       days: 8,
-      anchor: 'ticker',
+      anchor,
       splits: await l.read('splits', { tickers: [ticker] }),
     }).toRecords();
     const got = (JSON.parse(res.stdout) as { bars: { start_date: string; close: number; n_days: number }[] }).bars;
+    expect(got.length).toBeGreaterThan(0);
     expect(got.map((b) => [b.start_date, b.close, b.n_days])).toEqual(ref.map((r) => [iso(r.start_date), r4(r.close), r.n_days]));
   });
 
@@ -363,6 +364,14 @@ describe('fibbars errors: one line, exit 2, nothing written', () => {
     expect(res.stderr).toBe(
       'fibbars: 2026-11-26 is not an NYSE session (Thursday, market closed): pass a session date, e.g. --date 2026-11-25 or --date 2026-11-27\n',
     );
+    expect(existsSync(fresh)).toBe(false);
+  });
+
+  it('refuses --source polygon without a key, creating no lake', async () => {
+    const fresh = path.join(dir.dir, 'never-polygon');
+    const res = await cli(['run', '--source', 'polygon', '--lake', fresh, '--date', RUN_DATE]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe('fibbars: --source polygon needs an API key: export POLYGON_API_KEY=<your key>, or use --source synthetic\n');
     expect(existsSync(fresh)).toBe(false);
   });
 
