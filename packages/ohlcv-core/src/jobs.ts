@@ -6,11 +6,11 @@
  * nothing when nothing is new.
  */
 import pl from 'nodejs-polars';
-import type { DataFrame } from 'nodejs-polars';
+import type { DataFrame, LazyDataFrame } from 'nodejs-polars';
 import { bucketBounds, bucketOf, isSession } from './calendar.js';
 import { isoToEpochDay } from './dates.js';
 import { CommitConflictError, ConfigError } from './errors.js';
-import { barDataset, type Commit, type CommitFile, type Lake } from './lake.js';
+import { barDataset, isInList, type Commit, type CommitFile, type Lake } from './lake.js';
 import { parseGroupedDaily, parseSplits, parseTickers } from './parse.js';
 import { resampleLazy } from './resample.js';
 import { QUARANTINE_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, emptyFrame } from './schemas.js';
@@ -343,7 +343,10 @@ export interface BarMeta {
  * daily history is already unique per (ticker, date) and sessions only, so
  * the lazy plan without input checks is safe here.
  */
-const defaultResample: ResampleFn = (daily, opts) => resampleLazy(daily, opts).collect();
+async function runResample(rows: LazyDataFrame, opts: Parameters<ResampleFn>[1], custom?: ResampleFn): Promise<DataFrame> {
+  if (custom) return custom(await rows.collect(), opts);
+  return resampleLazy(rows, opts).collect({ streaming: true });
+}
 
 /** Contiguous runs of sorted bucket numbers. */
 function bucketRuns(buckets: readonly number[]): Array<[number, number]> {
@@ -356,7 +359,7 @@ function bucketRuns(buckets: readonly number[]): Array<[number, number]> {
   return runs;
 }
 
-async function resampleInterval(lake: Lake, days: number, options: ResampleLakeOptions, resampleFn: ResampleFn): Promise<ResampleIntervalReport> {
+async function resampleInterval(lake: Lake, days: number, options: ResampleLakeOptions, resampleFn: ResampleFn | undefined): Promise<ResampleIntervalReport> {
   const dataset = barDataset(days);
   const anchor = options.anchor ?? 'calendar';
   const [daily, splitsHead, head] = await Promise.all([lake.head('ohlcv_1d'), lake.head('splits'), lake.head(dataset)]);
@@ -370,13 +373,13 @@ async function resampleInterval(lake: Lake, days: number, options: ResampleLakeO
   }
   const splits = splitsHead ? await lake.read('splits', { version: splitsHead.version }) : emptyFrame(SPLITS_SCHEMA);
   const asOf = latestSession ?? undefined;
-  const run = async (rows: DataFrame): Promise<DataFrame> => resampleFn(rows, { days, anchor, splits, ...(asOf ? { asOf } : {}) });
+  const run = (rows: LazyDataFrame): Promise<DataFrame> => runResample(rows, { days, anchor, splits, ...(asOf ? { asOf } : {}) }, resampleFn);
   const meta: BarMeta = { sourceVersion: daily.version, splitsVersion, anchor, latestSession };
   const commitOpts = { runId: options.runId, meta: meta as unknown as Record<string, unknown>, ...(options.now ? { now: options.now } : {}) };
 
   const full = !head || !prev || prev.anchor !== anchor || anchor === 'ticker' || prev.sourceVersion === undefined;
   if (full) {
-    const bars = await run(await lake.read('ohlcv_1d', { version: daily.version }));
+    const bars = await run(await lake.scan('ohlcv_1d', { version: daily.version }));
     const files = await lake.writeFiles(dataset, bars);
     const commit = await lake.commit(dataset, { parent: head?.version ?? 0, files, removed: (head?.files ?? []).map((f) => f.path), ...commitOpts });
     return {
@@ -403,13 +406,13 @@ async function resampleInterval(lake: Lake, days: number, options: ResampleLakeO
   for (const [lo, hi] of bucketRuns(buckets)) {
     const from = bucketBounds(lo, days).first;
     const to = bucketBounds(hi, days).last;
-    const rows = await lake.read('ohlcv_1d', { version: daily.version, from, to });
-    const bars = await run(rows.filter(pl.col('ticker').isIn([...splitTickers]).not()));
+    const rows = await lake.scan('ohlcv_1d', { version: daily.version, from, to });
+    const bars = await run(rows.filter(isInList('ticker', [...splitTickers]).not()));
     recomputed.push(bars.filter(pl.col('bucket').gtEq(lo).and(pl.col('bucket').ltEq(hi))));
   }
   const tickersRecomputed = [...splitTickers].sort();
   if (tickersRecomputed.length > 0) {
-    recomputed.push(await run(await lake.read('ohlcv_1d', { version: daily.version, tickers: tickersRecomputed })));
+    recomputed.push(await run(await lake.scan('ohlcv_1d', { version: daily.version, tickers: tickersRecomputed })));
   }
   const fresh = recomputed.length === 0 ? null : pl.concat(recomputed, { how: 'vertical' });
 
@@ -433,7 +436,7 @@ async function resampleInterval(lake: Lake, days: number, options: ResampleLakeO
     const old = head.files.filter((f) => f.partition === partition);
     let kept = old.length > 0 ? await lake.readCommitFiles(dataset, old) : null;
     if (kept) {
-      kept = kept.filter(pl.col('bucket').isIn(bucketSet).not().and(pl.col('ticker').isIn(tickersRecomputed).not()));
+      kept = kept.filter(isInList('bucket', bucketSet).not().and(isInList('ticker', tickersRecomputed).not()));
     }
     const added = fresh ? fresh.filter(pl.col('start_date').dt.year().eq(pl.lit(year))) : null;
     const parts = [kept, added].filter((d): d is DataFrame => d !== null && d.height > 0);
@@ -481,7 +484,7 @@ export async function resampleLake(lake: Lake, options: ResampleLakeOptions): Pr
   if (anchor !== 'calendar' && anchor !== 'ticker') {
     throw new ConfigError(`anchor ${JSON.stringify(anchor)} cannot be stored: use calendar or ticker (latest is read-time only)`);
   }
-  const resampleFn = options.resampleFn ?? defaultResample;
+  const resampleFn = options.resampleFn;
   const attempts = options.attempts ?? DEFAULT_COMMIT_ATTEMPTS;
   const intervals: ResampleIntervalReport[] = [];
   for (const days of [...new Set(list)]) {

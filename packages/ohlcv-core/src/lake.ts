@@ -11,7 +11,7 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import pl from 'nodejs-polars';
-import type { DataFrame, Expr } from 'nodejs-polars';
+import type { DataFrame, Expr, LazyDataFrame } from 'nodejs-polars';
 import { CommitConflictError, ConfigError } from './errors.js';
 import { epochDayToIso, isoToEpochDay } from './dates.js';
 import { BAR_SCHEMA, QUARANTINE_SCHEMA, SILVER_DAILY_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, emptyFrame, type Schema } from './schemas.js';
@@ -155,6 +155,25 @@ function dateLit(iso: string): Expr {
   return pl.lit(isoToEpochDay(iso)).cast(pl.Date);
 }
 
+/**
+ * `column IN values`, typed from the values (an empty JS list would be taken
+ * as Float64 and fail against a string column).
+ */
+export function isInList(column: string, values: readonly (string | number)[]): Expr {
+  if (values.length === 0) return pl.lit(false);
+  return pl.col(column).isIn([...values]);
+}
+
+/** Files that can hold rows in `[from, to]` (pruning by their min/max dates). */
+function selectFiles(files: readonly CommitFile[], options: ReadOptions): CommitFile[] {
+  return files.filter(
+    (f) =>
+      f.rows > 0 &&
+      (options.from === undefined || f.maxDate === null || f.maxDate >= options.from) &&
+      (options.to === undefined || f.minDate === null || f.minDate <= options.to),
+  );
+}
+
 function parseCommit(dataset: string, key: string, body: Buffer): Commit {
   let value: Partial<Commit>;
   try {
@@ -262,13 +281,7 @@ export class Lake {
     if (options.to !== undefined) assertSession(options.to, 'to');
     const commit = options.version === undefined ? await this.head(dataset) : await this.commitAt(dataset, options.version);
     if (!commit) return emptyFrame(spec.schema);
-    const files = commit.files.filter(
-      (f) =>
-        f.rows > 0 &&
-        (options.from === undefined || f.maxDate === null || f.maxDate >= options.from) &&
-        (options.to === undefined || f.minDate === null || f.minDate <= options.to),
-    );
-    return this.readFiles(spec, files, options, `${dataset} version ${commit.version}`);
+    return this.readFiles(spec, selectFiles(commit.files, options), options, `${dataset} version ${commit.version}`);
   }
 
   /** Quarantined rows (with `reason`) kept by the head of `ohlcv_1d`, optionally for sessions in `[from, to]`. */
@@ -276,13 +289,7 @@ export class Lake {
     const commit = options.version === undefined ? await this.head('ohlcv_1d') : await this.commitAt('ohlcv_1d', options.version);
     const spec: DatasetSpec = { schema: QUARANTINE_SCHEMA, span: ['date', 'date'], partitioned: false };
     if (!commit) return emptyFrame(QUARANTINE_SCHEMA);
-    const files = commit.quarantine.filter(
-      (f) =>
-        f.rows > 0 &&
-        (options.from === undefined || f.maxDate === null || f.maxDate >= options.from) &&
-        (options.to === undefined || f.minDate === null || f.minDate <= options.to),
-    );
-    return this.readFiles(spec, files, options, `quarantine of ohlcv_1d version ${commit.version}`);
+    return this.readFiles(spec, selectFiles(commit.quarantine, options), options, `quarantine of ohlcv_1d version ${commit.version}`);
   }
 
   /**
@@ -293,38 +300,57 @@ export class Lake {
     return this.readFiles(datasetSpec(dataset), files, options, dataset);
   }
 
+  /**
+   * A lazy scan of a dataset version (the head by default) with the filters
+   * of `read` pushed down, unsorted: for jobs that aggregate large datasets
+   * without materialising them first. Folder lakes scan the Parquet files in
+   * place; S3 lakes download the selected files first.
+   *
+   * @example
+   * const lf = await lake.scan('ohlcv_1d', { from: '2024-01-01' });
+   * const counts = await lf.groupBy('date').len().collect();
+   */
+  async scan(dataset: string, options: ReadOptions = {}): Promise<LazyDataFrame> {
+    const spec = datasetSpec(dataset);
+    if (options.from !== undefined) assertSession(options.from, 'from');
+    if (options.to !== undefined) assertSession(options.to, 'to');
+    const commit = options.version === undefined ? await this.head(dataset) : await this.commitAt(dataset, options.version);
+    const files = commit ? selectFiles(commit.files, options) : [];
+    return this.scanFiles(spec, files, options, `${dataset} version ${commit?.version ?? 0}`);
+  }
+
   private async readFiles(spec: DatasetSpec, files: readonly CommitFile[], options: ReadOptions, what: string): Promise<DataFrame> {
-    const frames: DataFrame[] = [];
+    const lf = await this.scanFiles(spec, files, options, what);
+    const sortBy = spec.span ? ['ticker', spec.span[0]] : ['ticker'];
+    return (await lf.collect()).sort(sortBy);
+  }
+
+  private async scanFiles(spec: DatasetSpec, files: readonly CommitFile[], options: ReadOptions, what: string): Promise<LazyDataFrame> {
+    const frames: LazyDataFrame[] = [];
     for (const file of files) {
-      let df: DataFrame;
       try {
-        df = await this.readParquetFile(file.path);
+        frames.push(await this.scanParquetFile(file.path));
       } catch (error) {
         if (error instanceof ObjectNotFoundError || (error as { code?: string }).code === 'ENOENT') {
           throw new ConfigError(`${what} references ${file.path}, which is gone (version no longer retained?)`, { cause: error });
         }
         throw error;
       }
-      const filters: Expr[] = [];
-      if (options.tickers !== undefined) filters.push(pl.col('ticker').isIn([...options.tickers]));
-      if (spec.span && options.from !== undefined) filters.push(pl.col(spec.span[1]).gtEq(dateLit(options.from)));
-      if (spec.span && options.to !== undefined) filters.push(pl.col(spec.span[0]).ltEq(dateLit(options.to)));
-      for (const f of filters) df = df.filter(f);
-      frames.push(df);
     }
-    if (frames.length === 0) return emptyFrame(spec.schema);
-    const all = frames.length === 1 ? frames[0]! : pl.concat(frames, { how: 'vertical' });
-    const sortBy = spec.span ? ['ticker', spec.span[0]] : ['ticker'];
-    return all.sort(sortBy);
+    let lf = frames.length === 0 ? emptyFrame(spec.schema).lazy() : frames.length === 1 ? frames[0]! : pl.concat(frames, { how: 'vertical' });
+    if (options.tickers !== undefined) lf = lf.filter(isInList('ticker', options.tickers));
+    if (spec.span && options.from !== undefined) lf = lf.filter(pl.col(spec.span[1]).gtEq(dateLit(options.from)));
+    if (spec.span && options.to !== undefined) lf = lf.filter(pl.col(spec.span[0]).ltEq(dateLit(options.to)));
+    return lf;
   }
 
-  private async readParquetFile(key: string): Promise<DataFrame> {
+  private async scanParquetFile(key: string): Promise<LazyDataFrame> {
     if (this.store instanceof LocalObjectStore) {
       const file = path.join(this.store.root, ...key.split('/'));
-      await fs.access(file); // a clear ENOENT rather than a Polars panic
-      return pl.readParquet(file);
+      await fs.access(file); // a clear ENOENT rather than a Polars error at collect time
+      return pl.scanParquet(file);
     }
-    return pl.readParquet(await this.store.get(key));
+    return pl.readParquet(await this.store.get(key)).lazy();
   }
 
   /**
@@ -339,11 +365,17 @@ export class Lake {
       return [await this.writeOne(`silver/${dataset}`, null, df, spec.span)];
     }
     const [startCol] = spec.span;
-    const withYear = df.withColumns(pl.col(startCol).dt.year().alias('__year'));
-    const years = [...new Set(withYear.getColumn('__year').toArray() as number[])].sort((a, b) => a - b);
+    // One pass splits the frame by year (keeping row order within each year).
+    const parts = df.withColumns(pl.col(startCol).dt.year().alias('__year')).partitionBy('__year', true, true);
+    const byYear = parts
+      .map((part) => {
+        const year = part.getColumn('__year').get(0) as number | null;
+        if (year === null) throw new ConfigError(`${dataset} rows without a ${startCol} cannot be partitioned`);
+        return { year, part: part.drop('__year') };
+      })
+      .sort((a, b) => a.year - b.year);
     const out: CommitFile[] = [];
-    for (const year of years) {
-      const part = withYear.filter(pl.col('__year').eq(pl.lit(year))).drop('__year');
+    for (const { year, part } of byYear) {
       out.push(await this.writeOne(`silver/${dataset}/year=${year}`, `year=${year}`, part, spec.span));
     }
     return out;
