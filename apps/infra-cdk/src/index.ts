@@ -1,3 +1,11 @@
+export { FEATURE_FLAGS, createApp, type CreateAppOptions, type FibbarsApp } from './app.js';
+export {
+  BATCH_IMAGE_EXCLUDES,
+  MissingArtifactError,
+  defaultArtifactPaths,
+  requireArtifacts,
+  type Artifacts,
+} from './artifacts.js';
 export {
   CREDENTIALS_TIMEOUT_MS,
   UsageError,
@@ -8,15 +16,6 @@ export {
   type CredentialCheck,
   type ParsedArgs,
 } from './cli.js';
-export { acknowledge, awsSolutionsChecks } from './nag.js';
-export { createApp, type CreateAppOptions, type FibbarsApp } from './app.js';
-export {
-  BATCH_IMAGE_EXCLUDES,
-  MissingArtifactError,
-  defaultArtifactPaths,
-  requireArtifacts,
-  type Artifacts,
-} from './artifacts.js';
 export {
   SUBSTITUTION_KEYS,
   checkPlaceholders,
@@ -27,21 +26,24 @@ export {
 } from './definition.js';
 export {
   ENVIRONMENT_NAMES,
+  LAKE_PREFIX,
+  OUTPUT_KEYS,
+  SCHEDULE_EXPRESSION,
+  SCHEDULE_GROUP,
+  SCHEDULE_TIME_ZONE,
   namePrefix,
-  resolveSettings,
-  selectedEnvironments,
   scheduleName,
   stackName,
   stateMachineName,
   type EnvironmentName,
-  type EnvironmentSettings,
-} from './settings.js';
+} from './names.js';
+export { acknowledge, arnRef, awsSolutionsChecks } from './nag.js';
 export {
-  BATCH_SYNC_RULE,
-  FibbarsStack,
-  LAKE_PREFIX,
-  OUTPUT_KEYS,
-  SCHEDULE_EXPRESSION,
-  SCHEDULE_TIME_ZONE,
-  type FibbarsStackProps,
-} from './stack.js';
+  resolveSettings,
+  selectedEnvironments,
+  type BatchSizing,
+  type ContextReader,
+  type EnvironmentSettings,
+  type LambdaSizing,
+} from './settings.js';
+export { BATCH_SYNC_RULE, FibbarsStack, type FibbarsStackProps } from './stack.js';

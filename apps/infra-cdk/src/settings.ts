@@ -4,9 +4,9 @@
  * comes from and when to revisit it.
  */
 
-export type EnvironmentName = 'dev' | 'prod';
+import { ENVIRONMENT_NAMES, type EnvironmentName } from './names.js';
 
-export const ENVIRONMENT_NAMES: readonly EnvironmentName[] = ['dev', 'prod'];
+export { ENVIRONMENT_NAMES, namePrefix, scheduleName, stackName, stateMachineName, type EnvironmentName } from './names.js';
 
 export interface LambdaSizing {
   readonly memoryMiB: number;
@@ -104,24 +104,4 @@ export function resolveSettings(envName: EnvironmentName, context: ContextReader
     ...(email.value === undefined ? {} : { alertEmail: email.value as string }),
     ...(scheduleEnabled === undefined ? {} : { scheduleEnabled }),
   };
-}
-
-/** Name prefix of every named resource of one environment, e.g. `dev-fibbars`. */
-export function namePrefix(envName: EnvironmentName): string {
-  return `${envName}-fibbars`;
-}
-
-/** CloudFormation stack name of one environment. */
-export function stackName(envName: EnvironmentName): string {
-  return namePrefix(envName);
-}
-
-/** Name of the state machine of one environment. */
-export function stateMachineName(envName: EnvironmentName): string {
-  return `${namePrefix(envName)}-daily-pipeline`;
-}
-
-/** Name of the EventBridge Scheduler schedule (in the `default` group). */
-export function scheduleName(envName: EnvironmentName): string {
-  return `${namePrefix(envName)}-daily`;
 }

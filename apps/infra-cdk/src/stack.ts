@@ -24,26 +24,19 @@ import type { Construct } from 'constructs';
 import { BATCH_IMAGE_EXCLUDES, type Artifacts } from './artifacts.js';
 import { acknowledge, arnRef } from './nag.js';
 import { checkPlaceholders, type AslDefinition, type SubstitutionKey } from './definition.js';
-import { namePrefix, scheduleName, stateMachineName, type EnvironmentSettings } from './settings.js';
+import {
+  LAKE_PREFIX,
+  OUTPUT_KEYS,
+  SCHEDULE_EXPRESSION,
+  SCHEDULE_GROUP,
+  SCHEDULE_TIME_ZONE,
+  namePrefix,
+  scheduleName,
+  stateMachineName,
+} from './names.js';
+import type { EnvironmentSettings } from './settings.js';
 
-/** Key prefix of the lake inside the bucket: `FIBBARS_LAKE=s3://<bucket>/lake`. */
-export const LAKE_PREFIX = 'lake';
-
-/** The daily trigger: Monday to Friday 16:30 New York time, DST-safe. */
-export const SCHEDULE_EXPRESSION = 'cron(30 16 ? * MON-FRI *)';
-export const SCHEDULE_TIME_ZONE = 'America/New_York';
-
-/** Logical ids of the stack outputs, read by `fibbars` (DescribeStacks). */
-export const OUTPUT_KEYS = {
-  stateMachineArn: 'StateMachineArn',
-  scheduleName: 'ScheduleName',
-  scheduleGroupName: 'ScheduleGroupName',
-  lakeUri: 'LakeUri',
-  lakeBucketName: 'LakeBucketName',
-  alertTopicArn: 'AlertTopicArn',
-  apiKeySecretArn: 'ApiKeySecretArn',
-  jobQueueArn: 'JobQueueArn',
-} as const;
+export { LAKE_PREFIX, OUTPUT_KEYS, SCHEDULE_EXPRESSION, SCHEDULE_TIME_ZONE };
 
 /** The EventBridge rule that Step Functions manages for `batch:submitJob.sync`. */
 export const BATCH_SYNC_RULE = 'StepFunctionsGetEventsForBatchJobsRule';
@@ -507,7 +500,7 @@ export class FibbarsStack extends Stack {
     };
     output(OUTPUT_KEYS.stateMachineArn, this.stateMachine.stateMachineArn, 'ARN of the daily pipeline state machine');
     output(OUTPUT_KEYS.scheduleName, this.schedule.ref, 'Name of the EventBridge Scheduler schedule');
-    output(OUTPUT_KEYS.scheduleGroupName, 'default', 'Schedule group of the daily schedule');
+    output(OUTPUT_KEYS.scheduleGroupName, SCHEDULE_GROUP, 'Schedule group of the daily schedule');
     output(OUTPUT_KEYS.lakeUri, this.lakeUri, 'FIBBARS_LAKE of this environment');
     output(OUTPUT_KEYS.lakeBucketName, this.lakeBucket.bucketName, 'Bucket that holds the lake');
     output(OUTPUT_KEYS.alertTopicArn, this.alertTopic.topicArn, 'SNS topic of failure alerts');

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll } from '@jest/globals';
 import { Match } from 'aws-cdk-lib/assertions';
-import { LAKE_PREFIX } from '../../src/stack.js';
+import { LAKE_PREFIX } from '../../src/names.js';
 import { logicalIdOf, resourcesOf, synthesize, type Synthesized } from './support/synth.js';
 
 interface Statement {

@@ -3,7 +3,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../src/app.js';
 import { loadDefinition } from '../../src/definition.js';
 import { resolveSettings } from '../../src/settings.js';
-import { OUTPUT_KEYS, SCHEDULE_EXPRESSION, SCHEDULE_TIME_ZONE, type FibbarsStack } from '../../src/stack.js';
+import { OUTPUT_KEYS, SCHEDULE_EXPRESSION, SCHEDULE_TIME_ZONE } from '../../src/names.js';
+import type { FibbarsStack } from '../../src/stack.js';
 import { logicalIdOf, resourcesOf, standInArtifacts } from './support/synth.js';
 
 // One synthesis for the whole file: both environments, an alert email for dev only.
