@@ -500,6 +500,10 @@ export class Lake {
         if (!options.dryRun) await this.store.delete(obj.key);
         deleted.push(obj.key);
       }
+      // Temp files of writers that died mid-write (folder lakes only; S3 uploads are atomic).
+      if (this.store instanceof LocalObjectStore && !options.dryRun) {
+        deleted.push(...(await this.store.sweepTemp(prefix, new Date(now - options.graceMs))));
+      }
     }
     return { deleted, keptYoung, referenced: referenced.size };
   }

@@ -246,6 +246,43 @@ export class LocalObjectStore implements ObjectStore {
     await fs.rm(this.file(key), { force: true });
   }
 
+  /**
+   * Removes temp files (`.tmp-*`) left by writers that died mid-write, under
+   * `prefix`, last modified before `olderThan`. Returns their keys.
+   */
+  async sweepTemp(prefix: string, olderThan: Date): Promise<string[]> {
+    assertPrefix(prefix);
+    const removed: string[] = [];
+    const walk = async (dir: string, keyBase: string): Promise<void> => {
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return;
+        throw error;
+      }
+      for (const entry of entries) {
+        const key = keyBase === '' ? entry.name : `${keyBase}/${entry.name}`;
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) await walk(full, key);
+        else if (entry.name.startsWith(TMP_MARK) && key.startsWith(prefix)) {
+          try {
+            if ((await fs.stat(full)).mtimeMs < olderThan.getTime()) {
+              await fs.rm(full, { force: true });
+              removed.push(key);
+            }
+          } catch (error) {
+            if (!isErrno(error, 'ENOENT')) throw error;
+          }
+        }
+      }
+    };
+    const slash = prefix.lastIndexOf('/');
+    const dirKey = slash === -1 ? '' : prefix.slice(0, slash);
+    await walk(dirKey === '' ? this.root : path.join(this.root, ...dirKey.split('/')), dirKey);
+    return removed.sort();
+  }
+
   async exists(key: string): Promise<boolean> {
     try {
       return (await fs.stat(this.file(key))).isFile();
