@@ -6,7 +6,10 @@ import pl from 'nodejs-polars';
 import { consolidateLake, openLake, resample, resampleLake } from './core.js';
 import { INTERVALS, duckRebuild, openDuck } from './duckdb.js';
 import { duckIncrement } from './increment.js';
-import { barsBySortedRuns } from './proposal.js';
+import { barsBySortedRuns, tickerChunks } from './proposal.js';
+
+/** Rows per ticker chunk of the proposed plan (about 0.6 GiB in memory). */
+const PROPOSAL_CHUNK_ROWS = 4_000_000;
 import { nyse } from '@fibbars/ohlcv-core/calendar';
 
 export type ChildTask =
@@ -46,21 +49,29 @@ async function oursRebuild(task: Extract<ChildTask, { kind: 'ours-rebuild' }>) {
 
 /** The same work with the plan proposed in BENCHMARKS.md, to show what it would give. */
 async function proposalRebuild(task: Extract<ChildTask, { kind: 'proposal-rebuild' }>) {
-  mkdirSync(task.outDir, { recursive: true });
-  const daily = await pl.scanParquet(task.dailyGlob).collect();
   const asOf = nyse.sessionIndex(task.lastSession);
+  const scan = pl.scanParquet(task.dailyGlob);
+  const chunks = await tickerChunks(scan, PROPOSAL_CHUNK_ROWS);
   const perInterval: Record<string, number> = {};
+  let rowsIn = 0;
   let rowsOut = 0;
-  for (const days of INTERVALS) {
-    const bars = await barsBySortedRuns(daily.lazy(), days, asOf).collect();
-    await bars
-      .lazy()
-      .sinkParquet(join(task.outDir, `ohlcv_${days}d.parquet`), { compression: 'zstd', statistics: true, maintainOrder: true })
-      .collect();
-    perInterval[`${days}d`] = bars.height;
-    rowsOut += bars.height;
+  for (const [k, [lo, hi]] of chunks.entries()) {
+    // Parquet statistics prune the row groups outside the range: the files are sorted by ticker.
+    const daily = await scan.filter(pl.col('ticker').gtEq(pl.lit(lo)).and(pl.col('ticker').ltEq(pl.lit(hi)))).collect();
+    rowsIn += daily.height;
+    for (const days of INTERVALS) {
+      const bars = await barsBySortedRuns(daily.lazy(), days, asOf).collect();
+      const dir = join(task.outDir, `ohlcv_${days}d`);
+      mkdirSync(dir, { recursive: true });
+      await bars
+        .lazy()
+        .sinkParquet(join(dir, `part-${String(k).padStart(5, '0')}.parquet`), { compression: 'zstd', statistics: true, maintainOrder: true })
+        .collect();
+      perInterval[`${days}d`] = (perInterval[`${days}d`] ?? 0) + bars.height;
+      rowsOut += bars.height;
+    }
   }
-  return { rowsIn: daily.height, rowsOut, detail: perInterval };
+  return { rowsIn, rowsOut, detail: { chunks: chunks.length, ...perInterval } };
 }
 
 async function duckRebuildTask(task: Extract<ChildTask, { kind: 'duck-rebuild' }>) {

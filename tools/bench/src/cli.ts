@@ -228,7 +228,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         checks[stage] = [];
         for (const days of INTERVALS) {
           const f = `ohlcv_${days}d.parquet`;
-          checks[stage].push(await compareBars(con, `${days}d`, [join(outDir, f)], [join(duckOut, f)]));
+          // The proposed plan writes one file per ticker chunk.
+          const ours = stage === 'rebuild' ? join(outDir, f) : join(outDir, `ohlcv_${days}d`, '*.parquet');
+          checks[stage].push(await compareBars(con, `${days}d`, [ours], [join(duckOut, f)]));
         }
       }
     } finally {

@@ -56,3 +56,28 @@ export function barsBySortedRuns(sortedDaily: pl.LazyDataFrame, days: number, as
     )
     .select(...Object.entries(BAR_SCHEMA).map(([c, t]) => pl.col(c).cast(t).alias(c)));
 }
+
+/**
+ * Ticker ranges of at most about `rowsPerChunk` rows, from a lazy scan of the
+ * sorted history. Bars never span tickers, so each range can be resampled on
+ * its own: peak memory follows the chunk, not the history (and the same
+ * ranges are the unit a distributed resample would fan out over).
+ */
+export async function tickerChunks(scan: pl.LazyDataFrame, rowsPerChunk: number): Promise<Array<[string, string]>> {
+  const counts = await scan.groupBy('ticker').agg(pl.len().alias('n')).sort('ticker').collect();
+  const tickers = counts.getColumn('ticker').toArray() as string[];
+  const n = counts.getColumn('n').toArray() as number[];
+  const chunks: Array<[string, string]> = [];
+  let start = 0;
+  let rows = 0;
+  for (let i = 0; i < tickers.length; i++) {
+    rows += Number(n[i]);
+    if (rows >= rowsPerChunk || i === tickers.length - 1) {
+      chunks.push([tickers[start]!, tickers[i]!]);
+      start = i + 1;
+      rows = 0;
+    }
+  }
+  return chunks;
+}
+
