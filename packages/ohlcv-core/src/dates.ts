@@ -5,7 +5,13 @@
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const MS_PER_DAY = 86_400_000;
 
-/** Days since 1970-01-01 of an ISO `YYYY-MM-DD` date; throws on malformed input. */
+/**
+ * Days since 1970-01-01 of an ISO `YYYY-MM-DD` date (the Polars Date
+ * encoding); throws a RangeError on malformed or impossible dates.
+ *
+ * @example
+ * isoToEpochDay('1970-01-02'); // 1
+ */
 export function isoToEpochDay(iso: string): number {
   if (typeof iso !== 'string' || !ISO_DATE.test(iso)) {
     throw new RangeError(`malformed date "${String(iso)}", expected YYYY-MM-DD`);
@@ -17,17 +23,33 @@ export function isoToEpochDay(iso: string): number {
   return ms / MS_PER_DAY;
 }
 
-/** ISO `YYYY-MM-DD` of an epoch day. */
+/**
+ * ISO `YYYY-MM-DD` of an epoch day.
+ *
+ * @example
+ * epochDayToIso(19_000); // '2022-01-08'
+ */
 export function epochDayToIso(day: number): string {
   return new Date(day * MS_PER_DAY).toISOString().slice(0, 10);
 }
 
-/** ISO date of a JS Date (UTC calendar day), as Polars returns Date values. */
+/**
+ * ISO date of a JS Date (its UTC calendar day), as Polars returns Date values.
+ *
+ * @example
+ * dateToIso(new Date(Date.UTC(2024, 5, 4))); // '2024-06-04'
+ */
 export function dateToIso(d: Date): string {
   return d.toISOString().slice(0, 10);
 }
 
-/** Milliseconds since the epoch of an instant given as Date, ISO timestamp or ms number. */
+/**
+ * Milliseconds since the epoch of an instant given as Date, ISO timestamp or
+ * ms number; throws a RangeError naming `what` when it is not a valid instant.
+ *
+ * @example
+ * toEpochMs('1970-01-01T00:00:01Z'); // 1000
+ */
 export function toEpochMs(t: Date | string | number, what = 'timestamp'): number {
   const ms = t instanceof Date ? t.getTime() : typeof t === 'number' ? t : Date.parse(t);
   if (!Number.isFinite(ms)) throw new RangeError(`invalid ${what} "${String(t)}"`);
