@@ -219,7 +219,7 @@ if (data.path) {
     });
   });
 } else {
-  describe('reference: S&P 500 sample 2013-2017', () => {
+  describe('reference: S&P 500 sample 2013-2017 (data absent)', () => {
     it('is skipped because the shared data file is absent', () => {
       console.warn(data.reason);
       expect(data.path).toBeNull();
