@@ -113,11 +113,15 @@ export class FibbarsStack extends Stack {
     this.lakeUri = `s3://${this.lakeBucket.bucketName}/${LAKE_PREFIX}`;
     const lakeObjects = this.lakeBucket.arnForObjects(`${LAKE_PREFIX}/*`);
     const lakeArn = arnRef(this.lakeBucket);
+    // No s3:prefix condition on purpose: S3 answers a GET or HEAD of a missing
+    // key with 404 only to callers that hold s3:ListBucket, and such requests
+    // carry no prefix, so a prefix-conditioned grant would turn every "not
+    // there yet" (commit heads, exists checks) into 403 AccessDenied. The
+    // bucket holds nothing but the lake, so listing it reveals nothing more.
     const lakeList = new iam.PolicyStatement({
-      sid: 'ListLakePrefix',
+      sid: 'ListLake',
       actions: ['s3:ListBucket'],
       resources: [this.lakeBucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': [LAKE_PREFIX, `${LAKE_PREFIX}/*`] } },
     });
 
     this.apiKeySecret = new secretsmanager.Secret(this, 'PolygonApiKey', {
