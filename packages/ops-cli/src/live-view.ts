@@ -21,6 +21,8 @@ export interface StateEvent {
   state: string;
   status: Exclude<StateStatus, 'pending'>;
   at: number;
+  /** The attempt this event is about (1 = first), when the engine says. */
+  attempt?: number;
   error?: string;
 }
 
@@ -72,7 +74,8 @@ export function normaliseEvent(event: unknown, now: number): StateEvent | null {
   const inner = e.error as Record<string, unknown> | undefined;
   const cause = readableCause([e.Cause, e.cause, inner?.cause, inner?.message].find((v): v is string => typeof v === 'string'));
   const error = errName ? (cause ? `${errName}: ${cause}` : errName) : undefined;
-  return { state: name, status, at, ...(error ? { error } : {}) };
+  const attempt = typeof e.attempt === 'number' ? e.attempt : undefined;
+  return { state: name, status, at, ...(attempt !== undefined ? { attempt } : {}), ...(error ? { error } : {}) };
 }
 
 /** Lambda-style causes are JSON (`{"errorType","errorMessage"}`): show the message. */
@@ -105,10 +108,11 @@ export class LiveView {
       this.rows.set(ev.state, row);
     }
     if (ev.status === 'running') {
-      if (row.status === 'pending' || row.status === 'done' || row.status === 'failed') row.startedAt = ev.at;
+      if (row.status === 'pending' || row.status === 'done') row.startedAt = ev.at;
       row.attempts += 1;
       delete row.endedAt;
     }
+    if (ev.attempt !== undefined) row.attempts = Math.max(row.attempts, ev.attempt);
     if (ev.status === 'done' || ev.status === 'failed') row.endedAt = ev.at;
     if (ev.error) row.error = ev.error;
     row.startedAt ??= ev.at;

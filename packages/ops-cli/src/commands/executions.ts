@@ -13,6 +13,7 @@ import { positiveInt } from '../config.js';
 import { LakeNotFoundError, UsageError } from '../errors.js';
 import { duration, table } from '../format.js';
 import { summariseHistory } from '../history.js';
+import { readableCause } from '../live-view.js';
 import { awsOptions, example, jsonOption, lakeOption } from '../options.js';
 
 export interface ExecutionRow {
@@ -90,7 +91,9 @@ export function localStates(record: Record<string, unknown>): LocalStateRow[] {
     const o = s as Record<string, unknown>;
     const err = o.error as Record<string, unknown> | string | undefined;
     const error =
-      typeof err === 'string' ? err : err ? `${String(err.name ?? err.Error ?? 'Error')}: ${String(err.message ?? err.Cause ?? '')}` : undefined;
+      typeof err === 'string' ? err : err ? `${String(err.name ?? err.Error ?? 'Error')}: ${readableCause(String(err.cause ?? err.message ?? err.Cause ?? ''))}` : undefined;
+    const retries = Array.isArray(o.retries) ? (o.retries as { error?: { name?: string; cause?: string } }[]) : [];
+    const retried = retries.map((r) => `${r.error?.name ?? 'Error'}: ${readableCause(r.error?.cause ?? '')}`);
     const startedAt = str(o.startedAt) ?? str(o.enteredAt);
     const endedAt = str(o.endedAt) ?? str(o.exitedAt) ?? str(o.finishedAt);
     const durationMs = typeof o.durationMs === 'number' ? o.durationMs : startedAt && endedAt ? Date.parse(endedAt) - Date.parse(startedAt) : undefined;
@@ -101,7 +104,7 @@ export function localStates(record: Record<string, unknown>): LocalStateRow[] {
       ...(endedAt ? { endedAt } : {}),
       ...(durationMs !== undefined ? { durationMs } : {}),
       ...(typeof o.attempts === 'number' ? { attempts: o.attempts } : {}),
-      ...(error ? { error } : {}),
+      ...(error ? { error } : retried.length > 0 ? { error: `retried after ${retried.join(' | ')}` } : {}),
     };
   });
 }

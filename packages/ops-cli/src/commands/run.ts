@@ -105,11 +105,11 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
   const engine = await loadLocalEngine();
   const fetchers = await loadFetchers();
   // The handlers log JSON lines for CloudWatch; here stdout is the user's, so
-  // only warnings and errors go to stderr, as one line each.
+  // only warnings go to stderr, one line each (failures show in the live view).
   const logger = {
     info: () => undefined,
     warn: (m: string, e?: Record<string, unknown>) => ctx.log.warn(`${m}${e ? ` ${JSON.stringify(e)}` : ''}`),
-    error: (m: string, e?: Record<string, unknown>) => ctx.log.info(`error: ${m}${e ? ` ${JSON.stringify(e)}` : ''}`),
+    error: () => undefined,
   };
   const record = await engine.runLocalPipeline({
     lake: cfg.lake,

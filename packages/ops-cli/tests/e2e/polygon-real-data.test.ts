@@ -72,6 +72,8 @@ if (!existsSync(DATA)) {
     let env: Record<string, string>;
     let bySession: Map<string, Row[]>;
     const requests: string[] = [];
+    /** Grouped-daily requests still to answer with 429 (the vendor's rate limit). */
+    let rateLimited = 0;
 
     beforeAll(async () => {
       dir = await tempDir();
@@ -87,6 +89,10 @@ if (!existsSync(DATA)) {
           return send({ status: 'ERROR', error: 'Unknown API Key' }, 401);
         }
         const grouped = /^\/v2\/aggs\/grouped\/locale\/us\/market\/stocks\/(\d{4}-\d{2}-\d{2})$/.exec(url.pathname);
+        if (grouped && rateLimited > 0) {
+          rateLimited -= 1;
+          return send({ status: 'ERROR', error: 'You have exceeded the maximum requests per minute' }, 429);
+        }
         if (grouped) {
           const rows = bySession.get(grouped[1]!) ?? [];
           const t = Date.parse(`${grouped[1]}T20:00:00Z`);
@@ -147,6 +153,24 @@ if (!existsSync(DATA)) {
       const files = await listFiles(lake);
       expect(files.some((f) => f.startsWith('raw/ohlcv/date=2014-05-19/'))).toBe(true);
       expect(files.some((f) => f.startsWith('_commits/ohlcv_1d/'))).toBe(false);
+    }, 120_000);
+
+    it('runs the pipeline on the vendor source, retrying FetchOhlcv after a rate limit as the state machine says', async () => {
+      const lake = path.join(dir.dir, 'lake-run');
+      rateLimited = 1;
+      const res = await cli(['run', '--source', 'polygon', '--date', '2014-06-23', '--backfill-sessions', '0', '--lake', lake, '--json'], {
+        env: { ...env, POLYGON_MAX_RETRIES: '0' },
+      });
+      expect(res.code).toBe(0);
+      expect(res.stderr).toMatch(/✗ FetchOhlcv\s+failed .*RateLimitedError/);
+      expect(res.stderr).toMatch(/↻ FetchOhlcv\s+retrying/);
+      expect(res.stderr).toMatch(/✓ FetchOhlcv\s+done .*\(attempt 2\)/);
+      const summary = JSON.parse(res.stdout) as { runId: string; status: string; rows: { accepted: number } };
+      expect(summary.status).toBe('SUCCEEDED');
+      expect(summary.rows.accepted).toBe((bySession.get('2014-06-23') ?? []).filter((r) => !invalid(r)).length);
+      const described = await cli(['describe', summary.runId, '--lake', lake, '--json']);
+      const states = (JSON.parse(described.stdout) as { states: { name: string; attempts?: number; error?: string }[] }).states;
+      expect(states.find((s) => s.name === 'FetchOhlcv')).toMatchObject({ attempts: 2, error: expect.stringMatching(/^retried after RateLimitedError: /) });
     }, 120_000);
 
     it('stops on a key the vendor rejects, with one line naming the error', async () => {

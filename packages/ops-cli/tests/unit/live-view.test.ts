@@ -9,6 +9,7 @@ describe('normaliseEvent', () => {
       state: 'Consolidate',
       status: 'running',
       at: Date.parse(at),
+      attempt: 1,
     });
     expect(
       normaliseEvent({ type: 'state-failed', runId: 'r', state: 'FetchOhlcv', attempt: 1, at, error: { name: 'RateLimitedError', cause: '429' } }, 0),
