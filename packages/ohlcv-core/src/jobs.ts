@@ -14,7 +14,7 @@ import { barDataset, isInList, type Commit, type CommitFile, type Lake } from '.
 import { parseGroupedDaily, parseSplits, parseTickers } from './parse.js';
 import { resampleLazy } from './resample.js';
 import { QUARANTINE_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, emptyFrame } from './schemas.js';
-import type { RawFetch } from './storage.js';
+import { fetchTimeOf, type RawFetch } from './storage.js';
 import { consolidate } from './consolidate.js';
 import { median } from './validate.js';
 
@@ -127,8 +127,8 @@ async function consolidateDaily(
   // Parse every new session; consolidate() validates, gates and merges (nothing is written before the gate passes).
   const frames: DataFrame[] = [];
   for (const fetch of todo) {
-    const rawMeta = await lake.raw.readMeta(fetch);
-    frames.push(parseGroupedDaily(await lake.raw.read(fetch), fetch.session, rawMeta.fetchedAt, fetch.fetchId));
+    // The fetch id encodes the fetch time: no need to read each meta record.
+    frames.push(parseGroupedDaily(await lake.raw.read(fetch), fetch.session, fetchTimeOf(fetch.fetchId), fetch.fetchId));
   }
   const raw = frames.length === 1 ? frames[0]! : pl.concat(frames, { how: 'vertical' });
   const sessions = todo.map((f) => f.session).sort();

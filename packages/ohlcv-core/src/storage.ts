@@ -519,6 +519,13 @@ export function newFetchId(at: Date = new Date()): string {
   return `${stamp}-${randomBytes(4).toString('hex')}`;
 }
 
+/** The fetch time encoded in a fetch id (millisecond precision, as written by `RawZone.write`). */
+export function fetchTimeOf(fetchId: string): Date {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-[0-9a-f]{8}$/.exec(fetchId);
+  if (!m) throw new ConfigError(`fetch id ${JSON.stringify(fetchId)} is not YYYYMMDDTHHmmssSSSZ-xxxxxxxx`);
+  return new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z`);
+}
+
 /** Removes API keys from a request URL before it is stored. */
 export function redactUrl(url: string): string {
   return url.replace(/([?&](?:api_?key|apikey|token|access_token)=)[^&#]*/gi, '$1REDACTED');

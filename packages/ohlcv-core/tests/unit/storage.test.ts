@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
-import { LocalObjectStore, S3ObjectStore, assertKey, newFetchId, openStore, parseLakeUri, redactUrl } from '../../src/storage.js';
+import { LocalObjectStore, S3ObjectStore, assertKey, fetchTimeOf, newFetchId, openStore, parseLakeUri, redactUrl } from '../../src/storage.js';
 import { describeStoreContract } from '../helpers/store-contract.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -62,6 +62,8 @@ describe('fetch ids and URL redaction', () => {
     const b = newFetchId(new Date('2024-01-02T21:05:03.124Z'));
     expect(a).toMatch(/^20240102T210503123Z-[0-9a-f]{8}$/);
     expect(a < b).toBe(true);
+    expect(fetchTimeOf(a).toISOString()).toBe('2024-01-02T21:05:03.123Z');
+    expect(() => fetchTimeOf('yesterday')).toThrow(ConfigError);
   });
 
   it('removes API keys from stored URLs', () => {
