@@ -402,6 +402,12 @@ async function resampleInterval(lake: Lake, days: number, options: ResampleLakeO
   for (const c of await lake.commitsSince('splits', prev.splitsVersion ?? 0)) for (const t of refMeta(c).changedTickers ?? []) splitTickers.add(t);
   const buckets = [...new Set([...changedSessions].filter(isSession).map((s) => bucketOf(s, days)))].sort((a, b) => a - b);
 
+  const tickersRecomputed = [...splitTickers].sort();
+  if (buckets.length === 0 && tickersRecomputed.length === 0) {
+    // New daily versions that changed no rows (e.g. a refetch with identical data): nothing to redo.
+    return { ...base, mode: 'no-change', sourceVersion: prev.sourceVersion ?? null, version: head.version, committed: false };
+  }
+
   const recomputed: DataFrame[] = [];
   for (const [lo, hi] of bucketRuns(buckets)) {
     const from = bucketBounds(lo, days).first;
@@ -410,7 +416,6 @@ async function resampleInterval(lake: Lake, days: number, options: ResampleLakeO
     const bars = await run(rows.filter(isInList('ticker', [...splitTickers]).not()));
     recomputed.push(bars.filter(pl.col('bucket').gtEq(lo).and(pl.col('bucket').ltEq(hi))));
   }
-  const tickersRecomputed = [...splitTickers].sort();
   if (tickersRecomputed.length > 0) {
     recomputed.push(await run(await lake.scan('ohlcv_1d', { version: daily.version, tickers: tickersRecomputed })));
   }

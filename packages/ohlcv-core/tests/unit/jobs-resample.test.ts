@@ -68,7 +68,7 @@ describe('resampleLake', () => {
     for (const d of INTERVALS) before.set(d, await lake.head(`ohlcv_${d}d`));
 
     // Day by day over a year boundary, then a refetch of an old session and a split.
-    for (const [k, s] of SESSIONS.slice(40, 44).entries()) {
+    for (const [k, s] of SESSIONS.slice(40, 43).entries()) {
       await writeOhlcv(lake.raw, s, barsFor(s, 40 + k));
       await consolidateLake(lake, { runId: `day-${s}` });
       const report = await resampleLake(lake, { days: INTERVALS, runId: `resample-${s}` });
@@ -125,6 +125,16 @@ describe('resampleLake', () => {
     const report = await resampleLake(lake, { days: 8, runId: 'r2', anchor: 'ticker' });
     expect(report.intervals[0]?.mode).toBe('full');
     expect(frameDifference(await lake.read('ohlcv_8d'), await fullRebuild(lake, 8, 'ticker'))).toBeNull();
+  });
+
+  it('commits nothing when the new daily version changed no rows (a refetch with identical data)', async () => {
+    const lake = await seedLake(await freshDir(), 12);
+    await resampleLake(lake, { days: 5, runId: 'r1' });
+    const s = SESSIONS[5]!;
+    await writeOhlcv(lake.raw, s, barsFor(s, 5));
+    expect((await consolidateLake(lake, { runId: 'same-again' })).versions.ohlcv_1d).toEqual({ version: 2, committed: true });
+    const report = await resampleLake(lake, { days: 5, runId: 'r2' });
+    expect(report.intervals[0]).toMatchObject({ mode: 'no-change', committed: false, version: 1 });
   });
 
   it('rejects bad intervals and the read-time latest anchor with ConfigError', async () => {
