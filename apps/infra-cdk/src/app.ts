@@ -9,17 +9,7 @@ import { awsSolutionsChecks } from './nag.js';
 import { resolveSettings, selectedEnvironments, stackName } from './settings.js';
 import { FibbarsStack } from './stack.js';
 
-/**
- * Feature flags the stack is written for, pinned in code so that the app and
- * the tests synthesize the same template whatever cdk.json says.
- */
-export const FEATURE_FLAGS: Readonly<Record<string, boolean>> = {
-  // Access logs delivered under a bucket policy, not the legacy ACL.
-  '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
-  '@aws-cdk/aws-iam:minimizePolicies': true,
-  '@aws-cdk/aws-lambda:recognizeLayerVersion': true,
-  '@aws-cdk/core:enablePartitionLiterals': true,
-};
+export { FEATURE_FLAGS } from './stack.js';
 
 export interface CreateAppOptions {
   readonly definition: AslDefinition;
@@ -45,7 +35,6 @@ export interface FibbarsApp {
 export function createApp(options: CreateAppOptions): FibbarsApp {
   const props: AppProps = {
     ...(options.context ? { context: options.context } : {}),
-    postCliContext: { ...FEATURE_FLAGS },
     ...(options.cloudFormationValidation === false ? { builtinCloudFormationValidation: false } : {}),
     ...(options.outdir ? { outdir: options.outdir } : {}),
   };

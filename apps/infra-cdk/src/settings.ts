@@ -28,7 +28,12 @@ export interface EnvironmentSettings {
   readonly logRetentionDays: number;
   readonly noncurrentVersionDays: number;
   readonly tmpExpirationDays: number;
-  readonly ohlcv: LambdaSizing & { readonly reservedConcurrency: number };
+  /**
+   * `reservedConcurrency`: executions reserved for (and capping) the ohlcv
+   * fetcher; `undefined` reserves none, for accounts still at the
+   * new-account concurrency quota. Never 0, which would throttle every call.
+   */
+  readonly ohlcv: LambdaSizing & { readonly reservedConcurrency: number | undefined };
   readonly meta: LambdaSizing;
   readonly consolidate: BatchSizing;
   readonly resample: BatchSizing;

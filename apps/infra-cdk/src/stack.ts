@@ -38,6 +38,17 @@ import type { EnvironmentSettings } from './settings.js';
 
 export { LAKE_PREFIX, OUTPUT_KEYS, SCHEDULE_EXPRESSION, SCHEDULE_TIME_ZONE };
 
+/**
+ * Feature flags the stack is written for, set on the stack itself so that it
+ * synthesizes the same template in any app, whatever cdk.json says.
+ */
+export const FEATURE_FLAGS: Readonly<Record<string, boolean>> = {
+  // Access logs delivered under a bucket policy, not the legacy ACL.
+  '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
+  '@aws-cdk/aws-iam:minimizePolicies': true,
+  '@aws-cdk/core:enablePartitionLiterals': true,
+};
+
 /** The EventBridge rule that Step Functions manages for `batch:submitJob.sync`. */
 export const BATCH_SYNC_RULE = 'StepFunctionsGetEventsForBatchJobsRule';
 
@@ -64,6 +75,7 @@ export class FibbarsStack extends Stack {
 
   constructor(scope: Construct, id: string, props: FibbarsStackProps) {
     super(scope, id, props);
+    for (const [flag, value] of Object.entries(FEATURE_FLAGS)) this.node.setContext(flag, value);
     const { settings, definition, artifacts } = props;
     const prefix = namePrefix(settings.envName);
     checkPlaceholders(definition);
@@ -183,7 +195,7 @@ export class FibbarsStack extends Stack {
         role,
         logGroup,
         tracing: lambda.Tracing.ACTIVE,
-        ...(name === 'ohlcv' ? { reservedConcurrentExecutions: settings.ohlcv.reservedConcurrency } : {}),
+        ...(name === 'ohlcv' ? reservedConcurrency(settings.ohlcv.reservedConcurrency) : {}),
         environment: {
           FIBBARS_LAKE: this.lakeUri,
           POLYGON_API_KEY_SECRET_ARN: this.apiKeySecret.secretArn,
@@ -580,4 +592,12 @@ function retentionOf(days: number): logs.RetentionDays {
     throw new Error(`log retention of ${days} days is not one CloudWatch Logs accepts`);
   }
   return days as logs.RetentionDays;
+}
+
+function reservedConcurrency(value: number | undefined): { reservedConcurrentExecutions?: number } {
+  if (value === undefined) return {};
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`ohlcv reserved concurrency must be a positive integer or undefined, got ${value}`);
+  }
+  return { reservedConcurrentExecutions: value };
 }

@@ -1,10 +1,12 @@
 import { describe, it, expect, beforeAll } from '@jest/globals';
+import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { createApp } from '../../src/app.js';
 import { loadDefinition } from '../../src/definition.js';
 import { resolveSettings } from '../../src/settings.js';
 import { OUTPUT_KEYS, SCHEDULE_EXPRESSION, SCHEDULE_TIME_ZONE } from '../../src/names.js';
-import type { FibbarsStack } from '../../src/stack.js';
+import { FibbarsStack } from '../../src/stack.js';
 import { logicalIdOf, resourcesOf, standInArtifacts } from './support/synth.js';
 
 // One synthesis for the whole file: both environments, an alert email for dev only.
@@ -215,6 +217,29 @@ describe('the fetcher Lambdas', () => {
       Timeout: settings.meta.timeoutMinutes * 60,
       ReservedConcurrentExecutions: Match.absent(),
     });
+  });
+
+  it('refuses a reserved concurrency of 0, which would throttle every fetch', () => {
+    const settings = resolveSettings('dev', () => undefined);
+    expect(
+      () =>
+        new FibbarsStack(new App(), 'zero', {
+          settings: { ...settings, ohlcv: { ...settings.ohlcv, reservedConcurrency: 0 } },
+          definition: loadDefinition(),
+          artifacts: standInArtifacts(),
+        }),
+    ).toThrow('ohlcv reserved concurrency must be a positive integer or undefined, got 0');
+  });
+
+  it('reserves no concurrency when the setting is undefined', () => {
+    const settings = resolveSettings('dev', () => undefined);
+    const stack = new FibbarsStack(new App({ builtinCloudFormationValidation: false }), 'none', {
+      settings: { ...settings, ohlcv: { ...settings.ohlcv, reservedConcurrency: undefined } },
+      definition: loadDefinition(),
+      artifacts: standInArtifacts(),
+    });
+    const fn = stack.node.findChild('OhlcvFunction').node.defaultChild as CfnFunction;
+    expect(stack.resolve(fn.reservedConcurrentExecutions)).toBeUndefined();
   });
 
   it('log to their own log groups with the environment retention', () => {
