@@ -144,6 +144,12 @@ export interface GcReport {
 export interface OpenLakeOptions extends OpenStoreOptions {
   /** A ready store (overrides the URI's). */
   store?: ObjectStore;
+  /**
+   * Folder where Parquet files of a remote (S3) lake are downloaded before
+   * they are scanned; defaults to `<os tmpdir>/fibbars-cache`. Lake files are
+   * immutable (unique names), so cached copies never go stale.
+   */
+  cacheDir?: string;
 }
 
 /** Default number of versions per dataset whose files `gc` keeps. */
@@ -210,7 +216,13 @@ export class Lake {
   readonly raw: RawZone;
   readonly runs: RunStore;
 
-  constructor(readonly store: ObjectStore) {
+  private readonly cacheDir: string;
+
+  constructor(
+    readonly store: ObjectStore,
+    options: { cacheDir?: string } = {},
+  ) {
+    this.cacheDir = options.cacheDir ?? path.join(tmpdir(), 'fibbars-cache');
     this.raw = new RawZone(store);
     this.runs = new RunStore(store);
   }
@@ -350,7 +362,30 @@ export class Lake {
       await fs.access(file); // a clear ENOENT rather than a Polars error at collect time
       return pl.scanParquet(file);
     }
-    return pl.readParquet(await this.store.get(key)).lazy();
+    return pl.scanParquet(await this.cachedCopy(key));
+  }
+
+  /**
+   * A local copy of a remote lake file, downloaded once: scanning it lazily
+   * keeps memory flat (a whole history never sits in memory as Parquet bytes
+   * plus frames) and works with any S3-compatible endpoint.
+   */
+  private async cachedCopy(key: string): Promise<string> {
+    const location = this.store.location;
+    const scope = location.kind === 's3' ? [location.bucket, ...location.prefix.split('/').filter(Boolean)] : ['other'];
+    const file = path.join(this.cacheDir, ...scope, ...key.split('/'));
+    try {
+      await fs.access(file);
+      return file;
+    } catch {
+      // not cached yet
+    }
+    const body = await this.store.get(key);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${randomUUID()}.tmp`;
+    await fs.writeFile(tmp, body);
+    await fs.rename(tmp, file);
+    return file;
   }
 
   /**
@@ -518,5 +553,5 @@ export class Lake {
  * console.log(await lake.head('ohlcv_1d'));
  */
 export function openLake(uri: string, options: OpenLakeOptions = {}): Lake {
-  return new Lake(options.store ?? openStore(uri, options));
+  return new Lake(options.store ?? openStore(uri, options), options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {});
 }

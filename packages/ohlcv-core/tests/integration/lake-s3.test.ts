@@ -23,7 +23,10 @@ afterAll(async () => {
 
 /** A fresh lake under its own prefix; `separateClient` gives a second, independent writer. */
 function s3Lake(prefix: string, separateClient = false): Lake {
-  return openLake(`s3://${s3.bucket}/${prefix}`, { s3Client: separateClient ? s3ClientFor(s3.endpoint) : s3.client });
+  return openLake(`s3://${s3.bucket}/${prefix}`, {
+    s3Client: separateClient ? s3ClientFor(s3.endpoint) : s3.client,
+    cacheDir: `${local.dir}/cache-${separateClient ? 'own' : 'shared'}-${prefix}`,
+  });
 }
 
 const SESSIONS = sessionsBetween('2023-12-01', '2024-01-12');
