@@ -13,11 +13,22 @@ import { standInArtifacts } from './support/synth.js';
 // registered as a validation plugin, CloudFormation's own validation on.
 let built: FibbarsApp;
 let outdir: string;
+let missingContext: unknown[];
 
 beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), 'fibbars-nag-'));
   built = createApp({ definition: loadDefinition(), artifacts: standInArtifacts(), outdir });
-  built.app.synth();
+  missingContext = built.app.synth().manifest.missing ?? [];
+});
+
+describe('synthesis', () => {
+  it('needs no lookup: no missing context, environment-agnostic stacks', () => {
+    expect(missingContext).toEqual([]);
+    expect(built.stacks.map((s) => s.environment)).toEqual([
+      'aws://unknown-account/unknown-region',
+      'aws://unknown-account/unknown-region',
+    ]);
+  });
 });
 
 describe('cdk-nag AwsSolutions', () => {
