@@ -317,8 +317,8 @@ export class FibbarsStack extends Stack {
       });
     };
     this.consolidateJob = makeJob('consolidate', ['consolidate']);
-    // The interval comes per job: the state machine passes Parameters.days
-    // (or overrides the command); 3 is only the default of the definition.
+    // The state machine overrides the command per interval (`resample --days N`);
+    // `Ref::days` lets an operator submit it by hand with `--parameters days=8`.
     this.resampleJob = makeJob('resample', ['resample', '--days', 'Ref::days'], { days: '3' });
     acknowledge(
       executionRole,
