@@ -114,31 +114,16 @@ function latestFetch(lf: LazyDataFrame): LazyDataFrame {
 
 const STATUS = '__status';
 
-/**
- * Validate raw daily rows (DESIGN §3.3): the latest fetch of each session
- * wins whole; rows failing a price, volume or OHLC rule are quarantined with
- * a reason; identical duplicates collapse; conflicting duplicates keep the
- * largest volume (first on a tie) and quarantine the rest.
- *
- * The input needs `ticker, date, open, high, low, close, volume`; `vwap`,
- * `transactions`, `fetched_at` and `fetch_id` are optional.
- *
- * @example
- * import { parseGroupedDaily, validateDaily } from '@fibbars/ohlcv-core';
- * const raw = parseGroupedDaily(pages, '2024-06-04', fetchedAt, fetchId);
- * const { accepted, quarantined, counts } = validateDaily(raw);
- * console.log(counts.totals); // { received, accepted, collapsed, quarantined, superseded }
- */
-export function validateDaily(raw: DataFrame): ValidationResult {
-  const input = conform(raw, RAW_DAILY_SCHEMA, { fillMissing: ['vwap', 'transactions', 'fetched_at', 'fetch_id'] });
+/** Status of rows sharing a (ticker, date): collapsed, accepted winner, or conflict. */
+function resolveDuplicates(df: DataFrame): DataFrame {
   const valid = pl.col('reason').isNull();
   // Identical rows share every value column; the first of them survives. An
   // invalid row can never be identical to a valid one, so one window serves both.
   const firstIdentical = pl.col(ROW).eq(pl.col(ROW).min().over('ticker', 'date', ...VALUE_COLUMNS));
   const candidate = pl.col('__candidate');
   // Windows are computed in separate steps: a window nested in another is quadratic.
-  const st = latestFetch(input.lazy().withRowIndex(ROW))
-    .withColumns(reasonExpr())
+  return df
+    .lazy()
     .withColumns(valid.and(firstIdentical).alias('__candidate'))
     .withColumns(pl.when(candidate).then(pl.col('volume')).otherwise(pl.lit(null)).max().over('ticker', 'date').alias('__maxvol'))
     .withColumns(
@@ -166,6 +151,46 @@ export function validateDaily(raw: DataFrame): ValidationResult {
         .alias('reason'),
     )
     .collectSync();
+}
+
+/**
+ * Validate raw daily rows (DESIGN §3.3): the latest fetch of each session
+ * wins whole; rows failing a price, volume or OHLC rule are quarantined with
+ * a reason; identical duplicates collapse; conflicting duplicates keep the
+ * largest volume (first on a tie) and quarantine the rest.
+ *
+ * The input needs `ticker, date, open, high, low, close, volume`; `vwap`,
+ * `transactions`, `fetched_at` and `fetch_id` are optional.
+ *
+ * @example
+ * import { parseGroupedDaily, validateDaily } from '@fibbars/ohlcv-core';
+ * const raw = parseGroupedDaily(pages, '2024-06-04', fetchedAt, fetchId);
+ * const { accepted, quarantined, counts } = validateDaily(raw);
+ * console.log(counts.totals); // { received, accepted, collapsed, quarantined, superseded }
+ */
+export function validateDaily(raw: DataFrame): ValidationResult {
+  const input = conform(raw, RAW_DAILY_SCHEMA, { fillMissing: ['vwap', 'transactions', 'fetched_at', 'fetch_id'] });
+  const checked = latestFetch(input.lazy().withRowIndex(ROW)).withColumns(reasonExpr()).collectSync();
+  const columns = [...checked.columns, STATUS];
+  const simple = (df: DataFrame) =>
+    df.withColumns(pl.when(pl.col('reason').isNull()).then(pl.lit('accepted')).otherwise(pl.lit('quarantined')).alias(STATUS));
+
+  // Most sessions hold no duplicate keys at all: only rows whose (ticker,
+  // date) occurs more than once go through the duplicate windows.
+  const dupKeys = checked
+    .lazy()
+    .groupBy(['ticker', 'date'], false)
+    .agg(pl.len().alias('__n'))
+    .filter(pl.col('__n').gt(1))
+    .select('ticker', 'date')
+    .collectSync();
+  let st: DataFrame;
+  if (dupKeys.height === 0) st = simple(checked);
+  else {
+    const dupRows = checked.join(dupKeys, { on: ['ticker', 'date'], how: 'semi' });
+    const rest = checked.join(dupKeys, { on: ['ticker', 'date'], how: 'anti' });
+    st = pl.concat([simple(rest).select(...columns), resolveDuplicates(dupRows).select(...columns)]);
+  }
 
   const accepted = st
     .filter(pl.col(STATUS).eq(pl.lit('accepted')))
