@@ -84,10 +84,26 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
   let backfilled = 0;
   let pre: { consolidate: ConsolidateSummary; resample: ResampleSummary[] } | undefined;
   const source = await chosen.create(ctx.now);
-  if (fresh && backfillCount > 0) {
-    const sessions = sessionsBefore(date, backfillCount);
-    ctx.log.info(`fresh lake ${cfg.lakeInput}: backfilling ${sessions.length} sessions (${sessions[0]} .. ${sessions[sessions.length - 1]}) first`);
-    const core = await loadCore();
+  const core = await loadCore();
+  // A fresh lake gets a useful history first; a lake that missed sessions
+  // since its last fetch is caught up to the session before `date` (a re-run
+  // of an older session catches nothing up).
+  let sessions: string[] = [];
+  let why = '';
+  if (fresh) {
+    sessions = sessionsBefore(date, backfillCount);
+    why = `fresh lake ${cfg.lakeInput}`;
+  } else if (backfillCount > 0) {
+    const fetched = await core.openLake(cfg.lake).raw.sessions('ohlcv');
+    const latest = fetched[fetched.length - 1];
+    if (latest !== undefined && latest < date) {
+      sessions = sessionsBefore(date, backfillCount).filter((s) => s > latest);
+      why = `lake ${cfg.lakeInput} missed sessions since ${latest}`;
+    }
+  }
+  if (sessions.length > 0) {
+    const n = sessions.length;
+    ctx.log.info(`${why}: backfilling ${n} session${n === 1 ? '' : 's'} (${sessions[0]} .. ${sessions[n - 1]}) first`);
     const lake = await core.openLake(cfg.lake);
     const result = await backfillSessions(lake, source, sessions, {
       refetch: false,
@@ -147,7 +163,7 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
   if (opts.json) ctx.log.json(summary);
   else {
     ctx.log.out(`run ${summary.runId}: ${summary.status} for ${date} (${chosen.kind} market)`);
-    ctx.log.out(`sessions fetched: ${summary.sessionsFetched}${backfilled > 0 ? ` (${backfilled} by the first-run backfill)` : ''}`);
+    ctx.log.out(`sessions fetched: ${summary.sessionsFetched}${backfilled > 0 ? ` (${backfilled} backfilled first)` : ''}`);
     ctx.log.out(`rows: ${summary.rows.accepted} accepted, ${summary.rows.collapsed} collapsed, ${summary.rows.quarantined} quarantined`);
     ctx.log.out(`bars written: ${Object.entries(summary.barsWritten).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
     ctx.log.out(`elapsed ${duration(summary.elapsedMs)}`);
@@ -166,7 +182,7 @@ export function registerRun(program: Command, ctx: Ctx): void {
     .description('run the daily pipeline: locally through the local engine (default), or start an AWS execution with --aws')
     .option('--date <session>', 'session to run for (YYYY-MM-DD; default: the latest closed session)')
     .option('--name <name>', 'AWS execution name (default daily-<date>, which makes starts idempotent)')
-    .option('--backfill-sessions <n>', 'on a fresh lake, sessions fetched before the first run', '252');
+    .option('--backfill-sessions <n>', 'on a fresh lake, sessions fetched before the first run; on a lake behind, the most it catches up', '252');
   lakeOption(cmd);
   sourceOption(cmd);
   awsOptions(cmd);
