@@ -166,14 +166,27 @@ export function emptyFrame(schema: Schema): DataFrame {
   );
 }
 
-/** Does `df` have exactly the columns and dtypes of `schema`, in order? */
+/**
+ * Does `df` have exactly the columns and dtypes of `schema`, in order?
+ *
+ * @example
+ * import { hasSchema, resample, BAR_SCHEMA } from '@fibbars/ohlcv-core';
+ * hasSchema(resample(daily, { days: 5 }), BAR_SCHEMA); // true
+ */
 export function hasSchema(df: DataFrame, schema: Schema): boolean {
   const cols = Object.keys(schema);
   if (df.columns.length !== cols.length) return false;
   return cols.every((c, i) => df.columns[i] === c && dtypeName(df.getColumn(c).dtype) === dtypeName(schema[c]!));
 }
 
-/** A comparable name of a dtype (`Utf8` and `String` are the same type). */
+/**
+ * A comparable name of a dtype (`Utf8` and `String` are the same type).
+ *
+ * @example
+ * import pl from 'nodejs-polars';
+ * import { dtypeName } from '@fibbars/ohlcv-core';
+ * dtypeName(pl.Utf8) === dtypeName(pl.String); // true
+ */
 export function dtypeName(dtype: DataType): string {
   return String(dtype).replace(/^DataType\((.*)\)$/, '$1').replace(/^Utf8$/, 'String');
 }
