@@ -68,7 +68,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) {
         return EXIT.ok;
       }
-      if (err.code === 'commander.help') return EXIT.ok;
+      // `fibbars` alone prints the help on stderr: a usage error, like any missing argument.
+      if (err.code === 'commander.help') return argv.length === 0 ? EXIT.usage : EXIT.ok;
       const command = argv.find((a) => !a.startsWith('-'));
       const known = program.commands.some((c) => c.name() === command);
       const help = known ? `fibbars ${command} --help` : 'fibbars --help';

@@ -114,6 +114,13 @@ describe('fibbars --help', () => {
     for (const c of commands) expect(res.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
   });
 
+  it('prints the help on stderr with exit 2 when no command is given', async () => {
+    const res = await cli([]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('Usage: fibbars [options] [command]');
+    expect(res.stdout).toBe('');
+  });
+
   it('answers an unknown command with one line and exit 2', async () => {
     const res = await cli(['bras']);
     expect(res.code).toBe(2);
