@@ -6,7 +6,7 @@ import pl from 'nodejs-polars';
 import { consolidateLake, openLake, resample, resampleLake } from './core.js';
 import { INTERVALS, duckRebuild, openDuck } from './duckdb.js';
 import { duckIncrement } from './increment.js';
-import { barsBySortedRuns, tickerChunks } from './proposal.js';
+import { barsFromPrepared, prepareSorted, tickerChunks } from './proposal.js';
 
 /** Rows per ticker chunk of the proposed plan (about 0.6 GiB in memory). */
 const PROPOSAL_CHUNK_ROWS = 4_000_000;
@@ -59,8 +59,9 @@ async function proposalRebuild(task: Extract<ChildTask, { kind: 'proposal-rebuil
     // Parquet statistics prune the row groups outside the range: the files are sorted by ticker.
     const daily = await scan.filter(pl.col('ticker').gtEq(pl.lit(lo)).and(pl.col('ticker').ltEq(pl.lit(hi)))).collect();
     rowsIn += daily.height;
+    const prepared = await prepareSorted(daily.lazy()).collect();
     for (const days of INTERVALS) {
-      const bars = await barsBySortedRuns(daily.lazy(), days, asOf).collect();
+      const bars = await barsFromPrepared(prepared.lazy(), days, asOf).collect();
       const dir = join(task.outDir, `ohlcv_${days}d`);
       mkdirSync(dir, { recursive: true });
       await bars

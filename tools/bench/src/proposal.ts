@@ -4,33 +4,36 @@ import pl from 'nodejs-polars';
 import { BAR_SCHEMA, calendarFrame } from '@fibbars/ohlcv-core';
 
 /**
- * The proposed plan: one integer group id per (ticker, bucket) run instead of
- * hashing (ticker string, bucket), open/close by position in the sorted run
- * instead of a per-group sort. Needs the input sorted by (ticker, date), which
- * the silver daily history is by contract.
+ * The row-wise part of the proposed plan, shared by every interval: the
+ * session index (a calendar join that keeps the (ticker, date) order), the
+ * pieces of vwap and transactions (a when/then inside `agg` is evaluated
+ * group by group, a column computed before it is one vectorised pass), and
+ * where each ticker starts.
  */
-export function barsBySortedRuns(sortedDaily: pl.LazyDataFrame, days: number, asOfIndex: number): pl.LazyDataFrame {
-  const bucket = pl.col('session_index').cast(pl.Float64).div(days).floor().cast(pl.Int64);
+export function prepareSorted(sortedDaily: pl.LazyDataFrame): pl.LazyDataFrame {
   const hasPair = pl.col('vwap').isNotNull().and(pl.col('volume').isNotNull());
   return sortedDaily
-    // maintainOrder 'left': the run ids below rely on the (ticker, date) order.
     .join(calendarFrame().lazy(), { on: 'date', how: 'left', maintainOrder: 'left' })
     .withColumns(
-      bucket.alias('bucket'),
-      // Row-wise pieces computed before the group-by, so the aggregations are plain sums
-      // (a when/then inside agg is evaluated group by group).
       pl.when(hasPair).then(pl.col('vwap').mul(pl.col('volume'))).otherwise(pl.lit(null)).alias('__vw_num'),
       pl.when(hasPair).then(pl.col('volume')).otherwise(pl.lit(null)).alias('__vw_den'),
       pl.col('transactions').isNotNull().cast(pl.Int64).alias('__tx_n'),
-    )
+      pl.col('ticker').neq(pl.col('ticker').shift(1)).fillNull(true).alias('__new_ticker'),
+    );
+}
+
+/**
+ * One interval's bars from `prepareSorted` rows: one integer id per
+ * (ticker, bucket) run instead of hashing (ticker string, bucket), open and
+ * close by position in the run instead of a per-group sort, and an
+ * order-keeping group-by, so the bars come out sorted by (ticker, bucket).
+ */
+export function barsFromPrepared(prepared: pl.LazyDataFrame, days: number, asOfIndex: number): pl.LazyDataFrame {
+  const bucket = pl.col('session_index').cast(pl.Float64).div(days).floor().cast(pl.Int64);
+  return prepared
+    .withColumns(bucket.alias('bucket'))
     .withColumns(
-      pl
-        .col('ticker')
-        .neq(pl.col('ticker').shift(1))
-        .or(pl.col('bucket').neq(pl.col('bucket').shift(1)))
-        .fillNull(true)
-        .cumSum()
-        .alias('__run'),
+      pl.col('__new_ticker').or(pl.col('bucket').neq(pl.col('bucket').shift(1)).fillNull(true)).cumSum().alias('__run'),
     )
     .groupBy('__run', { maintainOrder: true })
     .agg(
@@ -55,6 +58,11 @@ export function barsBySortedRuns(sortedDaily: pl.LazyDataFrame, days: number, as
       pl.col('bucket').add(1).mul(days).sub(1).ltEq(asOfIndex).alias('is_complete'),
     )
     .select(...Object.entries(BAR_SCHEMA).map(([c, t]) => pl.col(c).cast(t).alias(c)));
+}
+
+/** The proposed plan for one interval, from rows sorted by (ticker, date) (the silver daily contract). */
+export function barsBySortedRuns(sortedDaily: pl.LazyDataFrame, days: number, asOfIndex: number): pl.LazyDataFrame {
+  return barsFromPrepared(prepareSorted(sortedDaily), days, asOfIndex);
 }
 
 /**
