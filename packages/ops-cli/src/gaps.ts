@@ -1,4 +1,5 @@
 import { nyse } from '@fibbars/ohlcv-core/calendar';
+import pl from 'nodejs-polars';
 
 export interface TickerHoles {
   ticker: string;
@@ -66,5 +67,59 @@ export function findGaps(tickers: readonly string[], dates: readonly string[]): 
     tickersWithHoles: tickerHoles.length,
     holes,
     tickerHoles,
+  };
+}
+
+const DAY_MS = 86_400_000;
+const isoOfDay = (day: number) => new Date(day * DAY_MS).toISOString().slice(0, 10);
+
+/**
+ * `findGaps` for a whole daily history, aggregated by Polars: the set of
+ * present sessions and each ticker's first / last / row count come from one
+ * group-by, and only tickers with fewer rows than lake sessions in their range
+ * are read row by row. Memory stays proportional to tickers and sessions, not
+ * to rows.
+ */
+export async function findGapsInFrame(daily: pl.DataFrame): Promise<GapReport> {
+  if (daily.height === 0) return findGaps([], []);
+  const day = pl.col('date').cast(pl.Int32);
+  const present = (daily.select(day.alias('d')).unique().sort('d').getColumn('d').toArray() as number[]).map(Number);
+  const perTicker = daily
+    .groupBy('ticker')
+    .agg(day.min().alias('first'), day.max().alias('last'), pl.col('date').count().alias('n'))
+    .sort('ticker');
+  // Index of the first present session >= day (present is sorted).
+  const lowerBound = (d: number) => {
+    let lo = 0;
+    let hi = present.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((present[mid] as number) < d) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const tickers: string[] = [];
+  const dates: string[] = [];
+  const holed: string[] = [];
+  const rows = perTicker.toRecords() as { ticker: string; first: number; last: number; n: number }[];
+  for (const r of rows) {
+    const expected = lowerBound(Number(r.last) + 1) - lowerBound(Number(r.first));
+    if (Number(r.n) < expected) holed.push(r.ticker);
+  }
+  if (holed.length > 0) {
+    const detail = daily.filter(pl.col('ticker').isIn(holed)).select('ticker', day.alias('d'));
+    tickers.push(...(detail.getColumn('ticker').toArray() as string[]));
+    dates.push(...(detail.getColumn('d').toArray() as number[]).map((d) => isoOfDay(Number(d))));
+  }
+  // Every present session once more, so the lake-level set is exact.
+  const report = findGaps([...tickers, ...present.map(() => '\u0000present')], [...dates, ...present.map(isoOfDay)]);
+  const tickerHoles = report.tickerHoles.filter((h) => h.ticker !== '\u0000present');
+  return {
+    ...report,
+    tickers: rows.length,
+    tickerHoles,
+    tickersWithHoles: tickerHoles.length,
+    holes: tickerHoles.reduce((a, h) => a + h.missing.length, 0),
   };
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Ctx } from '../context.js';
-import { findGaps } from '../gaps.js';
-import { openExistingLake, plain } from '../lake-access.js';
+import { findGapsInFrame } from '../gaps.js';
+import { openExistingLake } from '../lake-access.js';
 import { example, jsonOption, lakeOption } from '../options.js';
 
 /** Groups consecutive sessions into "a..b" ranges for a compact listing. */
@@ -21,10 +21,7 @@ export function registerGaps(program: Command, ctx: Ctx): void {
   cmd.action(async (opts: { lake?: string; json?: boolean; limit: string }) => {
     const cfg = ctx.config({ lake: opts.lake });
     const opened = await openExistingLake(cfg);
-    const daily = await opened.lake.read('ohlcv_1d');
-    const tickers = daily.getColumn('ticker').toArray().map(String);
-    const dates = daily.getColumn('date').toArray().map((d) => String(plain(d)));
-    const report = findGaps(tickers, dates);
+    const report = await findGapsInFrame(await opened.lake.read('ohlcv_1d'));
     if (opts.json) {
       ctx.log.json(report);
       return;

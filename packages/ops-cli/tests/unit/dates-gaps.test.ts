@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
 import { defaultSession, parseIsoDate, parseSession, sessionsBefore } from '../../src/dates.js';
-import { findGaps } from '../../src/gaps.js';
+import pl from 'nodejs-polars';
+import { findGaps, findGapsInFrame } from '../../src/gaps.js';
 
 describe('dates', () => {
   it('accepts sessions and refuses holidays and weekends, naming the sessions around them', () => {
@@ -50,6 +51,19 @@ describe('findGaps', () => {
     expect(r.missingSessions).toEqual([]);
     expect(r.tickerHoles).toEqual([{ ticker: 'HOL', first: week[0], last: week[week.length - 1], missing: [week[5]] }]);
     expect([r.tickers, r.tickersWithHoles, r.holes]).toEqual([3, 1, 1]);
+  });
+
+  it('gives the same report from a Polars frame, where tickers without holes are never read row by row', async () => {
+    const late = week.slice(3);
+    const holed = week.filter((s) => s !== week[5] && s !== week[6]);
+    const missingDay = week.filter((s) => s !== '2026-11-17');
+    const tickers = [...missingDay.map(() => 'AAA'), ...late.filter((s) => s !== '2026-11-17').map(() => 'NEW'), ...holed.filter((s) => s !== '2026-11-17').map(() => 'HOL')];
+    const dates = [...missingDay, ...late.filter((s) => s !== '2026-11-17'), ...holed.filter((s) => s !== '2026-11-17')];
+    const frame = pl.DataFrame({ ticker: tickers, date: dates }).withColumns(pl.col('date').str.strptime(pl.Date, '%Y-%m-%d'));
+    const reference = findGaps(tickers, dates);
+    expect(reference.missingSessions).toEqual(['2026-11-17']);
+    expect(reference.tickerHoles.map((h) => h.ticker)).toEqual(['HOL']);
+    expect(await findGapsInFrame(frame)).toEqual(reference);
   });
 
   it('handles an empty history', () => {
