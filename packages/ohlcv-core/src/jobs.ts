@@ -92,6 +92,23 @@ function refMeta(commit: Commit | null): RefMeta {
   return { fetches: m.fetches ?? {}, ...(m.changedTickers ? { changedTickers: m.changedTickers } : {}) };
 }
 
+/** Raw files downloaded at once by consolidation. */
+const RAW_READ_CONCURRENCY = 8;
+
+/** `Promise.all(items.map(fn))` with at most `limit` calls in flight; results in input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 async function withRetries<T>(attempts: number, fn: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
@@ -125,11 +142,12 @@ async function consolidateDaily(
   if (todo.length === 0) return { commit: null, head, sessions: [], skipped, rows: zero, partitions: [], quarantineFiles: 0 };
 
   // Parse every new session; consolidate() validates, gates and merges (nothing is written before the gate passes).
-  const frames: DataFrame[] = [];
-  for (const fetch of todo) {
-    // The fetch id encodes the fetch time: no need to read each meta record.
-    frames.push(parseGroupedDaily(await lake.raw.read(fetch), fetch.session, fetchTimeOf(fetch.fetchId), fetch.fetchId));
-  }
+  // Downloads overlap (S3 latency dominates a backfill); each session is parsed as soon as it
+  // arrives, so at most a few sessions of JSON are alive at once. The fetch id encodes the
+  // fetch time: no need to read each meta record.
+  const frames = await mapLimit(todo, RAW_READ_CONCURRENCY, async (fetch) =>
+    parseGroupedDaily(await lake.raw.read(fetch), fetch.session, fetchTimeOf(fetch.fetchId), fetch.fetchId),
+  );
   const raw = frames.length === 1 ? frames[0]! : pl.concat(frames, { how: 'vertical' });
   const sessions = todo.map((f) => f.session).sort();
   const years = [...new Set(sessions.map(yearOf))].sort((a, b) => a - b);
@@ -197,8 +215,7 @@ async function consolidateSplits(lake: Lake, options: ConsolidateLakeOptions): P
   const meta = refMeta(head);
   const pending = newFetches(await lake.raw.latestBySession('splits'), meta.fetches);
   if (pending.length === 0) return { commit: null, head, added: 0 };
-  const parsed: DataFrame[] = [];
-  for (const fetch of pending) parsed.push(parseSplits(await lake.raw.read(fetch)));
+  const parsed = await mapLimit(pending, RAW_READ_CONCURRENCY, async (fetch) => parseSplits(await lake.raw.read(fetch)));
   const existing = head ? await lake.read('splits', { version: head.version }) : emptyFrame(SPLITS_SCHEMA);
   const incoming = pl.concat(parsed, { how: 'vertical' }).select(...Object.keys(SPLITS_SCHEMA));
   // The newest report of a split (ticker, execution date) wins.
