@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { DataQualityError } from '../../src/errors.js';
+import { ConfigError, DataQualityError } from '../../src/errors.js';
 import { openLake, type Lake } from '../../src/lake.js';
 import { consolidateLake } from '../../src/jobs.js';
 import { isoColumn } from '../helpers/frames.js';
@@ -133,5 +133,16 @@ describe('consolidateLake', () => {
     expect((await lake.head('splits'))?.meta.changedTickers).toEqual(['T002']);
     expect((await lake.read('tickers')).getColumn('name').toArray()).toEqual(['Zero', 'One']);
     expect((await consolidateLake(lake, { runId: 'r3' })).status).toBe('no-change');
+  });
+
+  it('rejects a missing run id or an out-of-range threshold with ConfigError before reading anything', async () => {
+    const lake = await freshLake();
+    await expect(consolidateLake(lake, { runId: '' })).rejects.toBeInstanceOf(ConfigError);
+    await expect(consolidateLake(lake, { runId: 'r', maxRejectedShare: 1.5 })).rejects.toThrow(/maxRejectedShare/);
+  });
+
+  it('reports no change on an empty lake', async () => {
+    const report = await consolidateLake(await freshLake(), { runId: 'r' });
+    expect(report).toMatchObject({ status: 'no-change', sessions: [], latestSession: null, versions: { ohlcv_1d: { version: null, committed: false } } });
   });
 });
