@@ -489,7 +489,8 @@ export class Lake {
     };
     const key = commitKey(dataset, commit.version);
     try {
-      await this.store.putIfAbsent(key, `${JSON.stringify(commit, null, 2)}\n`);
+      // Compact: ohlcv_1d meta carries a fetch id per session, read on every head().
+      await this.store.putIfAbsent(key, `${JSON.stringify(commit)}\n`);
     } catch (error) {
       if (error instanceof CommitConflictError) {
         throw new CommitConflictError(
