@@ -110,7 +110,7 @@ export class FakeVendor {
         POLYGON_API_KEY: apiKey,
         POLYGON_BASE_URL: this.baseUrl,
         POLYGON_RPM: '100000',
-        POLYGON_TIMEOUT_MS: '800',
+        POLYGON_TIMEOUT_MS: '1500',
         POLYGON_MAX_RETRIES: '3',
         ...env,
       },
