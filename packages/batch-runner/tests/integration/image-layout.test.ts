@@ -1,0 +1,58 @@
+// The image's file layout without an engine: a folder holding only what the
+// Dockerfile copies (main.js, its map, package.json) plus the production
+// dependencies the bundle's package.json lists. The bundle must run from it,
+// so nothing it needs can come from the workspace.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openLake } from '@fibbars/ohlcv-core';
+import { lastSessions, syntheticMarket, writeRawSessions } from './support/market.js';
+import { PACKAGE_ROOT } from './support/run-bundle.js';
+
+function runApp(main: string, args: string[], cwd: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [main, ...args], { cwd, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('bundle in the image layout', () => {
+  let work: string;
+  let app: string;
+
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'batch-runner-app-'));
+    app = join(work, 'app');
+    mkdirSync(join(app, 'node_modules'), { recursive: true });
+    const dockerfile = readFileSync(join(PACKAGE_ROOT, 'Dockerfile'), 'utf8');
+    const copied = /^COPY (dist\/bundle\/\S+(?: dist\/bundle\/\S+)*) \.\/$/m.exec(dockerfile)?.[1]?.split(' ') ?? [];
+    expect(copied).toContain('dist/bundle/main.js');
+    for (const file of copied) cpSync(join(PACKAGE_ROOT, file), join(app, file.replace('dist/bundle/', '')));
+    // What `npm install --omit=dev` puts into the image: the listed dependencies only.
+    const pkg = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    for (const name of Object.keys(pkg.dependencies)) {
+      symlinkSync(realpathSync(join(PACKAGE_ROOT, 'node_modules', name)), join(app, 'node_modules', name), 'dir');
+    }
+  });
+
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('consolidates a lake from a folder that holds only the image files', async () => {
+    const lake = join(work, 'lake');
+    const sessions = lastSessions('2024-05-31', 3);
+    await writeRawSessions(lake, syntheticMarket(sessions, 10));
+
+    const result = await runApp(join(app, 'main.js'), ['consolidate'], app, { FIBBARS_LAKE: lake, FIBBARS_RUN_ID: 'image-layout', FIBBARS_HEARTBEAT_MS: '0' });
+
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}')).toMatchObject({ msg: 'done', report: { status: 'committed' } });
+    expect((await openLake(lake).read('ohlcv_1d')).height).toBe(30);
+  });
+});
