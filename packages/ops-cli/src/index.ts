@@ -16,5 +16,6 @@ export {
   exitCodeOf,
 } from './errors.js';
 export { renderSvg, renderHtml, renderPng, type ChartOptions } from './chart.js';
-export { findGaps, type GapReport, type TickerHoles } from './gaps.js';
+export { findGaps, findGapsInFrame, type GapReport, type TickerHoles } from './gaps.js';
+export type { BarRow } from './commands/bars.js';
 export { summariseHistory, type HistoryStateRow, type HistoryView } from './history.js';
