@@ -237,3 +237,33 @@ describe('resampleMany, resampleLazy and affectedBuckets', () => {
     expect(partial.frameEqual(fromFull, true)).toBe(true);
   });
 });
+
+describe('resample row order', () => {
+  it('takes open and close by date even when 300,000 rows arrive shuffled', async () => {
+    // Prices rise with the date within each ticker, so a bar's open must be its
+    // low + 1 and its close its high - 0.5 whatever order the rows come in.
+    const sessions = nyse.sessions.slice(-2800, -300);
+    const grid = pl
+      .DataFrame({ ticker: Array.from({ length: 120 }, (_, i) => `T${String(i).padStart(3, '0')}`) })
+      .join(pl.DataFrame([pl.Series('date', sessions.map((s) => s), pl.Utf8).str.strptime(pl.Date, '%Y-%m-%d')]), { how: 'cross' })
+      .withRowIndex('i')
+      .withColumns(
+        pl.col('i').cast(pl.Float64).alias('open'),
+        pl.col('i').cast(pl.Float64).add(1).alias('high'),
+        pl.col('i').cast(pl.Float64).sub(1).alias('low'),
+        pl.col('i').cast(pl.Float64).add(0.5).alias('close'),
+        pl.lit(1000).cast(pl.Float64).alias('volume'),
+      )
+      .drop('i');
+    const shuffled = grid.sample({ n: grid.height, seed: 7, shuffle: true });
+    expect(shuffled.height).toBe(300_000);
+    for (const anchor of ['calendar', 'ticker'] as const) {
+      const many = await resampleMany(shuffled, { anchor, intervals: [5, 34] });
+      for (const bars of many.values()) {
+        const wrong = bars.filter(pl.col('open').neq(pl.col('low').add(1)).or(pl.col('close').neq(pl.col('high').sub(0.5))));
+        expect(wrong.height).toBe(0);
+        expect(bars.getColumn('n_days').sum()).toBe(300_000);
+      }
+    }
+  });
+});
