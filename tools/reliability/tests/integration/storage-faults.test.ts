@@ -6,8 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import path from 'node:path';
 import { SyntheticSource } from '@fibbars/fetchers';
-import { openLake } from '@fibbars/ohlcv-core';
+import { nyse, openLake } from '@fibbars/ohlcv-core';
 import { brokenChains, exportDifference, exportLake, missingCommittedFiles, tally, type LakeExport } from '../support/frames.js';
+import { fetchSessions, job, runBundle } from '../support/jobs.js';
 import { requireBundle, runPipeline, tempDir } from '../support/pipeline.js';
 import { ledger } from '../support/scenario.js';
 import { startFaultyS3, type FaultyS3, type StorageFault } from '../support/s3.js';
@@ -92,5 +93,35 @@ describe('an S3 lake behind a proxy that fails requests', () => {
     const t = tally(actual['ohlcv_1d'] ?? [], reference['ohlcv_1d'] ?? []);
     expect(t).toMatchObject({ lost: 0, duplicated: 0, unexpected: 0 });
     ledger(GROUP, 'every 5th PUT applied but its response lost', t, faults, runs, first.record.error?.name ?? 'data');
+  });
+
+  it('lets one of two consolidators racing on S3 publish each version (If-None-Match), with no row lost or doubled', async () => {
+    const lake = `s3://${s3.bucket}/race`;
+    const store = { s3Client: s3.client };
+    const sessions = nyse.sessionsBetween('2024-03-04', '2024-03-08');
+    await fetchSessions(lake, market(), sessions, { store });
+    // Reference: the same raw fetches consolidated once, on a folder lake.
+    const folder = path.join(work.dir, 'race-reference');
+    await fetchSessions(folder, market(), sessions);
+    await job(folder, ['consolidate']);
+    const expected = (await exportLake(openLake(folder), ['ohlcv_1d']))['ohlcv_1d'] ?? [];
+
+    const refusedBefore = s3.preconditionFailures();
+    const env = { ...s3.env, FIBBARS_LAKE: lake };
+    const outcomes = await Promise.all([runBundle(['consolidate'], env), runBundle(['consolidate'], env)]);
+    for (const o of outcomes) {
+      if (o.code === 4) expect(o.stderr).toMatch(/"error":"CommitConflictError"/);
+      else expect(o).toMatchObject({ code: 0, signal: null });
+    }
+    const l = openLake(lake, store);
+    expect((await l.head('ohlcv_1d'))?.version).toBe(1);
+    expect(await brokenChains(l)).toEqual([]);
+    expect(await missingCommittedFiles(l)).toEqual([]);
+    const actual = (await exportLake(l, ['ohlcv_1d']))['ohlcv_1d'] ?? [];
+    expect(exportDifference({ ohlcv_1d: actual }, { ohlcv_1d: expected })).toBeNull();
+    const t = tally(actual, expected);
+    expect(t).toMatchObject({ lost: 0, duplicated: 0, unexpected: 0 });
+    const refused = s3.preconditionFailures() - refusedBefore;
+    ledger(GROUP, `two consolidators racing on S3 (${refused} commit PUTs refused with 412)`, t, 1, 2, outcomes.map((o) => (o.code === 4 ? 'CommitConflictError' : 'data')).join('+'));
   });
 });

@@ -29,6 +29,8 @@ export interface FaultyS3 {
   /** Faults served so far, by kind. */
   injected: Record<StorageFault, number>;
   requests: number;
+  /** Conditional PUTs the server refused with 412 (a commit race lost). */
+  preconditionFailures(): number;
   stop(): Promise<void>;
 }
 
@@ -43,10 +45,11 @@ function headStatus(port: number, objectPath: string): Promise<number> {
   });
 }
 
-async function startServer(): Promise<{ port: number; close: () => Promise<void> }> {
+async function startServer(): Promise<{ port: number; refused: () => number; close: () => Promise<void> }> {
   const app = buildApp({ logger: false });
   const locks = new Map<string, Promise<void>>();
   let port = 0;
+  let refused = 0;
   app.addHook('onRequest', async (request, reply) => {
     if (request.method !== 'PUT' || request.headers['if-none-match'] !== '*' || request.url.includes('uploadId=')) return;
     const objectPath = request.url.split('?')[0] ?? request.url;
@@ -62,6 +65,7 @@ async function startServer(): Promise<{ port: number; close: () => Promise<void>
     });
     await previous;
     if ((await headStatus(port, objectPath)) === 200) {
+      refused += 1;
       reply
         .code(412)
         .header('content-type', 'application/xml')
@@ -73,7 +77,7 @@ async function startServer(): Promise<{ port: number; close: () => Promise<void>
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address() as AddressInfo;
   port = address.port;
-  return { port, close: () => app.close() };
+  return { port, refused: () => refused, close: () => app.close() };
 }
 
 export async function startFaultyS3(): Promise<FaultyS3> {
@@ -147,6 +151,7 @@ export async function startFaultyS3(): Promise<FaultyS3> {
     get requests() {
       return state.requests;
     },
+    preconditionFailures: () => upstream.refused(),
     async stop() {
       client.destroy();
       for (const s of sockets) s.destroy();
