@@ -3,6 +3,7 @@
 // job exit 4 without overwriting anything; once the rival stops, the next run
 // repairs. An unreachable endpoint is a generic failure (exit 1).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -79,6 +80,26 @@ describe('batch-runner bundle on an S3 lake', () => {
 
     expect(doneReport(result)['resample']).toEqual([expect.objectContaining({ days: 5, committed: true })]);
     expect((await openLake(lake, { s3Client: s3.client }).read('ohlcv_5d')).height).toBeGreaterThan(0);
+  });
+
+  it('exits 1 with a Terminated error line when Batch stops the job mid-way, leaving the head as it was', async () => {
+    // Hold the job's first read of the bar dataset's commit log: it is then surely mid-way.
+    const gate = s3.hold(/_commits\/ohlcv_8d\//);
+    let child: ChildProcess | undefined;
+    const running = runBundle(['resample', '--days', '8'], {
+      cwd: work,
+      env: { ...s3.env, FIBBARS_LAKE: lake, FIBBARS_RUN_ID: 'stopped' },
+      onSpawn: (spawned) => (child = spawned),
+    });
+    await gate.reached;
+
+    child?.kill('SIGTERM');
+    const result = await running;
+    gate.release();
+
+    expect(result.code).toBe(1);
+    expect(result.errors).toEqual([{ level: 'error', error: 'Terminated', message: expect.stringContaining('SIGTERM') }]);
+    expect(await openLake(lake, { s3Client: s3.client }).head('ohlcv_8d')).toBeNull();
   });
 
   it('exits 1 with the underlying error when the S3 endpoint refuses connections', async () => {

@@ -2,7 +2,7 @@
 // a clean environment holding only what the job definition would pass, and a
 // working directory of its own. Asynchronous, so an S3 server in the test
 // process keeps answering while the job runs.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,11 +35,15 @@ function parseLines(text: string, stream: string): Record<string, unknown>[] {
     });
 }
 
-export function runBundle(args: readonly string[], options: { env?: Record<string, string>; cwd: string }): Promise<JobResult> {
+export function runBundle(
+  args: readonly string[],
+  options: { env?: Record<string, string>; cwd: string; onSpawn?: (child: ChildProcess) => void },
+): Promise<JobResult> {
   if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run the bundle target first`);
   const env: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: options.cwd, FIBBARS_HEARTBEAT_MS: '0', ...options.env };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BUNDLE, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    options.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

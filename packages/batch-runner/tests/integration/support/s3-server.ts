@@ -20,6 +20,8 @@ export interface TestS3 {
   rivalCommits: string[];
   /** Conditional PUTs answered with 412. */
   rejected: string[];
+  /** Holds the next request whose path matches until `release()`; `reached` resolves when it arrives. */
+  hold(path: RegExp): { reached: Promise<void>; release(): void };
   stop(): Promise<void>;
 }
 
@@ -62,6 +64,15 @@ export async function startS3(): Promise<TestS3> {
     rivalCommits.push(key);
   }
 
+  let held: { path: RegExp; arrived: () => void; released: Promise<void> } | undefined;
+  app.addHook('onRequest', async (request) => {
+    const current = held;
+    if (current === undefined || !current.path.test(decodeURIComponent(request.url))) return;
+    held = undefined;
+    current.arrived();
+    await current.released;
+  });
+
   app.addHook('onRequest', async (request, reply) => {
     if (request.method !== 'PUT' || request.headers['if-none-match'] !== '*' || request.url.includes('uploadId=')) return;
     const objectPath = decodeURIComponent(request.url.split('?')[0] ?? request.url);
@@ -100,6 +111,14 @@ export async function startS3(): Promise<TestS3> {
     rivalFor,
     rivalCommits,
     rejected,
+    hold(path) {
+      let arrived!: () => void;
+      let release!: () => void;
+      const reached = new Promise<void>((resolve) => (arrived = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      held = { path, arrived, released };
+      return { reached, release };
+    },
     async stop() {
       client.destroy();
       await app.close();
