@@ -43,6 +43,11 @@ function toIso(day: number): string {
   return new Date(day * MS_PER_DAY).toISOString().slice(0, 10);
 }
 
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
 function parseIso(date: string): number {
   if (typeof date !== 'string') {
     throw new TypeError(`calendar: expected an ISO date string YYYY-MM-DD, got ${typeof date}`);
@@ -52,10 +57,11 @@ function parseIso(date: string): number {
   const year = Number(m[1]);
   const month = Number(m[2]);
   const dayOfMonth = Number(m[3]);
-  const day = epochDay(year, month, dayOfMonth);
-  // Date.UTC rolls 2021-02-30 over to March: a round trip catches impossible dates.
-  if (toIso(day) !== date) throw new RangeError(`calendar: invalid date "${date}" (no such day)`);
-  return day;
+  // Date.UTC would roll 2021-02-30 over to March: check the day of the month first.
+  if (month < 1 || month > 12 || dayOfMonth < 1 || dayOfMonth > daysInMonth(year, month)) {
+    throw new RangeError(`calendar: invalid date "${date}" (no such day)`);
+  }
+  return epochDay(year, month, dayOfMonth);
 }
 
 /** n-th (1-based) given weekday of a month, or the last one when n = -1. */

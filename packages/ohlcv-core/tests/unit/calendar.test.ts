@@ -163,6 +163,12 @@ describe('nyse calendar', () => {
   it('rejects malformed and out-of-range input with a clear message', () => {
     expect(() => isSession('2024-7-5')).toThrow(/malformed date "2024-7-5"/);
     expect(() => isSession('2024-02-30')).toThrow(/invalid date "2024-02-30"/);
+    expect(() => isSession('2023-02-29')).toThrow(/invalid date/);
+    expect(() => isSession('2100-02-29')).toThrow(/invalid date/); // not a leap year
+    expect(isSession('2000-02-29')).toBe(true); // a leap year, and a Tuesday
+    expect(() => isSession('2024-04-31')).toThrow(/invalid date/);
+    expect(() => isSession('2024-13-01')).toThrow(/invalid date/);
+    expect(() => isSession('2024-01-00')).toThrow(/invalid date/);
     expect(() => isSession('1989-12-29')).toThrow(/outside the NYSE calendar range/);
     expect(() => isSession('2101-01-03')).toThrow(/outside the NYSE calendar range/);
     expect(() => sessionAt(-1)).toThrow(/session index -1/);
