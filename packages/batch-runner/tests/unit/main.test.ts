@@ -200,7 +200,19 @@ describe('main exit codes', () => {
 
 describe('main heartbeat', () => {
   it('logs the stage and memory while a job runs longer than the heartbeat interval', async () => {
-    const h = harness({ consolidate: () => new Promise((resolve) => setTimeout(() => resolve(consolidateReport('run-7')), 120)) });
+    // The job ends only once two heartbeats were logged, so a loaded machine
+    // that delays timers slows the test down but cannot make it fail.
+    const beatsSoFar = () => h.stdoutLines().filter((l) => l['msg'] === 'heartbeat').length;
+    const h = harness({
+      consolidate: () =>
+        new Promise((resolve) => {
+          const poll = setInterval(() => {
+            if (beatsSoFar() < 2) return;
+            clearInterval(poll);
+            resolve(consolidateReport('run-7'));
+          }, 5);
+        }),
+    });
     expect(await main(['consolidate'], { ...ENV, FIBBARS_HEARTBEAT_MS: '20' }, h.deps)).toBe(0);
     const beats = h.stdoutLines().filter((l) => l['msg'] === 'heartbeat');
     expect(beats.length).toBeGreaterThanOrEqual(2);
