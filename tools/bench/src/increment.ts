@@ -14,7 +14,10 @@ export interface DuckIncrementResult {
   rowsIn: number;
   accepted: number;
   quarantined: number;
+  /** Daily rows accepted plus bars recomputed (what changed, comparable with ours). */
   rowsOut: number;
+  /** Rows written, counting the untouched rows of every rewritten partition. */
+  rowsRewritten: number;
   buckets: Record<string, number>;
 }
 
@@ -56,7 +59,7 @@ export async function duckIncrement(con: DuckDBConnection, stateDir: string, raw
     ? `SELECT * FROM read_parquet(${sqlList(existing)}, hive_partitioning = false) d WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.ticker = d.ticker AND f.date = d.date)
        UNION ALL SELECT * FROM fresh`
     : 'SELECT * FROM fresh';
-  let rowsOut = await rewritePartition(con, yearDir, merged, 'ticker, date', tag);
+  let rowsRewritten = await rewritePartition(con, yearDir, merged, 'ticker, date', tag);
 
   const buckets: Record<string, number> = {};
   for (const days of INTERVALS) {
@@ -78,10 +81,11 @@ export async function duckIncrement(con: DuckDBConnection, stateDir: string, raw
       const keep = old.length ? `SELECT * FROM read_parquet(${sqlList(old)}, hive_partitioning = false) WHERE bucket <> ${bucket} UNION ALL ` : '';
       const fresh = `SELECT * FROM bucket_bars WHERE year(start_date) = ${y}`;
       if (!old.length && (await count(`SELECT count(*) FROM (${fresh})`)) === 0) continue;
-      rowsOut += await rewritePartition(con, dir, `${keep}${fresh}`, 'ticker, bucket', tag);
+      rowsRewritten += await rewritePartition(con, dir, `${keep}${fresh}`, 'ticker, bucket', tag);
     }
   }
-  return { rowsIn, accepted, quarantined: rowsIn - accepted, rowsOut, buckets };
+  const rowsOut = accepted + Object.values(buckets).reduce((a, b) => a + b, 0);
+  return { rowsIn, accepted, quarantined: rowsIn - accepted, rowsOut, rowsRewritten, buckets };
 }
 
 /** Untimed set-up: the history and DuckDB's rebuilt bars, partitioned by year as a lake keeps them. */
