@@ -227,7 +227,7 @@ function prepare(daily: DataFrame | LazyDataFrame, opts: Omit<ResampleOptions, '
   // first/last per bar rely on each ticker's rows being in date order. A
   // sort on the date alone (one integer key) is enough; lake partitions read
   // in year order are already like that and may skip it.
-  else if (!opts.dateOrdered) lf = lf.sort('date', false, false, true);
+  else if (!opts.dateOrdered) lf = lf.sort('date');
   return lf.join(calendarFrame().lazy().rename({ session_index: SIDX }), { on: 'date', how: 'left', maintainOrder: 'left' });
 }
 
