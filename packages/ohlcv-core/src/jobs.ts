@@ -323,7 +323,16 @@ export interface ResampleLakeOptions {
   attempts?: number;
   /** The resampler (defaults to ohlcv-core's `resample`). */
   resampleFn?: ResampleFn;
+  /**
+   * Sessions of daily history per chunk of a calendar-anchored full build
+   * (default 252, about a year): memory stays bounded by one chunk instead of
+   * the whole history.
+   */
+  chunkSessions?: number;
 }
+
+/** Default sessions per chunk of a full calendar-anchored build. */
+export const DEFAULT_CHUNK_SESSIONS = 252;
 
 export interface ResampleIntervalReport {
   days: number;
@@ -365,6 +374,27 @@ async function runResample(rows: LazyDataFrame, opts: Parameters<ResampleFn>[1],
   return resampleLazy(rows, opts).collect({ streaming: true });
 }
 
+/**
+ * Date ranges of a full build. Calendar buckets are shared by all tickers, so
+ * the history splits into chunks of whole buckets that are resampled
+ * independently (a bar never spans two chunks). The ticker anchor numbers each
+ * ticker's rows from its first one: one range, the whole history.
+ */
+function fullBuildRanges(daily: Commit, days: number, anchor: StoredAnchor, chunkSessions: number): Array<{ from?: string; to?: string }> {
+  const dates = daily.files.flatMap((f) => [f.minDate, f.maxDate]);
+  if (anchor !== 'calendar' || dates.length === 0 || dates.some((d) => d === null || !isSession(d))) return [{}];
+  const sorted = (dates as string[]).sort();
+  const first = sorted[0]!;
+  const last = sorted.at(-1)!;
+  const step = Math.max(1, Math.floor(Math.max(1, chunkSessions) / days));
+  const ranges: Array<{ from?: string; to?: string }> = [];
+  for (let lo = bucketOf(first, days), end = bucketOf(last, days); lo <= end; lo += step) {
+    const hi = Math.min(lo + step - 1, end);
+    ranges.push({ from: bucketBounds(lo, days).first, to: bucketBounds(hi, days).last });
+  }
+  return ranges;
+}
+
 /** Contiguous runs of sorted bucket numbers. */
 function bucketRuns(buckets: readonly number[]): Array<[number, number]> {
   const runs: Array<[number, number]> = [];
@@ -396,8 +426,13 @@ async function resampleInterval(lake: Lake, days: number, options: ResampleLakeO
 
   const full = !head || !prev || prev.anchor !== anchor || anchor === 'ticker' || prev.sourceVersion === undefined;
   if (full) {
-    const bars = await run(await lake.scan('ohlcv_1d', { version: daily.version }));
-    const files = await lake.writeFiles(dataset, bars);
+    const files: CommitFile[] = [];
+    let barsWritten = 0;
+    for (const range of fullBuildRanges(daily, days, anchor, options.chunkSessions ?? DEFAULT_CHUNK_SESSIONS)) {
+      const bars = await run(await lake.scan('ohlcv_1d', { version: daily.version, ...range }));
+      files.push(...(await lake.writeFiles(dataset, bars)));
+      barsWritten += bars.height;
+    }
     const commit = await lake.commit(dataset, { parent: head?.version ?? 0, files, removed: (head?.files ?? []).map((f) => f.path), ...commitOpts });
     return {
       ...base,
@@ -405,8 +440,8 @@ async function resampleInterval(lake: Lake, days: number, options: ResampleLakeO
       sourceVersion: daily.version,
       version: commit.version,
       committed: true,
-      partitionsWritten: [...new Set(files.map((f) => f.partition ?? ''))],
-      barsWritten: bars.height,
+      partitionsWritten: [...new Set(files.map((f) => f.partition ?? ''))].sort(),
+      barsWritten,
     };
   }
 

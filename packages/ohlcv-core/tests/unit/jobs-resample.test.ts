@@ -47,9 +47,10 @@ async function seedLake(dir: string, upTo: number): Promise<Lake> {
 }
 
 describe('resampleLake', () => {
-  it('builds every interval in full on the first run, equal to resampling the whole history', async () => {
+  it('builds every interval in full on the first run, in chunks of whole buckets, equal to resampling the whole history', async () => {
     const lake = await seedLake(await freshDir(), 40);
-    const report = await resampleLake(lake, { days: INTERVALS, runId: 'r1' });
+    // About a week of sessions per chunk: many chunks, each resampled on its own.
+    const report = await resampleLake(lake, { days: INTERVALS, runId: 'r1', chunkSessions: 7 });
     expect(report.status).toBe('committed');
     expect(report.intervals.map((i) => [i.days, i.mode, i.sourceVersion, i.version])).toEqual(INTERVALS.map((d) => [d, 'full', 1, 1]));
     for (const days of INTERVALS) {
