@@ -5,7 +5,7 @@
 // the deployed stack grants the key and the lake to the roles that need them.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -219,6 +219,11 @@ describe('lake keys', () => {
 });
 
 describe('the deployed stack (cross-check of apps/infra-cdk)', () => {
+  const cleanups: (() => void)[] = [];
+  afterAll(() => {
+    for (const c of cleanups) c();
+  });
+
   interface Statement {
     Effect: string;
     Action: string | string[];
@@ -227,6 +232,7 @@ describe('the deployed stack (cross-check of apps/infra-cdk)', () => {
 
   it('lets only the fetcher functions read the API key secret, puts no key in any environment, and lets no role but the jobs delete lake objects', () => {
     const root = mkdtempSync(path.join(tmpdir(), 'fibbars-rel-cdk-'));
+    cleanups.push(() => rmSync(root, { recursive: true, force: true }));
     const lambdaDir = path.join(root, 'lambda');
     const imageDir = path.join(root, 'image');
     mkdirSync(lambdaDir, { recursive: true });
