@@ -392,7 +392,9 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
   const location = parseLakeUri(options.lake);
   const lake = location.kind === 'file' ? location.root : options.lake.trim();
   if (options.date !== undefined) {
-    if (!ISO_DATE.test(options.date) || !new Date(`${options.date}T00:00:00Z`).toISOString().startsWith(options.date)) {
+    // An impossible date (2024-13-01) makes an Invalid Date, whose toISOString throws.
+    const parsed = new Date(`${options.date}T00:00:00Z`);
+    if (!ISO_DATE.test(options.date) || Number.isNaN(parsed.getTime()) || !parsed.toISOString().startsWith(options.date)) {
       throw new ConfigError(`date ${JSON.stringify(options.date)} is not a calendar date YYYY-MM-DD`);
     }
   }
