@@ -64,7 +64,9 @@ export function consolidate(existing: DataFrame | null, raw: DataFrame, opts: Co
   const incoming = accepted.select(...Object.keys(SILVER_DAILY_SCHEMA));
   const before = existing ? conform(existing, SILVER_DAILY_SCHEMA, { fillMissing: ['vwap', 'transactions'] }) : null;
 
-  const replaced = pl.Series('s', sessions, pl.Utf8).cast(pl.Date);
+  // implode(): a Series of the column's own dtype passed to isIn is deprecated
+  // in Polars (and prints a notice on stderr for every call).
+  const replaced = pl.Series('s', sessions, pl.Utf8).cast(pl.Date).implode();
   const inSessions = pl.col('date').isIn(replaced);
   const kept = before ? before.filter(inSessions.not()) : null;
   const old = before ? before.filter(inSessions) : null;

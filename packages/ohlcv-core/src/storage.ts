@@ -113,7 +113,9 @@ export type Body = Uint8Array | string;
  * A flat key/value object store rooted at a lake URI. Keys are relative and
  * `/`-separated. `put` replaces atomically (readers see the old or the new
  * object, never a part); `putIfAbsent` is create-only and throws
- * `CommitConflictError` when the key exists.
+ * `CommitConflictError` when the key exists with other bytes (the same bytes
+ * mean an earlier attempt of this very write landed, e.g. a retried PUT whose
+ * response was lost, and count as success).
  */
 export interface ObjectStore {
   /** The URI this store was opened with, normalised (`s3://bucket/prefix` or the absolute folder). */
@@ -201,6 +203,7 @@ export class LocalObjectStore implements ObjectStore {
       await fs.link(tmp, file);
     } catch (error) {
       if (isErrno(error, 'EEXIST')) {
+        if (await sameBytes(() => fs.readFile(file), body)) return;
         throw new CommitConflictError(`object ${JSON.stringify(key)} already exists in ${this.uri}`, { cause: error });
       }
       throw error;
@@ -341,7 +344,11 @@ export class S3ObjectStore implements ObjectStore {
         await this.client.send(new PutObjectCommand(params));
       }
     } catch (error) {
+      // A create-only PUT that S3 applied but whose response was lost is
+      // retried by the SDK and answered 412: the object holding exactly our
+      // bytes means the write is ours, so it succeeded.
       if (ifNoneMatch && isS3PreconditionFailure(error)) {
+        if (await sameBytes(() => this.get(key), data)) return;
         throw new CommitConflictError(`object ${JSON.stringify(key)} already exists in ${this.uri}`, { cause: error });
       }
       throw error;
@@ -385,6 +392,15 @@ export class S3ObjectStore implements ObjectStore {
       if (isS3NotFound(error)) return false;
       throw error;
     }
+  }
+}
+
+/** Whether the stored object (read lazily) holds exactly `body`; false when it cannot be read. */
+async function sameBytes(read: () => Promise<Buffer>, body: Body): Promise<boolean> {
+  try {
+    return (await read()).equals(toBuffer(body));
+  } catch {
+    return false;
   }
 }
 

@@ -28,6 +28,17 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Obj
       expect((await store.get('_commits/x/00000000000000000001.json')).toString()).toBe('first');
     });
 
+    it('treats putIfAbsent of the very bytes already stored as done (a retried write whose response was lost)', async () => {
+      const store = await makeStore();
+      const body = '{"version":2,"runId":"r-1"}\n';
+      await store.putIfAbsent('_commits/x/00000000000000000002.json', body);
+      await expect(store.putIfAbsent('_commits/x/00000000000000000002.json', body)).resolves.toBeUndefined();
+      await expect(store.putIfAbsent('_commits/x/00000000000000000002.json', `${body} `)).rejects.toBeInstanceOf(
+        CommitConflictError,
+      );
+      expect((await store.get('_commits/x/00000000000000000002.json')).toString()).toBe(body);
+    });
+
     it('lets exactly one of many concurrent putIfAbsent calls on one key win', async () => {
       const store = await makeStore();
       const results = await Promise.allSettled(
