@@ -14,8 +14,12 @@ const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: '
 const CORE_CHANGE = 'packages/ohlcv-core/src/index.ts';
 const CLI_CHANGE = 'packages/ops-cli/src/index.ts';
 
+// Nx colours its output when run under Nx (FORCE_COLOR): compare plain text.
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+const plain = (text: string) => text.replace(ANSI, '');
 function run(command: string, args: string[], extraEnv: Record<string, string> = {}) {
-  return spawnSync(command, args, { cwd: root, env: { ...env, ...extraEnv }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(command, args, { cwd: root, env: { ...env, ...extraEnv }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  return { ...r, stdout: plain(r.stdout), stderr: plain(r.stderr) };
 }
 const nx = (...args: string[]) => run(path.join(root, 'node_modules/.bin/nx'), args);
 const artifacts = (...args: string[]) => run(process.execPath, [script, ...args]);
