@@ -2,6 +2,7 @@
 // a synthetic history, measures fibbars and DuckDB on the same files, checks
 // their results equal, prints a table and, as the last line, one JSON object.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -106,6 +107,19 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
+/**
+ * A fingerprint of ohlcv-core's sources: lakes built by the bench (raw zone,
+ * increment base) are reused only while the code that wrote them is unchanged.
+ */
+function coreFingerprint(): string {
+  const src = join(REPO_ROOT, 'packages', 'ohlcv-core', 'src');
+  const hash = createHash('sha256');
+  if (existsSync(src)) {
+    for (const f of readdirSync(src).sort()) hash.update(f).update(readFileSync(join(src, f)));
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
 /** A working copy of a lake folder: hard links, safe because lake files are never rewritten in place. */
 function linkCopy(from: string, to: string): void {
   rmSync(to, { recursive: true, force: true });
@@ -124,7 +138,11 @@ async function ensureRawLake(dir: string, manifest: DailyManifest, tickers: numb
   const name = `raw-${tickers}x${sessions}s`;
   const lake = join(dir, name, 'lake');
   const marker = join(dir, name, 'rows.json');
-  if (existsSync(marker)) return { lake, rows: (JSON.parse(readFileSync(marker, 'utf8')) as { rows: number }).rows };
+  const core = coreFingerprint();
+  if (existsSync(marker)) {
+    const cached = JSON.parse(readFileSync(marker, 'utf8')) as { rows: number; core?: string };
+    if (cached.core === core) return { lake, rows: cached.rows };
+  }
   log(`writing the raw zone (${tickers} tickers x ${sessions} sessions) for the consolidation measurement`);
   rmSync(join(dir, name), { recursive: true, force: true });
   mkdirSync(lake, { recursive: true });
@@ -136,7 +154,7 @@ async function ensureRawLake(dir: string, manifest: DailyManifest, tickers: numb
     .filter(pl.col('date').gtEq(pl.lit(new Date(`${first}T00:00:00Z`))).and(pl.col('ticker').lt(pl.lit(tickerName(tickers)))))
     .collect();
   await writeRawSessions(lake, rows);
-  writeFileSync(marker, `${JSON.stringify({ rows: rows.height })}\n`);
+  writeFileSync(marker, `${JSON.stringify({ rows: rows.height, core })}\n`);
   return { lake, rows: rows.height };
 }
 
@@ -149,7 +167,8 @@ async function ensureIncrementLake(dir: string, manifest: DailyManifest): Promis
   const root = join(dir, 'increment-base');
   const lakeDir = join(root, 'lake');
   const marker = join(root, 'ready');
-  if (existsSync(marker)) return lakeDir;
+  const core = coreFingerprint();
+  if (existsSync(marker) && readFileSync(marker, 'utf8').trim() === core) return lakeDir;
   log('building the lake the daily increment starts from (history, six intervals, one pending raw session)');
   rmSync(root, { recursive: true, force: true });
   mkdirSync(lakeDir, { recursive: true });
@@ -173,7 +192,7 @@ async function ensureIncrementLake(dir: string, manifest: DailyManifest): Promis
   });
   await resampleLake(lake, { days: INTERVALS, runId: 'bench-seed' });
   await writeRawSessions(lakeDir, pl.readParquet(join(dir, manifest.incrementFile)));
-  writeFileSync(marker, '');
+  writeFileSync(marker, `${core}\n`);
   return lakeDir;
 }
 
