@@ -96,7 +96,9 @@ describe('independent versioning with changesets', () => {
       expect(spawnSync('git', ['add', '.changeset/cli-only.md'], { cwd: tree }).status).toBe(0);
       expect(status(path.join(tmp, 'cli.json')).status).toBe(0);
       const releases = JSON.parse(fs.readFileSync(path.join(tmp, 'cli.json'), 'utf8')).releases as { name: string; type: string }[];
-      expect(releases.map((r) => [r.name, r.type])).toEqual([['@fibbars/ops-cli', 'minor']]);
+      // Ignored tool projects show up with type "none": they are not released.
+      const bumped = releases.filter((r) => r.type !== 'none');
+      expect(bumped.map((r) => [r.name, r.type])).toEqual([['@fibbars/ops-cli', 'minor']]);
     } finally {
       git('worktree', 'remove', '--force', tree);
       fs.rmSync(tmp, { recursive: true, force: true });
