@@ -75,6 +75,16 @@ describe('which artifacts a release deploys (artifacts.mjs list)', () => {
     };
     expect(withPackage(CORE_CHANGE)).toEqual(['batch-runner', 'fetchers']);
     expect(withPackage(CLI_CHANGE)).toEqual([]);
+    expect(withPackage('packages/fetchers/src/index.ts')).toEqual(['fetchers']);
+  });
+
+  it('lists the Lambda zips and the stack, not the image, when only fetchers change', () => {
+    const result = artifacts('list', '--files=packages/fetchers/src/index.ts', '--json');
+    expect(result.status).toBe(0);
+    expect((JSON.parse(result.stdout) as Deployable[]).map((d) => [d.project, d.artifacts.length])).toEqual([
+      ['fetchers', 2],
+      ['infra', 0],
+    ]);
   });
 
   it('refuses bad usage with one line and exit code 2', () => {
