@@ -22,4 +22,11 @@ describe('quickstart.ipynb', () => {
     expect(code.length).toBeGreaterThan(3);
     for (const text of code) expect(readme).toContain(text);
   });
+
+  it('is shown in the ohlcv-core README too, up to the chart cell', () => {
+    const readme = fs.readFileSync(path.join(app, '../../packages/ohlcv-core/README.md'), 'utf8');
+    const code = (cells as [string, string][]).filter(([type]) => type === 'code').map(([, text]) => text);
+    // The first three code cells: imports, building the lake, resampling to 5 and 21.
+    for (const text of code.slice(0, 3)) expect(readme).toContain(text);
+  });
 });
