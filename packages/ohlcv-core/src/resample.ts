@@ -36,10 +36,11 @@ export interface ResampleOptions {
    */
   asOf?: string;
   /**
-   * Set when the rows of each ticker are already in date order (the silver
-   * daily history read partition by partition in year order is) to skip a sort.
+   * Set when the rows are already sorted by (ticker, date), one per pair, to
+   * skip the sort (`resample` finds this out by itself with one linear pass;
+   * `resampleLazy` cannot look at its input and sorts unless told).
    */
-  dateOrdered?: boolean;
+  sorted?: boolean;
 }
 
 const SIDX = '__sidx';
@@ -223,12 +224,22 @@ function prepare(daily: DataFrame | LazyDataFrame, opts: Omit<ResampleOptions, '
     const idx = asOfIndex(opts.asOf);
     lf = lf.filter(pl.col('date').lt(pl.lit(nextDayOf(idx))));
   }
+  // Bars are contiguous runs of rows once the rows are sorted by (ticker,
+  // date): first/last by position, and an integer run id instead of a hash
+  // group-by on a string key (see barsOf). adjustLazy sorts by itself.
   if (opts.splits && opts.splits.height > 0) lf = adjustLazy(lf, opts.splits);
-  // first/last per bar rely on each ticker's rows being in date order. A
-  // sort on the date alone (one integer key) is enough; lake partitions read
-  // in year order are already like that and may skip it.
-  else if (!opts.dateOrdered) lf = lf.sort('date');
-  return lf.join(calendarFrame().lazy().rename({ session_index: SIDX }), { on: 'date', how: 'left', maintainOrder: 'left' });
+  else if (!opts.sorted) lf = lf.sort(['ticker', 'date']);
+  // The row-wise parts of vwap and transactions, computed once in one
+  // vectorised pass rather than group by group inside each interval's agg.
+  const hasPair = pl.col('vwap').isNotNull().and(pl.col('volume').isNotNull());
+  return lf
+    .join(calendarFrame().lazy().rename({ session_index: SIDX }), { on: 'date', how: 'left', maintainOrder: 'left' })
+    .withColumns(
+      pl.when(hasPair).then(pl.col('vwap').mul(pl.col('volume'))).otherwise(pl.lit(null)).alias('__vw_num'),
+      pl.when(hasPair).then(pl.col('volume')).otherwise(pl.lit(null)).alias('__vw_den'),
+      pl.col('transactions').isNotNull().cast(pl.Int64).alias('__tx_n'),
+      pl.col('ticker').neq(pl.col('ticker').shift(1)).fillNull(true).alias('__new_ticker'),
+    );
 }
 
 /** The day after the session with index `idx`, as a Date literal for filters. */
@@ -246,13 +257,19 @@ function barsOf(prepared: LazyDataFrame, days: number, anchor: Anchor, asOf: str
     const last = asOf !== undefined ? pl.lit(asOfIndex(asOf)) : pl.col(SIDX).max();
     bucket = pl.lit(0).sub(floorDiv(last.sub(pl.col(SIDX)), days));
   }
-  const hasPair = pl.col('vwap').isNotNull().and(pl.col('volume').isNotNull());
+  // The rows are sorted by (ticker, date) (see `prepare`) and every anchor's
+  // bucket grows with the date within a ticker, so a bar is a contiguous run
+  // of rows: number the runs, group on that integer keeping the order, and
+  // take first/last by position. The output comes out sorted by
+  // (ticker, bucket) with no hash of the ticker string and no final sort.
+  const newBar = pl.col('__new_ticker').or(pl.col(BUCKET).neq(pl.col(BUCKET).shift(1)).fillNull(true));
   const bars = prepared
     .withColumns(bucket.alias(BUCKET))
-    .groupBy(['ticker', BUCKET], false)
+    .withColumns(newBar.cast(pl.UInt32).cumSum().alias('__run'))
+    .groupBy('__run', true)
     .agg(
-      // Rows of a ticker are in date order (see `prepare`), so first/last
-      // need no per-group sort: the largest saving of the whole plan.
+      pl.col('ticker').first().alias('ticker'),
+      pl.col(BUCKET).first().alias(BUCKET),
       pl.col('date').first().alias('start_date'),
       pl.col('date').last().alias('end_date'),
       pl.col('open').first().alias('open'),
@@ -260,10 +277,10 @@ function barsOf(prepared: LazyDataFrame, days: number, anchor: Anchor, asOf: str
       pl.col('low').min().alias('low'),
       pl.col('close').last().alias('close'),
       pl.col('volume').sum().alias('volume'),
-      pl.when(hasPair).then(pl.col('vwap').mul(pl.col('volume'))).otherwise(pl.lit(null)).sum().alias('__vw_num'),
-      pl.when(hasPair).then(pl.col('volume')).otherwise(pl.lit(null)).sum().alias('__vw_den'),
+      pl.col('__vw_num').sum().alias('__vw_num'),
+      pl.col('__vw_den').sum().alias('__vw_den'),
       pl.col('transactions').sum().alias('__tx_sum'),
-      pl.col('transactions').isNotNull().sum().alias('__tx_n'),
+      pl.col('__tx_n').sum().alias('__tx_n'),
       pl.len().alias('n_days'),
       pl.col(SIDX).max().alias('__last_sidx'),
     );
@@ -282,28 +299,43 @@ function barsOf(prepared: LazyDataFrame, days: number, anchor: Anchor, asOf: str
       pl.col(BUCKET).alias('bucket'),
       complete.alias('is_complete'),
     )
-    .select(...Object.entries(BAR_SCHEMA).map(([c, t]) => pl.col(c).cast(t).alias(c)))
-    .sort(['ticker', 'bucket']);
+    .select(...Object.entries(BAR_SCHEMA).map(([c, t]) => pl.col(c).cast(t).alias(c)));
 }
 
-function checkInput(daily: DataFrame, anchor: Anchor): void {
-  if (daily.height === 0) return;
+/**
+ * Checks an eager input and tells whether it is already sorted by
+ * (ticker, date) with one row per pair. One linear pass proves that; only a
+ * frame that fails it pays for the duplicate group-by (and is sorted later).
+ */
+function checkInput(daily: DataFrame, anchor: Anchor): { sorted: boolean } {
+  if (daily.height === 0) return { sorted: true };
   const cols = daily.columns;
-  if (!cols.includes('ticker') || !cols.includes('date')) return; // dailyColumns reports it
+  if (!cols.includes('ticker') || !cols.includes('date')) return { sorted: false }; // dailyColumns reports it
   const date = pl.col('date').cast(pl.Date);
-  const dups = daily
-    .lazy()
-    .select(pl.col('ticker'), date.alias('date'))
-    .groupBy(['ticker', 'date'])
-    .agg(pl.len().alias('n'))
-    .filter(pl.col('n').gt(1))
-    .head(1)
-    .collectSync();
-  if (dups.height > 0) {
-    const r = dups.select(pl.col('ticker'), pl.col('date').cast(pl.Utf8)).row(0);
-    throw new ConfigError(`resample: daily frame has more than one row for ${String(r[0])} on ${String(r[1])} (consolidate it first)`);
+  const t = pl.col('ticker');
+  const prev = date.shift(1);
+  const outOfOrder = t
+    .lt(t.shift(1))
+    .or(t.eq(t.shift(1)).and(date.ltEq(prev)))
+    .fillNull(false)
+    .any()
+    .alias('x');
+  const sorted = daily.lazy().select(outOfOrder).collectSync().row(0)[0] !== true;
+  if (!sorted) {
+    const dups = daily
+      .lazy()
+      .select(pl.col('ticker'), date.alias('date'))
+      .groupBy(['ticker', 'date'])
+      .agg(pl.len().alias('n'))
+      .filter(pl.col('n').gt(1))
+      .head(1)
+      .collectSync();
+    if (dups.height > 0) {
+      const r = dups.select(pl.col('ticker'), pl.col('date').cast(pl.Utf8)).row(0);
+      throw new ConfigError(`resample: daily frame has more than one row for ${String(r[0])} on ${String(r[1])} (consolidate it first)`);
+    }
   }
-  if (anchor === 'ticker') return;
+  if (anchor === 'ticker') return { sorted };
   const off = daily
     .lazy()
     .select(date.alias('date'))
@@ -314,6 +346,7 @@ function checkInput(daily: DataFrame, anchor: Anchor): void {
     const d = off.select(pl.col('date').cast(pl.Utf8)).row(0)[0];
     throw new ConfigError(`resample: ${String(d)} is not an NYSE session (or is outside 1990..2100)`);
   }
+  return { sorted };
 }
 
 /**
@@ -334,8 +367,10 @@ export function resample(daily: DataFrame, opts: ResampleOptions): DataFrame {
   const anchor = opts.anchor ?? 'calendar';
   checkDays(opts.days);
   checkAnchor(anchor);
-  checkInput(daily, anchor);
-  return barsOf(prepare(daily, opts), opts.days, anchor, opts.asOf).collectSync({ engine: 'streaming' });
+  const { sorted } = checkInput(daily, anchor);
+  return barsOf(prepare(daily, { ...opts, sorted: opts.sorted || sorted }), opts.days, anchor, opts.asOf).collectSync({
+    engine: 'streaming',
+  });
 }
 
 /**
@@ -373,8 +408,8 @@ export async function resampleMany(
   const intervals = [...new Set(opts.intervals ?? DEFAULT_INTERVALS)];
   intervals.forEach(checkDays);
   checkAnchor(anchor);
-  if (!isLazy(daily)) checkInput(daily, anchor);
-  const prepared = prepare(daily, opts).cache();
+  const sorted = (isLazy(daily) ? false : checkInput(daily, anchor).sorted) || opts.sorted === true;
+  const prepared = prepare(daily, { ...opts, sorted }).cache();
   const frames = await Promise.all(intervals.map((n) => barsOf(prepared, n, anchor, opts.asOf).collect({ streaming: true })));
   return new Map(intervals.map((n, i) => [n, frames[i]!]));
 }
