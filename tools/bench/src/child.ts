@@ -8,8 +8,9 @@ import { INTERVALS, duckRebuild, openDuck } from './duckdb.js';
 import { duckIncrement } from './increment.js';
 import { barsFromPrepared, prepareSorted, tickerChunks } from './proposal.js';
 
-/** Rows per ticker chunk of the proposed plan (about 0.6 GiB in memory). */
-const PROPOSAL_CHUNK_ROWS = 4_000_000;
+/** Rows per ticker chunk of the proposed plan, and chunks in flight (about 3 GiB peak in all). */
+const PROPOSAL_CHUNK_ROWS = 2_000_000;
+const PROPOSAL_CONCURRENCY = 2;
 import { nyse } from '@fibbars/ohlcv-core/calendar';
 
 export type ChildTask =
@@ -55,7 +56,7 @@ async function proposalRebuild(task: Extract<ChildTask, { kind: 'proposal-rebuil
   const perInterval: Record<string, number> = {};
   let rowsIn = 0;
   let rowsOut = 0;
-  for (const [k, [lo, hi]] of chunks.entries()) {
+  const one = async (k: number, lo: string, hi: string) => {
     // Parquet statistics prune the row groups outside the range: the files are sorted by ticker.
     const daily = await scan.filter(pl.col('ticker').gtEq(pl.lit(lo)).and(pl.col('ticker').ltEq(pl.lit(hi)))).collect();
     rowsIn += daily.height;
@@ -71,8 +72,19 @@ async function proposalRebuild(task: Extract<ChildTask, { kind: 'proposal-rebuil
       perInterval[`${days}d`] = (perInterval[`${days}d`] ?? 0) + bars.height;
       rowsOut += bars.height;
     }
-  }
-  return { rowsIn, rowsOut, detail: { chunks: chunks.length, ...perInterval } };
+  };
+  // Most of the plan is sequential (shift, cumSum, an order-keeping group-by), so
+  // PROPOSAL_CONCURRENCY chunks run at once to keep every core busy.
+  let next = 0;
+  const worker = async () => {
+    while (next < chunks.length) {
+      const k = next++;
+      const [lo, hi] = chunks[k]!;
+      await one(k, lo, hi);
+    }
+  };
+  await Promise.all(Array.from({ length: PROPOSAL_CONCURRENCY }, worker));
+  return { rowsIn, rowsOut, detail: { chunks: chunks.length, concurrency: PROPOSAL_CONCURRENCY, ...perInterval } };
 }
 
 async function duckRebuildTask(task: Extract<ChildTask, { kind: 'duck-rebuild' }>) {
