@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { SyntheticSource } from '@fibbars/fetchers';
 import { openStore } from '@fibbars/ohlcv-core/storage';
 import { batchRunnerBundlePath, getRun, listRuns, runLocalPipeline } from '../../src/local.js';
-import { startS3, type TestS3 } from '../support/s3-server.js';
+import { startS3Server as startS3, type TestS3Server as TestS3 } from '@fibbars/testing';
 
 let s3: TestS3;
 beforeAll(async () => {

@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { unzipSync } from 'fflate';
 import { RawZone, openStore } from '@fibbars/ohlcv-core/storage';
-import { startS3 } from '../helpers/s3.js';
+import { startS3Server as startS3 } from '@fibbars/testing';
 import { bar, groupedDaily, json, startVendor } from '../helpers/vendor.js';
 
 const run = promisify(execFile);

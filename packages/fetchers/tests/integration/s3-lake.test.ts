@@ -3,8 +3,8 @@ import { RawZone, openStore } from '@fibbars/ohlcv-core/storage';
 import { createMetaHandler, createOhlcvHandler } from '../../src/handlers.js';
 import { SyntheticSource } from '../../src/synthetic.js';
 import { memoryLogger } from '../helpers/lake.js';
-import { startS3 } from '../helpers/s3.js';
-import type { TestS3 } from '../helpers/s3.js';
+import { startS3Server as startS3 } from '@fibbars/testing';
+import type { TestS3Server as TestS3 } from '@fibbars/testing';
 
 describe('handlers on an S3 lake (fauxqs on loopback, real S3 client)', () => {
   let s3: TestS3;

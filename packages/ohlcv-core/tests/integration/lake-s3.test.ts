@@ -6,7 +6,7 @@ import { openLake, type Lake } from '../../src/lake.js';
 import { dailyFrame } from '../helpers/frames.js';
 import { frameDifference, missingCommittedFiles, snapshot } from '../helpers/lake-checks.js';
 import { bar, writeOhlcv, writeSplits } from '../helpers/raw.js';
-import { s3ClientFor, startS3Server, type TestS3Server } from '../helpers/s3-server.js';
+import { s3ClientFor, startS3Server, type TestS3Server } from '@fibbars/testing';
 import { tempDir } from '../helpers/temp.js';
 
 let s3: TestS3Server;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { MULTIPART_THRESHOLD, openStore, type ObjectStore } from '../../src/storage.js';
-import { startS3Server, type TestS3Server } from '../helpers/s3-server.js';
+import { startS3Server, type TestS3Server } from '@fibbars/testing';
 import { describeStoreContract } from '../helpers/store-contract.js';
 
 let s3: TestS3Server;

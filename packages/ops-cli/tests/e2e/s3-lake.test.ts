@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
 import { cli, tempDir } from '../support/cli.js';
-import { startS3, type TestS3 } from '../support/s3.js';
+import { startS3Server as startS3, type TestS3Server as TestS3 } from '@fibbars/testing';
 
 describe('fibbars on an s3:// lake', () => {
   let s3: TestS3;

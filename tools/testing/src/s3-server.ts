@@ -6,6 +6,7 @@
  * see exactly one winner.
  *
  * @example
+ * import { startS3Server } from '@fibbars/testing';
  * const s3 = await startS3Server();
  * const store = openStore(`s3://${s3.bucket}/lake`, { s3Client: s3.client });
  * ...
