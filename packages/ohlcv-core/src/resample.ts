@@ -9,7 +9,7 @@ import { bucketBounds, latestSessionOnOrBefore, nyse, sessionIndex } from './cal
 import type { BucketBounds } from './calendar.js';
 import { epochDayToIso, isoToEpochDay } from './dates.js';
 import { ConfigError } from './errors.js';
-import { BAR_SCHEMA, SPLITS_SCHEMA, conform } from './schemas.js';
+import { BAR_SCHEMA, SILVER_DAILY_SCHEMA, SPLITS_SCHEMA, conform } from './schemas.js';
 
 /** The Fibonacci session counts resampled by default. */
 export const DEFAULT_INTERVALS: readonly number[] = Object.freeze([3, 5, 8, 13, 21, 34]);
@@ -45,18 +45,9 @@ export interface ResampleOptions {
 
 const SIDX = '__sidx';
 const BUCKET = '__bucket';
-const DAILY_COLUMNS = ['ticker', 'date', 'open', 'high', 'low', 'close', 'volume', 'vwap', 'transactions'] as const;
-const DAILY_TYPES = {
-  ticker: pl.Utf8,
-  date: pl.Date,
-  open: pl.Float64,
-  high: pl.Float64,
-  low: pl.Float64,
-  close: pl.Float64,
-  volume: pl.Float64,
-  vwap: pl.Float64,
-  transactions: pl.Int64,
-};
+// The daily columns resample reads, with their dtypes: the silver daily schema.
+const DAILY = Object.entries(SILVER_DAILY_SCHEMA);
+const DAILY_COLUMNS = DAILY.map(([c]) => c);
 
 let calendarFrameCache: DataFrame | undefined;
 
@@ -96,9 +87,7 @@ function dailyColumns(lf: LazyDataFrame, columns: readonly string[]): LazyDataFr
     throw new ConfigError(`resample: daily frame is missing column(s) ${missing.join(', ')}`);
   }
   return lf.select(
-    ...DAILY_COLUMNS.map((c) =>
-      columns.includes(c) ? pl.col(c).cast(DAILY_TYPES[c]).alias(c) : pl.lit(null).cast(DAILY_TYPES[c]).alias(c),
-    ),
+    ...DAILY.map(([c, type]) => (columns.includes(c) ? pl.col(c) : pl.lit(null)).cast(type).alias(c)),
   );
 }
 

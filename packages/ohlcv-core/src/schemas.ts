@@ -11,31 +11,6 @@ export type Schema = Readonly<Record<string, DataType>>;
 const UTC_MS = pl.Datetime('ms', 'UTC');
 
 /**
- * One raw daily bar per ticker per fetch, as parsed from the raw zone.
- * `date` is the session requested (New York), never the vendor's timestamp.
- * `fetch_id` identifies the fetch the row came from (the greatest id is the
- * latest fetch; see `validateDaily`).
- *
- * @example
- * import pl from 'nodejs-polars';
- * import { RAW_DAILY_SCHEMA } from '@fibbars/ohlcv-core';
- * const empty = pl.DataFrame({}, { schema: RAW_DAILY_SCHEMA });
- */
-export const RAW_DAILY_SCHEMA: Schema = Object.freeze({
-  ticker: pl.Utf8,
-  date: pl.Date,
-  open: pl.Float64,
-  high: pl.Float64,
-  low: pl.Float64,
-  close: pl.Float64,
-  volume: pl.Float64,
-  vwap: pl.Float64,
-  transactions: pl.Int64,
-  fetched_at: UTC_MS,
-  fetch_id: pl.Utf8,
-});
-
-/**
  * Consolidated daily history (`ohlcv_1d`): unadjusted, one row per
  * (ticker, date), sorted by (ticker, date).
  *
@@ -53,6 +28,23 @@ export const SILVER_DAILY_SCHEMA: Schema = Object.freeze({
   volume: pl.Float64,
   vwap: pl.Float64,
   transactions: pl.Int64,
+});
+
+/**
+ * One raw daily bar per ticker per fetch, as parsed from the raw zone.
+ * `date` is the session requested (New York), never the vendor's timestamp.
+ * `fetch_id` identifies the fetch the row came from (the greatest id is the
+ * latest fetch; see `validateDaily`).
+ *
+ * @example
+ * import pl from 'nodejs-polars';
+ * import { RAW_DAILY_SCHEMA } from '@fibbars/ohlcv-core';
+ * const empty = pl.DataFrame({}, { schema: RAW_DAILY_SCHEMA });
+ */
+export const RAW_DAILY_SCHEMA: Schema = Object.freeze({
+  ...SILVER_DAILY_SCHEMA,
+  fetched_at: UTC_MS,
+  fetch_id: pl.Utf8,
 });
 
 /**
