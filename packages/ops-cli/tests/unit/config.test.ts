@@ -6,16 +6,16 @@ import { exitCodeOf, LakeNotFoundError, oneLine } from '../../src/errors.js';
 describe('resolveConfig', () => {
   it('takes flags over the environment over defaults', () => {
     const env = { FIBBARS_LAKE: 's3://env-bucket/lake', FIBBARS_STATE_MACHINE_ARN: 'arn:env', AWS_REGION: 'eu-west-1' };
-    expect(resolveConfig({}, {}, '/work')).toMatchObject({
-      lake: path.resolve('/work', 'lake'),
+    expect(resolveConfig({}, {}, '/home/analyst')).toMatchObject({
+      lake: path.resolve('/home/analyst', 'lake'),
       lakeInput: './lake',
       polygonBaseUrl: 'https://api.polygon.io',
       scheduleName: 'fibbars-prod-daily',
       polygonApiKey: undefined,
     });
-    expect(resolveConfig({}, env, '/work')).toMatchObject({ lake: 's3://env-bucket/lake', stateMachineArn: 'arn:env', awsRegion: 'eu-west-1' });
-    expect(resolveConfig({ lake: 'data/lake', stateMachineArn: 'arn:flag' }, env, '/work')).toMatchObject({
-      lake: '/work/data/lake',
+    expect(resolveConfig({}, env, '/home/analyst')).toMatchObject({ lake: 's3://env-bucket/lake', stateMachineArn: 'arn:env', awsRegion: 'eu-west-1' });
+    expect(resolveConfig({ lake: 'data/lake', stateMachineArn: 'arn:flag' }, env, '/home/analyst')).toMatchObject({
+      lake: '/home/analyst/data/lake',
       stateMachineArn: 'arn:flag',
     });
   });
