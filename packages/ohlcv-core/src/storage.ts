@@ -212,13 +212,15 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  async list(prefix: string): Promise<ObjectInfo[]> {
-    assertPrefix(prefix);
+  /**
+   * Every file (temp files included) whose key starts with `prefix`, depth
+   * first, descending only where such a key can live; folders that vanish
+   * while walking are skipped.
+   */
+  private async *filesUnder(prefix: string): AsyncGenerator<{ key: string; full: string; name: string }> {
     const slash = prefix.lastIndexOf('/');
     const dirKey = slash === -1 ? '' : prefix.slice(0, slash);
-    const start = dirKey === '' ? this.root : path.join(this.root, ...dirKey.split('/'));
-    const out: ObjectInfo[] = [];
-    const walk = async (dir: string, keyBase: string): Promise<void> => {
+    const walk = async function* (dir: string, keyBase: string): AsyncGenerator<{ key: string; full: string; name: string }> {
       let entries: import('node:fs').Dirent[];
       try {
         entries = await fs.readdir(dir, { withFileTypes: true });
@@ -228,20 +230,29 @@ export class LocalObjectStore implements ObjectStore {
       }
       for (const entry of entries) {
         const key = keyBase === '' ? entry.name : `${keyBase}/${entry.name}`;
+        const full = path.join(dir, entry.name);
         if (entry.isDirectory()) {
-          // Only descend where a key under `prefix` can live.
-          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(path.join(dir, entry.name), key);
-        } else if (entry.isFile() && !entry.name.startsWith(TMP_MARK) && key.startsWith(prefix)) {
-          try {
-            const stat = await fs.stat(path.join(dir, entry.name));
-            out.push({ key, size: stat.size, lastModified: new Date(stat.mtimeMs) });
-          } catch (error) {
-            if (!isErrno(error, 'ENOENT')) throw error; // deleted while listing
-          }
+          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) yield* walk(full, key);
+        } else if (entry.isFile() && key.startsWith(prefix)) {
+          yield { key, full, name: entry.name };
         }
       }
     };
-    await walk(start, dirKey);
+    yield* walk(dirKey === '' ? this.root : path.join(this.root, ...dirKey.split('/')), dirKey);
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    assertPrefix(prefix);
+    const out: ObjectInfo[] = [];
+    for await (const { key, full, name } of this.filesUnder(prefix)) {
+      if (name.startsWith(TMP_MARK)) continue;
+      try {
+        const stat = await fs.stat(full);
+        out.push({ key, size: stat.size, lastModified: new Date(stat.mtimeMs) });
+      } catch (error) {
+        if (!isErrno(error, 'ENOENT')) throw error; // deleted while listing
+      }
+    }
     return out.sort((a, b) => compareKeys(a.key, b.key));
   }
 
@@ -256,33 +267,17 @@ export class LocalObjectStore implements ObjectStore {
   async sweepTemp(prefix: string, olderThan: Date): Promise<string[]> {
     assertPrefix(prefix);
     const removed: string[] = [];
-    const walk = async (dir: string, keyBase: string): Promise<void> => {
-      let entries: import('node:fs').Dirent[];
+    for await (const { key, full, name } of this.filesUnder(prefix)) {
+      if (!name.startsWith(TMP_MARK)) continue;
       try {
-        entries = await fs.readdir(dir, { withFileTypes: true });
-      } catch (error) {
-        if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return;
-        throw error;
-      }
-      for (const entry of entries) {
-        const key = keyBase === '' ? entry.name : `${keyBase}/${entry.name}`;
-        const full = path.join(dir, entry.name);
-        if (entry.isDirectory()) await walk(full, key);
-        else if (entry.name.startsWith(TMP_MARK) && key.startsWith(prefix)) {
-          try {
-            if ((await fs.stat(full)).mtimeMs < olderThan.getTime()) {
-              await fs.rm(full, { force: true });
-              removed.push(key);
-            }
-          } catch (error) {
-            if (!isErrno(error, 'ENOENT')) throw error;
-          }
+        if ((await fs.stat(full)).mtimeMs < olderThan.getTime()) {
+          await fs.rm(full, { force: true });
+          removed.push(key);
         }
+      } catch (error) {
+        if (!isErrno(error, 'ENOENT')) throw error;
       }
-    };
-    const slash = prefix.lastIndexOf('/');
-    const dirKey = slash === -1 ? '' : prefix.slice(0, slash);
-    await walk(dirKey === '' ? this.root : path.join(this.root, ...dirKey.split('/')), dirKey);
+    }
     return removed.sort();
   }
 
