@@ -4,39 +4,20 @@
  * through untouched, and the synthetic market should look like the real one.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, readFileSync } from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
+import { existsSync } from 'node:fs';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
+import { readSp500Rows, sharedDataPath, SP500_FILE, type Sp500Row } from '@fibbars/testing';
 import { PolygonSource } from '../../src/polygon.js';
 import { SyntheticSource } from '../../src/synthetic.js';
 import { newYorkCloseMs } from '../../src/time.js';
 import { groupedDaily, json, startVendor } from '../helpers/vendor.js';
 import type { VendorServer } from '../helpers/vendor.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-const DATA = path.join(process.env.FIBBARS_SHARED_DATA ?? path.join(repoRoot, '../shared/data'), 'sp500-daily-2013-2017.csv.gz');
+const DATA = sharedDataPath(SP500_FILE);
 const present = existsSync(DATA);
 
-interface Row {
-  ticker: string;
-  date: string;
-  open: number | null;
-  high: number | null;
-  low: number | null;
-  close: number | null;
-  volume: number | null;
-}
-
-function load(): Row[] {
-  const lines = gunzipSync(readFileSync(DATA)).toString('utf8').trim().split('\n').slice(1);
-  const n = (s: string | undefined) => (s === undefined || s === '' ? null : Number(s));
-  return lines.map((line) => {
-    const [ticker, date, open, high, low, close, volume] = line.split(',');
-    return { ticker: ticker!, date: date!, open: n(open), high: n(high), low: n(low), close: n(close), volume: n(volume) };
-  });
-}
+type Row = Sp500Row;
+const load = (): Row[] => readSp500Rows(DATA);
 
 if (!present) {
   describe('real daily bars (../shared/data)', () => {

@@ -11,7 +11,7 @@ import {
   sessionIndex,
   sessionsBetween,
 } from '../../src/calendar.js';
-import { readGzipText, sp500 } from './support/shared-data.js';
+import { readGzipText, sp500 } from '@fibbars/testing';
 
 function sessionsInYear(year: number): number {
   return nyse.sessionsBetween(`${year}-01-01`, `${year}-12-31`).length;

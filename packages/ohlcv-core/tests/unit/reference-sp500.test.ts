@@ -5,17 +5,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import pl from 'nodejs-polars';
 import type { DataFrame } from 'nodejs-polars';
 import { DEFAULT_INTERVALS, isoToEpochDay, nyse, resampleMany, validateDaily } from '../../src/index.js';
-import { readGzipText, sp500 } from './support/shared-data.js';
-
-interface Row {
-  ticker: string;
-  date: string;
-  open: number | null;
-  high: number | null;
-  low: number | null;
-  close: number | null;
-  volume: number | null;
-}
+import { readSp500Rows, sp500, type Sp500Row as Row } from '@fibbars/testing';
 
 interface RefBar {
   ticker: string;
@@ -31,22 +21,6 @@ interface RefBar {
   n_days: number;
   bucket: number;
   is_complete: boolean;
-}
-
-function parseCsv(text: string): Row[] {
-  const lines = text.split('\n');
-  const header = lines[0]!.trim().split(',');
-  const at = (name: string) => header.indexOf(name);
-  const [iT, iD, iO, iH, iL, iC, iV] = ['ticker', 'date', 'open', 'high', 'low', 'close', 'volume'].map(at);
-  const num = (s: string | undefined) => (s === undefined || s.trim() === '' ? null : Number(s));
-  const rows: Row[] = [];
-  for (let k = 1; k < lines.length; k++) {
-    const line = lines[k]!.trim();
-    if (!line) continue;
-    const f = line.split(',');
-    rows.push({ ticker: f[iT!]!, date: f[iD!]!, open: num(f[iO!]), high: num(f[iH!]), low: num(f[iL!]), close: num(f[iC!]), volume: num(f[iV!]) });
-  }
-  return rows;
 }
 
 /** The rules of DESIGN §3.3, written out plainly. */
@@ -167,7 +141,7 @@ if (data.path) {
     let quarantined: DataFrame;
 
     beforeAll(() => {
-      rows = parseCsv(readGzipText(path));
+      rows = readSp500Rows(path);
       valid = rows.filter((r) => plainReason(r) === null);
       const result = validateDaily(toFrame(rows));
       daily = result.accepted;

@@ -3,46 +3,22 @@
  * the vendor's JSON, serving real daily bars from ../shared/data (S&P 500
  * members, 2013-2017), quirks included.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { openLake } from '@fibbars/ohlcv-core';
+import { readSp500Rows, sharedDataPath, SP500_FILE, type Sp500Row } from '@fibbars/testing';
 import { cli, listFiles, tempDir } from '../support/cli.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-const DATA = path.join(repoRoot, '../shared/data/sp500-daily-2013-2017.csv.gz');
+const DATA = sharedDataPath(SP500_FILE);
 
-interface Row {
-  ticker: string;
-  date: string;
-  open: number | null;
-  high: number | null;
-  low: number | null;
-  close: number | null;
-  volume: number | null;
-}
+type Row = Sp500Row;
 
 function loadRows(): Map<string, Row[]> {
-  const lines = gunzipSync(readFileSync(DATA)).toString('utf8').trim().split('\n');
-  const header = lines[0]!.split(',');
-  const at = (name: string) => header.indexOf(name);
-  const n = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v));
   const bySession = new Map<string, Row[]>();
-  for (const line of lines.slice(1)) {
-    const c = line.split(',');
-    const row: Row = {
-      ticker: c[at('ticker')]!,
-      date: c[at('date')]!,
-      open: n(c[at('open')]),
-      high: n(c[at('high')]),
-      low: n(c[at('low')]),
-      close: n(c[at('close')]),
-      volume: n(c[at('volume')]),
-    };
+  for (const row of readSp500Rows(DATA)) {
     const list = bySession.get(row.date) ?? [];
     list.push(row);
     bySession.set(row.date, list);
