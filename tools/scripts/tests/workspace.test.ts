@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { quickStartCommands, verifyQuickStartLake } from '../quickstart.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' };
@@ -107,12 +108,45 @@ describe('independent versioning with changesets', () => {
 });
 
 describe('the README quick start', () => {
-  it('holds exactly two commands', () => {
-    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
-    const section = readme.split(/^## Quick start/m)[1] ?? '';
-    const block = /```(?:sh|bash)?\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
-    const commands = block.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const commands = quickStartCommands(readme);
+
+  it('holds exactly two commands: install and run the pipeline, then run every test', () => {
     expect(commands).toHaveLength(2);
+    expect(commands[0]).toMatch(/ install && .* start$/);
     expect(commands[1]).toMatch(/ test$/);
+  });
+
+  it('is what .ci/run executes, read from README.md by the same script, command 1 before command 2', () => {
+    const ci = fs.readFileSync(path.join(root, '.ci', 'run'), 'utf8');
+    const first = ci.indexOf('quickstart.mjs command 1');
+    const second = ci.indexOf('quickstart.mjs command 2');
+    expect(first).toBeGreaterThan(-1);
+    expect(second).toBeGreaterThan(first);
+    // The lake check that command 1 must pass sits between the two.
+    const verify = ci.indexOf('quickstart.mjs verify lake');
+    expect(verify).toBeGreaterThan(first);
+    expect(verify).toBeLessThan(second);
+    for (const n of [1, 2]) {
+      const r = spawnSync(process.execPath, [path.join(root, 'tools/scripts/quickstart.mjs'), 'command', String(n)], { encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      expect(r.stdout.trim()).toBe(commands[n - 1]);
+    }
+  });
+
+  it('reports a lake without a committed 34-session version or a successful run', () => {
+    const lake = fs.mkdtempSync(path.join(os.tmpdir(), 'fibbars-qs-'));
+    try {
+      expect(verifyQuickStartLake(lake)).toHaveLength(2);
+      fs.mkdirSync(path.join(lake, '_commits', 'ohlcv_34d'), { recursive: true });
+      fs.writeFileSync(path.join(lake, '_commits', 'ohlcv_34d', `${'1'.padStart(20, '0')}.json`), '{}');
+      fs.mkdirSync(path.join(lake, '_runs'));
+      fs.writeFileSync(path.join(lake, '_runs', 'r1.json'), JSON.stringify({ status: 'FAILED' }));
+      expect(verifyQuickStartLake(lake)).toEqual([expect.stringContaining('no run record with status SUCCEEDED (found: FAILED)')]);
+      fs.writeFileSync(path.join(lake, '_runs', 'r2.json'), JSON.stringify({ status: 'SUCCEEDED' }));
+      expect(verifyQuickStartLake(lake)).toEqual([]);
+    } finally {
+      fs.rmSync(lake, { recursive: true, force: true });
+    }
   });
 });
