@@ -13,6 +13,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { openLake, resample } from '@fibbars/ohlcv-core';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
 import { buildLake, cli, listFiles, RUN_DATE, tableRows, tempDir, type CliResult } from '../support/cli.js';
+import { headlessChromium } from '../support/browser.js';
 
 let dir: { dir: string; cleanup: () => Promise<void> };
 let lake: string;
@@ -189,8 +190,6 @@ describe('fibbars export', () => {
   });
 });
 
-const CHROMIUM = '/usr/bin/chromium';
-
 function distinctColours(png: PNG): Set<number> {
   const colours = new Set<number>();
   for (let i = 0; i < png.data.length; i += 4) colours.add(png.data.readUInt32BE(i));
@@ -217,11 +216,8 @@ describe('fibbars plot', () => {
   });
 
   it('writes a self-contained HTML chart that draws in headless Chromium with no request leaving the machine', async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}: install it with "apt-get update && apt-get install -y chromium" (CI installs it in .ci/run)`,
-      );
-    }
+    // The system Chromium, else the one @sparticuz/chromium ships; throws if neither.
+    const { executablePath, args } = await headlessChromium();
     const out = path.join(dir.dir, 'chart.html');
     const text = await cli(['plot', ticker, '--days', '8', '--out', out, '--lake', lake]);
     expect(text.code).toBe(0);
@@ -230,10 +226,7 @@ describe('fibbars plot', () => {
     const html = await readFile(out, 'utf8');
     expect(html).not.toMatch(/(src|href)=["']https?:/);
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const browser = await chromium.launch({ executablePath, args });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
       const external: string[] = [];
