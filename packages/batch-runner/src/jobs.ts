@@ -16,8 +16,10 @@ export interface ConsolidateJobOptions {
 }
 
 export interface ResampleJobOptions {
-  days: number;
+  /** Every interval of the job: ohlcv-core derives them all from one pass over the daily rows. */
+  days: readonly number[];
   runId: string;
+  onProgress?: (message: string) => void;
 }
 
 /** What batch-runner needs from `@fibbars/ohlcv-core`. */

@@ -87,27 +87,32 @@ async function runJob(config: RunnerConfig, deps: MainDeps, log: Logger): Promis
       report.status = result.status;
     } else {
       report.resample = [];
-      // One interval after the other: the peak memory is that of the largest
-      // interval, not the sum of all of them (a Batch task has a fixed size).
-      for (const days of config.days) {
-        stage = `resample_${days}d`;
-        log.info('progress', { stage, status: 'started', days, elapsedMs: elapsedMs() });
-        const result = await jobs.resampleLake(lake, { days, runId: config.runId });
-        for (const interval of result.intervals) {
-          report.resample.push(interval);
-          log.info('progress', {
-            stage,
-            status: 'finished',
-            outcome: interval.mode,
-            days: interval.days,
-            rows: interval.barsWritten,
-            partitions: interval.partitionsWritten,
-            version: interval.version,
-            elapsedMs: elapsedMs(),
-          });
-        }
-        if (result.status === 'committed') report.status = 'committed';
+      // One pass over the daily rows serves every interval (ohlcv-core reads
+      // the history a year at a time, so memory follows a year, not the
+      // number of intervals).
+      stage = 'resample';
+      log.info('progress', { stage, status: 'started', days: config.days, elapsedMs: elapsedMs() });
+      const result = await jobs.resampleLake(lake, {
+        days: config.days,
+        runId: config.runId,
+        onProgress: (message: string) => log.info('progress', { stage, status: 'running', message, elapsedMs: elapsedMs() }),
+      });
+      for (const interval of result.intervals) {
+        report.resample.push(interval);
+        log.info('progress', {
+          stage: `resample_${interval.days}d`,
+          status: 'finished',
+          outcome: interval.mode,
+          days: interval.days,
+          rows: interval.barsWritten,
+          bytes: interval.bytesWritten,
+          partitions: interval.partitionsWritten,
+          version: interval.version,
+          elapsedMs: elapsedMs(),
+        });
       }
+      log.info('progress', { stage: 'gc', status: 'finished', deleted: result.gcDeleted, elapsedMs: elapsedMs() });
+      report.status = result.status;
     }
     report.elapsedMs = elapsedMs();
     report.maxRssMiB = peakRssMiB();

@@ -11,3 +11,4 @@ export * from './resample.js';
 export * from './storage.js';
 export * from './lake.js';
 export * from './jobs.js';
+export * from './resample-lake.js';

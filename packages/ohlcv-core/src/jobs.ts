@@ -6,13 +6,12 @@
  * nothing when nothing is new.
  */
 import pl from 'nodejs-polars';
-import type { DataFrame, LazyDataFrame } from 'nodejs-polars';
-import { bucketBounds, bucketOf, isSession } from './calendar.js';
+import pMap from 'p-map';
+import { isSession } from './calendar.js';
 import { isoToEpochDay } from './dates.js';
 import { CommitConflictError, ConfigError } from './errors.js';
-import { barDataset, isInList, type Commit, type CommitFile, type Lake } from './lake.js';
+import { DEFAULT_GC_GRACE_MS, type Commit, type CommitFile, type Lake } from './lake.js';
 import { parseGroupedDaily, parseSplits, parseTickers } from './parse.js';
-import { resampleLazy } from './resample.js';
 import { QUARANTINE_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, emptyFrame } from './schemas.js';
 import { fetchTimeOf, type RawFetch } from './storage.js';
 import { consolidate } from './consolidate.js';
@@ -35,6 +34,8 @@ export interface ConsolidateLakeOptions {
   now?: Date;
   /** Attempts on `CommitConflictError` (default 3); each re-reads the new head. */
   attempts?: number;
+  /** Grace period of the gc that ends the job (default one hour, `DEFAULT_GC_GRACE_MS`); `false` skips it. */
+  gcGraceMs?: number | false;
 }
 
 export interface ConsolidateRowCounts {
@@ -62,6 +63,8 @@ export interface ConsolidateLakeReport {
   /** Head version of each dataset after the run (null: no data yet), and whether this run made it. */
   versions: Record<'ohlcv_1d' | 'splits' | 'tickers', { version: number | null; committed: boolean }>;
   latestSession: string | null;
+  /** Files removed by the gc that ends the job. */
+  gcDeleted: number;
 }
 
 /** Bookkeeping kept in `ohlcv_1d` commits. */
@@ -80,36 +83,26 @@ export interface RefMeta {
   fetches: Record<string, string>;
   /** Tickers whose splits this version added or changed (splits only). */
   changedTickers?: string[];
+  /** (ticker, execution date) of the splits this version added or changed (splits only). */
+  changed?: Array<[string, string]>;
 }
 
-function dailyMeta(commit: Commit | null): DailyMeta {
+export function dailyMeta(commit: Commit | null): DailyMeta {
   const m = (commit?.meta ?? {}) as Partial<DailyMeta>;
   return { fetches: m.fetches ?? {}, changedSessions: m.changedSessions ?? [], latestSession: m.latestSession ?? null, recentRows: m.recentRows ?? [] };
 }
 
-function refMeta(commit: Commit | null): RefMeta {
+export function refMeta(commit: Commit | null): RefMeta {
   const m = (commit?.meta ?? {}) as Partial<RefMeta>;
-  return { fetches: m.fetches ?? {}, ...(m.changedTickers ? { changedTickers: m.changedTickers } : {}) };
+  return { fetches: m.fetches ?? {}, ...(m.changedTickers ? { changedTickers: m.changedTickers } : {}), ...(m.changed ? { changed: m.changed } : {}) };
 }
 
 /** Raw files downloaded at once by consolidation. */
 const RAW_READ_CONCURRENCY = 8;
 
-/** `Promise.all(items.map(fn))` with at most `limit` calls in flight; results in input order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
-async function withRetries<T>(attempts: number, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` again (up to `attempts` in all) when another writer committed first. */
+export async function withRetries<T>(attempts: number, fn: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await fn();
@@ -145,8 +138,10 @@ async function consolidateDaily(
   // Downloads overlap (S3 latency dominates a backfill); each session is parsed as soon as it
   // arrives, so at most a few sessions of JSON are alive at once. The fetch id encodes the
   // fetch time: no need to read each meta record.
-  const frames = await mapLimit(todo, RAW_READ_CONCURRENCY, async (fetch) =>
-    parseGroupedDaily(await lake.raw.read(fetch), fetch.session, fetchTimeOf(fetch.fetchId), fetch.fetchId),
+  const frames = await pMap(
+    todo,
+    async (fetch) => parseGroupedDaily(await lake.raw.read(fetch), fetch.session, fetchTimeOf(fetch.fetchId), fetch.fetchId),
+    { concurrency: RAW_READ_CONCURRENCY },
   );
   const raw = frames.length === 1 ? frames[0]! : pl.concat(frames, { how: 'vertical' });
   const sessions = todo.map((f) => f.session).sort();
@@ -215,7 +210,7 @@ async function consolidateSplits(lake: Lake, options: ConsolidateLakeOptions): P
   const meta = refMeta(head);
   const pending = newFetches(await lake.raw.latestBySession('splits'), meta.fetches);
   if (pending.length === 0) return { commit: null, head, added: 0 };
-  const parsed = await mapLimit(pending, RAW_READ_CONCURRENCY, async (fetch) => parseSplits(await lake.raw.read(fetch)));
+  const parsed = await pMap(pending, async (fetch) => parseSplits(await lake.raw.read(fetch)), { concurrency: RAW_READ_CONCURRENCY });
   const existing = head ? await lake.read('splits', { version: head.version }) : emptyFrame(SPLITS_SCHEMA);
   const incoming = pl.concat(parsed, { how: 'vertical' }).select(...Object.keys(SPLITS_SCHEMA));
   // The newest report of a split (ticker, execution date) wins.
@@ -225,6 +220,11 @@ async function consolidateSplits(lake: Lake, options: ConsolidateLakeOptions): P
     .sort(['ticker', 'execution_date']);
   const changed = incoming.join(existing, { on: ['ticker', 'execution_date', 'split_from', 'split_to'], how: 'anti' });
   const changedTickers = [...new Set(changed.getColumn('ticker').toArray() as string[])].sort();
+  const changedPairs = changed
+    .select(pl.col('ticker'), pl.col('execution_date').cast(pl.Utf8).alias('d'))
+    .rows()
+    .map(([t, d]) => [String(t), String(d)] as [string, string])
+    .sort((a, b) => (a[0] + a[1] < b[0] + b[1] ? -1 : 1));
   const fetches = { ...meta.fetches };
   for (const f of pending) fetches[f.session] = f.fetchId;
   const files = await lake.writeFiles('splits', merged);
@@ -233,7 +233,7 @@ async function consolidateSplits(lake: Lake, options: ConsolidateLakeOptions): P
     files,
     removed: (head?.files ?? []).map((f) => f.path),
     runId: options.runId,
-    meta: { fetches, changedTickers },
+    meta: { fetches, changedTickers, changed: changedPairs },
     ...(options.now ? { now: options.now } : {}),
   });
   return { commit, head, added: changed.height };
@@ -286,6 +286,11 @@ export async function consolidateLake(lake: Lake, options: ConsolidateLakeOption
     committed: r.commit !== null,
   });
   const committed = daily.commit !== null || splits.commit !== null || tickers.commit !== null;
+  let gcDeleted = 0;
+  if (options.gcGraceMs !== false) {
+    const gc = await lake.gc({ graceMs: options.gcGraceMs ?? DEFAULT_GC_GRACE_MS, datasets: ['splits', 'tickers', 'ohlcv_1d'], ...(options.now ? { now: options.now } : {}) });
+    gcDeleted = gc.deleted.length;
+  }
   return {
     runId: options.runId,
     status: committed ? 'committed' : 'no-change',
@@ -298,254 +303,6 @@ export async function consolidateLake(lake: Lake, options: ConsolidateLakeOption
     tickersRows: tickers.rows,
     versions: { ohlcv_1d: version(daily), splits: version(splits), tickers: version(tickers) },
     latestSession: dailyMeta(daily.commit ?? daily.head).latestSession,
+    gcDeleted,
   };
-}
-
-// ---------------------------------------------------------------------------
-// Resampling
-// ---------------------------------------------------------------------------
-
-export type StoredAnchor = 'calendar' | 'ticker';
-
-/** The resampler the job calls: ohlcv-core's `resample` or anything with its contract. */
-export type ResampleFn = (
-  daily: DataFrame,
-  opts: { days: number; anchor?: StoredAnchor; splits?: DataFrame; asOf?: string },
-) => DataFrame | Promise<DataFrame>;
-
-export interface ResampleLakeOptions {
-  /** Interval(s) in sessions, each >= 2. */
-  days: number | readonly number[];
-  runId: string;
-  /** Stored anchor (default `calendar`); `ticker` bars are rebuilt in full on every change. */
-  anchor?: StoredAnchor;
-  now?: Date;
-  attempts?: number;
-  /** The resampler (defaults to ohlcv-core's `resample`). */
-  resampleFn?: ResampleFn;
-  /**
-   * Sessions of daily history per chunk of a calendar-anchored full build
-   * (default 252, about a year): memory stays bounded by one chunk instead of
-   * the whole history.
-   */
-  chunkSessions?: number;
-}
-
-/** Default sessions per chunk of a full calendar-anchored build. */
-export const DEFAULT_CHUNK_SESSIONS = 252;
-
-export interface ResampleIntervalReport {
-  days: number;
-  dataset: string;
-  mode: 'full' | 'incremental' | 'no-change';
-  /** 1d version the bars now reflect. */
-  sourceVersion: number | null;
-  /** New bar dataset version, or the unchanged head. */
-  version: number | null;
-  committed: boolean;
-  bucketsRecomputed: number;
-  tickersRecomputed: string[];
-  partitionsWritten: string[];
-  barsWritten: number;
-}
-
-export interface ResampleLakeReport {
-  runId: string;
-  status: 'committed' | 'no-change';
-  intervals: ResampleIntervalReport[];
-}
-
-/** Bookkeeping kept in bar dataset commits. */
-export interface BarMeta {
-  sourceVersion: number;
-  splitsVersion: number;
-  anchor: StoredAnchor;
-  latestSession: string | null;
-}
-
-/**
- * ohlcv-core's resampler, collected asynchronously: `collectSync` can deadlock
- * when an S3 server answers in the same process (TOOLCHAIN.md). The lake's
- * daily history is already unique per (ticker, date) and sessions only, so
- * the lazy plan without input checks is safe here.
- */
-async function runResample(rows: LazyDataFrame, opts: Parameters<ResampleFn>[1], custom?: ResampleFn): Promise<DataFrame> {
-  if (custom) return custom(await rows.collect(), opts);
-  return resampleLazy(rows, opts).collect({ streaming: true });
-}
-
-/**
- * Date ranges of a full build. Calendar buckets are shared by all tickers, so
- * the history splits into chunks of whole buckets that are resampled
- * independently (a bar never spans two chunks). The ticker anchor numbers each
- * ticker's rows from its first one: one range, the whole history.
- */
-function fullBuildRanges(daily: Commit, days: number, anchor: StoredAnchor, chunkSessions: number): Array<{ from?: string; to?: string }> {
-  const dates = daily.files.flatMap((f) => [f.minDate, f.maxDate]);
-  if (anchor !== 'calendar' || dates.length === 0 || dates.some((d) => d === null || !isSession(d))) return [{}];
-  const sorted = (dates as string[]).sort();
-  const first = sorted[0]!;
-  const last = sorted.at(-1)!;
-  const step = Math.max(1, Math.floor(Math.max(1, chunkSessions) / days));
-  const ranges: Array<{ from?: string; to?: string }> = [];
-  for (let lo = bucketOf(first, days), end = bucketOf(last, days); lo <= end; lo += step) {
-    const hi = Math.min(lo + step - 1, end);
-    ranges.push({ from: bucketBounds(lo, days).first, to: bucketBounds(hi, days).last });
-  }
-  return ranges;
-}
-
-/** Contiguous runs of sorted bucket numbers. */
-function bucketRuns(buckets: readonly number[]): Array<[number, number]> {
-  const runs: Array<[number, number]> = [];
-  for (const b of buckets) {
-    const last = runs.at(-1);
-    if (last && b === last[1] + 1) last[1] = b;
-    else runs.push([b, b]);
-  }
-  return runs;
-}
-
-async function resampleInterval(lake: Lake, days: number, options: ResampleLakeOptions, resampleFn: ResampleFn | undefined): Promise<ResampleIntervalReport> {
-  const dataset = barDataset(days);
-  const anchor = options.anchor ?? 'calendar';
-  const [daily, splitsHead, head] = await Promise.all([lake.head('ohlcv_1d'), lake.head('splits'), lake.head(dataset)]);
-  const base = { days, dataset, bucketsRecomputed: 0, tickersRecomputed: [] as string[], partitionsWritten: [] as string[], barsWritten: 0 };
-  const prev = head ? (head.meta as Partial<BarMeta>) : null;
-  if (!daily) return { ...base, mode: 'no-change', sourceVersion: null, version: head?.version ?? null, committed: false };
-  const splitsVersion = splitsHead?.version ?? 0;
-  const latestSession = dailyMeta(daily).latestSession;
-  if (prev && prev.sourceVersion === daily.version && (prev.splitsVersion ?? 0) === splitsVersion && prev.anchor === anchor) {
-    return { ...base, mode: 'no-change', sourceVersion: daily.version, version: head?.version ?? null, committed: false };
-  }
-  const splits = splitsHead ? await lake.read('splits', { version: splitsHead.version }) : emptyFrame(SPLITS_SCHEMA);
-  const asOf = latestSession ?? undefined;
-  const run = (rows: LazyDataFrame): Promise<DataFrame> => runResample(rows, { days, anchor, splits, ...(asOf ? { asOf } : {}) }, resampleFn);
-  const meta: BarMeta = { sourceVersion: daily.version, splitsVersion, anchor, latestSession };
-  const commitOpts = { runId: options.runId, meta: meta as unknown as Record<string, unknown>, ...(options.now ? { now: options.now } : {}) };
-
-  const full = !head || !prev || prev.anchor !== anchor || anchor === 'ticker' || prev.sourceVersion === undefined;
-  if (full) {
-    const files: CommitFile[] = [];
-    let barsWritten = 0;
-    for (const range of fullBuildRanges(daily, days, anchor, options.chunkSessions ?? DEFAULT_CHUNK_SESSIONS)) {
-      const bars = await run(await lake.scan('ohlcv_1d', { version: daily.version, ...range }));
-      files.push(...(await lake.writeFiles(dataset, bars)));
-      barsWritten += bars.height;
-    }
-    const commit = await lake.commit(dataset, { parent: head?.version ?? 0, files, removed: (head?.files ?? []).map((f) => f.path), ...commitOpts });
-    return {
-      ...base,
-      mode: 'full',
-      sourceVersion: daily.version,
-      version: commit.version,
-      committed: true,
-      partitionsWritten: [...new Set(files.map((f) => f.partition ?? ''))].sort(),
-      barsWritten,
-    };
-  }
-
-  // What changed since the recorded versions.
-  const sourceCommits = await lake.commitsSince('ohlcv_1d', prev.sourceVersion!);
-  const changedSessions = new Set<string>();
-  for (const c of sourceCommits) for (const s of dailyMeta(c).changedSessions) changedSessions.add(s);
-  if (prev.latestSession && prev.latestSession !== latestSession) changedSessions.add(prev.latestSession); // is_complete may flip
-  const splitTickers = new Set<string>();
-  for (const c of await lake.commitsSince('splits', prev.splitsVersion ?? 0)) for (const t of refMeta(c).changedTickers ?? []) splitTickers.add(t);
-  const buckets = [...new Set([...changedSessions].filter(isSession).map((s) => bucketOf(s, days)))].sort((a, b) => a - b);
-
-  const tickersRecomputed = [...splitTickers].sort();
-  if (buckets.length === 0 && tickersRecomputed.length === 0) {
-    // New daily versions that changed no rows (e.g. a refetch with identical data): nothing to redo.
-    return { ...base, mode: 'no-change', sourceVersion: prev.sourceVersion ?? null, version: head.version, committed: false };
-  }
-
-  const recomputed: DataFrame[] = [];
-  for (const [lo, hi] of bucketRuns(buckets)) {
-    const from = bucketBounds(lo, days).first;
-    const to = bucketBounds(hi, days).last;
-    const rows = await lake.scan('ohlcv_1d', { version: daily.version, from, to });
-    const bars = await run(rows.filter(isInList('ticker', [...splitTickers]).not()));
-    recomputed.push(bars.filter(pl.col('bucket').gtEq(lo).and(pl.col('bucket').ltEq(hi))));
-  }
-  if (tickersRecomputed.length > 0) {
-    recomputed.push(await run(await lake.scan('ohlcv_1d', { version: daily.version, tickers: tickersRecomputed })));
-  }
-  const fresh = recomputed.length === 0 ? null : pl.concat(recomputed, { how: 'vertical' });
-
-  // Partitions that may hold a replaced bar, or receive a new one.
-  const years = new Set<number>();
-  for (const b of buckets) {
-    const bounds = bucketBounds(b, days);
-    for (let y = yearOf(bounds.first); y <= yearOf(bounds.last); y += 1) years.add(y);
-  }
-  if (tickersRecomputed.length > 0) for (const f of head.files) if (f.partition) years.add(Number(f.partition.slice(5)));
-  if (fresh && fresh.height > 0) {
-    for (const y of new Set(fresh.select(pl.col('start_date').dt.year().alias('y')).getColumn('y').toArray() as number[])) years.add(y);
-  }
-  const bucketSet = buckets;
-  const files: CommitFile[] = [];
-  const removed: string[] = [];
-  let barsWritten = 0;
-  const partitionsWritten: string[] = [];
-  for (const year of [...years].sort((a, b) => a - b)) {
-    const partition = `year=${year}`;
-    const old = head.files.filter((f) => f.partition === partition);
-    let kept = old.length > 0 ? await lake.readCommitFiles(dataset, old) : null;
-    if (kept) {
-      kept = kept.filter(isInList('bucket', bucketSet).not().and(isInList('ticker', tickersRecomputed).not()));
-    }
-    const added = fresh ? fresh.filter(pl.col('start_date').dt.year().eq(pl.lit(year))) : null;
-    const parts = [kept, added].filter((d): d is DataFrame => d !== null && d.height > 0);
-    const merged = parts.length === 0 ? null : (parts.length === 1 ? parts[0]! : pl.concat(parts, { how: 'vertical' })).sort(['ticker', 'start_date']);
-    removed.push(...old.map((f) => f.path));
-    if (merged) {
-      files.push(...(await lake.writeFiles(dataset, merged)));
-      barsWritten += added?.height ?? 0;
-    }
-    partitionsWritten.push(partition);
-  }
-  const commit = await lake.commit(dataset, { parent: head.version, files, removed, ...commitOpts });
-  return {
-    ...base,
-    mode: 'incremental',
-    sourceVersion: daily.version,
-    version: commit.version,
-    committed: true,
-    bucketsRecomputed: buckets.length,
-    tickersRecomputed,
-    partitionsWritten,
-    barsWritten,
-  };
-}
-
-/**
- * Brings the bar datasets of the given intervals up to the head of
- * `ohlcv_1d`: a full build the first time, then only the calendar buckets
- * holding sessions changed since the recorded source version (all tickers),
- * plus the whole history of tickers with a new split. Commits nothing for an
- * interval that is already current.
- *
- * @example
- * import { openLake, resampleLake } from '@fibbars/ohlcv-core';
- * const report = await resampleLake(openLake('./lake'), { days: [3, 5, 8, 13, 21, 34], runId: 'manual-1' });
- */
-export async function resampleLake(lake: Lake, options: ResampleLakeOptions): Promise<ResampleLakeReport> {
-  if (!options || typeof options.runId !== 'string' || options.runId === '') throw new ConfigError('resampleLake needs a runId');
-  const list = typeof options.days === 'number' ? [options.days] : [...options.days];
-  if (list.length === 0) throw new ConfigError('resampleLake needs at least one interval');
-  for (const d of list) {
-    if (!Number.isInteger(d) || d < 2 || d > 9999) throw new ConfigError(`interval ${String(d)} is not a whole number of sessions >= 2`);
-  }
-  const anchor = options.anchor ?? 'calendar';
-  if (anchor !== 'calendar' && anchor !== 'ticker') {
-    throw new ConfigError(`anchor ${JSON.stringify(anchor)} cannot be stored: use calendar or ticker (latest is read-time only)`);
-  }
-  const resampleFn = options.resampleFn;
-  const attempts = options.attempts ?? DEFAULT_COMMIT_ATTEMPTS;
-  const intervals: ResampleIntervalReport[] = [];
-  for (const days of [...new Set(list)]) {
-    intervals.push(await withRetries(attempts, () => resampleInterval(lake, days, options, resampleFn)));
-  }
-  return { runId: options.runId, status: intervals.some((i) => i.committed) ? 'committed' : 'no-change', intervals };
 }

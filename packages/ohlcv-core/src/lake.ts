@@ -14,6 +14,7 @@ import pl from 'nodejs-polars';
 import type { DataFrame, Expr, LazyDataFrame } from 'nodejs-polars';
 import { CommitConflictError, ConfigError } from './errors.js';
 import { epochDayToIso, isoToEpochDay } from './dates.js';
+import { rebaseBars } from './resample.js';
 import { BAR_SCHEMA, QUARANTINE_SCHEMA, SILVER_DAILY_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, emptyFrame, type Schema } from './schemas.js';
 import {
   LocalObjectStore,
@@ -74,6 +75,11 @@ export interface CommitFile {
   minDate: string | null;
   maxDate: string | null;
   partition: string | null;
+  /**
+   * Bar datasets: the smallest and largest `bucket` in the file, so a job
+   * rewrites only the files holding the buckets it recomputes.
+   */
+  buckets?: [number, number] | null;
 }
 
 /** One version of a dataset: the whole list of its live files. */
@@ -128,8 +134,14 @@ export interface ReadOptions {
 export interface GcOptions {
   /** Unreferenced files younger than this are kept (a writer may be about to commit them). */
   graceMs: number;
-  /** Versions per dataset whose files are kept besides those younger than the grace period; default 10. */
+  /**
+   * Latest versions per dataset whose files are always kept (default 1: the
+   * head). Older versions stay alive only while they were superseded less
+   * than `graceMs` ago (a reader may still be reading them).
+   */
   keepVersions?: number;
+  /** Only these datasets (default every dataset); their quarantine files go with `ohlcv_1d`. */
+  datasets?: readonly string[];
   now?: Date;
   /** List what would go without deleting. */
   dryRun?: boolean;
@@ -152,8 +164,18 @@ export interface OpenLakeOptions extends OpenStoreOptions {
   cacheDir?: string;
 }
 
-/** Default number of versions per dataset whose files `gc` keeps. */
-export const DEFAULT_KEEP_VERSIONS = 10;
+/** Default number of latest versions per dataset whose files `gc` always keeps: the head. */
+export const DEFAULT_KEEP_VERSIONS = 1;
+/**
+ * Default grace period of `gc`, one hour: longer than any job or reader
+ * holds a version (the Batch jobs time out sooner), shorter than the day
+ * between two runs, so each daily run removes what the previous one
+ * superseded (LAKE.md, "Garbage collection").
+ */
+export const DEFAULT_GC_GRACE_MS = 3_600_000;
+
+/** Bar commits whose files are on their end date's split basis (LAKE.md); older ones are latest-adjusted. */
+export const END_DATE_BASIS = 'end-date';
 
 const PARQUET_OPTIONS = { compression: 'zstd', compressionLevel: 3, statistics: true, maintainOrder: true } as const;
 
@@ -293,7 +315,24 @@ export class Lake {
     if (options.to !== undefined) assertSession(options.to, 'to');
     const commit = options.version === undefined ? await this.head(dataset) : await this.commitAt(dataset, options.version);
     if (!commit) return emptyFrame(spec.schema);
-    return this.readFiles(spec, selectFiles(commit.files, options), options, `${dataset} version ${commit.version}`);
+    const df = await this.readFiles(spec, selectFiles(commit.files, options), options, `${dataset} version ${commit.version}`);
+    const splits = await this.barSplits(commit, options);
+    return splits ? (await rebaseBars(df.lazy(), splits, 'latest').collect()).sort(['ticker', 'start_date']) : df;
+  }
+
+  /**
+   * The splits a bar version is adjusted with at read time: the `splits`
+   * version recorded in its commit, when its files are on their end date's
+   * split basis (LAKE.md); null when nothing needs adjusting.
+   */
+  private async barSplits(commit: Commit, options: ReadOptions): Promise<DataFrame | null> {
+    if (commit.meta['basis'] !== END_DATE_BASIS) return null;
+    const version = Number(commit.meta['splitsVersion'] ?? 0);
+    if (!(version > 0)) return null;
+    const splits = await this.commitAt('splits', version);
+    const tickers = options.tickers !== undefined ? { tickers: options.tickers } : {};
+    const df = await this.readFiles(datasetSpec('splits'), splits.files, tickers, `splits version ${version}`);
+    return df.height === 0 ? null : df;
   }
 
   /** Quarantined rows (with `reason`) kept by the head of `ohlcv_1d`, optionally for sessions in `[from, to]`. */
@@ -328,7 +367,9 @@ export class Lake {
     if (options.to !== undefined) assertSession(options.to, 'to');
     const commit = options.version === undefined ? await this.head(dataset) : await this.commitAt(dataset, options.version);
     const files = commit ? selectFiles(commit.files, options) : [];
-    return this.scanFiles(spec, files, options, `${dataset} version ${commit?.version ?? 0}`);
+    const lf = await this.scanFiles(spec, files, options, `${dataset} version ${commit?.version ?? 0}`);
+    const splits = commit ? await this.barSplits(commit, options) : null;
+    return splits ? rebaseBars(lf.sort(['ticker', 'end_date']), splits, 'latest') : lf;
   }
 
   private async readFiles(spec: DatasetSpec, files: readonly CommitFile[], options: ReadOptions, what: string): Promise<DataFrame> {
@@ -393,24 +434,33 @@ export class Lake {
    * partitioned datasets) under unique names and returns their descriptions
    * for `commit`. Nothing is visible to readers until committed.
    */
-  async writeFiles(dataset: string, df: DataFrame): Promise<CommitFile[]> {
+  async writeFiles(dataset: string, df: DataFrame, options: { blockBuckets?: number } = {}): Promise<CommitFile[]> {
     const spec = datasetSpec(dataset);
     if (df.height === 0) return [];
     if (!spec.partitioned || !spec.span) {
       return [await this.writeOne(`silver/${dataset}`, null, df, spec.span)];
     }
     const [startCol] = spec.span;
-    // One pass splits the frame by year (keeping row order within each year).
-    const parts = df.withColumns(pl.col(startCol).dt.year().alias('__year')).partitionBy('__year', true, true);
-    const byYear = parts
+    const block = options.blockBuckets;
+    if (block !== undefined && !(Number.isInteger(block) && block >= 1)) throw new ConfigError(`blockBuckets must be a whole number >= 1, got ${String(block)}`);
+    // One pass splits the frame by year, and by block of buckets when asked
+    // (keeping row order within each part).
+    const keys = block === undefined ? ['__year'] : ['__year', '__block'];
+    const withKeys = df.withColumns(
+      pl.col(startCol).dt.year().alias('__year'),
+      ...(block === undefined ? [] : [pl.col('bucket').cast(pl.Float64).div(block).floor().cast(pl.Int64).alias('__block')]),
+    );
+    const parts = withKeys
+      .partitionBy(keys, true, true)
       .map((part) => {
         const year = part.getColumn('__year').get(0) as number | null;
         if (year === null) throw new ConfigError(`${dataset} rows without a ${startCol} cannot be partitioned`);
-        return { year, part: part.drop('__year') };
+        const blockNo = block === undefined ? 0 : Number(part.getColumn('__block').get(0));
+        return { year, blockNo, part: part.drop(keys) };
       })
-      .sort((a, b) => a.year - b.year);
+      .sort((a, b) => a.year - b.year || a.blockNo - b.blockNo);
     const out: CommitFile[] = [];
-    for (const { year, part } of byYear) {
+    for (const { year, part } of parts) {
       out.push(await this.writeOne(`silver/${dataset}/year=${year}`, `year=${year}`, part, spec.span));
     }
     return out;
@@ -427,6 +477,11 @@ export class Lake {
     const key = `${dir}/part-${randomUUID()}.parquet`;
     let minDate: string | null = null;
     let maxDate: string | null = null;
+    let buckets: [number, number] | null = null;
+    if (df.columns.includes('bucket')) {
+      const b = df.select(pl.col('bucket').min().alias('lo'), pl.col('bucket').max().alias('hi')).row(0) as [unknown, unknown];
+      if (b[0] !== null && b[1] !== null) buckets = [Number(b[0]), Number(b[1])];
+    }
     if (span) {
       const stats = df.select(
         pl.col(span[0]).cast(pl.Int32).min().alias('lo'),
@@ -458,7 +513,7 @@ export class Lake {
         await fs.rm(tmp, { force: true });
       }
     }
-    return { path: key, rows: df.height, bytes, minDate, maxDate, partition };
+    return { path: key, rows: df.height, bytes, minDate, maxDate, partition, ...(buckets ? { buckets } : {}) };
   }
 
   /**
@@ -504,29 +559,53 @@ export class Lake {
   }
 
   /**
-   * Deletes files under `silver/` and `quarantine/` that no retained version
-   * references and that are older than `graceMs`. Retained: the latest
-   * `keepVersions` versions of every dataset and every version younger than
-   * the grace period. Commit records are never deleted (they are the audit
-   * log); reading a version whose files were collected fails with `ConfigError`.
+   * Deletes the files of `silver/` and `quarantine/` that no live version
+   * references, once they are older than `graceMs`. Live: the latest
+   * `keepVersions` versions of each dataset (default 1, the head), every
+   * version superseded less than `graceMs` ago (a reader may still hold it),
+   * and the `splits` version each live bar version is adjusted with. Only
+   * those few commits are read (walking back from the head), so the cost
+   * follows the live files, not the length of the history. Commit records are
+   * never deleted (they are the audit log); reading a version whose files
+   * were collected fails with `ConfigError`.
+   *
+   * @example
+   * await lake.gc({ graceMs: DEFAULT_GC_GRACE_MS });               // what every run does
+   * await lake.gc({ graceMs: 0, datasets: ['ohlcv_5d'], dryRun: true });
    */
   async gc(options: GcOptions): Promise<GcReport> {
     if (!Number.isFinite(options.graceMs) || options.graceMs < 0) throw new ConfigError('gc graceMs must be a non-negative number');
     const keepVersions = options.keepVersions ?? DEFAULT_KEEP_VERSIONS;
+    if (!Number.isInteger(keepVersions) || keepVersions < 1) throw new ConfigError(`gc keepVersions must be a whole number >= 1, got ${String(keepVersions)}`);
     const now = (options.now ?? new Date()).getTime();
+    const all = await this.datasets();
+    for (const d of options.datasets ?? []) datasetSpec(d);
+    const targets = options.datasets ? all.filter((d) => options.datasets!.includes(d)) : all;
+    const live = new Map<string, Commit[]>();
+    const liveOf = async (dataset: string): Promise<Commit[]> => {
+      let commits = live.get(dataset);
+      if (!commits) {
+        commits = await this.liveVersions(dataset, keepVersions, options.graceMs, now);
+        live.set(dataset, commits);
+      }
+      return commits;
+    };
     const referenced = new Set<string>();
-    for (const dataset of await this.datasets()) {
-      const history = await this.history(dataset);
-      history.forEach((c, i) => {
-        const young = now - Date.parse(c.createdAt) < options.graceMs;
-        if (i >= history.length - keepVersions || young || Number.isNaN(Date.parse(c.createdAt))) {
-          for (const f of [...c.files, ...c.quarantine]) referenced.add(f.path);
-        }
-      });
+    const pinnedSplits = new Set<number>();
+    for (const dataset of targets) for (const c of await liveOf(dataset)) for (const f of [...c.files, ...c.quarantine]) referenced.add(f.path);
+    if (targets.includes('splits')) {
+      // Bar versions are adjusted at read time with the splits version they record.
+      for (const dataset of all.filter((d) => (datasetDays(d) ?? 0) >= 2)) {
+        for (const c of await liveOf(dataset)) if (typeof c.meta['splitsVersion'] === 'number' && c.meta['splitsVersion'] > 0) pinnedSplits.add(c.meta['splitsVersion']);
+      }
+      const kept = new Set((await liveOf('splits')).map((c) => c.version));
+      for (const v of pinnedSplits) if (!kept.has(v)) for (const f of (await this.commitAt('splits', v)).files) referenced.add(f.path);
     }
+    const prefixes = targets.map((d) => `silver/${d}/`);
+    if (targets.includes('ohlcv_1d')) prefixes.push('quarantine/');
     const deleted: string[] = [];
     let keptYoung = 0;
-    for (const prefix of ['silver/', 'quarantine/']) {
+    for (const prefix of prefixes) {
       for (const obj of await this.store.list(prefix)) {
         if (referenced.has(obj.key)) continue;
         if (now - obj.lastModified.getTime() < options.graceMs) {
@@ -542,6 +621,21 @@ export class Lake {
       }
     }
     return { deleted, keptYoung, referenced: referenced.size };
+  }
+
+  /** The live versions of a dataset (see `gc`), newest first, reading commits back from the head only as far as needed. */
+  private async liveVersions(dataset: string, keepVersions: number, graceMs: number, now: number): Promise<Commit[]> {
+    const versions = await this.versions(dataset);
+    const out: Commit[] = [];
+    let successor: Commit | null = null;
+    for (let i = versions.length - 1; i >= 0; i -= 1) {
+      const young = successor !== null && (now - Date.parse(successor.createdAt) < graceMs || Number.isNaN(Date.parse(successor.createdAt)));
+      if (out.length >= keepVersions && !young) break;
+      const commit = await this.commitAt(dataset, versions[i]!);
+      out.push(commit);
+      successor = commit;
+    }
+    return out;
   }
 }
 

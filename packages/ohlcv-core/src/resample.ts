@@ -186,6 +186,45 @@ export function adjustForSplits(daily: DataFrame, splits: DataFrame): DataFrame 
   return out.select(...DAILY_COLUMNS.filter((c) => cols.includes(c)));
 }
 
+/**
+ * Moves bars between two split bases (LAKE.md, "Bars on their end date's
+ * basis"): `to: 'end-date'` takes latest-adjusted bars back to the basis in
+ * force on each bar's `end_date` (prices times, volume divided by, the
+ * cumulative ratio of every split after `end_date`); `to: 'latest'` is the
+ * inverse, applied at read time with the splits table of the bars' version.
+ * Bars must be sorted by (ticker, end_date), as every bar frame is.
+ *
+ * @example
+ * import { rebaseBars } from '@fibbars/ohlcv-core';
+ * const adjusted = await rebaseBars(stored.lazy(), splits, 'latest').collect();
+ */
+export function rebaseBars(bars: LazyDataFrame, splits: DataFrame | null | undefined, to: 'latest' | 'end-date'): LazyDataFrame {
+  if (!splits || splits.height === 0) return bars;
+  const factors = splitFactors(splits);
+  if (factors.height === 0) return bars;
+  const f = pl.col('__factor').fillNull(1);
+  const price = (c: string): Expr => (to === 'latest' ? pl.col(c).div(f) : pl.col(c).mul(f)).alias(c);
+  const columns = Object.keys(BAR_SCHEMA);
+  return bars
+    .joinAsof(factors.lazy(), {
+      leftOn: 'end_date',
+      rightOn: '__exec',
+      by: 'ticker',
+      strategy: 'forward',
+      allowExactMatches: false,
+      checkSortedness: false,
+    })
+    .withColumns(
+      price('open'),
+      price('high'),
+      price('low'),
+      price('close'),
+      price('vwap'),
+      (to === 'latest' ? pl.col('volume').mul(f) : pl.col('volume').div(f)).alias('volume'),
+    )
+    .select(...columns);
+}
+
 /** Session index of the latest session on or before `asOf`. */
 function asOfIndex(asOf: string): number {
   try {
@@ -205,8 +244,12 @@ function isLazy(df: DataFrame | LazyDataFrame): df is LazyDataFrame {
   return typeof (df as { collectSync?: unknown }).collectSync === 'function';
 }
 
-/** The prepared daily rows (adjusted, with session index) shared by every interval. */
-function prepare(daily: DataFrame | LazyDataFrame, opts: Omit<ResampleOptions, 'days'>): LazyDataFrame {
+/**
+ * The prepared daily rows (adjusted, with session index) shared by every
+ * interval: `resample`, `resampleMany` and the lake job all start here.
+ * @internal
+ */
+export function prepareDaily(daily: DataFrame | LazyDataFrame, opts: Omit<ResampleOptions, 'days'>): LazyDataFrame {
   const lazy = isLazy(daily) ? daily : daily.lazy();
   let lf = dailyColumns(lazy, daily.columns);
   if (opts.asOf !== undefined) {
@@ -237,8 +280,11 @@ function nextDayOf(idx: number): Date {
   return new Date(day * 86_400_000);
 }
 
-/** One interval's bars from the prepared rows, in the bar schema, sorted by (ticker, bucket). */
-function barsOf(prepared: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): LazyDataFrame {
+/**
+ * One interval's bars from `prepareDaily` rows, in the bar schema, sorted by (ticker, bucket).
+ * @internal
+ */
+export function barsOf(prepared: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): LazyDataFrame {
   let bucket: Expr;
   if (anchor === 'calendar') bucket = floorDiv(pl.col(SIDX), days);
   else if (anchor === 'ticker') bucket = floorDiv(pl.col('date').rank('ordinal').over('ticker').sub(1), days);
@@ -357,7 +403,7 @@ export function resample(daily: DataFrame, opts: ResampleOptions): DataFrame {
   checkDays(opts.days);
   checkAnchor(anchor);
   const { sorted } = checkInput(daily, anchor);
-  return barsOf(prepare(daily, { ...opts, sorted: opts.sorted || sorted }), opts.days, anchor, opts.asOf).collectSync({
+  return barsOf(prepareDaily(daily, { ...opts, sorted: opts.sorted || sorted }), opts.days, anchor, opts.asOf).collectSync({
     engine: 'streaming',
   });
 }
@@ -377,7 +423,7 @@ export function resampleLazy(daily: LazyDataFrame | DataFrame, opts: ResampleOpt
   const anchor = opts.anchor ?? 'calendar';
   checkDays(opts.days);
   checkAnchor(anchor);
-  return barsOf(prepare(daily, opts), opts.days, anchor, opts.asOf);
+  return barsOf(prepareDaily(daily, opts), opts.days, anchor, opts.asOf);
 }
 
 /**
@@ -398,7 +444,7 @@ export async function resampleMany(
   intervals.forEach(checkDays);
   checkAnchor(anchor);
   const sorted = (isLazy(daily) ? false : checkInput(daily, anchor).sorted) || opts.sorted === true;
-  const prepared = prepare(daily, { ...opts, sorted }).cache();
+  const prepared = prepareDaily(daily, { ...opts, sorted }).cache();
   const frames = await Promise.all(intervals.map((n) => barsOf(prepared, n, anchor, opts.asOf).collect({ streaming: true })));
   return new Map(intervals.map((n, i) => [n, frames[i]!]));
 }

@@ -68,7 +68,7 @@ describe('batch-runner bundle on a folder lake', () => {
 
     expect(report['resample']).toEqual(INTERVALS.map((days) => expect.objectContaining({ days, committed: true, mode: 'full' })));
     expect(result.lines.filter((l) => l['msg'] === 'progress' && l['status'] === 'finished').map((l) => l['stage'])).toEqual(
-      INTERVALS.map((days) => `resample_${days}d`),
+      [...INTERVALS.map((days) => `resample_${days}d`), 'gc'],
     );
     for (const days of INTERVALS) await expectBarsMatchReference(lake, days);
   });

@@ -26,14 +26,15 @@ function consolidateReport(runId: string): ConsolidateReport {
     tickersRows: null,
     versions: { ohlcv_1d: { version: 1, committed: true }, splits: { version: null, committed: false }, tickers: { version: null, committed: false } },
     latestSession: '2024-01-02',
+    gcDeleted: 0,
   };
 }
 
-function resampleReport(runId: string, days: number): ResampleReport {
+function resampleReport(runId: string, list: readonly number[]): ResampleReport {
   return {
     runId,
     status: 'committed',
-    intervals: [
+    intervals: list.map((days) => (
       {
         days,
         dataset: `ohlcv_${days}d`,
@@ -45,12 +46,14 @@ function resampleReport(runId: string, days: number): ResampleReport {
         tickersRecomputed: [],
         partitionsWritten: ['year=2024'],
         barsWritten: days * 10,
-      },
-    ],
+        bytesWritten: days * 1000,
+      }
+    )),
+    gcDeleted: 0,
   };
 }
 
-function harness(behaviour: { consolidate?: () => Promise<ConsolidateReport>; resample?: (days: number) => Promise<ResampleReport> } = {}) {
+function harness(behaviour: { consolidate?: () => Promise<ConsolidateReport>; resample?: (days: readonly number[]) => Promise<ResampleReport> } = {}) {
   const recorded: Recorded = { calls: [], consolidate: [], resample: [] };
   const out: string[] = [];
   const err: string[] = [];
@@ -105,12 +108,12 @@ describe('main consolidate', () => {
 });
 
 describe('main resample', () => {
-  it('resamples the listed intervals one after the other and reports each', async () => {
+  it('resamples the listed intervals in one pass and reports each', async () => {
     const h = harness();
     const code = await main(['resample', '--days', '8,3'], { ...ENV, RESAMPLE_DAYS: '5' }, h.deps);
 
     expect(code).toBe(0);
-    expect(h.recorded.calls).toEqual(['openLake /data/lake', 'resampleLake 8', 'resampleLake 3']);
+    expect(h.recorded.calls).toEqual(['openLake /data/lake', 'resampleLake 8,3']);
     const done = h.stdoutLines().at(-1);
     expect(done).toMatchObject({ msg: 'done', report: { command: 'resample', status: 'committed', resample: [{ days: 8, barsWritten: 80 }, { days: 3, barsWritten: 30 }] } });
     expect((done?.['report'] as { maxRssMiB: number }).maxRssMiB).toBeGreaterThan(0);
@@ -119,18 +122,17 @@ describe('main resample', () => {
   it('takes the intervals from RESAMPLE_DAYS when no flag is given', async () => {
     const h = harness();
     expect(await main(['resample'], { ...ENV, RESAMPLE_DAYS: '13' }, h.deps)).toBe(0);
-    expect(h.recorded.resample.map((o) => o.days)).toEqual([13]);
+    expect(h.recorded.resample.map((o) => o.days)).toEqual([[13]]);
   });
 
-  it('stops at the first failing interval and reports that failure', async () => {
+  it('reports a failure of the pass with the exit code of its error', async () => {
     const h = harness({
-      resample: async (days) => {
-        if (days === 5) throw new CommitConflictError('ohlcv_5d version 4 was published by another writer');
-        return resampleReport('run-7', days);
+      resample: async () => {
+        throw new CommitConflictError('ohlcv_5d version 4 was published by another writer');
       },
     });
     expect(await main(['resample', '--days', '3,5,8'], ENV, h.deps)).toBe(4);
-    expect(h.recorded.calls).toEqual(['openLake /data/lake', 'resampleLake 3', 'resampleLake 5']);
+    expect(h.recorded.calls).toEqual(['openLake /data/lake', 'resampleLake 3,5,8']);
   });
 });
 

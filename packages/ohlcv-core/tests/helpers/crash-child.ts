@@ -3,7 +3,8 @@
  * argv[2] and prints `done` at the end. Bundled by `buildChild` (esbuild), so
  * it runs on plain Node.
  */
-import { consolidateLake, resampleLake } from '../../src/jobs.js';
+import { consolidateLake } from '../../src/jobs.js';
+import { resampleLake } from '../../src/resample-lake.js';
 import { openLake } from '../../src/lake.js';
 
 const [, , lakeUri, runId = 'crash-child', resampleDays = ''] = process.argv;

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sessionsBetween } from '../../src/calendar.js';
 import { CommitConflictError } from '../../src/errors.js';
-import { consolidateLake, resampleLake } from '../../src/jobs.js';
+import { consolidateLake } from '../../src/jobs.js';
+import { resampleLake } from '../../src/resample-lake.js';
 import { openLake, type Lake } from '../../src/lake.js';
 import { dailyFrame } from '../helpers/frames.js';
 import { frameDifference, missingCommittedFiles, snapshot } from '../helpers/lake-checks.js';

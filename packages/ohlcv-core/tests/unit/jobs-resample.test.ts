@@ -3,8 +3,10 @@ import { cp } from 'node:fs/promises';
 import * as path from 'node:path';
 import { sessionsBetween } from '../../src/calendar.js';
 import { ConfigError } from '../../src/errors.js';
-import { consolidateLake, resampleLake } from '../../src/jobs.js';
-import { openLake, type Lake } from '../../src/lake.js';
+import { consolidateLake } from '../../src/jobs.js';
+import { resampleLake } from '../../src/resample-lake.js';
+import pl from 'nodejs-polars';
+import { openLake, type Commit, type Lake } from '../../src/lake.js';
 import { resample } from '../../src/resample.js';
 import { frameDifference, framesEqual } from '../helpers/lake-checks.js';
 import { bar, writeOhlcv, writeSplits, type RawBar } from '../helpers/raw.js';
@@ -50,7 +52,7 @@ describe('resampleLake', () => {
   it('builds every interval in full on the first run, in chunks of whole buckets, equal to resampling the whole history', async () => {
     const lake = await seedLake(await freshDir(), 40);
     // About a week of sessions per chunk: many chunks, each resampled on its own.
-    const report = await resampleLake(lake, { days: INTERVALS, runId: 'r1', chunkSessions: 7 });
+    const report = await resampleLake(lake, { days: INTERVALS, runId: 'r1'});
     expect(report.status).toBe('committed');
     expect(report.intervals.map((i) => [i.days, i.mode, i.sourceVersion, i.version])).toEqual(INTERVALS.map((d) => [d, 'full', 1, 1]));
     for (const days of INTERVALS) {
@@ -115,6 +117,76 @@ describe('resampleLake', () => {
     const v2 = (await lake.head('ohlcv_5d'))!;
     const paths2023 = (c: typeof v1) => c.files.filter((f) => f.partition === 'year=2023').map((f) => f.path);
     expect(paths2023(v2)).toEqual(paths2023(v1));
+  });
+
+  it('on a split day rewrites only the files of the new buckets: bars before the split keep their files and read adjusted', async () => {
+    const dir = await freshDir();
+    // Thirty sessions, all in 2023: the latest year is stored in month-sized blocks.
+    const lake = await seedLake(dir, 30);
+    await resampleLake(lake, { days: INTERVALS, runId: 'r1', gcGraceMs: false });
+    const v1 = new Map<number, Commit>();
+    for (const d of INTERVALS) v1.set(d, (await lake.head(`ohlcv_${d}d`))!);
+    const s = SESSIONS[30]!;
+    await writeOhlcv(lake.raw, s, barsFor(s, 30));
+    // Executed on the new session: a 2-for-1 and a 1-for-4 reverse split.
+    await writeSplits(lake.raw, s, [
+      { ticker: 'R07', execution_date: s, split_from: 1, split_to: 2 },
+      { ticker: 'R09', execution_date: s, split_from: 4, split_to: 1 },
+    ]);
+    await consolidateLake(lake, { runId: 'split-day' });
+    const report = await resampleLake(lake, { days: INTERVALS, runId: 'r2', gcGraceMs: false });
+    for (const i of report.intervals) {
+      const before = v1.get(i.days)!;
+      const after = (await lake.head(`ohlcv_${i.days}d`))!;
+      expect(i).toMatchObject({ mode: 'incremental', tickersRecomputed: [] });
+      // At most two buckets (the new session's and the previous latest session's) for every ticker.
+      expect(i.bucketsRecomputed).toBeLessThanOrEqual(2);
+      const kept = after.files.filter((f) => before.files.some((b) => b.path === f.path));
+      const total = before.files.reduce((n, f) => n + f.bytes, 0);
+      expect(kept.length).toBeGreaterThan(0);
+      expect(i.bytesWritten).toBeLessThan(total / 2);
+      expect(frameDifference(await lake.read(`ohlcv_${i.days}d`), await fullRebuild(lake, i.days))).toBeNull();
+    }
+    // Stored bars before the split stay on their own basis; the reader divides by 2 (R07) and multiplies by 4 (R09).
+    const stored = await lake.readCommitFiles('ohlcv_5d', (await lake.head('ohlcv_5d'))!.files, { tickers: ['R07', 'R09'] });
+    const read = await lake.read('ohlcv_5d', { tickers: ['R07', 'R09'] });
+    const first = (df: typeof read, t: string) => df.filter(pl.col('ticker').eq(pl.lit(t))).sort('start_date').row(0);
+    const closeAt = read.columns.indexOf('close');
+    expect((first(read, 'R07')[closeAt] as number) * 2).toBeCloseTo(first(stored, 'R07')[closeAt] as number, 9);
+    expect((first(read, 'R09')[closeAt] as number) / 4).toBeCloseTo(first(stored, 'R09')[closeAt] as number, 9);
+  });
+
+  it('recomputes only the straddling bar of a ticker whose split is reported late, inside a bar', async () => {
+    const lake = await seedLake(await freshDir(), 40);
+    await resampleLake(lake, { days: INTERVALS, runId: 'r1' });
+    const s = SESSIONS[40]!;
+    await writeOhlcv(lake.raw, s, barsFor(s, 40));
+    await writeSplits(lake.raw, s, [{ ticker: 'R11', execution_date: SESSIONS[21]!, split_from: 1, split_to: 3 }]);
+    await consolidateLake(lake, { runId: 'late-split' });
+    const report = await resampleLake(lake, { days: INTERVALS, runId: 'r2' });
+    for (const i of report.intervals) {
+      expect(i.tickersRecomputed).toEqual(['R11']);
+      expect(frameDifference(await lake.read(`ohlcv_${i.days}d`), await fullRebuild(lake, i.days))).toBeNull();
+    }
+  });
+
+  it('ends with a gc: once the grace period has passed, the dataset folder holds exactly the head files and rows', async () => {
+    const dir = await freshDir();
+    const lake = await seedLake(dir, 30);
+    await resampleLake(lake, { days: INTERVALS, runId: 'r1', gcGraceMs: 0 });
+    for (const [k, s] of SESSIONS.slice(30, 33).entries()) {
+      await writeOhlcv(lake.raw, s, barsFor(s, 30 + k));
+      await consolidateLake(lake, { runId: `day-${s}`, gcGraceMs: 0 });
+      const report = await resampleLake(lake, { days: INTERVALS, runId: `r-${s}`, gcGraceMs: 0 });
+      expect(report.gcDeleted).toBeGreaterThan(0);
+    }
+    for (const dataset of [...INTERVALS.map((d) => `ohlcv_${d}d`), 'ohlcv_1d']) {
+      const head = (await lake.head(dataset))!;
+      const listed = (await lake.store.list(`silver/${dataset}/`)).map((o) => o.key).sort();
+      expect(listed).toEqual(head.files.map((f) => f.path).sort());
+      const globbed = await pl.scanParquet(path.join(dir, 'silver', dataset, '**', '*.parquet')).collect();
+      expect(globbed.height).toBe(head.files.reduce((n, f) => n + f.rows, 0));
+    }
   });
 
   it('rebuilds ticker-anchored bars in full, equal to resampling the whole history', async () => {

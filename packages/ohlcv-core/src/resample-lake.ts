@@ -1,0 +1,542 @@
+/**
+ * The resample lake job (DESIGN §3.5, LAKE.md "resampleLake"): brings the
+ * bar datasets of every interval up to the head of `ohlcv_1d` in one pass
+ * over the daily rows, whatever the number of intervals.
+ *
+ * - A pure plan (`planResample`) says, per interval, whether it is current,
+ *   needs a full build, or which buckets and files an incremental run redoes.
+ * - A full build reads the history one calendar year at a time (two years in
+ *   flight, so both cores work and memory follows a year, not the history)
+ *   and derives every interval from the same prepared rows.
+ * - An incremental run reads only the date windows of the buckets that
+ *   changed, and rewrites only the files holding those buckets.
+ * - Bars are stored on the split basis of their end date: a split executed
+ *   after a bar never rewrites it; readers apply the cumulative factors of the
+ *   splits version recorded in the commit (`Lake.read`).
+ */
+import pl from 'nodejs-polars';
+import type { DataFrame } from 'nodejs-polars';
+import pMap from 'p-map';
+import { bucketOf, isSession, nextSession, nyse, sessionIndex } from './calendar.js';
+import { ConfigError } from './errors.js';
+import { DEFAULT_COMMIT_ATTEMPTS, dailyMeta, refMeta, withRetries } from './jobs.js';
+import { DEFAULT_GC_GRACE_MS, END_DATE_BASIS, barDataset, isInList, type Commit, type CommitFile, type Lake } from './lake.js';
+import { barsOf, prepareDaily, rebaseBars } from './resample.js';
+import { SPLITS_SCHEMA, emptyFrame } from './schemas.js';
+
+export type StoredAnchor = 'calendar' | 'ticker';
+
+/** Layout of the bar datasets this code writes (LAKE.md); a head of another layout is rebuilt in full. */
+export const BAR_LAYOUT = 2;
+/**
+ * Sessions per block of buckets: files written by daily runs hold whole
+ * blocks of about a month, so a run rewrites at most a month of bars per
+ * interval, whatever the length of the history.
+ */
+export const BLOCK_SESSIONS = 21;
+/** Years of history resampled at once by a full build. */
+export const DEFAULT_RESAMPLE_CONCURRENCY = 2;
+
+/** Buckets per file block of `days`-session bars (at least one). */
+export function blockBuckets(days: number): number {
+  return Math.max(1, Math.floor(BLOCK_SESSIONS / days));
+}
+
+export interface ResampleLakeOptions {
+  /** Interval(s) in sessions, each >= 2. */
+  days: number | readonly number[];
+  runId: string;
+  /** Stored anchor (default `calendar`); `ticker` bars are rebuilt in full on every change. */
+  anchor?: StoredAnchor;
+  now?: Date;
+  attempts?: number;
+  /** Years of a full build in flight at once (default 2). */
+  concurrency?: number;
+  /**
+   * Grace period of the gc that ends the job (default one hour,
+   * `DEFAULT_GC_GRACE_MS`); `false` skips it.
+   */
+  gcGraceMs?: number | false;
+  /** Progress lines for long work (a full build reports each year). */
+  onProgress?: (message: string) => void;
+}
+
+export interface ResampleIntervalReport {
+  days: number;
+  dataset: string;
+  mode: 'full' | 'incremental' | 'no-change';
+  /** 1d version the bars now reflect. */
+  sourceVersion: number | null;
+  /** New bar dataset version, or the unchanged head. */
+  version: number | null;
+  committed: boolean;
+  bucketsRecomputed: number;
+  tickersRecomputed: string[];
+  partitionsWritten: string[];
+  barsWritten: number;
+  /** Bytes of the Parquet files this run wrote for the interval. */
+  bytesWritten: number;
+}
+
+export interface ResampleLakeReport {
+  runId: string;
+  status: 'committed' | 'no-change';
+  intervals: ResampleIntervalReport[];
+  /** Files removed by the gc that ends the job. */
+  gcDeleted: number;
+}
+
+/** Bookkeeping kept in bar dataset commits. */
+export interface BarMeta {
+  sourceVersion: number;
+  splitsVersion: number;
+  anchor: StoredAnchor;
+  latestSession: string | null;
+  /** Files hold bars on their end date's split basis. */
+  basis: typeof END_DATE_BASIS;
+  layout: number;
+}
+
+// ---------------------------------------------------------------------------
+// The plan (pure)
+// ---------------------------------------------------------------------------
+
+export interface IntervalPlanInput {
+  days: number;
+  head: Commit | null;
+  /** Sessions whose daily rows changed since the head's recorded `sourceVersion`. */
+  changedSessions: readonly string[];
+  /** (ticker, execution date) of splits added or changed since the head's recorded `splitsVersion`. */
+  changedSplits: ReadonlyArray<readonly [string, string]>;
+}
+
+export interface PlanInput {
+  anchor: StoredAnchor;
+  dailyVersion: number;
+  splitsVersion: number;
+  latestSession: string | null;
+  intervals: readonly IntervalPlanInput[];
+}
+
+export type IntervalPlan =
+  | { days: number; action: 'current' }
+  | { days: number; action: 'full'; reason: string }
+  | {
+      days: number;
+      action: 'incremental';
+      /** Buckets recomputed for every ticker, sorted. */
+      buckets: number[];
+      /** (ticker, bucket) recomputed for one ticker only: bars that straddle a new split. */
+      tickerBuckets: Array<[string, number]>;
+      /** Head files that hold a recomputed bucket (or a block being compacted): read, merged and replaced. */
+      rewrite: CommitFile[];
+    };
+
+function barMeta(head: Commit | null): Partial<BarMeta> | null {
+  return head ? (head.meta as Partial<BarMeta>) : null;
+}
+
+/** The first session on or after `date`. */
+function sessionOnOrAfter(date: string): string {
+  return isSession(date) ? date : nextSession(date);
+}
+
+/**
+ * What each interval needs, from the heads and what changed since they were
+ * built. No I/O: tested on its own, and the part that decides that a daily
+ * run's work does not grow with the history.
+ *
+ * @example
+ * planResample({ anchor: 'calendar', dailyVersion: 9, splitsVersion: 4, latestSession: '2024-06-04',
+ *   intervals: [{ days: 5, head, changedSessions: ['2024-06-04'], changedSplits: [] }] });
+ * // [{ days: 5, action: 'incremental', buckets: [1743], tickerBuckets: [], rewrite: [...] }]
+ */
+export function planResample(input: PlanInput): IntervalPlan[] {
+  return input.intervals.map((iv): IntervalPlan => {
+    const { days, head } = iv;
+    const prev = barMeta(head);
+    if (!head || !prev) return { days, action: 'full', reason: 'no version yet' };
+    if (prev.layout !== BAR_LAYOUT || prev.basis !== END_DATE_BASIS) return { days, action: 'full', reason: `layout ${String(prev.layout ?? 1)} is rebuilt as layout ${BAR_LAYOUT}` };
+    if (prev.anchor !== input.anchor) return { days, action: 'full', reason: `anchor changed from ${String(prev.anchor)} to ${input.anchor}` };
+    if (prev.sourceVersion === input.dailyVersion && (prev.splitsVersion ?? 0) === input.splitsVersion) return { days, action: 'current' };
+    if (input.anchor === 'ticker') return { days, action: 'full', reason: 'the ticker anchor renumbers rows on every change' };
+    if (head.files.some((f) => !f.buckets)) return { days, action: 'full', reason: 'files without bucket ranges' };
+
+    const latest = input.latestSession;
+    const buckets = new Set<number>();
+    for (const s of iv.changedSessions) if (isSession(s) && (latest === null || s <= latest)) buckets.add(bucketOf(s, days));
+    // The previous latest session's bucket: its is_complete may flip now.
+    if (prev.latestSession && prev.latestSession !== latest && isSession(prev.latestSession)) buckets.add(bucketOf(prev.latestSession, days));
+    const tickerBuckets = new Map<string, [string, number]>();
+    for (const [ticker, date] of iv.changedSplits) {
+      if (latest === null || date > latest) continue; // no bar reaches it yet
+      const b = bucketOf(sessionOnOrAfter(date), days);
+      // A bar of an earlier bucket ends before the split: the read-time factor covers it.
+      if (!buckets.has(b)) tickerBuckets.set(`${ticker}\u0000${b}`, [ticker, b]);
+    }
+    // A block whose last bucket is now complete is compacted into one file.
+    const per = blockBuckets(days);
+    const latestIdx = latest !== null && isSession(latest) ? sessionIndex(latest) : -1;
+    const compactBlocks = new Set<number>();
+    for (const b of buckets) {
+      const block = Math.floor(b / per);
+      const lastOfBlock = block * per + per - 1;
+      if (b === lastOfBlock && (lastOfBlock + 1) * days - 1 <= latestIdx) compactBlocks.add(block);
+    }
+    const sorted = [...buckets].sort((a, b) => a - b);
+    const hits = (f: CommitFile): boolean => {
+      const [lo, hi] = f.buckets!;
+      if (sorted.some((b) => b >= lo && b <= hi)) return true;
+      for (const [, b] of tickerBuckets.values()) if (b >= lo && b <= hi) return true;
+      for (const block of compactBlocks) if (lo >= block * per && hi <= block * per + per - 1) return true;
+      return false;
+    };
+    if (sorted.length === 0 && tickerBuckets.size === 0) return { days, action: 'current' };
+    return {
+      days,
+      action: 'incremental',
+      buckets: sorted,
+      tickerBuckets: [...tickerBuckets.values()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1])),
+      rewrite: head.files.filter(hits),
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------
+// The job (I/O)
+// ---------------------------------------------------------------------------
+
+interface Context {
+  lake: Lake;
+  daily: Commit;
+  splits: DataFrame;
+  splitsVersion: number;
+  latestSession: string;
+  anchor: StoredAnchor;
+}
+
+/** Bars of several intervals from one read of the daily rows in `[from, to]` (optionally a few tickers). */
+async function barsFromWindow(
+  ctx: Context,
+  window: { from?: string; to?: string; tickers?: readonly string[] },
+  wanted: ReadonlyArray<{ days: number; keep?: (bars: pl.LazyDataFrame) => pl.LazyDataFrame }>,
+): Promise<DataFrame[]> {
+  const scan = await ctx.lake.scan('ohlcv_1d', { version: ctx.daily.version, ...window });
+  // One sort here serves every interval (prepareDaily keeps the order).
+  const rows = (await scan.collect()).sort(['ticker', 'date']);
+  if (rows.height === 0) return wanted.map(() => emptyBars());
+  const prepared = prepareDaily(rows.lazy(), { splits: ctx.splits, asOf: ctx.latestSession, sorted: true }).cache();
+  return Promise.all(
+    wanted.map(({ days, keep }) => {
+      const bars = barsOf(prepared, days, ctx.anchor, ctx.latestSession);
+      return rebaseBars(keep ? keep(bars) : bars, ctx.splits, 'end-date').collect();
+    }),
+  );
+}
+
+function emptyBars(): DataFrame {
+  return pl.DataFrame([]);
+}
+
+function yearOf(iso: string): number {
+  return Number(iso.slice(0, 4));
+}
+
+/** First and last session index of a calendar year (clipped to the calendar). */
+function yearSessions(year: number): [number, number] {
+  const sessions = nyse.sessionsBetween(`${year}-01-01`, `${year}-12-31`);
+  return [sessionIndex(sessions[0]!), sessionIndex(sessions.at(-1)!)];
+}
+
+interface Built {
+  files: CommitFile[][];
+  bars: number[];
+}
+
+/**
+ * A full build of the calendar anchor: one calendar year at a time, every
+ * interval from the same prepared rows. A year owns the buckets that start in
+ * it (the first year also the bucket its first session falls in), and reads
+ * up to the last session of its last bucket, so no bar is cut.
+ */
+async function fullCalendarBuild(ctx: Context, intervals: readonly number[], options: ResampleLakeOptions, firstSession: string): Promise<Built> {
+  const firstYear = yearOf(firstSession);
+  const lastYear = yearOf(ctx.latestSession);
+  const firstIdx = sessionIndex(firstSession);
+  const latestIdx = sessionIndex(ctx.latestSession);
+  const years = Array.from({ length: lastYear - firstYear + 1 }, (_, i) => firstYear + i);
+  const out: Built = { files: intervals.map(() => []), bars: intervals.map(() => 0) };
+  let done = 0;
+  await pMap(
+    years,
+    async (year) => {
+      const [y0, y1] = yearSessions(year);
+      const lo0 = Math.max(y0, firstIdx);
+      const hi0 = Math.min(y1, latestIdx);
+      if (lo0 > hi0) return;
+      const owned = intervals.map((days) => {
+        const lo = year === firstYear ? Math.floor(lo0 / days) : Math.ceil(y0 / days);
+        const hi = Math.floor(hi0 / days);
+        return { days, lo, hi };
+      });
+      const live = owned.filter((o) => o.lo <= o.hi);
+      if (live.length === 0) return;
+      const from = nyse.sessions[Math.min(...live.map((o) => o.lo * o.days))]!;
+      const to = nyse.sessions[Math.min(latestIdx, Math.max(...live.map((o) => o.hi * o.days + o.days - 1)))]!;
+      const frames = await barsFromWindow(
+        ctx,
+        { from, to },
+        live.map((o) => ({ days: o.days, keep: (bars) => bars.filter(pl.col('bucket').gtEq(o.lo).and(pl.col('bucket').ltEq(o.hi))) })),
+      );
+      // The latest year goes into month-sized blocks: the next daily runs rewrite a block, not the year.
+      const last = year === lastYear;
+      for (const [k, o] of live.entries()) {
+        const i = intervals.indexOf(o.days);
+        const bars = frames[k]!;
+        if (bars.height === 0) continue;
+        out.files[i]!.push(...(await ctx.lake.writeFiles(barDataset(o.days), bars, last ? { blockBuckets: blockBuckets(o.days) } : {})));
+        out.bars[i]! += bars.height;
+      }
+      done += 1;
+      options.onProgress?.(`resampled ${year} (${done}/${years.length} years)`);
+    },
+    { concurrency: options.concurrency ?? DEFAULT_RESAMPLE_CONCURRENCY },
+  );
+  return out;
+}
+
+/** The ticker anchor numbers each ticker's rows from its first one: one pass over the whole history. */
+async function fullTickerBuild(ctx: Context, intervals: readonly number[]): Promise<Built> {
+  const frames = await barsFromWindow(ctx, {}, intervals.map((days) => ({ days })));
+  const out: Built = { files: [], bars: [] };
+  for (const [i, days] of intervals.entries()) {
+    out.files.push(await ctx.lake.writeFiles(barDataset(days), frames[i]!));
+    out.bars.push(frames[i]!.height);
+  }
+  return out;
+}
+
+/** Contiguous runs of sorted bucket numbers. */
+function bucketRuns(buckets: readonly number[]): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
+  for (const b of buckets) {
+    const last = runs.at(-1);
+    if (last && b === last[1] + 1) last[1] = b;
+    else runs.push([b, b]);
+  }
+  return runs;
+}
+
+/** Merges overlapping or adjacent session-index windows. */
+function mergeWindows(windows: Array<[number, number]>): Array<[number, number]> {
+  const sorted = [...windows].sort((a, b) => a[0] - b[0]);
+  const out: Array<[number, number]> = [];
+  for (const w of sorted) {
+    const last = out.at(-1);
+    if (last && w[0] <= last[1] + 1) last[1] = Math.max(last[1], w[1]);
+    else out.push([w[0], w[1]]);
+  }
+  return out;
+}
+
+type Incremental = Extract<IntervalPlan, { action: 'incremental' }>;
+
+/** The recomputed bars of incremental plans, from as few reads of the daily rows as their windows allow. */
+async function recompute(ctx: Context, plans: readonly Incremental[]): Promise<Map<number, DataFrame[]>> {
+  const latestIdx = sessionIndex(ctx.latestSession);
+  const fresh = new Map<number, DataFrame[]>(plans.map((p) => [p.days, []]));
+  const span = (days: number, lo: number, hi: number): [number, number] => [lo * days, Math.min(latestIdx, hi * days + days - 1)];
+  // Buckets of every ticker: one read per merged window serves every interval.
+  const windows = mergeWindows(plans.flatMap((p) => bucketRuns(p.buckets).map(([lo, hi]) => span(p.days, lo, hi))));
+  for (const [a, b] of windows) {
+    const inWindow = plans
+      .map((p) => ({ p, buckets: p.buckets.filter((k) => k * p.days >= a && k * p.days <= b) }))
+      .filter((x) => x.buckets.length > 0);
+    const frames = await barsFromWindow(
+      ctx,
+      { from: nyse.sessions[a]!, to: nyse.sessions[b]! },
+      inWindow.map(({ p, buckets }) => ({ days: p.days, keep: (bars) => bars.filter(isInList('bucket', buckets)) })),
+    );
+    inWindow.forEach(({ p }, k) => fresh.get(p.days)!.push(frames[k]!));
+  }
+  // Bars that straddle a new split, one ticker at a time.
+  const byTicker = new Map<string, Array<{ p: Incremental; bucket: number }>>();
+  for (const p of plans) for (const [t, bucket] of p.tickerBuckets) byTicker.set(t, [...(byTicker.get(t) ?? []), { p, bucket }]);
+  for (const [ticker, list] of byTicker) {
+    for (const [a, b] of mergeWindows(list.map(({ p, bucket }) => span(p.days, bucket, bucket)))) {
+      const inWindow = list.filter(({ p, bucket }) => bucket * p.days >= a && bucket * p.days <= b);
+      const frames = await barsFromWindow(
+        ctx,
+        { from: nyse.sessions[a]!, to: nyse.sessions[b]!, tickers: [ticker] },
+        inWindow.map(({ p, bucket }) => ({ days: p.days, keep: (bars) => bars.filter(pl.col('bucket').eq(bucket)) })),
+      );
+      inWindow.forEach(({ p }, k) => fresh.get(p.days)!.push(frames[k]!));
+    }
+  }
+  return fresh;
+}
+
+/** Replaces the recomputed buckets in the files that hold them; new files per (year, block). */
+async function applyIncremental(ctx: Context, plan: Incremental, fresh: readonly DataFrame[]): Promise<{ files: CommitFile[]; bars: number }> {
+  const dataset = barDataset(plan.days);
+  let kept: DataFrame | null = null;
+  if (plan.rewrite.length > 0) {
+    const old = await ctx.lake.readCommitFiles(dataset, plan.rewrite);
+    const tb = plan.tickerBuckets;
+    let drop = isInList('bucket', plan.buckets);
+    for (const [t, b] of tb) drop = drop.or(pl.col('ticker').eq(pl.lit(t)).and(pl.col('bucket').eq(b)));
+    kept = old.filter(drop.not());
+  }
+  const added = fresh.filter((f) => f.height > 0);
+  const parts = [...(kept && kept.height > 0 ? [kept] : []), ...added];
+  if (parts.length === 0) return { files: [], bars: 0 };
+  const merged = (parts.length === 1 ? parts[0]! : pl.concat(parts, { how: 'vertical' })).sort(['ticker', 'bucket']);
+  const files = await ctx.lake.writeFiles(dataset, merged, { blockBuckets: blockBuckets(plan.days) });
+  return { files, bars: added.reduce((n, f) => n + f.height, 0) };
+}
+
+function checkOptions(options: ResampleLakeOptions): { intervals: number[]; anchor: StoredAnchor } {
+  if (!options || typeof options.runId !== 'string' || options.runId === '') throw new ConfigError('resampleLake needs a runId');
+  const list = typeof options.days === 'number' ? [options.days] : [...(options.days ?? [])];
+  if (list.length === 0) throw new ConfigError('resampleLake needs at least one interval');
+  for (const d of list) {
+    if (!Number.isInteger(d) || d < 2 || d > 9999) throw new ConfigError(`interval ${String(d)} is not a whole number of sessions >= 2`);
+  }
+  const anchor = options.anchor ?? 'calendar';
+  if (anchor !== 'calendar' && anchor !== 'ticker') {
+    throw new ConfigError(`anchor ${JSON.stringify(anchor)} cannot be stored: use calendar or ticker (latest is read-time only)`);
+  }
+  if (options.concurrency !== undefined && !(Number.isInteger(options.concurrency) && options.concurrency >= 1)) {
+    throw new ConfigError(`concurrency must be a whole number >= 1, got ${String(options.concurrency)}`);
+  }
+  return { intervals: [...new Set(list)].sort((a, b) => a - b), anchor };
+}
+
+async function resampleOnce(lake: Lake, intervals: readonly number[], anchor: StoredAnchor, options: ResampleLakeOptions): Promise<ResampleIntervalReport[]> {
+  const [daily, splitsHead, ...heads] = await Promise.all([lake.head('ohlcv_1d'), lake.head('splits'), ...intervals.map((d) => lake.head(barDataset(d)))]);
+  const base = (days: number, head: Commit | null): ResampleIntervalReport => ({
+    days,
+    dataset: barDataset(days),
+    mode: 'no-change',
+    sourceVersion: (barMeta(head)?.sourceVersion as number | undefined) ?? null,
+    version: head?.version ?? null,
+    committed: false,
+    bucketsRecomputed: 0,
+    tickersRecomputed: [],
+    partitionsWritten: [],
+    barsWritten: 0,
+    bytesWritten: 0,
+  });
+  const latestSession = daily ? dailyMeta(daily).latestSession : null;
+  const firstSession = daily?.files.map((f) => f.minDate).filter((d): d is string => d !== null).sort()[0];
+  if (!daily || latestSession === null || firstSession === undefined) return intervals.map((d, i) => base(d, heads[i] ?? null));
+  const splitsVersion = splitsHead?.version ?? 0;
+
+  // What changed since each head was built (commits after its recorded versions only).
+  const sinceDaily = new Map<number, string[]>();
+  const sinceSplits = new Map<number, Array<[string, string]>>();
+  const changedSessions = async (after: number): Promise<string[]> => {
+    if (!sinceDaily.has(after)) {
+      const set = new Set<string>();
+      for (const c of await lake.commitsSince('ohlcv_1d', after)) for (const s of dailyMeta(c).changedSessions) set.add(s);
+      sinceDaily.set(after, [...set].sort());
+    }
+    return sinceDaily.get(after)!;
+  };
+  const changedSplits = async (after: number): Promise<Array<[string, string]>> => {
+    if (!sinceSplits.has(after)) {
+      const list: Array<[string, string]> = [];
+      for (const c of await lake.commitsSince('splits', after)) list.push(...(refMeta(c).changed ?? []));
+      sinceSplits.set(after, list);
+    }
+    return sinceSplits.get(after)!;
+  };
+  const inputs: IntervalPlanInput[] = [];
+  for (const [i, days] of intervals.entries()) {
+    const head = heads[i] ?? null;
+    const prev = barMeta(head);
+    const usable = prev && prev.layout === BAR_LAYOUT && typeof prev.sourceVersion === 'number';
+    inputs.push({
+      days,
+      head,
+      changedSessions: usable ? await changedSessions(prev.sourceVersion!) : [],
+      changedSplits: usable ? await changedSplits(prev.splitsVersion ?? 0) : [],
+    });
+  }
+  const plans = planResample({ anchor, dailyVersion: daily.version, splitsVersion, latestSession, intervals: inputs });
+  if (plans.every((p) => p.action === 'current')) return intervals.map((d, i) => base(d, heads[i] ?? null));
+
+  const splits = splitsHead ? await lake.read('splits', { version: splitsHead.version }) : emptyFrame(SPLITS_SCHEMA);
+  const ctx: Context = { lake, daily, splits, splitsVersion, latestSession, anchor };
+  const meta: BarMeta = { sourceVersion: daily.version, splitsVersion, anchor, latestSession, basis: END_DATE_BASIS, layout: BAR_LAYOUT };
+  const commitOpts = { runId: options.runId, meta: meta as unknown as Record<string, unknown>, ...(options.now ? { now: options.now } : {}) };
+
+  // Everything is written before anything is committed; commits go interval by interval.
+  const full = plans.filter((p) => p.action === 'full').map((p) => p.days);
+  const incremental = plans.filter((p): p is Incremental => p.action === 'incremental');
+  const built = full.length === 0 ? null : anchor === 'calendar' ? await fullCalendarBuild(ctx, full, options, firstSession) : await fullTickerBuild(ctx, full);
+  const fresh = incremental.length === 0 ? new Map<number, DataFrame[]>() : await recompute(ctx, incremental);
+
+  const reports: ResampleIntervalReport[] = [];
+  for (const [i, plan] of plans.entries()) {
+    const days = plan.days;
+    const head = heads[i] ?? null;
+    const dataset = barDataset(days);
+    if (plan.action === 'current') {
+      reports.push(base(days, head));
+      continue;
+    }
+    let files: CommitFile[];
+    let barsWritten: number;
+    let removed: string[];
+    if (plan.action === 'full') {
+      const k = full.indexOf(days);
+      files = built!.files[k]!;
+      barsWritten = built!.bars[k]!;
+      removed = (head?.files ?? []).map((f) => f.path);
+    } else {
+      ({ files, bars: barsWritten } = await applyIncremental(ctx, plan, fresh.get(days) ?? []));
+      removed = plan.rewrite.map((f) => f.path);
+    }
+    const commit = await lake.commit(dataset, { parent: head?.version ?? 0, files, removed, ...commitOpts });
+    reports.push({
+      ...base(days, head),
+      mode: plan.action,
+      sourceVersion: daily.version,
+      version: commit.version,
+      committed: true,
+      bucketsRecomputed: plan.action === 'incremental' ? plan.buckets.length + plan.tickerBuckets.length : 0,
+      tickersRecomputed: plan.action === 'incremental' ? [...new Set(plan.tickerBuckets.map(([t]) => t))].sort() : [],
+      partitionsWritten: [...new Set(files.map((f) => f.partition ?? ''))].sort(),
+      barsWritten,
+      bytesWritten: files.reduce((n, f) => n + f.bytes, 0),
+    });
+  }
+  return reports;
+}
+
+/**
+ * Brings the bar datasets of the given intervals up to the head of
+ * `ohlcv_1d`, in one pass over the daily rows for all of them: a full build
+ * the first time (a calendar year at a time, two in flight), then only the
+ * calendar buckets holding changed sessions, plus, per ticker, the bar that
+ * straddles a split added since. Commits nothing for an interval that is
+ * already current; ends with a gc of its datasets. A crash leaves every
+ * dataset at its last version; the re-run redoes what is missing.
+ *
+ * @example
+ * import { openLake, resampleLake } from '@fibbars/ohlcv-core';
+ * const report = await resampleLake(openLake('./lake'), { days: [3, 5, 8, 13, 21, 34], runId: 'manual-1' });
+ */
+export async function resampleLake(lake: Lake, options: ResampleLakeOptions): Promise<ResampleLakeReport> {
+  const { intervals, anchor } = checkOptions(options);
+  const attempts = options.attempts ?? DEFAULT_COMMIT_ATTEMPTS;
+  // A conflict means another writer committed one of the datasets: the retry re-plans from the new heads.
+  const reports = await withRetries(attempts, () => resampleOnce(lake, intervals, anchor, options));
+  let gcDeleted = 0;
+  if (options.gcGraceMs !== false) {
+    const gc = await lake.gc({ graceMs: options.gcGraceMs ?? DEFAULT_GC_GRACE_MS, datasets: intervals.map(barDataset), ...(options.now ? { now: options.now } : {}) });
+    gcDeleted = gc.deleted.length;
+  }
+  return { runId: options.runId, status: reports.some((r) => r.committed) ? 'committed' : 'no-change', intervals: reports, gcDeleted };
+}
