@@ -3,10 +3,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openLake, resample } from '@fibbars/ohlcv-core';
-import { runNotebooks } from '../../scripts/run-notebooks.mjs';
+import { INSTALL_HINT, NotebookError, hasJupyter, runNotebooks } from '../../scripts/run-notebooks.mjs';
 
-// Executes the quickstart with Jupyter and the tslab kernel, as CI does, and
-// checks what it computed against ohlcv-core run here on the lake it built.
+// Executes the quickstart in the tslab kernel and checks what it computed
+// against ohlcv-core run here on the lake it built. Always through the Node
+// kernel client (scripts/kernel-client.mjs, ZeroMQ, no Jupyter needed); through
+// Jupyter nbconvert as well where Jupyter is installed (CI installs it).
 
 interface Output {
   output_type: string;
@@ -19,38 +21,59 @@ interface Cell {
   execution_count?: number | null;
   outputs?: Output[];
 }
+interface Summary {
+  lake: string;
+  ticker: string;
+  close5: number[];
+  close21: number[];
+}
 const joined = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join('') : (v ?? ''));
+
+async function execute(engine: 'kernel' | 'nbconvert', dir: string, lakeDir: string): Promise<Cell[]> {
+  const started = Date.now();
+  const [executed] = await runNotebooks(['quickstart.ipynb'], { engine, outDir: path.join(dir, 'out'), env: { FIBBARS_NOTEBOOK_LAKE: lakeDir } });
+  console.log(`quickstart.ipynb executed by the ${engine} engine in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  expect(executed).toBe(path.join(dir, 'out', 'quickstart.ipynb'));
+  return (JSON.parse(fs.readFileSync(executed ?? '', 'utf8')) as { cells: Cell[] }).cells;
+}
+
+function expectCleanRun(cells: Cell[]) {
+  const code = cells.filter((c) => c.cell_type === 'code');
+  expect(code.length).toBeGreaterThan(3);
+  // Executed in order, each once.
+  expect(code.map((c) => c.execution_count)).toEqual(code.map((_, i) => i + 1));
+  // Every cell after the imports prints or displays something.
+  expect(code.slice(1).filter((c) => (c.outputs ?? []).length === 0)).toEqual([]);
+  for (const c of code) {
+    expect((c.outputs ?? []).filter((o) => o.output_type === 'error' || o.name === 'stderr')).toEqual([]);
+  }
+}
+
+function summaryOf(cells: Cell[]): Summary {
+  const line = cells
+    .flatMap((c) => c.outputs ?? [])
+    .map((o) => joined(o.text))
+    .join('')
+    .split('\n')
+    .find((l) => l.startsWith('quickstart-summary '));
+  expect(line).toBeDefined();
+  return JSON.parse((line ?? '').slice('quickstart-summary '.length)) as Summary;
+}
 
 describe('the quickstart notebook, executed headless', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fibbars-notebook-test-'));
-  const lakeDir = path.join(tmp, 'lake');
+  const lakeDir = path.join(tmp, 'kernel', 'lake');
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   let cells: Cell[] = [];
 
-  it('runs every cell without an error (Jupyter nbconvert --execute, tslab kernel)', () => {
-    const started = Date.now();
-    const [executed] = runNotebooks(['quickstart.ipynb'], { outDir: path.join(tmp, 'out'), env: { FIBBARS_NOTEBOOK_LAKE: lakeDir } });
-    console.log(`quickstart.ipynb executed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    cells = (JSON.parse(fs.readFileSync(executed ?? '', 'utf8')) as { cells: Cell[] }).cells;
-    const code = cells.filter((c) => c.cell_type === 'code');
-    expect(code.length).toBeGreaterThan(3);
-    // Every cell after the imports prints or displays something.
-    expect(code.slice(1).filter((c) => (c.outputs ?? []).length === 0)).toEqual([]);
-    for (const c of code) {
-      expect((c.outputs ?? []).filter((o) => o.output_type === 'error' || o.name === 'stderr')).toEqual([]);
-    }
+  it('runs every cell without an error in the tslab kernel, driven over ZeroMQ by the Node kernel client (no Jupyter)', async () => {
+    cells = await execute('kernel', path.join(tmp, 'kernel'), lakeDir);
+    expectCleanRun(cells);
   });
 
   it('resamples the ticker to 5 and 21 sessions exactly as ohlcv-core does on the lake it built', async () => {
-    const line = cells
-      .flatMap((c) => c.outputs ?? [])
-      .map((o) => joined(o.text))
-      .join('')
-      .split('\n')
-      .find((l) => l.startsWith('quickstart-summary '));
-    expect(line).toBeDefined();
-    const summary = JSON.parse((line ?? '').slice('quickstart-summary '.length)) as { lake: string; ticker: string; close5: number[]; close21: number[] };
+    const summary = summaryOf(cells);
     expect(summary.lake).toBe(lakeDir);
 
     const lake = openLake(lakeDir);
@@ -70,9 +93,48 @@ describe('the quickstart notebook, executed headless', () => {
     expect(svgs).toHaveLength(1);
     const svg = svgs[0] ?? '';
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
-    const summaryText = cells.flatMap((c) => c.outputs ?? []).map((o) => joined(o.text)).join('');
-    const close5 = (JSON.parse(/quickstart-summary (.*)/.exec(summaryText)?.[1] ?? '{}') as { close5: number[] }).close5;
+    const close5 = summaryOf(cells).close5;
     expect(svg.match(/class="candle"/g)).toHaveLength(close5.length);
     expect(svg).toMatch(/<polyline class="close-21" points="[-\d., ]+"/);
+  });
+
+  if (hasJupyter()) {
+    it('runs under Jupyter nbconvert --execute too (Jupyter is installed), computing the same bars', async () => {
+      const nbconvertLake = path.join(tmp, 'nbconvert', 'lake');
+      const viaJupyter = await execute('nbconvert', path.join(tmp, 'nbconvert'), nbconvertLake);
+      expectCleanRun(viaJupyter);
+      const { lake, ...bars } = summaryOf(viaJupyter);
+      expect(lake).toBe(nbconvertLake);
+      const { lake: _kernelLake, ...kernelBars } = summaryOf(cells);
+      expect(bars).toEqual(kernelBars);
+    });
+  } else {
+    it('refuses the nbconvert engine without Jupyter (not installed here), naming the packages to install', async () => {
+      const run = runNotebooks(['quickstart.ipynb'], { engine: 'nbconvert', outDir: path.join(tmp, 'nbconvert', 'out') });
+      await expect(run).rejects.toBeInstanceOf(NotebookError);
+      await expect(run).rejects.toThrow(INSTALL_HINT);
+      expect(fs.existsSync(path.join(tmp, 'nbconvert', 'out', 'quickstart.ipynb'))).toBe(false);
+    });
+  }
+});
+
+describe('the kernel client on a failing notebook', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fibbars-notebook-fail-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('stops at the failing cell with a NotebookError naming it and the error, and writes no executed copy', async () => {
+    const code = (id: string, source: string) => ({ cell_type: 'code', id, metadata: {}, source, execution_count: null, outputs: [] });
+    const notebook = {
+      cells: [code('a', 'const answer: number = 6 * 7;'), { cell_type: 'markdown', id: 'b', metadata: {}, source: 'text' }, code('c', 'answer'), code('d', "throw new Error('boom in the third code cell');"), code('e', 'answer + 1')],
+      metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
+      nbformat: 4,
+      nbformat_minor: 5,
+    };
+    const source = path.join(tmp, 'failing.ipynb');
+    fs.writeFileSync(source, JSON.stringify(notebook));
+    const run = runNotebooks([source], { engine: 'kernel', outDir: path.join(tmp, 'out'), timeoutSeconds: 120 });
+    await expect(run).rejects.toBeInstanceOf(NotebookError);
+    await expect(run).rejects.toThrow(/failing\.ipynb: cell 3 \(the 3rd code cell\) failed[\s\S]*Error: boom in the third code cell/);
+    expect(fs.existsSync(path.join(tmp, 'out', 'failing.ipynb'))).toBe(false);
   });
 });

@@ -1,0 +1,381 @@
+// A small Jupyter client in Node: executes a notebook in the tslab kernel
+// without Jupyter. It does what `jupyter nbconvert --execute` does with the
+// kernel, over the Jupyter messaging protocol (v5.3) on ZeroMQ:
+//
+//   1. writes a connection file (tcp on 127.0.0.1, five free ports,
+//      hmac-sha256 with a random key);
+//   2. starts the kernel the way the kernel.json of `tslab install` does:
+//      `tslab kernel --config-path <connection file>`, in the notebook's folder;
+//   3. connects a DEALER to shell and control and a SUB to iopub with the
+//      zeromq package tslab itself loads (kernel/node_modules), and waits
+//      until a kernel_info_request has been answered on shell and its
+//      status: idle seen on iopub (so no output of the first cell is lost);
+//   4. sends one execute_request per non-empty code cell, in order, and
+//      collects the iopub messages of that request (stream, display_data,
+//      update_display_data, execute_result, error, clear_output) as nbformat
+//      outputs until both the execute_reply and the status: idle arrived;
+//   5. stops at the first error (a reply with status error, or an error
+//      output), or when a cell runs past its timeout, with a NotebookError
+//      that names the cell; shuts the kernel down (shutdown_request on
+//      control, then SIGTERM / SIGKILL) whatever happened;
+//   6. writes the executed notebook (outputs, execution_count,
+//      metadata.language_info) as nbformat would.
+//
+// https://jupyter-client.readthedocs.io/en/latest/messaging.html
+import { spawn } from 'node:child_process';
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export class NotebookError extends Error {
+  name = 'NotebookError';
+}
+
+const DELIM = Buffer.from('<IDS|MSG>');
+const PROTOCOL_VERSION = '5.3';
+
+/** Five distinct free TCP ports on 127.0.0.1 (held open together so none repeats). */
+async function freePorts(count) {
+  const servers = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer();
+      await new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve(undefined));
+      });
+      servers.push(server);
+    }
+    return servers.map((server) => /** @type {import('node:net').AddressInfo} */ (server.address()).port);
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(() => resolve(undefined)))));
+  }
+}
+
+function sign(key, parts) {
+  const hmac = createHmac('sha256', key);
+  for (const part of parts) hmac.update(part);
+  return hmac.digest('hex');
+}
+
+/** Wire frames of a message: [<IDS|MSG>, signature, header, parent_header, metadata, content]. */
+function encode(key, message) {
+  const parts = [message.header, message.parent_header, message.metadata, message.content].map((part) => JSON.stringify(part));
+  return [DELIM, sign(key, parts), ...parts];
+}
+
+/** Parses and verifies one message; any routing prefix (identities, the iopub topic) before the delimiter is skipped. */
+function decode(key, frames) {
+  const at = frames.findIndex((frame) => DELIM.equals(frame));
+  if (at < 0 || frames.length < at + 6) throw new Error('malformed message: no <IDS|MSG> delimiter or missing parts');
+  const signature = Buffer.from(frames[at + 1].toString(), 'utf8');
+  const parts = frames.slice(at + 2, at + 6);
+  const expected = Buffer.from(sign(key, parts), 'utf8');
+  if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) throw new Error('message with an invalid HMAC signature');
+  const [header, parent_header, metadata, content] = parts.map((part) => JSON.parse(part.toString('utf8')));
+  return { header, parent_header, metadata, content };
+}
+
+const text = (value) => (Array.isArray(value) ? value.join('') : (value ?? ''));
+const isJsonMime = (mime) => mime === 'application/json' || /^application\/.+\+json$/.test(mime);
+/** nbformat stores multi-line strings as lists of lines, each keeping its newline. */
+const splitLines = (value) => (typeof value === 'string' ? (value.match(/[^\n]*\n|[^\n]+$/g) ?? []) : value);
+const ordinal = (n) => `${n}${['th', 'st', 'nd', 'rd'][n % 100 >= 11 && n % 100 <= 13 ? 0 : n % 10] ?? 'th'}`;
+
+function onDisk(output) {
+  const copy = { ...output };
+  if (copy.output_type === 'stream') copy.text = splitLines(copy.text);
+  if (copy.data !== undefined) {
+    copy.data = Object.fromEntries(Object.entries(copy.data).map(([mime, value]) => [mime, isJsonMime(mime) ? value : splitLines(value)]));
+  }
+  return copy;
+}
+
+function delay(ms) {
+  let timer;
+  const promise = new Promise((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/** Loads the zeromq that tslab itself requires (kernel/node_modules/tslab -> zeromq). */
+function loadZmq(kernelDir) {
+  const tslabPackage = path.join(kernelDir, 'node_modules', 'tslab', 'package.json');
+  if (!existsSync(tslabPackage)) throw new NotebookError(`the tslab kernel is not installed in ${kernelDir} (run \`npm ci\` there)`);
+  try {
+    return createRequire(tslabPackage)('zeromq');
+  } catch (error) {
+    throw new NotebookError(
+      `cannot load zeromq for the tslab kernel from ${kernelDir}: ${error instanceof Error ? error.message : String(error)} (its prebuilt binary covers Linux, macOS and Windows on x64/arm64; reinstall with \`npm ci\` in kernel/)`,
+    );
+  }
+}
+
+/**
+ * Executes every code cell of `source` in a fresh tslab kernel and writes the
+ * executed notebook to `outPath`. Throws NotebookError on the first failing cell.
+ * @param {string} source the .ipynb to execute
+ * @param {{ kernelDir: string, outPath: string, cwd?: string, env?: Record<string, string | undefined>, timeoutSeconds?: number, startupTimeoutSeconds?: number }} options
+ * @returns {Promise<string>} outPath
+ */
+export async function executeNotebook(source, options) {
+  const name = path.basename(source);
+  const notebook = JSON.parse(readFileSync(source, 'utf8'));
+  const cellTimeoutMs = (options.timeoutSeconds ?? 600) * 1000;
+  const startupTimeoutMs = (options.startupTimeoutSeconds ?? 120) * 1000;
+  const zmq = loadZmq(options.kernelDir);
+  const tslabBin = path.join(options.kernelDir, 'node_modules', 'tslab', 'bin', 'tslab');
+
+  const runtimeDir = mkdtempSync(path.join(tmpdir(), 'fibbars-kernel-'));
+  const [shell_port, iopub_port, stdin_port, control_port, hb_port] = await freePorts(5);
+  const connection = {
+    transport: 'tcp',
+    ip: '127.0.0.1',
+    shell_port,
+    iopub_port,
+    stdin_port,
+    control_port,
+    hb_port,
+    signature_scheme: 'hmac-sha256',
+    key: randomBytes(32).toString('hex'),
+    kernel_name: 'tslab',
+  };
+  const connectionFile = path.join(runtimeDir, 'kernel-connection.json');
+  writeFileSync(connectionFile, JSON.stringify(connection, null, 1), { mode: 0o600 });
+  const address = (port) => `tcp://127.0.0.1:${port}`;
+
+  // The kernel, as kernel.json starts it (argv: tslab kernel --config-path {connection_file}),
+  // run by this same node so PATH cannot pick another one.
+  const kernel = spawn(process.execPath, [tslabBin, 'kernel', '--config-path', connectionFile], {
+    cwd: options.cwd ?? path.dirname(source),
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let kernelLog = '';
+  const log = (chunk) => {
+    kernelLog = (kernelLog + chunk.toString('utf8')).slice(-16_384);
+  };
+  kernel.stdout.on('data', log);
+  kernel.stderr.on('data', log);
+  const exited = new Promise((resolve) => {
+    kernel.once('exit', (code, signal) => resolve({ code, signal }));
+    kernel.once('error', (error) => resolve({ code: null, signal: null, error }));
+  });
+  const died = exited.then(({ code, signal, error }) => {
+    throw new NotebookError(
+      `the tslab kernel ${error ? `did not start (${error.message})` : `exited (${signal ?? `code ${code}`})`} while running ${name}${kernelLog.trim() ? `:\n${kernelLog.trim()}` : ''}`,
+    );
+  });
+  died.catch(() => {});
+
+  const context = new zmq.Context({ ioThreads: 1 });
+  const shell = new zmq.Dealer({ context, linger: 0 });
+  const control = new zmq.Dealer({ context, linger: 0 });
+  const iopub = new zmq.Subscriber({ context, linger: 0 });
+  const session = randomUUID();
+  /** @type {Map<string, { replied: Promise<any>, idle: Promise<void>, reply?: any, onIopub: (message: any) => void, resolveReply: (m: any) => void, resolveIdle: () => void }>} */
+  const pending = new Map();
+  /** Outputs that carry a display_id, for update_display_data (which may target earlier cells). */
+  const displays = new Map();
+  let closing = false;
+  let protocolError = null;
+
+  const track = (msgId, onIopub = () => {}) => {
+    const entry = { onIopub };
+    entry.replied = new Promise((resolve) => (entry.resolveReply = resolve));
+    entry.idle = new Promise((resolve) => (entry.resolveIdle = resolve));
+    pending.set(msgId, entry);
+    return entry;
+  };
+  const send = async (socket, msgType, content) => {
+    const header = { msg_id: randomUUID(), session, username: 'fibbars', date: new Date().toISOString(), msg_type: msgType, version: PROTOCOL_VERSION };
+    await socket.send(encode(connection.key, { header, parent_header: {}, metadata: {}, content }));
+    return header.msg_id;
+  };
+  const receive = async (socket, handle) => {
+    try {
+      for await (const frames of socket) {
+        let message;
+        try {
+          message = decode(connection.key, frames);
+        } catch (error) {
+          protocolError = error;
+          continue;
+        }
+        handle(message);
+      }
+    } catch (error) {
+      if (!closing) protocolError = error;
+    }
+  };
+  const onReply = (message) => {
+    const entry = pending.get(message.parent_header?.msg_id);
+    if (entry === undefined) return;
+    entry.reply = message;
+    entry.resolveReply(message);
+  };
+
+  const withDeadline = async (promise, ms, what) => {
+    const timer = delay(ms);
+    try {
+      return await Promise.race([
+        promise,
+        died,
+        timer.promise.then(() => {
+          throw new NotebookError(`${name}: ${what} timed out after ${Math.round(ms / 1000)} s${protocolError ? ` (${protocolError.message})` : ''}`);
+        }),
+      ]);
+    } finally {
+      timer.cancel();
+    }
+  };
+
+  try {
+    shell.connect(address(shell_port));
+    control.connect(address(control_port));
+    iopub.connect(address(iopub_port));
+    iopub.subscribe();
+    void receive(shell, onReply);
+    void receive(control, onReply);
+    void receive(iopub, (message) => {
+      const entry = pending.get(message.parent_header?.msg_id);
+      if (entry === undefined) return;
+      if (message.header.msg_type === 'status' && message.content.execution_state === 'idle') entry.resolveIdle();
+      else entry.onIopub(message);
+    });
+
+    // Ready once a kernel_info_request is answered on shell AND its idle status
+    // arrives on iopub: only then is the subscription surely live (a SUB drops
+    // what is published before it is connected).
+    const startup = (async () => {
+      for (;;) {
+        const entry = track(await send(shell, 'kernel_info_request', {}));
+        const info = await entry.replied;
+        const wait = delay(1000);
+        const idle = await Promise.race([entry.idle.then(() => true), wait.promise.then(() => false)]);
+        wait.cancel();
+        if (idle) return info;
+      }
+    })();
+    const info = await withDeadline(startup, startupTimeoutMs, 'starting the tslab kernel');
+    notebook.metadata = { ...notebook.metadata, language_info: info.content.language_info };
+
+    const cells = notebook.cells ?? [];
+    for (let index = 0; index < cells.length; index++) {
+      const cell = cells[index];
+      if (cell.cell_type !== 'code') continue;
+      const code = text(cell.source);
+      /** @type {any[]} */
+      const outputs = [];
+      cell.outputs = outputs;
+      cell.execution_count = null;
+      if (code.trim() === '') continue; // nbclient does not send empty cells either
+      let clearPending = false;
+      const add = (output) => {
+        if (clearPending) {
+          outputs.length = 0;
+          clearPending = false;
+        }
+        const last = outputs[outputs.length - 1];
+        if (output.output_type === 'stream' && last?.output_type === 'stream' && last.name === output.name) last.text += output.text;
+        else outputs.push(output);
+      };
+      const onIopub = ({ header, content }) => {
+        switch (header.msg_type) {
+          case 'execute_input':
+            cell.execution_count = content.execution_count ?? cell.execution_count;
+            break;
+          case 'stream':
+            add({ output_type: 'stream', name: content.name, text: content.text });
+            break;
+          case 'display_data':
+          case 'execute_result': {
+            const output =
+              header.msg_type === 'display_data'
+                ? { output_type: 'display_data', data: content.data ?? {}, metadata: content.metadata ?? {} }
+                : { output_type: 'execute_result', execution_count: content.execution_count ?? null, data: content.data ?? {}, metadata: content.metadata ?? {} };
+            add(output);
+            const id = content.transient?.display_id;
+            if (id) displays.set(id, [...(displays.get(id) ?? []), output]);
+            break;
+          }
+          case 'update_display_data':
+            for (const output of displays.get(content.transient?.display_id) ?? []) {
+              output.data = content.data ?? {};
+              output.metadata = content.metadata ?? {};
+            }
+            break;
+          case 'error':
+            add({ output_type: 'error', ename: content.ename ?? 'Error', evalue: content.evalue ?? '', traceback: content.traceback ?? [] });
+            break;
+          case 'clear_output':
+            if (content.wait) clearPending = true;
+            else outputs.length = 0;
+            break;
+          default:
+            break;
+        }
+      };
+      const msgId = await send(shell, 'execute_request', { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
+      const entry = track(msgId, onIopub);
+      const where = `cell ${index} (the ${ordinal(cells.slice(0, index + 1).filter((c) => c.cell_type === 'code').length)} code cell)`;
+      const [reply] = await withDeadline(Promise.all([entry.replied, entry.idle]), cellTimeoutMs, `${where}`);
+      pending.delete(msgId);
+      cell.execution_count = reply.content.execution_count ?? cell.execution_count;
+      const errors = outputs.filter((o) => o.output_type === 'error');
+      if (reply.content.status !== 'ok' || errors.length > 0) {
+        // tslab prints compile and runtime errors to stderr and replies
+        // { status: 'error' } without ename/evalue/traceback: report both.
+        const error = errors[0] ?? reply.content;
+        const stderr = outputs.filter((o) => o.output_type === 'stream' && o.name === 'stderr').map((o) => o.text).join('');
+        const lines = [
+          `${name}: ${where} failed (execute_reply status ${reply.content.status})`,
+          ...(error.ename || error.evalue ? [`${error.ename ?? 'Error'}: ${error.evalue ?? ''}`] : []),
+          ...(Array.isArray(error.traceback) ? error.traceback : []),
+          ...(stderr.trim() ? [stderr.trim()] : []),
+          '--- cell source ---',
+          code,
+        ];
+        throw new NotebookError(lines.filter((line) => line !== '').join('\n'));
+      }
+    }
+
+    const out = {
+      ...notebook,
+      cells: cells.map((cell) => (cell.cell_type === 'code' ? { ...cell, outputs: (cell.outputs ?? []).map(onDisk) } : cell)),
+    };
+    mkdirSync(path.dirname(options.outPath), { recursive: true });
+    writeFileSync(options.outPath, `${JSON.stringify(out, null, 1)}\n`);
+    return options.outPath;
+  } finally {
+    // Ask politely (control channel, as jupyter_client does), then make sure.
+    if (kernel.exitCode === null && kernel.signalCode === null) {
+      try {
+        const entry = track(await withDeadline(send(control, 'shutdown_request', { restart: false }), 2000, 'shutdown_request'));
+        await withDeadline(entry.replied, 5000, 'shutdown_reply');
+      } catch {
+        // the kernel is killed below either way
+      }
+      const stopped = async (ms) => {
+        const timer = delay(ms);
+        const done = await Promise.race([exited.then(() => true), timer.promise.then(() => false)]);
+        timer.cancel();
+        return done;
+      };
+      if (!(await stopped(3000))) {
+        kernel.kill('SIGTERM');
+        if (!(await stopped(3000))) kernel.kill('SIGKILL');
+      }
+    }
+    await exited;
+    closing = true;
+    shell.close();
+    control.close();
+    iopub.close();
+    rmSync(runtimeDir, { recursive: true, force: true });
+  }
+}
