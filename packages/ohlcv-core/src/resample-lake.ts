@@ -21,7 +21,7 @@ import { bucketOf, isSession, nextSession, nyse, sessionIndex } from './calendar
 import { ConfigError } from './errors.js';
 import { DEFAULT_COMMIT_ATTEMPTS, dailyMeta, refMeta, withRetries } from './jobs.js';
 import { DEFAULT_GC_GRACE_MS, END_DATE_BASIS, barDataset, isInList, type Commit, type CommitFile, type Lake } from './lake.js';
-import { barsOf, prepareDaily, rebaseBars } from './resample.js';
+import { endDateBars, prepareDaily } from './resample.js';
 import { SPLITS_SCHEMA, emptyFrame } from './schemas.js';
 
 export type StoredAnchor = 'calendar' | 'ticker';
@@ -225,11 +225,11 @@ async function barsFromWindow(
   // One sort here serves every interval (prepareDaily keeps the order).
   const rows = (await scan.collect()).sort(['ticker', 'date']);
   if (rows.height === 0) return wanted.map(() => emptyBars());
-  const prepared = prepareDaily(rows.lazy(), { splits: ctx.splits, asOf: ctx.latestSession, sorted: true }).cache();
+  const prepared = prepareDaily(rows.lazy(), { splits: ctx.splits, asOf: ctx.latestSession, sorted: true, basis: 'end-date' }).cache();
   return Promise.all(
     wanted.map(({ days, keep }) => {
-      const bars = barsOf(prepared, days, ctx.anchor, ctx.latestSession);
-      return rebaseBars(keep ? keep(bars) : bars, ctx.splits, 'end-date').collect();
+      const bars = endDateBars(prepared, days, ctx.anchor, ctx.latestSession);
+      return (keep ? keep(bars) : bars).collect();
     }),
   );
 }

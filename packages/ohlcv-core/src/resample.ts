@@ -121,6 +121,7 @@ function splitFactors(splits: DataFrame): DataFrame {
   const ticker: string[] = [];
   const day: number[] = [];
   const factor: number[] = [];
+  const seq: number[] = [];
   for (const [t, list] of [...byTicker.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     list.sort((a, b) => a.d - b.d);
     const unique = list.filter((x, i) => i === 0 || x.d !== list[i - 1]!.d);
@@ -134,12 +135,15 @@ function splitFactors(splits: DataFrame): DataFrame {
       ticker.push(t);
       day.push(x.d);
       factor.push(f[k]!);
+      seq.push(k + 1);
     });
   }
   return pl.DataFrame([
     pl.Series('ticker', ticker, pl.Utf8),
     pl.Series('__exec', day, pl.Int32).cast(pl.Date),
     pl.Series('__factor', factor, pl.Float64),
+    // Which split of its ticker this is (1 = the first): two rows took the same split factor only if they share it.
+    pl.Series('__fseq', seq, pl.Int32),
   ]);
 }
 
@@ -249,7 +253,17 @@ function isLazy(df: DataFrame | LazyDataFrame): df is LazyDataFrame {
  * interval: `resample`, `resampleMany` and the lake job all start here.
  * @internal
  */
-export function prepareDaily(daily: DataFrame | LazyDataFrame, opts: Omit<ResampleOptions, 'days'>): LazyDataFrame {
+export function prepareDaily(
+  daily: DataFrame | LazyDataFrame,
+  opts: Omit<ResampleOptions, 'days'> & {
+    /**
+     * `latest` (default): prices adjusted to the latest split. `end-date`:
+     * prices left as they are, each row tagged with its cumulative factor
+     * (`__f`, `__fseq`) for `endDateBars`.
+     */
+    basis?: 'latest' | 'end-date';
+  },
+): LazyDataFrame {
   const lazy = isLazy(daily) ? daily : daily.lazy();
   let lf = dailyColumns(lazy, daily.columns);
   if (opts.asOf !== undefined) {
@@ -259,7 +273,13 @@ export function prepareDaily(daily: DataFrame | LazyDataFrame, opts: Omit<Resamp
   // Bars are contiguous runs of rows once the rows are sorted by (ticker,
   // date): first/last by position, and an integer run id instead of a hash
   // group-by on a string key (see barsOf). adjustLazy sorts by itself.
-  if (opts.splits && opts.splits.height > 0) lf = adjustLazy(lf, opts.splits);
+  const factors = opts.splits && opts.splits.height > 0 ? splitFactors(opts.splits) : null;
+  if (factors && factors.height > 0 && opts.basis === 'end-date') {
+    lf = (opts.sorted ? lf : lf.sort(['ticker', 'date']))
+      .joinAsof(factors.lazy(), { leftOn: 'date', rightOn: '__exec', by: 'ticker', strategy: 'forward', allowExactMatches: false, checkSortedness: false })
+      .withColumns(pl.col('__factor').fillNull(1).alias('__f'), pl.col('__fseq').fillNull(0).alias('__fseq'))
+      .select(...DAILY_COLUMNS, '__f', '__fseq');
+  } else if (factors && factors.height > 0) lf = adjustLazy(lf, opts.splits!);
   else if (!opts.sorted) lf = lf.sort(['ticker', 'date']);
   // The row-wise parts of vwap and transactions, computed once in one
   // vectorised pass rather than group by group inside each interval's agg.
@@ -285,6 +305,11 @@ function nextDayOf(idx: number): Date {
  * @internal
  */
 export function barsOf(prepared: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): LazyDataFrame {
+  return finishBars(aggregateRuns(runsOf(prepared, days, anchor, asOf)), days, anchor, asOf);
+}
+
+/** The prepared rows with their bucket and an integer run id (one run per bar). */
+function runsOf(prepared: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): LazyDataFrame {
   let bucket: Expr;
   if (anchor === 'calendar') bucket = floorDiv(pl.col(SIDX), days);
   else if (anchor === 'ticker') bucket = floorDiv(pl.col('date').rank('ordinal').over('ticker').sub(1), days);
@@ -292,33 +317,37 @@ export function barsOf(prepared: LazyDataFrame, days: number, anchor: Anchor, as
     const last = asOf !== undefined ? pl.lit(asOfIndex(asOf)) : pl.col(SIDX).max();
     bucket = pl.lit(0).sub(floorDiv(last.sub(pl.col(SIDX)), days));
   }
-  // The rows are sorted by (ticker, date) (see `prepare`) and every anchor's
+  // The rows are sorted by (ticker, date) (see `prepareDaily`) and every anchor's
   // bucket grows with the date within a ticker, so a bar is a contiguous run
   // of rows: number the runs, group on that integer keeping the order, and
   // take first/last by position. The output comes out sorted by
   // (ticker, bucket) with no hash of the ticker string and no final sort.
   const newBar = pl.col('__new_ticker').or(pl.col(BUCKET).neq(pl.col(BUCKET).shift(1)).fillNull(true));
-  const bars = prepared
-    .withColumns(bucket.alias(BUCKET))
-    .withColumns(newBar.cast(pl.UInt32).cumSum().alias('__run'))
-    .groupBy('__run', true)
-    .agg(
-      pl.col('ticker').first().alias('ticker'),
-      pl.col(BUCKET).first().alias(BUCKET),
-      pl.col('date').first().alias('start_date'),
-      pl.col('date').last().alias('end_date'),
-      pl.col('open').first().alias('open'),
-      pl.col('high').max().alias('high'),
-      pl.col('low').min().alias('low'),
-      pl.col('close').last().alias('close'),
-      pl.col('volume').sum().alias('volume'),
-      pl.col('__vw_num').sum().alias('__vw_num'),
-      pl.col('__vw_den').sum().alias('__vw_den'),
-      pl.col('transactions').sum().alias('__tx_sum'),
-      pl.col('__tx_n').sum().alias('__tx_n'),
-      pl.len().alias('n_days'),
-      pl.col(SIDX).max().alias('__last_sidx'),
-    );
+  return prepared.withColumns(bucket.alias(BUCKET)).withColumns(newBar.cast(pl.UInt32).cumSum().alias('__run'));
+}
+
+function aggregateRuns(runs: LazyDataFrame, extra: Expr[] = []): LazyDataFrame {
+  return runs.groupBy('__run', true).agg(
+    pl.col('ticker').first().alias('ticker'),
+    pl.col(BUCKET).first().alias(BUCKET),
+    pl.col('date').first().alias('start_date'),
+    pl.col('date').last().alias('end_date'),
+    pl.col('open').first().alias('open'),
+    pl.col('high').max().alias('high'),
+    pl.col('low').min().alias('low'),
+    pl.col('close').last().alias('close'),
+    pl.col('volume').sum().alias('volume'),
+    pl.col('__vw_num').sum().alias('__vw_num'),
+    pl.col('__vw_den').sum().alias('__vw_den'),
+    pl.col('transactions').sum().alias('__tx_sum'),
+    pl.col('__tx_n').sum().alias('__tx_n'),
+    pl.len().alias('n_days'),
+    pl.col(SIDX).max().alias('__last_sidx'),
+    ...extra,
+  );
+}
+
+function finishBars(bars: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): LazyDataFrame {
   let complete: Expr;
   if (anchor === 'ticker') complete = pl.col('n_days').eq(days);
   else {
@@ -335,6 +364,42 @@ export function barsOf(prepared: LazyDataFrame, days: number, anchor: Anchor, as
       complete.alias('is_complete'),
     )
     .select(...Object.entries(BAR_SCHEMA).map(([c, t]) => pl.col(c).cast(t).alias(c)));
+}
+
+/**
+ * Bars on the split basis of their end date, from rows prepared with
+ * `basis: 'end-date'`: a bar no split falls inside is aggregated from the
+ * prices as they are (so it is stored exactly as the vendor sent them); only
+ * a bar that straddles a split (a few per split) is recomputed from rows
+ * adjusted by the splits between each row and the bar's last row. Readers
+ * divide by the cumulative factor of the splits after `end_date`
+ * (`rebaseBars(..., 'latest')`).
+ * @internal
+ */
+export function endDateBars(prepared: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): LazyDataFrame {
+  // Without splits the rows carry no factors, and every bar is plain.
+  if (!prepared.columns.includes('__fseq')) return barsOf(prepared, days, anchor, asOf);
+  const runs = runsOf(prepared, days, anchor, asOf).cache();
+  const bars = aggregateRuns(runs, [pl.col('__fseq').first().alias('__seq0'), pl.col('__fseq').last().alias('__seq1'), pl.col('__f').last().alias('__f1')]).cache();
+  const straddling = bars.filter(pl.col('__seq0').neq(pl.col('__seq1'))).select('__run', '__f1');
+  // Rows of straddling bars, each divided by the factor of the splits between it and the bar's last row.
+  const f = pl.col('__f').div(pl.col('__f1'));
+  const adjusted = runs
+    .join(straddling, { on: '__run', how: 'inner' })
+    .withColumns(
+      pl.col('open').div(f).alias('open'),
+      pl.col('high').div(f).alias('high'),
+      pl.col('low').div(f).alias('low'),
+      pl.col('close').div(f).alias('close'),
+      pl.col('volume').mul(f).alias('volume'),
+      pl.when(pl.col('__vw_den').isNotNull()).then(pl.col('__vw_num')).otherwise(pl.lit(null)).alias('__vw_num'),
+      pl.when(pl.col('__vw_den').isNotNull()).then(pl.col('__vw_den').mul(f)).otherwise(pl.lit(null)).alias('__vw_den'),
+    )
+    .sort(['__run', 'date']);
+  const fixed = aggregateRuns(adjusted);
+  const columns = [...Object.keys(BAR_SCHEMA).filter((c) => c !== 'bucket' && c !== 'vwap' && c !== 'transactions' && c !== 'is_complete'), '__run', BUCKET, '__vw_num', '__vw_den', '__tx_sum', '__tx_n', '__last_sidx'];
+  const plain = bars.filter(pl.col('__seq0').eq(pl.col('__seq1'))).select(...columns);
+  return finishBars(pl.concat([plain, fixed.select(...columns)], { how: 'vertical' }).sort('__run'), days, anchor, asOf);
 }
 
 /**

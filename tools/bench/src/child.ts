@@ -1,28 +1,26 @@
 // One measurement, run in its own process so its peak RSS is its own. The
 // spec comes as one JSON argument; the last stdout line is the result.
-import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pl from 'nodejs-polars';
-import { consolidateLake, openLake, resample, resampleLake } from './core.js';
+import { consolidateLake, openLake, resample } from './core.js';
 import { INTERVALS, duckRebuild, openDuck } from './duckdb.js';
-import { duckIncrement } from './increment.js';
-import { barsFromPrepared, prepareSorted, tickerChunks } from './proposal.js';
-
-/** Rows per ticker chunk of the proposed plan, and chunks in flight (about 3 GiB peak in all). */
-const PROPOSAL_CHUNK_ROWS = 2_000_000;
-const PROPOSAL_CONCURRENCY = 2;
-import { nyse } from '@fibbars/ohlcv-core/calendar';
+import { duckIncrement, type DuckIncrementInput } from './increment.js';
 
 export type ChildTask =
   | { kind: 'ours-rebuild'; dailyGlob: string; lastSession: string; outDir: string }
-  | { kind: 'proposal-rebuild'; dailyGlob: string; lastSession: string; outDir: string }
+  | { kind: 'bundle'; bundle: string; lake: string; steps: string[][]; runId: string }
   | { kind: 'duck-rebuild'; dailyFiles: string[]; lastSession: string; outDir: string; threads: number }
   | { kind: 'ours-consolidate'; lake: string }
-  | { kind: 'ours-increment'; lake: string }
-  | { kind: 'duck-increment'; stateDir: string; rawFile: string; session: string; threads: number };
+  | ({ kind: 'duck-increment'; stateDir: string; threads: number } & DuckIncrementInput);
 
 export interface ChildResult {
+  /** Seconds of work (for batch-runner processes: the jobs' own elapsed time, process start excluded). */
   seconds: number;
+  /** Wall seconds of the measured processes, start-up included (batch-runner processes only). */
+  processSeconds?: number;
   /** CPU time (user + system) the child spent on the work, all threads. */
   cpuSeconds: number;
   maxRssBytes: number;
@@ -48,45 +46,6 @@ async function oursRebuild(task: Extract<ChildTask, { kind: 'ours-rebuild' }>) {
   return { rowsIn: daily.height, rowsOut, detail: perInterval };
 }
 
-/** The same work with the plan proposed in BENCHMARKS.md, to show what it would give. */
-async function proposalRebuild(task: Extract<ChildTask, { kind: 'proposal-rebuild' }>) {
-  const asOf = nyse.sessionIndex(task.lastSession);
-  const scan = pl.scanParquet(task.dailyGlob);
-  const chunks = await tickerChunks(scan, PROPOSAL_CHUNK_ROWS);
-  const perInterval: Record<string, number> = {};
-  let rowsIn = 0;
-  let rowsOut = 0;
-  const one = async (k: number, lo: string, hi: string) => {
-    // Parquet statistics prune the row groups outside the range: the files are sorted by ticker.
-    const daily = await scan.filter(pl.col('ticker').gtEq(pl.lit(lo)).and(pl.col('ticker').ltEq(pl.lit(hi)))).collect();
-    rowsIn += daily.height;
-    const prepared = await prepareSorted(daily.lazy()).collect();
-    for (const days of INTERVALS) {
-      const bars = await barsFromPrepared(prepared.lazy(), days, asOf).collect();
-      const dir = join(task.outDir, `ohlcv_${days}d`);
-      mkdirSync(dir, { recursive: true });
-      await bars
-        .lazy()
-        .sinkParquet(join(dir, `part-${String(k).padStart(5, '0')}.parquet`), { compression: 'zstd', statistics: true, maintainOrder: true })
-        .collect();
-      perInterval[`${days}d`] = (perInterval[`${days}d`] ?? 0) + bars.height;
-      rowsOut += bars.height;
-    }
-  };
-  // Most of the plan is sequential (shift, cumSum, an order-keeping group-by), so
-  // PROPOSAL_CONCURRENCY chunks run at once to keep every core busy.
-  let next = 0;
-  const worker = async () => {
-    while (next < chunks.length) {
-      const k = next++;
-      const [lo, hi] = chunks[k]!;
-      await one(k, lo, hi);
-    }
-  };
-  await Promise.all(Array.from({ length: PROPOSAL_CONCURRENCY }, worker));
-  return { rowsIn, rowsOut, detail: { chunks: chunks.length, concurrency: PROPOSAL_CONCURRENCY, ...perInterval } };
-}
-
 async function duckRebuildTask(task: Extract<ChildTask, { kind: 'duck-rebuild' }>) {
   mkdirSync(task.outDir, { recursive: true });
   const { con, close } = await openDuck({ threads: task.threads });
@@ -103,47 +62,100 @@ async function oursConsolidate(task: Extract<ChildTask, { kind: 'ours-consolidat
   return { rowsIn: report.rows.received, rowsOut: report.rows.accepted, detail: { rows: report.rows, sessions: report.sessions.length } };
 }
 
-async function oursIncrement(task: Extract<ChildTask, { kind: 'ours-increment' }>) {
-  const lake = openLake(task.lake);
-  const consolidated = await consolidateLake(lake, { runId: 'bench-increment' });
-  const resampled = await resampleLake(lake, { days: INTERVALS, runId: 'bench-increment' });
-  const barsWritten = resampled.intervals.reduce((n, i) => n + i.barsWritten, 0);
+/** `0m1.250s 0m0.310s` (bash `times`) -> seconds. */
+function bashSeconds(text: string): number {
+  const m = /^(\d+)m([\d.]+)s$/.exec(text.trim());
+  if (!m) throw new Error(`bench: cannot read a bash time from ${JSON.stringify(text)}`);
+  return Number(m[1]) * 60 + Number(m[2]);
+}
+
+interface JobReport {
+  elapsedMs: number;
+  maxRssMiB: number;
+  consolidate?: { rows: { received: number; accepted: number } };
+  resample?: Array<{ days: number; mode: string; bucketsRecomputed: number; barsWritten: number; bytesWritten: number }>;
+}
+
+/**
+ * The production jobs as the container runs them: `node <batch-runner bundle>
+ * <step...>`, one process per step, in order. CPU comes from bash's `times`
+ * (the children's user and system time), peak RSS and work time from the
+ * job's own closing report.
+ */
+async function bundleTask(task: Extract<ChildTask, { kind: 'bundle' }>) {
+  let seconds = 0;
+  let processSeconds = 0;
+  let cpuSeconds = 0;
+  let maxRssBytes = 0;
+  const reports: JobReport[] = [];
+  for (const args of task.steps) {
+    const timesFile = join(tmpdir(), `fibbars-bench-times-${process.pid}-${reports.length}`);
+    const started = performance.now();
+    const r = spawnSync('bash', ['-c', '"$@"; rc=$?; times > "$BENCH_TIMES"; exit $rc', 'bash', process.execPath, task.bundle, ...args], {
+      env: { ...process.env, FIBBARS_LAKE: task.lake, FIBBARS_RUN_ID: `${task.runId}-${args[0]}`, BENCH_TIMES: timesFile },
+      encoding: 'utf8',
+      maxBuffer: 256 * 2 ** 20,
+    });
+    processSeconds += (performance.now() - started) / 1000;
+    if (r.status !== 0) {
+      throw new Error(`batch-runner ${args.join(' ')} exited with ${String(r.status)}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+    }
+    const [, children] = readFileSync(timesFile, 'utf8').trim().split('\n');
+    rmSync(timesFile, { force: true });
+    const [user, sys] = (children ?? '').trim().split(/\s+/);
+    cpuSeconds += bashSeconds(user ?? '') + bashSeconds(sys ?? '');
+    const done = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg?: string; report?: JobReport })
+      .find((l) => l.msg === 'done');
+    if (!done?.report) throw new Error(`batch-runner ${args.join(' ')} printed no done report`);
+    reports.push(done.report);
+    seconds += done.report.elapsedMs / 1000;
+    maxRssBytes = Math.max(maxRssBytes, done.report.maxRssMiB * 2 ** 20);
+  }
+  const resampled = reports.flatMap((r) => r.resample ?? []);
+  const consolidated = reports.find((r) => r.consolidate)?.consolidate;
+  const barsWritten = resampled.reduce((n, i) => n + i.barsWritten, 0);
   return {
-    rowsIn: consolidated.rows.received,
-    rowsOut: consolidated.rows.accepted + barsWritten,
-    detail: { rows: consolidated.rows, intervals: resampled.intervals.map((i) => ({ days: i.days, mode: i.mode, buckets: i.bucketsRecomputed, bars: i.barsWritten })) },
+    seconds,
+    processSeconds,
+    cpuSeconds,
+    maxRssBytes,
+    rowsIn: consolidated?.rows.received ?? 0,
+    rowsOut: (consolidated?.rows.accepted ?? 0) + barsWritten,
+    detail: {
+      bytesWritten: resampled.reduce((n, i) => n + i.bytesWritten, 0),
+      intervals: resampled.map((i) => ({ days: i.days, mode: i.mode, buckets: i.bucketsRecomputed, bars: i.barsWritten, bytes: i.bytesWritten })),
+      jobs: reports.map((r) => ({ seconds: r.elapsedMs / 1000, maxRssMiB: r.maxRssMiB })),
+    },
   };
 }
 
 async function duckIncrementTask(task: Extract<ChildTask, { kind: 'duck-increment' }>) {
   const { con, close } = await openDuck({ threads: task.threads });
   try {
-    const r = await duckIncrement(con, task.stateDir, task.rawFile, task.session);
+    const r = await duckIncrement(con, task.stateDir, task);
     return { rowsIn: r.rowsIn, rowsOut: r.rowsOut, detail: r };
   } finally {
     close();
   }
 }
 
-export async function runTask(task: ChildTask): Promise<Omit<ChildResult, 'maxRssBytes'>> {
+export async function runTask(task: ChildTask): Promise<Omit<ChildResult, 'maxRssBytes'> & { maxRssBytes?: number }> {
   const started = performance.now();
   const cpu = process.cpuUsage();
   let r: { rowsIn: number; rowsOut: number; detail?: unknown };
+  if (task.kind === 'bundle') return bundleTask(task);
   switch (task.kind) {
     case 'ours-rebuild':
       r = await oursRebuild(task);
-      break;
-    case 'proposal-rebuild':
-      r = await proposalRebuild(task);
       break;
     case 'duck-rebuild':
       r = await duckRebuildTask(task);
       break;
     case 'ours-consolidate':
       r = await oursConsolidate(task);
-      break;
-    case 'ours-increment':
-      r = await oursIncrement(task);
       break;
     case 'duck-increment':
       r = await duckIncrementTask(task);
@@ -158,7 +170,7 @@ async function main(): Promise<void> {
   if (!arg) throw new Error('child: expected one JSON task argument');
   const result = await runTask(JSON.parse(arg) as ChildTask);
   // maxRSS is in KiB on Linux.
-  const out: ChildResult = { ...result, maxRssBytes: process.resourceUsage().maxRSS * 1024 };
+  const out: ChildResult = { ...result, maxRssBytes: result.maxRssBytes ?? process.resourceUsage().maxRSS * 1024 };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 

@@ -26,8 +26,13 @@ export const USAGE = `usage: pnpm bench [options]
   --warmup N        untimed runs before them (default 1)
   --raw-tickers N   tickers in the raw zone for the consolidation measurement (default: --tickers)
   --raw-sessions N  latest sessions in that raw zone (default 252, about a year)
-  --only LIST       measurements to run: rebuild,proposal,consolidate,increment (default all;
-                    DuckDB's rebuild runs whenever a rebuild or the increment does)
+  --only LIST       measurements to run: rebuild,lake,consolidate,increment (default all;
+                    DuckDB's rebuild runs whenever one of them needs it)
+                      rebuild      resample() x6 on the history in memory
+                      lake         the production full build: batch-runner resample as a process
+                      consolidate  batch-runner's consolidation of a raw zone, in-process
+                      increment    a daily run as the container runs it (consolidate + resample
+                                   processes) with splits and a corrected earlier session
   --duckdb-threads N  DuckDB threads (default 2, the cores of the reference machine)
   --data-dir DIR    cache of generated data (default .bench-data at the repo root)
   --help            this text`;
@@ -44,7 +49,12 @@ export interface BenchOptions {
 }
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-const MEASUREMENTS = ['rebuild', 'proposal', 'consolidate', 'increment'];
+const MEASUREMENTS = ['rebuild', 'lake', 'consolidate', 'increment'];
+/** The production job, as the container runs it. */
+const BUNDLE = join(REPO_ROOT, 'packages', 'batch-runner', 'dist', 'bundle', 'main.js');
+const RESAMPLE_STEP = ['resample', '--days', INTERVALS.join(',')];
+/** Sessions before the increment's session of the session the vendor corrects. */
+const CORRECTED_SESSIONS_BACK = 4;
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -158,18 +168,14 @@ async function ensureRawLake(dir: string, manifest: DailyManifest, tickers: numb
   return { lake, rows: rows.height };
 }
 
-/**
- * The lake the daily increment starts from: the whole history committed as
- * `ohlcv_1d`, all six intervals built by resampleLake, and the next session's
- * raw fetch waiting to be consolidated. Built once per scale, untimed.
- */
-async function ensureIncrementLake(dir: string, manifest: DailyManifest): Promise<string> {
-  const root = join(dir, 'increment-base');
+/** A lake holding the whole history as one committed `ohlcv_1d` version, built once per scale, untimed. */
+async function ensureHistoryLake(dir: string, manifest: DailyManifest): Promise<string> {
+  const root = join(dir, 'history-lake');
   const lakeDir = join(root, 'lake');
   const marker = join(root, 'ready');
   const core = coreFingerprint();
   if (existsSync(marker) && readFileSync(marker, 'utf8').trim() === core) return lakeDir;
-  log('building the lake the daily increment starts from (history, six intervals, one pending raw session)');
+  log('building the lake that holds the history as one ohlcv_1d version');
   rmSync(root, { recursive: true, force: true });
   mkdirSync(lakeDir, { recursive: true });
   const lake = openLake(lakeDir);
@@ -190,10 +196,87 @@ async function ensureIncrementLake(dir: string, manifest: DailyManifest): Promis
     runId: 'bench-seed',
     meta: { fetches: {}, changedSessions: [], latestSession: manifest.lastSession, recentRows },
   });
-  await resampleLake(lake, { days: INTERVALS, runId: 'bench-seed' });
-  await writeRawSessions(lakeDir, pl.readParquet(join(dir, manifest.incrementFile)));
   writeFileSync(marker, `${core}\n`);
   return lakeDir;
+}
+
+export interface IncrementSetup {
+  lake: string;
+  /** The corrected earlier session, then the new session, each with its raw fetch file. */
+  fetches: Array<{ session: string; rawFile: string }>;
+  splits: Array<{ ticker: string; executionDate: string; ratio: number }>;
+  correctedRows: number;
+}
+
+/** Splits executed on the new session: at least 3 per 10,000 tickers, one of them a reverse split (1-for-4). */
+function incrementSplits(tickers: number, session: string): Array<{ ticker: string; execution_date: string; split_from: number; split_to: number }> {
+  const n = Math.max(4, Math.ceil((tickers * 4) / 10_000));
+  const ratios: Array<[number, number]> = [[1, 2], [2, 3], [4, 1], [1, 5]];
+  const ids = [...new Set(Array.from({ length: n }, (_, k) => (7 + k * 2_477) % tickers))];
+  return ids.map((id, k) => {
+    const [from, to] = ratios[k % ratios.length]!;
+    return { ticker: tickerName(id), execution_date: session, split_from: from, split_to: to };
+  });
+}
+
+/**
+ * The lake the daily increment starts from: the history, all six intervals
+ * built, and waiting in the raw zone the vendor's correction of an earlier
+ * session (1 % of its tickers changed), the new session for every ticker, and
+ * the splits executed on it. Built once per scale, untimed.
+ */
+async function ensureIncrementLake(dir: string, manifest: DailyManifest): Promise<IncrementSetup> {
+  const root = join(dir, 'increment-base');
+  const lakeDir = join(root, 'lake');
+  const marker = join(root, 'setup.json');
+  const core = coreFingerprint();
+  if (existsSync(marker)) {
+    const cached = JSON.parse(readFileSync(marker, 'utf8')) as IncrementSetup & { core: string };
+    if (cached.core === core) return cached;
+  }
+  const history = await ensureHistoryLake(dir, manifest);
+  log('building the lake the daily increment starts from (history, six intervals, a correction, a new session, splits)');
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  linkCopy(history, lakeDir);
+  const lake = openLake(lakeDir);
+  await resampleLake(lake, { days: INTERVALS, runId: 'bench-seed' });
+  const corrected = nyse.sessionAt(nyse.sessionIndex(manifest.lastSession) - CORRECTED_SESSIONS_BACK);
+  const day = pl.lit(new Date(`${corrected}T00:00:00Z`));
+  const old = (await pl.scanParquet(join(dir, 'daily', '*.parquet')).filter(pl.col('date').eq(day)).collect()).sort('ticker').withRowIndex('__i');
+  // Every 100th ticker's close moves up 1 % (its high follows); the rest is fetched again unchanged.
+  const pick = pl.col('__i').modulo(100).eq(0);
+  const fixed = old
+    .withColumns(pl.when(pick).then(pl.col('close').mul(1.01).round(4)).otherwise(pl.col('close')).alias('close'))
+    .withColumns(pl.maxHorizontal([pl.col('high'), pl.col('close')]).alias('high'))
+    .drop('__i');
+  const correctedRows = Number(old.select(pick.cast(pl.Int32).sum()).row(0)[0]);
+  await writeRawSessions(lakeDir, fixed);
+  await writeRawSessions(lakeDir, pl.readParquet(join(dir, manifest.incrementFile)));
+  const splits = incrementSplits(manifest.scale.tickers, manifest.incrementSession);
+  await lake.raw.write('splits', manifest.incrementSession, [JSON.stringify({ status: 'OK', results: splits })], {
+    requests: [], rows: splits.length, source: 'synthetic', fetchedAt: new Date(`${manifest.incrementSession}T22:05:00Z`),
+  });
+  const rawFile = (session: string) => {
+    const d = join(lakeDir, 'raw', 'ohlcv', `date=${session}`);
+    const gz = readdirSync(d).filter((f) => f.endsWith('.json.gz')).sort().at(-1);
+    if (!gz) throw new Error(`no raw fetch for ${session} in ${lakeDir}`);
+    return join(d, gz);
+  };
+  const setup: IncrementSetup = {
+    lake: lakeDir,
+    fetches: [corrected, manifest.incrementSession].map((session) => ({ session, rawFile: rawFile(session) })),
+    splits: splits.map((x) => ({ ticker: x.ticker, executionDate: x.execution_date, ratio: x.split_to / x.split_from })),
+    correctedRows,
+  };
+  writeFileSync(marker, `${JSON.stringify({ ...setup, core })}\n`);
+  return setup;
+}
+
+/** The Parquet files of a dataset's head, as stored (bars on their end date's split basis). */
+async function headFiles(lakeDir: string, dataset: string): Promise<{ paths: string[]; bytes: number }> {
+  const head = await openLake(lakeDir).head(dataset);
+  return { paths: (head?.files ?? []).map((f) => join(lakeDir, f.path)), bytes: (head?.files ?? []).reduce((n, f) => n + f.bytes, 0) };
 }
 
 async function lakeToParquet(lakeDir: string, dataset: string, from: string, out: string): Promise<void> {
@@ -223,38 +306,61 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const mopts = { runs: opts.runs, warmup: opts.warmup, log };
   const duckOut = join(work, 'rebuild-duckdb');
 
-  const rebuilds: Array<[key: string, name: string, kind: 'ours-rebuild' | 'proposal-rebuild', out: string]> = [];
-  if (opts.only.has('rebuild')) rebuilds.push(['rebuildOurs', 'full rebuild, fibbars resample()', 'ours-rebuild', join(work, 'rebuild-ours')]);
-  if (opts.only.has('proposal')) rebuilds.push(['rebuildProposal', 'full rebuild, proposed plan', 'proposal-rebuild', join(work, 'rebuild-proposal')]);
-  for (const [key, name, kind, outDir] of rebuilds) {
-    m[key] = await measure(name, { kind, dailyGlob: join(dir, 'daily', '*.parquet'), lastSession: manifest.lastSession, outDir }, mopts);
+  if (opts.only.has('lake') || opts.only.has('increment')) {
+    if (!existsSync(BUNDLE)) throw new Error(`the batch-runner bundle is missing at ${BUNDLE}: run "pnpm nx run batch-runner:bundle" (pnpm bench builds it)`);
   }
-  if (rebuilds.length > 0 || opts.only.has('increment')) {
+  if (opts.only.has('rebuild')) {
+    m.rebuildOurs = await measure(
+      'resample() x6 in memory, fibbars',
+      { kind: 'ours-rebuild', dailyGlob: join(dir, 'daily', '*.parquet'), lastSession: manifest.lastSession, outDir: join(work, 'rebuild-ours') },
+      mopts,
+    );
+  }
+  const historyLake = opts.only.has('lake') ? await ensureHistoryLake(dir, manifest) : null;
+  // DuckDB's full build reads the files the lake commits (the same bytes the production job reads).
+  const duckInput = historyLake ? (await headFiles(historyLake, 'ohlcv_1d')).paths : dailyFiles;
+  if (opts.only.has('rebuild') || opts.only.has('lake') || opts.only.has('increment')) {
     // DuckDB is the reference: its bars check ours, and seed its own increment.
-    const timed = rebuilds.length > 0 ? mopts : { runs: 1, warmup: 0, log };
+    const timed = opts.only.has('rebuild') || opts.only.has('lake') ? mopts : { runs: 1, warmup: 0, log };
     m.rebuildDuckdb = await measure(
-      'full rebuild, DuckDB',
-      { kind: 'duck-rebuild', dailyFiles, lastSession: manifest.lastSession, outDir: duckOut, threads: opts.duckThreads },
+      'full build, DuckDB',
+      { kind: 'duck-rebuild', dailyFiles: duckInput, lastSession: manifest.lastSession, outDir: duckOut, threads: opts.duckThreads },
       timed,
     );
-    if (rebuilds.length === 0) delete m.rebuildDuckdb;
+    if (!opts.only.has('rebuild') && !opts.only.has('lake')) delete m.rebuildDuckdb;
   }
-  if (rebuilds.length > 0) {
-    const { con, close } = await openDuck();
-    try {
-      for (const [key, , , outDir] of rebuilds) {
-        const stage = key === 'rebuildOurs' ? 'rebuild' : 'rebuildProposal';
-        checks[stage] = [];
-        for (const days of INTERVALS) {
-          const f = `ohlcv_${days}d.parquet`;
-          // The proposed plan writes one file per ticker chunk.
-          const ours = stage === 'rebuild' ? join(outDir, f) : join(outDir, `ohlcv_${days}d`, '*.parquet');
-          checks[stage].push(await compareBars(con, `${days}d`, [ours], [join(duckOut, f)]));
-        }
+  if (historyLake) {
+    const runLake = join(work, 'lake-build');
+    const task = { kind: 'bundle' as const, bundle: BUNDLE, lake: runLake, steps: [RESAMPLE_STEP], runId: 'bench-build' };
+    m.lakeOurs = await measure('full build, batch-runner resample (process)', task, {
+      ...mopts,
+      prepare: () => {
+        linkCopy(historyLake, runLake);
+        return task;
+      },
+    });
+    m.lakeOurs.rowsIn = manifest.rows;
+    m.lakeOurs.rowsPerSecond = manifest.rows / m.lakeOurs.seconds;
+  }
+  const { con, close } = await openDuck();
+  try {
+    if (m.rebuildOurs) {
+      checks.rebuild = [];
+      for (const days of INTERVALS) {
+        const f = `ohlcv_${days}d.parquet`;
+        checks.rebuild.push(await compareBars(con, `${days}d`, [join(work, 'rebuild-ours', f)], [join(duckOut, f)]));
       }
-    } finally {
-      close();
     }
+    if (m.lakeOurs) {
+      checks.lake = [];
+      for (const days of INTERVALS) {
+        const ours = join(work, `lake-${days}d.parquet`);
+        await lakeToParquet(join(work, 'lake-build'), `ohlcv_${days}d`, manifest.firstSession, ours);
+        checks.lake.push(await compareBars(con, `${days}d`, [ours], [join(duckOut, `ohlcv_${days}d.parquet`)]));
+      }
+    }
+  } finally {
+    close();
   }
 
   if (opts.only.has('consolidate')) {
@@ -276,31 +382,25 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   }
 
   if (opts.only.has('increment')) {
-    const base = await ensureIncrementLake(dir, manifest);
+    const setup = await ensureIncrementLake(dir, manifest);
     const runLake = join(work, 'increment-lake');
-    m.incrementOurs = await measure(
-      'daily increment, fibbars',
-      { kind: 'ours-increment', lake: runLake },
-      {
-        ...mopts,
-        prepare: () => {
-          linkCopy(base, runLake);
-          return { kind: 'ours-increment', lake: runLake };
-        },
+    const task = { kind: 'bundle' as const, bundle: BUNDLE, lake: runLake, steps: [['consolidate'], RESAMPLE_STEP], runId: 'bench-increment' };
+    m.incrementOurs = await measure('daily increment, batch-runner consolidate + resample (processes)', task, {
+      ...mopts,
+      prepare: () => {
+        linkCopy(setup.lake, runLake);
+        return task;
       },
-    );
-    const rawFile = join(base, 'raw', 'ohlcv', `date=${manifest.incrementSession}`);
-    const rawGz = readdirSync(rawFile).find((f) => f.endsWith('.json.gz'));
-    if (!rawGz) throw new Error(`no raw fetch for ${manifest.incrementSession} in ${base}`);
+    });
     const duckBase = join(dir, 'increment-duckdb-base');
-    const { con, close } = await openDuck();
+    const { con: c1, close: close1 } = await openDuck();
     try {
-      await prepareDuckState(con, dailyFiles, duckOut, duckBase);
+      await prepareDuckState(c1, dailyFiles, duckOut, duckBase);
     } finally {
-      close();
+      close1();
     }
     const duckState = join(work, 'increment-duckdb');
-    const duckTask = { kind: 'duck-increment' as const, stateDir: duckState, rawFile: join(rawFile, rawGz), session: manifest.incrementSession, threads: opts.duckThreads };
+    const duckTask = { kind: 'duck-increment' as const, stateDir: duckState, fetches: setup.fetches, splits: setup.splits, threads: opts.duckThreads };
     m.incrementDuckdb = await measure('daily increment, DuckDB', duckTask, {
       ...mopts,
       prepare: () => {
@@ -308,19 +408,27 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         return duckTask;
       },
     });
+    // Rows received: the corrected session and the new one.
+    const rowsIn = m.incrementOurs.rowsIn;
     for (const k of ['incrementOurs', 'incrementDuckdb'] as const) {
-      m[k]!.rowsIn = manifest.incrementRows;
-      m[k]!.rowsPerSecond = manifest.incrementRows / m[k]!.seconds;
+      m[k]!.rowsIn = rowsIn;
+      m[k]!.rowsPerSecond = rowsIn / m[k]!.seconds;
     }
-    // Compare every bar that starts on or after the earliest bucket the new session touched.
+    // Bytes the increment wrote into the bar datasets, against the bar bytes of the lake it leaves.
+    let barBytes = 0;
+    for (const days of INTERVALS) barBytes += (await headFiles(runLake, `ohlcv_${days}d`)).bytes;
+    const written = (m.incrementOurs.detail as { bytesWritten: number }).bytesWritten;
+    m.incrementOurs.detail = { ...(m.incrementOurs.detail as object), barBytes, bytesShare: written / barBytes, splits: setup.splits.length, correctedRows: setup.correctedRows };
+    // Compare the stored bars (both on their end date's split basis) from the earliest recomputed bucket on.
     const { con: c2, close: close2 } = await openDuck();
     try {
       checks.increment = [];
       for (const days of INTERVALS) {
-        const idx = nyse.sessionIndex(manifest.incrementSession);
+        const idx = nyse.sessionIndex(setup.fetches[0]!.session);
         const first = nyse.sessionAt(Math.floor(idx / days) * days);
         const ours = join(work, `increment-ours-${days}d.parquet`);
-        await lakeToParquet(runLake, `ohlcv_${days}d`, first, ours);
+        const stored = (await headFiles(runLake, `ohlcv_${days}d`)).paths;
+        await c2.run(`COPY (SELECT * FROM read_parquet(${sqlList(stored)}) WHERE end_date >= DATE ${sqlString(first)}) TO ${sqlString(ours)} (FORMAT parquet)`);
         const duck = join(work, `increment-duckdb-${days}d.parquet`);
         await c2.run(
           `COPY (SELECT * FROM read_parquet(${sqlString(join(duckState, `ohlcv_${days}d`, '*', '*.parquet'))}) WHERE end_date >= DATE ${sqlString(first)}) TO ${sqlString(duck)} (FORMAT parquet)`,
@@ -349,7 +457,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
 
   const ratios: Record<string, number> = {};
   if (m.rebuildOurs && m.rebuildDuckdb) ratios.rebuild = m.rebuildOurs.seconds / m.rebuildDuckdb.seconds;
-  if (m.rebuildProposal && m.rebuildDuckdb) ratios.rebuildProposal = m.rebuildProposal.seconds / m.rebuildDuckdb.seconds;
+  if (m.lakeOurs && m.rebuildDuckdb) ratios.lake = m.lakeOurs.seconds / m.rebuildDuckdb.seconds;
   if (m.incrementOurs && m.incrementDuckdb) ratios.increment = m.incrementOurs.seconds / m.incrementDuckdb.seconds;
   const ok = Object.values(checks).every((cs) => cs.every((c) => c.equal));
   return {

@@ -13,7 +13,7 @@ export interface Measurement {
   rowsOut: number;
   /** Median of the timed runs, measured inside the child around the work. */
   seconds: number;
-  /** Median wall time of the child process, start-up and module loading included. */
+  /** Median wall time of the measured process(es), start-up and module loading included. */
   wallSeconds: number;
   allSeconds: number[];
   /** Median CPU seconds (all threads): less sensitive than wall time to other load on the machine. */
@@ -80,7 +80,7 @@ export async function measure(name: string, task: ChildTask, opts: MeasureOption
     rowsIn: last.rowsIn,
     rowsOut: last.rowsOut,
     seconds,
-    wallSeconds: median(results.map((r) => r.wallSeconds)),
+    wallSeconds: median(results.map((r) => r.processSeconds ?? r.wallSeconds)),
     allSeconds: results.map((r) => r.seconds),
     cpuSeconds: median(results.map((r) => r.cpuSeconds)),
     rowsPerSecond: seconds > 0 ? last.rowsIn / seconds : 0,

@@ -1,15 +1,11 @@
 // Where the full rebuild spends its time: each stage of ohlcv-core's
-// resample run on its own over a cached history, with wall and CPU time,
-// next to the variants proposed in BENCHMARKS.md. Every variant's bars are
-// checked equal to `resample`'s before its time is reported.
+// resample run on its own over a cached history, with wall and CPU time.
 //
 //   node tools/bench/dist/profile.js .bench-data/10000x20-seed1 [days]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pl from 'nodejs-polars';
 import { calendarFrame, resample, resampleLazy } from '@fibbars/ohlcv-core';
-import { barsBySortedRuns } from './proposal.js';
-import { compareBars, openDuck } from './duckdb.js';
 import type { DailyManifest } from './generate.js';
 
 interface Stage {
@@ -40,7 +36,6 @@ async function main(): Promise<void> {
     process.stderr.write(`${s.stage.padEnd(64)} ${s.seconds.toFixed(2).padStart(7)} s ${s.cpuSeconds.toFixed(1).padStart(7)} s CPU ${String(s.rows).padStart(10)} rows\n`);
   };
   const glob = join(dir, 'daily', '*.parquet');
-  const asOfIndex = calendarFrame().filter(pl.col('date').eq(pl.lit(new Date(`${manifest.lastSession}T00:00:00Z`)))).getColumn('session_index').get(0) as number;
   const { df: daily } = await timed('read silver daily (scanParquet + collect)', () => pl.scanParquet(glob).collect(), log);
   await timed(
     'input check 1: duplicate (ticker, date) group-by',
@@ -64,10 +59,7 @@ async function main(): Promise<void> {
     log,
   );
   await timed('output sort by (ticker, bucket)', () => reference.sort(['ticker', 'bucket']), log);
-  const { df: proposed } = await timed('proposal: integer runs over sorted input, first/last', () => barsBySortedRuns(daily.lazy(), days, asOfIndex).collect(), log);
   const refFile = join(dir, '..', `profile-${days}d.parquet`);
-  const propFile = join(dir, '..', `profile-${days}d-proposal.parquet`);
-  await proposed.lazy().sinkParquet(propFile, { compression: 'zstd' }).collect();
   await timed(
     'write bars (sinkParquet zstd)',
     async () => {
@@ -76,13 +68,7 @@ async function main(): Promise<void> {
     },
     log,
   );
-  const { con, close } = await openDuck();
-  const check = await compareBars(con, `${days}d`, [propFile], [refFile]);
-  close();
-  const same = check.equal;
-  process.stderr.write(`proposal equals resample() (DuckDB full outer join): ${String(same)} ${JSON.stringify(check)}\n`);
-  process.stdout.write(`${JSON.stringify({ rows: daily.height, days, proposalEqual: same, stages })}\n`);
-  if (!same) process.exitCode = 1;
+  process.stdout.write(`${JSON.stringify({ rows: daily.height, days, stages })}\n`);
 }
 
 main().catch((err: unknown) => {

@@ -1,7 +1,7 @@
 // The human half of the output: one table of figures and a line per check.
 import type { BenchResult } from './cli.js';
 
-const PAIRS: Record<string, string> = { rebuildOurs: 'rebuild', rebuildProposal: 'rebuildProposal', incrementOurs: 'increment' };
+const PAIRS: Record<string, string> = { rebuildOurs: 'rebuild', lakeOurs: 'lake', incrementOurs: 'increment' };
 
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(0)} MiB`;

@@ -31,7 +31,7 @@ describe('pnpm bench at a tiny scale', () => {
     const result = JSON.parse(last);
     expect(result.ok).toBe(true);
     expect(result.scale).toEqual({ tickers: 40, years: 2, seed: 1 });
-    expect(Object.keys(result.checks).sort()).toEqual(['increment', 'incrementDaily', 'rebuild', 'rebuildProposal']);
+    expect(Object.keys(result.checks).sort()).toEqual(['increment', 'incrementDaily', 'lake', 'rebuild']);
     for (const comparisons of Object.values(result.checks) as { equal: boolean; oursRows: number }[][]) {
       for (const c of comparisons) {
         expect(c.equal).toBe(true);
@@ -43,7 +43,7 @@ describe('pnpm bench at a tiny scale', () => {
 
   it('reports every measurement with its time, throughput and peak RSS', () => {
     const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
-    expect(Object.keys(result.measurements).sort()).toEqual(['consolidateOurs', 'incrementDuckdb', 'incrementOurs', 'rebuildDuckdb', 'rebuildOurs', 'rebuildProposal']);
+    expect(Object.keys(result.measurements).sort()).toEqual(['consolidateOurs', 'incrementDuckdb', 'incrementOurs', 'lakeOurs', 'rebuildDuckdb', 'rebuildOurs']);
     for (const m of Object.values(result.measurements) as { seconds: number; rowsIn: number; rowsPerSecond: number; peakRssBytes: number }[]) {
       expect(m.seconds).toBeGreaterThan(0);
       expect(m.rowsIn).toBeGreaterThan(0);
@@ -51,7 +51,15 @@ describe('pnpm bench at a tiny scale', () => {
       expect(m.peakRssBytes).toBeGreaterThan(10 * 2 ** 20);
     }
     expect(result.measurements.rebuildOurs.rowsIn).toBe(result.rows);
-    expect(result.measurements.incrementOurs.rowsIn).toBe(40);
+    // The corrected earlier session and the new one, 40 tickers each, through the production jobs as processes.
+    expect(result.measurements.incrementOurs.rowsIn).toBe(80);
+    const inc = result.measurements.incrementOurs.detail;
+    expect(inc.splits).toBeGreaterThanOrEqual(3);
+    expect(inc.bytesWritten).toBeGreaterThan(0);
+    expect(inc.bytesShare).toBeCloseTo(inc.bytesWritten / inc.barBytes, 12);
+    expect(inc.intervals.map((i: { mode: string }) => i.mode)).toEqual(Array(6).fill('incremental'));
+    expect(result.measurements.lakeOurs.cpuSeconds).toBeGreaterThan(0);
+    expect(result.measurements.lakeOurs.wallSeconds).toBeGreaterThanOrEqual(result.measurements.lakeOurs.seconds);
     expect(result.ratios.rebuild).toBeCloseTo(result.measurements.rebuildOurs.seconds / result.measurements.rebuildDuckdb.seconds, 10);
     expect(run.stdout).toMatch(/measurement\s+rows in\s+rows out\s+seconds/);
   });
