@@ -78,14 +78,16 @@ export function registerBackfill(program: Command, ctx: Ctx): void {
       const core = await loadCore();
       const lake = await core.openLake(cfg.lake);
       const source = await chosen.create(ctx.now);
-      const configured = intervalsIn(await committedDatasets(lake.store));
-      const intervals = configured.length > 0 ? configured.filter((d) => d > 1) : [...DEFAULT_INTERVALS];
+      // The default intervals plus any other the lake already holds: a run killed after some
+      // intervals were committed must not shrink what the re-run builds (DESIGN 3.2).
+      const configured = intervalsIn(await committedDatasets(lake.store)).filter((d) => d > 1);
+      const intervals = [...new Set([...DEFAULT_INTERVALS, ...configured])].sort((a, b) => a - b);
       const result = await backfillSessions(lake, source, sessions, {
         refetch: Boolean(opts.refetch),
         concurrency,
         log: ctx.log,
         runId: newRunId('backfill', ctx.now()),
-        intervals: intervals.length > 0 ? intervals : [...DEFAULT_INTERVALS],
+        intervals,
         ...(maxRejectedShare === undefined ? {} : { maxRejectedShare }),
       });
       const full: BackfillResult = { from, to, ...result, elapsedMs: Date.now() - started };
