@@ -255,6 +255,19 @@ export class Lake {
 
   /** Datasets that have at least one version. */
   async datasets(): Promise<string[]> {
+    if (this.store.listChildren) {
+      // One listing of the dataset folders, not of every commit record ever written.
+      const names = (await this.store.listChildren('_commits/')).filter((n) => {
+        try {
+          datasetSpec(n);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      const present = await Promise.all(names.map(async (n) => (await this.versions(n)).length > 0));
+      return names.filter((_, i) => present[i]);
+    }
     const names = new Set<string>();
     for (const { key } of await this.store.list('_commits/')) {
       const m = /^_commits\/([^/]+)\/\d{20}\.json$/.exec(key);

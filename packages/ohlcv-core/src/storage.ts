@@ -127,6 +127,12 @@ export interface ObjectStore {
   putIfAbsent(key: string, body: Body): Promise<void>;
   /** Every object whose key starts with `prefix`, in key order (all pages). */
   list(prefix: string): Promise<ObjectInfo[]>;
+  /**
+   * The names of the "folders" right under `prefix` (which ends with `/`),
+   * sorted: one request however many objects lie below them. Optional: a
+   * store without it is listed in full.
+   */
+  listChildren?(prefix: string): Promise<string[]>;
   /** Removes the object; deleting a missing key is not an error. */
   delete(key: string): Promise<void>;
   exists(key: string): Promise<boolean>;
@@ -260,6 +266,17 @@ export class LocalObjectStore implements ObjectStore {
     await fs.rm(this.file(key), { force: true });
   }
 
+  async listChildren(prefix: string): Promise<string[]> {
+    assertPrefix(prefix);
+    try {
+      const entries = await fs.readdir(prefix === '' ? this.root : this.file(prefix.replace(/\/$/, '')), { withFileTypes: true });
+      return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort(compareKeys);
+    } catch (error) {
+      if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return [];
+      throw error;
+    }
+  }
+
   /**
    * Removes temp files (`.tmp-*`) left by writers that died mid-write, under
    * `prefix`, last modified before `olderThan`. Returns their keys.
@@ -377,6 +394,23 @@ export class S3ObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+  }
+
+  async listChildren(prefix: string): Promise<string[]> {
+    assertPrefix(prefix);
+    const names: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, Delimiter: '/', ContinuationToken: token }),
+      );
+      for (const p of page.CommonPrefixes ?? []) {
+        const name = p.Prefix?.slice((this.prefix + prefix).length).replace(/\/$/, '');
+        if (name) names.push(name);
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return names.sort(compareKeys);
   }
 
   async exists(key: string): Promise<boolean> {

@@ -69,6 +69,16 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Obj
       expect((await store.list('l/')).map((o) => o.key)).toEqual(['l/a/10.txt', 'l/b/2.txt']);
     });
 
+    it('lists the folders right under a prefix, without the objects below them', async () => {
+      const store = await makeStore();
+      await store.put('_commits/ohlcv_5d/00000000000000000001.json', '{}');
+      await store.put('_commits/ohlcv_1d/00000000000000000001.json', '{}');
+      await store.put('_commits/ohlcv_1d/00000000000000000002.json', '{}');
+      await store.put('_commits/stray.json', '{}');
+      expect(await store.listChildren!('_commits/')).toEqual(['ohlcv_1d', 'ohlcv_5d']);
+      expect(await store.listChildren!('nothing/')).toEqual([]);
+    });
+
     it('rejects keys that escape the root with ConfigError and writes nothing', async () => {
       const store = await makeStore();
       for (const bad of ['../x', 'a/../../x', '/abs', 'a\\b', 'a//b', './a', '']) {
