@@ -6,6 +6,7 @@
  * nothing when nothing is new.
  */
 import pl from 'nodejs-polars';
+import type { Expr } from 'nodejs-polars';
 import pMap from 'p-map';
 import { isSession } from './calendar.js';
 import { isoToEpochDay } from './dates.js';
@@ -112,8 +113,14 @@ export async function withRetries<T>(attempts: number, fn: () => Promise<T>): Pr
   }
 }
 
-function yearOf(iso: string): number {
-  return Number(iso.slice(0, 4));
+function monthOf(iso: string): string {
+  return iso.slice(0, 7);
+}
+
+/** The last day of month `YYYY-MM`. */
+function lastDayOfMonth(month: string): string {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  return `${month}-${String(new Date(Date.UTC(y, m, 0)).getUTCDate()).padStart(2, '0')}`;
 }
 
 /** New fetches: sessions whose latest raw fetch is not the one recorded. */
@@ -145,22 +152,32 @@ async function consolidateDaily(
   );
   const raw = frames.length === 1 ? frames[0]! : pl.concat(frames, { how: 'vertical' });
   const sessions = todo.map((f) => f.session).sort();
-  const years = [...new Set(sessions.map(yearOf))].sort((a, b) => a - b);
-  const yearFiles = (head?.files ?? []).filter((f) => years.some((y) => f.partition === `year=${y}`));
-  const existing = yearFiles.length > 0 ? await lake.readCommitFiles('ohlcv_1d', yearFiles) : null;
+  // Daily files hold a month (or, written by older versions, a year): only the files whose
+  // dates overlap the months of the new sessions are read, and only those holding a changed
+  // session are rewritten, so a daily run costs a month of rows whatever the history.
+  const months = [...new Set(sessions.map(monthOf))];
+  const overlaps = (f: CommitFile, ms: readonly string[]): boolean =>
+    ms.some((m) => (f.minDate === null || f.minDate.slice(0, 7) <= m) && (f.maxDate === null || f.maxDate.slice(0, 7) >= m));
+  const readFiles = (head?.files ?? []).filter((f) => overlaps(f, months));
+  const existing = readFiles.length > 0 ? await lake.readCommitFiles('ohlcv_1d', readFiles) : null;
   const trailing = median(meta.recentRows.map(([, n]) => n));
   const { daily: merged, quarantined, report } = consolidate(existing, raw, {
     ...(options.maxRejectedShare !== undefined ? { maxRejectedShare: options.maxRejectedShare } : {}),
     ...(trailing !== undefined ? { trailingMedianRows: trailing } : {}),
   });
   const counts = report.counts;
-  // Only partitions whose rows changed are rewritten (a refetch with the same data rewrites none).
-  const changedYears = new Set(report.changedYears);
-  const oldFiles = yearFiles.filter((f) => changedYears.has(Number(f.partition?.slice(5))));
-  const files =
-    changedYears.size === 0
-      ? []
-      : await lake.writeFiles('ohlcv_1d', merged.filter(pl.col('date').dt.year().isIn([...changedYears])));
+  // Only files whose rows changed are rewritten (a refetch with the same data rewrites none):
+  // the files overlapping a changed month, with every row of the dates they span.
+  const changedMonths = [...new Set(report.changedSessions.map(monthOf))];
+  const oldFiles = readFiles.filter((f) => overlaps(f, changedMonths));
+  const spans: Array<[string, string]> = [
+    ...oldFiles.map((f): [string, string] => [f.minDate ?? '1990-01-01', f.maxDate ?? '2100-12-31']),
+    ...changedMonths.map((m): [string, string] => [`${m}-01`, lastDayOfMonth(m)]),
+  ];
+  const day = (iso: string): Expr => pl.lit(isoToEpochDay(iso)).cast(pl.Date);
+  const inSpans = spans.map(([a, b]) => pl.col('date').gtEq(day(a)).and(pl.col('date').ltEq(day(b)))).reduce<Expr | null>((acc, e) => (acc ? acc.or(e) : e), null);
+  const files = changedMonths.length === 0 || inSpans === null ? [] : await lake.writeFiles('ohlcv_1d', merged.filter(inSpans), { monthly: true });
+  const changedYears = new Set(files.map((f) => Number(f.partition?.slice(5))));
 
   const qFiles: CommitFile[] = [];
   const qConformed = quarantined.select(...Object.keys(QUARANTINE_SCHEMA));

@@ -447,7 +447,7 @@ export class Lake {
    * partitioned datasets) under unique names and returns their descriptions
    * for `commit`. Nothing is visible to readers until committed.
    */
-  async writeFiles(dataset: string, df: DataFrame, options: { blockBuckets?: number } = {}): Promise<CommitFile[]> {
+  async writeFiles(dataset: string, df: DataFrame, options: { blockBuckets?: number; monthly?: boolean } = {}): Promise<CommitFile[]> {
     const spec = datasetSpec(dataset);
     if (df.height === 0) return [];
     if (!spec.partitioned || !spec.span) {
@@ -458,17 +458,21 @@ export class Lake {
     if (block !== undefined && !(Number.isInteger(block) && block >= 1)) throw new ConfigError(`blockBuckets must be a whole number >= 1, got ${String(block)}`);
     // One pass splits the frame by year, and by block of buckets when asked
     // (keeping row order within each part).
-    const keys = block === undefined ? ['__year'] : ['__year', '__block'];
-    const withKeys = df.withColumns(
-      pl.col(startCol).dt.year().alias('__year'),
-      ...(block === undefined ? [] : [pl.col('bucket').cast(pl.Float64).div(block).floor().cast(pl.Int64).alias('__block')]),
-    );
+    // Within a year: blocks of buckets (bars) or months (daily rows), when asked.
+    const sub =
+      block !== undefined
+        ? [pl.col('bucket').cast(pl.Float64).div(block).floor().cast(pl.Int64).alias('__block')]
+        : options.monthly
+          ? [pl.col(startCol).dt.month().cast(pl.Int64).alias('__block')]
+          : [];
+    const keys = sub.length === 0 ? ['__year'] : ['__year', '__block'];
+    const withKeys = df.withColumns(pl.col(startCol).dt.year().alias('__year'), ...sub);
     const parts = withKeys
       .partitionBy(keys, true, true)
       .map((part) => {
         const year = part.getColumn('__year').get(0) as number | null;
         if (year === null) throw new ConfigError(`${dataset} rows without a ${startCol} cannot be partitioned`);
-        const blockNo = block === undefined ? 0 : Number(part.getColumn('__block').get(0));
+        const blockNo = sub.length === 0 ? 0 : Number(part.getColumn('__block').get(0));
         return { year, blockNo, part: part.drop(keys) };
       })
       .sort((a, b) => a.year - b.year || a.blockNo - b.blockNo);

@@ -189,7 +189,8 @@ async function ensureHistoryLake(dir: string, manifest: DailyManifest): Promise<
     .select(pl.col('date').cast(pl.Int32), pl.col('len').cast(pl.Float64))
     .rows()
     .map(([d, n]) => [new Date(Number(d) * 86_400_000).toISOString().slice(0, 10), Number(n)]);
-  const files = await lake.writeFiles('ohlcv_1d', daily);
+  // A month per file, as daily consolidations leave the history.
+  const files = await lake.writeFiles('ohlcv_1d', daily, { monthly: true });
   await lake.commit('ohlcv_1d', {
     parent: 0,
     files,

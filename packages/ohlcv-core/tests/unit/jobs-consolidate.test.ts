@@ -80,6 +80,28 @@ describe('consolidateLake', () => {
     expect(isoColumn(changed, 'date')).toEqual(['2023-12-28']);
   });
 
+  it('keeps a month of daily rows per file: a new session reads and rewrites its month only', async () => {
+    const lake = await freshLake();
+    await writeOhlcv(lake.raw, '2023-11-29', sessionBars(7));
+    await writeOhlcv(lake.raw, '2023-11-30', sessionBars(8));
+    await seed(lake);
+    await consolidateLake(lake, { runId: 'r1' });
+    const v1 = (await lake.head('ohlcv_1d'))!;
+    v1.files.sort((a, b) => (a.minDate! < b.minDate! ? -1 : 1));
+    expect(v1.files.map((f) => [f.minDate, f.maxDate])).toEqual([
+      ['2023-11-29', '2023-11-30'],
+      ['2023-12-28', '2023-12-29'],
+      ['2024-01-02', '2024-01-02'],
+    ]);
+    await writeOhlcv(lake.raw, '2023-12-27', sessionBars(9));
+    await consolidateLake(lake, { runId: 'r2' });
+    const v2 = (await lake.head('ohlcv_1d'))!;
+    const paths = (c: typeof v1) => c.files.map((f) => f.path);
+    // November and January keep their files; December is rewritten with the new session.
+    expect(paths(v2).filter((p) => paths(v1).includes(p)).sort()).toEqual([v1.files[0]!.path, v1.files[2]!.path].sort());
+    expect(v2.files.map((f) => [f.minDate, f.maxDate])).toContainEqual(['2023-12-27', '2023-12-29']);
+  });
+
   it('records a refetch with identical data without rewriting any partition', async () => {
     const lake = await freshLake();
     await seed(lake);
