@@ -15,6 +15,7 @@ import { registerPlot } from './commands/plot.js';
 import { registerExecutions } from './commands/executions.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerGc } from './commands/gc.js';
 
 export type { CliIo } from './context.js';
 
@@ -53,6 +54,7 @@ AWS_REGION, AWS_ENDPOINT_URL_S3, FIBBARS_STATE_MACHINE_ARN) > defaults.`,
   registerExecutions(program, ctx);
   registerSchedule(program, ctx);
   registerDoctor(program, ctx);
+  registerGc(program, ctx);
   return program;
 }
 

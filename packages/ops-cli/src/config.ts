@@ -118,3 +118,35 @@ export function positiveInt(flag: string, value: string, { min = 1, max = Number
   }
   return n;
 }
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * Parses a duration flag: `0`, or amounts with units (`ms`, `s`, `m`, `h`,
+ * `d`), e.g. `1h`, `30m`, `1h30m`, `1.5h`. Returns milliseconds.
+ */
+export function parseDuration(flag: string, value: string): number {
+  const v = value.trim().toLowerCase();
+  const fix = `e.g. ${flag} 1h, ${flag} 30m or ${flag} 0`;
+  if (/^0+(\.0+)?$/.test(v)) return 0;
+  if (/^\d+(\.\d+)?$/.test(v)) {
+    throw new UsageError(`${flag} "${value}" has no unit: add one (ms, s, m, h, d), ${fix}`);
+  }
+  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
+  if (v === '' || v.replace(part, '') !== '') {
+    throw new UsageError(`${flag} "${value}" is not a duration: use a number with a unit (ms, s, m, h, d), ${fix}`);
+  }
+  let ms = 0;
+  for (const m of v.matchAll(part)) ms += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+  if (!Number.isSafeInteger(Math.round(ms))) throw new UsageError(`${flag} "${value}" is too long: ${fix}`);
+  return Math.round(ms);
+}
+
+/** A duration in the units `parseDuration` reads, for messages: `1h`, `30m`, `90s`, `0`. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0';
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}

@@ -16,6 +16,8 @@ export type Anchor = 'calendar' | 'ticker' | 'latest';
 
 export interface CoreApi {
   openLake(uri: string): Lake;
+  /** Default grace period of `lake.gc` (one hour). */
+  DEFAULT_GC_GRACE_MS: number;
   consolidateLake(lake: Lake, options: { runId: string; maxRejectedShare?: number }): Promise<ConsolidateLakeReport>;
   resampleLake(lake: Lake, options: { days: number | readonly number[]; runId: string }): Promise<ResampleLakeReport>;
   resample(
@@ -47,7 +49,7 @@ async function load<T>(what: string, loader: () => Promise<unknown>, names: stri
 }
 
 export const loadCore = (): Promise<CoreApi> =>
-  load<CoreApi>('@fibbars/ohlcv-core', () => import('@fibbars/ohlcv-core'), ['openLake', 'consolidateLake', 'resampleLake']);
+  load<CoreApi>('@fibbars/ohlcv-core', () => import('@fibbars/ohlcv-core'), ['openLake', 'consolidateLake', 'resampleLake', 'DEFAULT_GC_GRACE_MS']);
 
 export const loadFetchers = (): Promise<FetchersApi> =>
   load<FetchersApi>('@fibbars/fetchers', () => import('@fibbars/fetchers'), ['SyntheticSource', 'createOhlcvHandler', 'createMetaHandler', 'sourceFromEnv']);

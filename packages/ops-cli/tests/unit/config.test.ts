@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { normaliseLakeUri, positiveInt, resolveConfig } from '../../src/config.js';
+import { formatDuration, normaliseLakeUri, parseDuration, positiveInt, resolveConfig } from '../../src/config.js';
 import { exitCodeOf, LakeNotFoundError, oneLine } from '../../src/errors.js';
 
 describe('resolveConfig', () => {
@@ -71,5 +71,31 @@ describe('exit codes', () => {
   it('keeps messages to one line, prefixed by the contract name', () => {
     expect(oneLine(Object.assign(new Error('\nfirst\nsecond'), { name: 'RateLimitedError' }))).toBe('RateLimitedError: first');
     expect(oneLine(new LakeNotFoundError('lake x missing'))).toBe('lake x missing');
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['0', 0],
+    ['0s', 0],
+    ['1h', 3_600_000],
+    ['30m', 1_800_000],
+    ['1h30m', 5_400_000],
+    ['1.5h', 5_400_000],
+    ['90s', 90_000],
+    ['250ms', 250],
+    ['2d', 172_800_000],
+    [' 1H ', 3_600_000],
+  ])('reads %j as %d ms', (text, ms) => {
+    expect(parseDuration('--grace', text)).toBe(ms);
+  });
+
+  it.each(['10', '', 'h', '1x', '-1h', '1h 30m', '1e3s', '1hh'])('refuses %j naming the flag and an example', (text) => {
+    expect(() => parseDuration('--grace', text)).toThrow(/^--grace ".*" (has no unit|is not a duration).*e\.g\. --grace 1h/);
+  });
+
+  it('formats durations back in the same units', () => {
+    expect([0, 3_600_000, 1_800_000, 90_000, 250, 86_400_000].map(formatDuration)).toEqual(['0', '1h', '30m', '90s', '250ms', '1d']);
+    for (const ms of [0, 3_600_000, 5_400_000, 1500]) expect(parseDuration('--grace', formatDuration(ms))).toBe(ms);
   });
 });
