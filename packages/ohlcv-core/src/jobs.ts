@@ -244,11 +244,14 @@ async function consolidateSplits(lake: Lake, options: ConsolidateLakeOptions): P
     .sort((a, b) => (a[0] + a[1] < b[0] + b[1] ? -1 : 1));
   const fetches = { ...meta.fetches };
   for (const f of pending) fetches[f.session] = f.fetchId;
-  const files = await lake.writeFiles('splits', merged);
+  // A refetch that adds or changes no split records its fetch ids and keeps the file: the
+  // table is unchanged, and one file under silver/splits/ stays the whole table.
+  const unchanged = head !== null && changed.height === 0;
+  const files = unchanged ? [] : await lake.writeFiles('splits', merged);
   const commit = await lake.commit('splits', {
     parent: head?.version ?? 0,
     files,
-    removed: (head?.files ?? []).map((f) => f.path),
+    removed: unchanged ? [] : (head?.files ?? []).map((f) => f.path),
     runId: options.runId,
     meta: { fetches, changedTickers, changed: changedPairs },
     ...(options.now ? { now: options.now } : {}),

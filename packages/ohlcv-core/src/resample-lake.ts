@@ -21,7 +21,7 @@ import { bucketOf, isSession, nextSession, nyse, sessionIndex } from './calendar
 import { ConfigError } from './errors.js';
 import { DEFAULT_COMMIT_ATTEMPTS, dailyMeta, refMeta, withRetries } from './jobs.js';
 import { DEFAULT_GC_GRACE_MS, END_DATE_BASIS, barDataset, isInList, type Commit, type CommitFile, type Lake } from './lake.js';
-import { endDateBars, prepareDaily } from './resample.js';
+import { barsOf, endDateBars, prepareDaily, straddlesSplit } from './resample.js';
 import { SPLITS_SCHEMA, emptyFrame } from './schemas.js';
 
 export type StoredAnchor = 'calendar' | 'ticker';
@@ -227,8 +227,10 @@ async function barsFromWindow(
   if (rows.height === 0) return wanted.map(() => emptyBars());
   const prepared = prepareDaily(rows.lazy(), { splits: ctx.splits, asOf: ctx.latestSession, sorted: true, basis: 'end-date' }).cache();
   return Promise.all(
-    wanted.map(({ days, keep }) => {
-      const bars = endDateBars(prepared, days, ctx.anchor, ctx.latestSession);
+    wanted.map(async ({ days, keep }) => {
+      // A bar that straddles a split needs the adjusted recomputation; most windows hold none.
+      const straddles = await straddlesSplit(prepared, days, ctx.anchor, ctx.latestSession);
+      const bars = straddles ? endDateBars(prepared, days, ctx.anchor, ctx.latestSession) : barsOf(prepared, days, ctx.anchor, ctx.latestSession);
       return (keep ? keep(bars) : bars).collect();
     }),
   );

@@ -379,7 +379,25 @@ function finishBars(bars: LazyDataFrame, days: number, anchor: Anchor, asOf: str
 export function endDateBars(prepared: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): LazyDataFrame {
   // Without splits the rows carry no factors, and every bar is plain.
   if (!prepared.columns.includes('__fseq')) return barsOf(prepared, days, anchor, asOf);
-  const runs = runsOf(prepared, days, anchor, asOf).cache();
+  return endDateBarsOfRuns(runsOf(prepared, days, anchor, asOf).cache(), days, anchor, asOf);
+}
+
+/**
+ * Whether any bar of `prepared` (rows prepared with `basis: 'end-date'`)
+ * straddles a split: a row whose split factor differs from the row before it
+ * in the same ticker and bucket. Most windows of a daily run have none, and
+ * then `endDateBars` is a plain aggregation.
+ * @internal
+ */
+export async function straddlesSplit(prepared: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): Promise<boolean> {
+  if (!prepared.columns.includes('__fseq')) return false;
+  const runs = runsOf(prepared, days, anchor, asOf);
+  const changed = pl.col('__fseq').neq(pl.col('__fseq').shift(1)).and(pl.col('__run').eq(pl.col('__run').shift(1))).fillNull(false);
+  const found = await runs.select(changed.cast(pl.Int32).max().alias('x')).collect();
+  return Number(found.getColumn('x').get(0) ?? 0) > 0;
+}
+
+function endDateBarsOfRuns(runs: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): LazyDataFrame {
   const bars = aggregateRuns(runs, [pl.col('__fseq').first().alias('__seq0'), pl.col('__fseq').last().alias('__seq1'), pl.col('__f').last().alias('__f1')]).cache();
   const straddling = bars.filter(pl.col('__seq0').neq(pl.col('__seq1'))).select('__run', '__f1');
   // Rows of straddling bars, each divided by the factor of the splits between it and the bar's last row.

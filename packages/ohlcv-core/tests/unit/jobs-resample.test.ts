@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it, jest } from '@jest/globals';
 import { cp } from 'node:fs/promises';
 import * as path from 'node:path';
 import { sessionsBetween } from '../../src/calendar.js';
@@ -11,6 +11,9 @@ import { resample } from '../../src/resample.js';
 import { frameDifference, framesEqual } from '../helpers/lake-checks.js';
 import { bar, writeOhlcv, writeSplits, type RawBar } from '../helpers/raw.js';
 import { tempDir } from '../helpers/temp.js';
+
+// Lake jobs on many tiny windows: generous per-test limits so a loaded CI machine cannot time them out (no speed is asserted).
+jest.setTimeout(180_000);
 
 const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
@@ -188,6 +191,55 @@ describe('resampleLake', () => {
       expect(globbed.height).toBe(head.files.reduce((n, f) => n + f.rows, 0));
     }
   });
+
+  it('after a seeded random run of days with splits, late splits, corrections and refetches, equals a full rebuild every day', async () => {
+    const seed = Number(process.env.FIBBARS_TEST_SEED ?? 20261201);
+    console.log(`random daily runs: seed ${seed} (set FIBBARS_TEST_SEED to replay)`);
+    let state = seed >>> 0;
+    const random = (): number => {
+      // mulberry32
+      state = (state + 0x6d2b79f5) >>> 0;
+      let t = state;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const ratios: Array<[number, number]> = [[1, 2], [2, 3], [4, 1], [1, 10], [3, 1]];
+    const dir = await freshDir();
+    const lake = await seedLake(dir, 24);
+    await resampleLake(lake, { days: INTERVALS, runId: 'r0' });
+    const events: string[] = [];
+    for (let k = 24; k < 30; k += 1) {
+      const s = SESSIONS[k]!;
+      await writeOhlcv(lake.raw, s, barsFor(s, k));
+      const splits: Array<{ ticker: string; execution_date: string; split_from: number; split_to: number }> = [];
+      if (random() < 0.6) {
+        const [from, to] = pick(ratios);
+        splits.push({ ticker: pick(TICKERS), execution_date: s, split_from: from, split_to: to });
+      }
+      if (random() < 0.4) {
+        const [from, to] = pick(ratios);
+        splits.push({ ticker: pick(TICKERS), execution_date: SESSIONS[Math.floor(random() * k)]!, split_from: from, split_to: to });
+      }
+      if (splits.length > 0) await writeSplits(lake.raw, s, splits);
+      if (random() < 0.4) {
+        const old = Math.floor(random() * k);
+        await writeOhlcv(lake.raw, SESSIONS[old]!, barsFor(SESSIONS[old]!, old, random() < 0.5 ? 0 : 0.25));
+        events.push(`${s}: refetch ${SESSIONS[old]}`);
+      }
+      events.push(...splits.map((x) => `${s}: split ${x.ticker} ${x.execution_date} ${x.split_to}/${x.split_from}`));
+      await consolidateLake(lake, { runId: `day-${s}` });
+      await resampleLake(lake, { days: INTERVALS, runId: `r-${s}` });
+      for (const days of INTERVALS) {
+        expect({ day: s, days, difference: frameDifference(await lake.read(`ohlcv_${days}d`), await fullRebuild(lake, days)) }).toEqual({ day: s, days, difference: null });
+      }
+    }
+    console.log(events.join('\n'));
+    // The ticker anchor on the same history.
+    await resampleLake(lake, { days: [5], runId: 'ticker', anchor: 'ticker' });
+    expect(frameDifference(await lake.read('ohlcv_5d'), await fullRebuild(lake, 5, 'ticker'))).toBeNull();
+  }, 300_000);
 
   it('rebuilds ticker-anchored bars in full, equal to resampling the whole history', async () => {
     const lake = await seedLake(await freshDir(), 30);
