@@ -31,8 +31,8 @@ export interface FetchReport {
 }
 
 /**
- * Fetches the daily bars and splits of each session (bounded concurrency)
- * and one ticker snapshot dated `snapshotSession`, into the raw zone.
+ * Fetches one ticker snapshot dated `snapshotSession` and the daily bars and
+ * splits of each session (bounded concurrency), into the raw zone.
  */
 export async function fetchSessions(
   lake: LakeLike,
@@ -43,6 +43,18 @@ export async function fetchSessions(
   const have = new Set(options.refetch ? [] : await lake.raw.sessions('ohlcv'));
   const todo = sessions.filter((s) => !have.has(s));
   const skipped = sessions.filter((s) => have.has(s));
+  // The ticker snapshot first: a run killed after its last session but before
+  // the snapshot would leave nothing to fetch on the re-run, and no snapshot.
+  let tickerRows = 0;
+  if (todo.length > 0) {
+    const tickers = await source.tickers(options.snapshotSession);
+    await lake.raw.write('tickers', options.snapshotSession, tickers.pages, {
+      requests: tickers.requests,
+      rows: tickers.rows,
+      source: source.name,
+    });
+    tickerRows = tickers.rows;
+  }
   const bar = new ProgressBar(options.log.stderr, todo.length, 'fetching sessions');
   let rows = 0;
   let splitRows = 0;
@@ -56,16 +68,6 @@ export async function fetchSessions(
     splitRows += splits.rows;
     bar.tick(session);
   });
-  let tickerRows = 0;
-  if (todo.length > 0) {
-    const tickers = await source.tickers(options.snapshotSession);
-    await lake.raw.write('tickers', options.snapshotSession, tickers.pages, {
-      requests: tickers.requests,
-      rows: tickers.rows,
-      source: source.name,
-    });
-    tickerRows = tickers.rows;
-  }
   return { requested: sessions.length, fetched: todo, skipped, rows, splitRows, tickerRows };
 }
 

@@ -86,19 +86,24 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
   const source = await chosen.create(ctx.now);
   const core = await loadCore();
   // A fresh lake gets a useful history first; a lake that missed sessions
-  // since its last fetch is caught up to the session before `date` (a re-run
-  // of an older session catches nothing up).
+  // since its daily history's last session is caught up to the session before
+  // `date` (a re-run of an older session catches nothing up). Missed means
+  // after that session and not in the raw zone, not "after the latest fetch":
+  // a run killed during its catch-up (4 fetches in flight) can leave a later
+  // session fetched and an earlier one not.
   let sessions: string[] = [];
   let why = '';
   if (fresh) {
     sessions = sessionsBefore(date, backfillCount);
     why = `fresh lake ${cfg.lakeInput}`;
   } else if (backfillCount > 0) {
-    const fetched = await core.openLake(cfg.lake).raw.sessions('ohlcv');
-    const latest = fetched[fetched.length - 1];
-    if (latest !== undefined && latest < date) {
-      sessions = sessionsBefore(date, backfillCount).filter((s) => s > latest);
-      why = `lake ${cfg.lakeInput} missed sessions since ${latest}`;
+    const existing = core.openLake(cfg.lake);
+    const files = (await existing.head('ohlcv_1d'))?.files ?? [];
+    const last = files.reduce<string | undefined>((max, f) => (f.maxDate !== null && (max === undefined || f.maxDate > max) ? f.maxDate : max), undefined);
+    const fetched = new Set(await existing.raw.sessions('ohlcv'));
+    if (last !== undefined) {
+      sessions = sessionsBefore(date, backfillCount).filter((s) => s > last && !fetched.has(s));
+      why = `lake ${cfg.lakeInput} missed sessions since ${last}`;
     }
   }
   if (sessions.length > 0) {
