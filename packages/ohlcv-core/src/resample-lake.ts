@@ -18,6 +18,7 @@ import pl from 'nodejs-polars';
 import type { DataFrame } from 'nodejs-polars';
 import pMap from 'p-map';
 import { bucketOf, isSession, nextSession, nyse, sessionIndex } from './calendar.js';
+import { isoToEpochDay } from './dates.js';
 import { ConfigError } from './errors.js';
 import { DEFAULT_COMMIT_ATTEMPTS, dailyMeta, refMeta, withRetries } from './jobs.js';
 import { DEFAULT_GC_GRACE_MS, END_DATE_BASIS, barDataset, isInList, type Commit, type CommitFile, type Lake } from './lake.js';
@@ -219,21 +220,48 @@ interface Context {
 async function barsFromWindow(
   ctx: Context,
   window: { from?: string; to?: string; tickers?: readonly string[] },
-  wanted: ReadonlyArray<{ days: number; keep?: (bars: pl.LazyDataFrame) => pl.LazyDataFrame }>,
+  wanted: ReadonlyArray<{ days: number; buckets?: BucketSet }>,
 ): Promise<DataFrame[]> {
   const scan = await ctx.lake.scan('ohlcv_1d', { version: ctx.daily.version, ...window });
   // One sort here serves every interval (prepareDaily keeps the order).
   const rows = (await scan.collect()).sort(['ticker', 'date']);
   if (rows.height === 0) return wanted.map(() => emptyBars());
-  const prepared = prepareDaily(rows.lazy(), { splits: ctx.splits, asOf: ctx.latestSession, sorted: true, basis: 'end-date' }).cache();
+  // Materialised once: a lazy cache is shared within one query only, and each interval is its own.
+  const prepared = (await prepareDaily(rows.lazy(), { splits: ctx.splits, asOf: ctx.latestSession, sorted: true, basis: 'end-date' }).collect()).lazy();
+  // Tickers with a split inside the window: the only ones whose bars can straddle one.
+  let inWindow = ctx.splits;
+  if (window.from !== undefined) inWindow = inWindow.filter(pl.col('execution_date').gt(pl.lit(isoToEpochDay(window.from)).cast(pl.Date)));
+  if (window.to !== undefined) inWindow = inWindow.filter(pl.col('execution_date').ltEq(pl.lit(isoToEpochDay(window.to)).cast(pl.Date)));
+  const splitTickers = inWindow.height > 0 ? [...new Set(inWindow.getColumn('ticker').toArray() as string[])] : [];
   return Promise.all(
-    wanted.map(async ({ days, keep }) => {
-      // A bar that straddles a split needs the adjusted recomputation; most windows hold none.
-      const straddles = await straddlesSplit(prepared, days, ctx.anchor, ctx.latestSession);
-      const bars = straddles ? endDateBars(prepared, days, ctx.anchor, ctx.latestSession) : barsOf(prepared, days, ctx.anchor, ctx.latestSession);
-      return (keep ? keep(bars) : bars).collect();
+    wanted.map(async ({ days, buckets }) => {
+      // Only the rows of the wanted buckets are aggregated (the window serves several intervals);
+      // the ticker starts are marked again on what is left.
+      const rows = buckets
+        ? prepared.filter(inBuckets(days, buckets)).withColumns(pl.col('ticker').neq(pl.col('ticker').shift(1)).fillNull(true).alias('__new_ticker'))
+        : prepared;
+      // A bar that straddles a split needs the adjusted recomputation; most windows hold none,
+      // and where one does, only the rows of tickers with a split take that path.
+      if (!(await straddlesSplit(rows, days, ctx.anchor, ctx.latestSession))) return barsOf(rows, days, ctx.anchor, ctx.latestSession).collect();
+      const split = isInList('ticker', splitTickers);
+      const restart = (lf: pl.LazyDataFrame) => lf.withColumns(pl.col('ticker').neq(pl.col('ticker').shift(1)).fillNull(true).alias('__new_ticker'));
+      const [plain, straddling] = await Promise.all([
+        barsOf(restart(rows.filter(split.not())), days, ctx.anchor, ctx.latestSession).collect(),
+        endDateBars(restart(rows.filter(split)), days, ctx.anchor, ctx.latestSession).collect(),
+      ]);
+      return pl.concat([plain, straddling], { how: 'vertical' }).sort(['ticker', 'bucket']);
     }),
   );
+}
+
+/** Calendar buckets wanted from a window: a contiguous range, or a list. */
+type BucketSet = { lo: number; hi: number } | readonly number[];
+
+/** Rows whose calendar bucket of `days` sessions is in `set` (on the prepared session index). */
+function inBuckets(days: number, set: BucketSet): pl.Expr {
+  const bucket = pl.col('__sidx').cast(pl.Float64).div(days).floor().cast(pl.Int64);
+  if ('lo' in set) return bucket.gtEq(set.lo).and(bucket.ltEq(set.hi));
+  return bucket.isIn(pl.Series('buckets', [...set], pl.Int64).implode());
 }
 
 function emptyBars(): DataFrame {
@@ -288,7 +316,7 @@ async function fullCalendarBuild(ctx: Context, intervals: readonly number[], opt
       const frames = await barsFromWindow(
         ctx,
         { from, to },
-        live.map((o) => ({ days: o.days, keep: (bars) => bars.filter(pl.col('bucket').gtEq(o.lo).and(pl.col('bucket').ltEq(o.hi))) })),
+        live.map((o) => ({ days: o.days, buckets: { lo: o.lo, hi: o.hi } })),
       );
       // The latest year goes into month-sized blocks: the next daily runs rewrite a block, not the year.
       const last = year === lastYear;
@@ -357,7 +385,7 @@ async function recompute(ctx: Context, plans: readonly Incremental[]): Promise<M
     const frames = await barsFromWindow(
       ctx,
       { from: nyse.sessions[a]!, to: nyse.sessions[b]! },
-      inWindow.map(({ p, buckets }) => ({ days: p.days, keep: (bars) => bars.filter(isInList('bucket', buckets)) })),
+      inWindow.map(({ p, buckets }) => ({ days: p.days, buckets })),
     );
     inWindow.forEach(({ p }, k) => fresh.get(p.days)!.push(frames[k]!));
   }
@@ -370,7 +398,7 @@ async function recompute(ctx: Context, plans: readonly Incremental[]): Promise<M
       const frames = await barsFromWindow(
         ctx,
         { from: nyse.sessions[a]!, to: nyse.sessions[b]!, tickers: [ticker] },
-        inWindow.map(({ p, bucket }) => ({ days: p.days, keep: (bars) => bars.filter(pl.col('bucket').eq(bucket)) })),
+        inWindow.map(({ p, bucket }) => ({ days: p.days, buckets: [bucket] })),
       );
       inWindow.forEach(({ p }, k) => fresh.get(p.days)!.push(frames[k]!));
     }

@@ -49,6 +49,17 @@ const BUCKET = '__bucket';
 const DAILY = Object.entries(SILVER_DAILY_SCHEMA);
 const DAILY_COLUMNS = DAILY.map(([c]) => c);
 
+// nodejs-polars builds each expression through the native binding in about
+// a millisecond (a cast or a literal in 1-3 ms, measured here), so a bar plan
+// of ~50 expressions cost ~100 ms to build, however few its rows: a daily
+// run's small windows spent most of their time there. Expressions are
+// immutable values, so the fixed ones are built once and reused.
+const memo = new Map<string, unknown>();
+function once<T>(key: string, build: () => T): T {
+  if (!memo.has(key)) memo.set(key, build());
+  return memo.get(key) as T;
+}
+
 let calendarFrameCache: DataFrame | undefined;
 
 /**
@@ -86,9 +97,8 @@ function dailyColumns(lf: LazyDataFrame, columns: readonly string[]): LazyDataFr
   if (missing.length > 0) {
     throw new ConfigError(`resample: daily frame is missing column(s) ${missing.join(', ')}`);
   }
-  return lf.select(
-    ...DAILY.map(([c, type]) => (columns.includes(c) ? pl.col(c) : pl.lit(null)).cast(type).alias(c)),
-  );
+  const key = `daily:${DAILY.map(([c]) => (columns.includes(c) ? 1 : 0)).join('')}`;
+  return lf.select(...once(key, () => DAILY.map(([c, type]) => (columns.includes(c) ? pl.col(c) : pl.lit(null)).cast(type).alias(c))));
 }
 
 /**
@@ -206,8 +216,11 @@ export function rebaseBars(bars: LazyDataFrame, splits: DataFrame | null | undef
   if (!splits || splits.height === 0) return bars;
   const factors = splitFactors(splits);
   if (factors.height === 0) return bars;
-  const f = pl.col('__factor').fillNull(1);
-  const price = (c: string): Expr => (to === 'latest' ? pl.col(c).div(f) : pl.col(c).mul(f)).alias(c);
+  const rebase = once(`rebase:${to}`, () => {
+    const f = pl.col('__factor').fillNull(1);
+    const price = (c: string): Expr => (to === 'latest' ? pl.col(c).div(f) : pl.col(c).mul(f)).alias(c);
+    return [price('open'), price('high'), price('low'), price('close'), price('vwap'), (to === 'latest' ? pl.col('volume').mul(f) : pl.col('volume').div(f)).alias('volume')];
+  });
   const columns = Object.keys(BAR_SCHEMA);
   return bars
     .joinAsof(factors.lazy(), {
@@ -218,14 +231,7 @@ export function rebaseBars(bars: LazyDataFrame, splits: DataFrame | null | undef
       allowExactMatches: false,
       checkSortedness: false,
     })
-    .withColumns(
-      price('open'),
-      price('high'),
-      price('low'),
-      price('close'),
-      price('vwap'),
-      (to === 'latest' ? pl.col('volume').mul(f) : pl.col('volume').div(f)).alias('volume'),
-    )
+    .withColumns(...rebase)
     .select(...columns);
 }
 
@@ -283,15 +289,16 @@ export function prepareDaily(
   else if (!opts.sorted) lf = lf.sort(['ticker', 'date']);
   // The row-wise parts of vwap and transactions, computed once in one
   // vectorised pass rather than group by group inside each interval's agg.
-  const hasPair = pl.col('vwap').isNotNull().and(pl.col('volume').isNotNull());
-  return lf
-    .join(calendarFrame().lazy().rename({ session_index: SIDX }), { on: 'date', how: 'left', maintainOrder: 'left' })
-    .withColumns(
+  const pieces = once('prepare', () => {
+    const hasPair = pl.col('vwap').isNotNull().and(pl.col('volume').isNotNull());
+    return [
       pl.when(hasPair).then(pl.col('vwap').mul(pl.col('volume'))).otherwise(pl.lit(null)).alias('__vw_num'),
       pl.when(hasPair).then(pl.col('volume')).otherwise(pl.lit(null)).alias('__vw_den'),
       pl.col('transactions').isNotNull().cast(pl.Int64).alias('__tx_n'),
       pl.col('ticker').neq(pl.col('ticker').shift(1)).fillNull(true).alias('__new_ticker'),
-    );
+    ];
+  });
+  return lf.join(calendarFrame().lazy().rename({ session_index: SIDX }), { on: 'date', how: 'left', maintainOrder: 'left' }).withColumns(...pieces);
 }
 
 /** The day after the session with index `idx`, as a Date literal for filters. */
@@ -309,10 +316,10 @@ export function barsOf(prepared: LazyDataFrame, days: number, anchor: Anchor, as
 }
 
 /** The prepared rows with their bucket and an integer run id (one run per bar). */
-function runsOf(prepared: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): LazyDataFrame {
+export function runsOf(prepared: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): LazyDataFrame {
   let bucket: Expr;
-  if (anchor === 'calendar') bucket = floorDiv(pl.col(SIDX), days);
-  else if (anchor === 'ticker') bucket = floorDiv(pl.col('date').rank('ordinal').over('ticker').sub(1), days);
+  if (anchor === 'calendar') bucket = once(`bucket:calendar:${days}`, () => floorDiv(pl.col(SIDX), days).alias(BUCKET));
+  else if (anchor === 'ticker') bucket = once(`bucket:ticker:${days}`, () => floorDiv(pl.col('date').rank('ordinal').over('ticker').sub(1), days).alias(BUCKET));
   else {
     const last = asOf !== undefined ? pl.lit(asOfIndex(asOf)) : pl.col(SIDX).max();
     bucket = pl.lit(0).sub(floorDiv(last.sub(pl.col(SIDX)), days));
@@ -322,12 +329,16 @@ function runsOf(prepared: LazyDataFrame, days: number, anchor: Anchor, asOf: str
   // of rows: number the runs, group on that integer keeping the order, and
   // take first/last by position. The output comes out sorted by
   // (ticker, bucket) with no hash of the ticker string and no final sort.
-  const newBar = pl.col('__new_ticker').or(pl.col(BUCKET).neq(pl.col(BUCKET).shift(1)).fillNull(true));
-  return prepared.withColumns(bucket.alias(BUCKET)).withColumns(newBar.cast(pl.UInt32).cumSum().alias('__run'));
+  const run = once('run', () => pl.col('__new_ticker').or(pl.col(BUCKET).neq(pl.col(BUCKET).shift(1)).fillNull(true)).cast(pl.UInt32).cumSum().alias('__run'));
+  return prepared.withColumns(bucket.alias(BUCKET)).withColumns(run);
 }
 
-function aggregateRuns(runs: LazyDataFrame, extra: Expr[] = []): LazyDataFrame {
-  return runs.groupBy('__run', true).agg(
+export function aggregateRuns(runs: LazyDataFrame, extra: Expr[] = []): LazyDataFrame {
+  return runs.groupBy('__run', true).agg(...once('agg', aggregations), ...extra);
+}
+
+function aggregations(): Expr[] {
+  return [
     pl.col('ticker').first().alias('ticker'),
     pl.col(BUCKET).first().alias(BUCKET),
     pl.col('date').first().alias('start_date'),
@@ -343,11 +354,10 @@ function aggregateRuns(runs: LazyDataFrame, extra: Expr[] = []): LazyDataFrame {
     pl.col('__tx_n').sum().alias('__tx_n'),
     pl.len().alias('n_days'),
     pl.col(SIDX).max().alias('__last_sidx'),
-    ...extra,
-  );
+  ];
 }
 
-function finishBars(bars: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): LazyDataFrame {
+export function finishBars(bars: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): LazyDataFrame {
   let complete: Expr;
   if (anchor === 'ticker') complete = pl.col('n_days').eq(days);
   else {
@@ -356,14 +366,13 @@ function finishBars(bars: LazyDataFrame, days: number, anchor: Anchor, asOf: str
     // latest: every bucket ends on or before asOf; only one reaching before 1990-01-02 is short.
     else complete = asOfIdx.add(pl.col(BUCKET).mul(days)).sub(days - 1).gtEq(0);
   }
-  return bars
-    .withColumns(
-      pl.when(pl.col('__vw_den').gt(0)).then(pl.col('__vw_num').div(pl.col('__vw_den'))).otherwise(pl.lit(null)).alias('vwap'),
-      pl.when(pl.col('__tx_n').gt(0)).then(pl.col('__tx_sum')).otherwise(pl.lit(null)).alias('transactions'),
-      pl.col(BUCKET).alias('bucket'),
-      complete.alias('is_complete'),
-    )
-    .select(...Object.entries(BAR_SCHEMA).map(([c, t]) => pl.col(c).cast(t).alias(c)));
+  const fixed = once('finish', () => [
+    pl.when(pl.col('__vw_den').gt(0)).then(pl.col('__vw_num').div(pl.col('__vw_den'))).otherwise(pl.lit(null)).alias('vwap'),
+    pl.when(pl.col('__tx_n').gt(0)).then(pl.col('__tx_sum')).otherwise(pl.lit(null)).alias('transactions'),
+    pl.col(BUCKET).alias('bucket'),
+  ]);
+  const select = once('bar-select', () => Object.entries(BAR_SCHEMA).map(([c, t]) => pl.col(c).cast(t).alias(c)));
+  return bars.withColumns(...fixed, complete.alias('is_complete')).select(...select);
 }
 
 /**
@@ -379,7 +388,7 @@ function finishBars(bars: LazyDataFrame, days: number, anchor: Anchor, asOf: str
 export function endDateBars(prepared: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): LazyDataFrame {
   // Without splits the rows carry no factors, and every bar is plain.
   if (!prepared.columns.includes('__fseq')) return barsOf(prepared, days, anchor, asOf);
-  return endDateBarsOfRuns(runsOf(prepared, days, anchor, asOf).cache(), days, anchor, asOf);
+  return endDateBarsOfRuns(runsOf(prepared, days, anchor, asOf), days, anchor, asOf);
 }
 
 /**
@@ -398,25 +407,33 @@ export async function straddlesSplit(prepared: LazyDataFrame, days: number, anch
 }
 
 function endDateBarsOfRuns(runs: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): LazyDataFrame {
-  const bars = aggregateRuns(runs, [pl.col('__fseq').first().alias('__seq0'), pl.col('__fseq').last().alias('__seq1'), pl.col('__f').last().alias('__f1')]).cache();
-  const straddling = bars.filter(pl.col('__seq0').neq(pl.col('__seq1'))).select('__run', '__f1');
+  const e = once('end-date', () => {
+    const f = pl.col('__f').div(pl.col('__f1'));
+    return {
+      extra: [pl.col('__fseq').first().alias('__seq0'), pl.col('__fseq').last().alias('__seq1'), pl.col('__f').last().alias('__f1')],
+      straddles: pl.col('__seq0').neq(pl.col('__seq1')),
+      plain: pl.col('__seq0').eq(pl.col('__seq1')),
+      adjust: [
+        pl.col('open').div(f).alias('open'),
+        pl.col('high').div(f).alias('high'),
+        pl.col('low').div(f).alias('low'),
+        pl.col('close').div(f).alias('close'),
+        pl.col('volume').mul(f).alias('volume'),
+        pl.when(pl.col('__vw_den').isNotNull()).then(pl.col('__vw_num')).otherwise(pl.lit(null)).alias('__vw_num'),
+        pl.when(pl.col('__vw_den').isNotNull()).then(pl.col('__vw_den').mul(f)).otherwise(pl.lit(null)).alias('__vw_den'),
+      ],
+    };
+  });
+  const bars = aggregateRuns(runs, e.extra);
+  const straddling = bars.filter(e.straddles).select('__run', '__f1');
   // Rows of straddling bars, each divided by the factor of the splits between it and the bar's last row.
-  const f = pl.col('__f').div(pl.col('__f1'));
   const adjusted = runs
     .join(straddling, { on: '__run', how: 'inner' })
-    .withColumns(
-      pl.col('open').div(f).alias('open'),
-      pl.col('high').div(f).alias('high'),
-      pl.col('low').div(f).alias('low'),
-      pl.col('close').div(f).alias('close'),
-      pl.col('volume').mul(f).alias('volume'),
-      pl.when(pl.col('__vw_den').isNotNull()).then(pl.col('__vw_num')).otherwise(pl.lit(null)).alias('__vw_num'),
-      pl.when(pl.col('__vw_den').isNotNull()).then(pl.col('__vw_den').mul(f)).otherwise(pl.lit(null)).alias('__vw_den'),
-    )
+    .withColumns(...e.adjust)
     .sort(['__run', 'date']);
   const fixed = aggregateRuns(adjusted);
   const columns = [...Object.keys(BAR_SCHEMA).filter((c) => c !== 'bucket' && c !== 'vwap' && c !== 'transactions' && c !== 'is_complete'), '__run', BUCKET, '__vw_num', '__vw_den', '__tx_sum', '__tx_n', '__last_sidx'];
-  const plain = bars.filter(pl.col('__seq0').eq(pl.col('__seq1'))).select(...columns);
+  const plain = bars.filter(e.plain).select(...columns);
   return finishBars(pl.concat([plain, fixed.select(...columns)], { how: 'vertical' }).sort('__run'), days, anchor, asOf);
 }
 
