@@ -17,22 +17,15 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { DEFAULT_GC_GRACE_MS, openLake, type Lake } from '@fibbars/ohlcv-core';
 import { formatDuration } from '../../src/config.js';
 import { plainRecords } from '../../src/lake-access.js';
+import type { GcResult } from '../../src/commands/gc.js';
 import { cli, listFiles, tempDir } from '../support/cli.js';
 
 const SYN = ['--synthetic-tickers', '40'];
 const LAKE_MD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../ohlcv-core/LAKE.md');
 const BAR_DATASETS = ['ohlcv_3d', 'ohlcv_5d', 'ohlcv_8d', 'ohlcv_13d', 'ohlcv_21d', 'ohlcv_34d'];
 
-interface GcJson {
-  lake: string;
-  dryRun: boolean;
-  graceMs: number;
-  removed: string[];
-  files: number;
-  bytes: number;
-  kept: number;
-  referenced: number;
-}
+/** What `fibbars gc --json` prints. */
+type GcJson = GcResult;
 
 let dir: { dir: string; cleanup: () => Promise<void> };
 let lake: string;
