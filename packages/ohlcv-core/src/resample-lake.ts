@@ -18,11 +18,12 @@ import pl from 'nodejs-polars';
 import type { DataFrame } from 'nodejs-polars';
 import pMap from 'p-map';
 import { bucketOf, isSession, nextSession, nyse, sessionIndex } from './calendar.js';
-import { isoToEpochDay } from './dates.js';
 import { ConfigError } from './errors.js';
 import { DEFAULT_COMMIT_ATTEMPTS, dailyMeta, refMeta, withRetries } from './jobs.js';
 import { DEFAULT_GC_GRACE_MS, END_DATE_BASIS, barDataset, isInList, type Commit, type CommitFile, type Lake } from './lake.js';
-import { barsOf, endDateBars, prepareDaily, straddlesSplit } from './resample.js';
+import { isoToEpochDay } from './dates.js';
+import { dailyArrays, kernelBars, lakeArrays, type BucketSet } from './kernel.js';
+import { prepareRows, splitFactorTable, type TickerFactors } from './resample.js';
 import { SPLITS_SCHEMA, emptyFrame } from './schemas.js';
 
 export type StoredAnchor = 'calendar' | 'ticker';
@@ -211,6 +212,8 @@ interface Context {
   lake: Lake;
   daily: Commit;
   splits: DataFrame;
+  /** The splits as cumulative factors per ticker (computed once per job). */
+  factors: Map<string, TickerFactors>;
   splitsVersion: number;
   latestSession: string;
   anchor: StoredAnchor;
@@ -223,45 +226,21 @@ async function barsFromWindow(
   wanted: ReadonlyArray<{ days: number; buckets?: BucketSet }>,
 ): Promise<DataFrame[]> {
   const scan = await ctx.lake.scan('ohlcv_1d', { version: ctx.daily.version, ...window });
-  // One sort here serves every interval (prepareDaily keeps the order).
-  const rows = (await scan.collect()).sort(['ticker', 'date']);
+  // The scan yields the files in date order, so each ticker's rows come in date order and the
+  // kernel's arrays are put in ticker order in JS (lakeArrays); one order serves every interval.
+  // Rows stay on their own split basis, each with its cumulative factor: the kernel moves the rows
+  // of a bar that straddles a split to the basis of the bar's last row, and no other bar.
+  let rows = await scan.collect();
   if (rows.height === 0) return wanted.map(() => emptyBars());
-  // Materialised once: a lazy cache is shared within one query only, and each interval is its own.
-  const prepared = (await prepareDaily(rows.lazy(), { splits: ctx.splits, asOf: ctx.latestSession, sorted: true, basis: 'end-date' }).collect()).lazy();
-  // Tickers with a split inside the window: the only ones whose bars can straddle one.
-  let inWindow = ctx.splits;
-  if (window.from !== undefined) inWindow = inWindow.filter(pl.col('execution_date').gt(pl.lit(isoToEpochDay(window.from)).cast(pl.Date)));
-  if (window.to !== undefined) inWindow = inWindow.filter(pl.col('execution_date').ltEq(pl.lit(isoToEpochDay(window.to)).cast(pl.Date)));
-  const splitTickers = inWindow.height > 0 ? [...new Set(inWindow.getColumn('ticker').toArray() as string[])] : [];
-  return Promise.all(
-    wanted.map(async ({ days, buckets }) => {
-      // Only the rows of the wanted buckets are aggregated (the window serves several intervals);
-      // the ticker starts are marked again on what is left.
-      const rows = buckets
-        ? prepared.filter(inBuckets(days, buckets)).withColumns(pl.col('ticker').neq(pl.col('ticker').shift(1)).fillNull(true).alias('__new_ticker'))
-        : prepared;
-      // A bar that straddles a split needs the adjusted recomputation; most windows hold none,
-      // and where one does, only the rows of tickers with a split take that path.
-      if (!(await straddlesSplit(rows, days, ctx.anchor, ctx.latestSession))) return barsOf(rows, days, ctx.anchor, ctx.latestSession).collect();
-      const split = isInList('ticker', splitTickers);
-      const restart = (lf: pl.LazyDataFrame) => lf.withColumns(pl.col('ticker').neq(pl.col('ticker').shift(1)).fillNull(true).alias('__new_ticker'));
-      const [plain, straddling] = await Promise.all([
-        barsOf(restart(rows.filter(split.not())), days, ctx.anchor, ctx.latestSession).collect(),
-        endDateBars(restart(rows.filter(split)), days, ctx.anchor, ctx.latestSession).collect(),
-      ]);
-      return pl.concat([plain, straddling], { how: 'vertical' }).sort(['ticker', 'bucket']);
-    }),
-  );
-}
-
-/** Calendar buckets wanted from a window: a contiguous range, or a list. */
-type BucketSet = { lo: number; hi: number } | readonly number[];
-
-/** Rows whose calendar bucket of `days` sessions is in `set` (on the prepared session index). */
-function inBuckets(days: number, set: BucketSet): pl.Expr {
-  const bucket = pl.col('__sidx').cast(pl.Float64).div(days).floor().cast(pl.Int64);
-  if ('lo' in set) return bucket.gtEq(set.lo).and(bucket.ltEq(set.hi));
-  return bucket.isIn(pl.Series('buckets', [...set], pl.Int64).implode());
+  let arrays = lakeArrays(rows, isoToEpochDay(ctx.latestSession), ctx.factors);
+  if (!arrays) {
+    // Files whose dates overlap (not written by this code): the general sort.
+    rows = await prepareRows(rows.lazy(), { splits: ctx.splits, asOf: ctx.latestSession, basis: 'end-date' }).collect();
+    arrays = dailyArrays(rows);
+  }
+  const asOf = sessionIndex(ctx.latestSession);
+  const [source, kernel] = [rows, arrays];
+  return wanted.map(({ days, buckets }) => kernelBars(source, kernel, days, ctx.anchor, asOf, buckets));
 }
 
 function emptyBars(): DataFrame {
@@ -497,7 +476,7 @@ async function resampleOnce(lake: Lake, intervals: readonly number[], anchor: St
   if (plans.every((p) => p.action === 'current')) return intervals.map((d, i) => base(d, heads[i] ?? null));
 
   const splits = splitsHead ? await lake.read('splits', { version: splitsHead.version }) : emptyFrame(SPLITS_SCHEMA);
-  const ctx: Context = { lake, daily, splits, splitsVersion, latestSession, anchor };
+  const ctx: Context = { lake, daily, splits, factors: splitFactorTable(splits), splitsVersion, latestSession, anchor };
   const meta: BarMeta = { sourceVersion: daily.version, splitsVersion, anchor, latestSession, basis: END_DATE_BASIS, layout: BAR_LAYOUT };
   const commitOpts = { runId: options.runId, meta: meta as unknown as Record<string, unknown>, ...(options.now ? { now: options.now } : {}) };
 

@@ -9,6 +9,8 @@ import { bucketBounds, latestSessionOnOrBefore, nyse, sessionIndex } from './cal
 import type { BucketBounds } from './calendar.js';
 import { epochDayToIso, isoToEpochDay } from './dates.js';
 import { ConfigError } from './errors.js';
+import { dailyArrays, kernelBars, type DailyArrays } from './kernel.js';
+import { once } from './memo.js';
 import { BAR_SCHEMA, SILVER_DAILY_SCHEMA, SPLITS_SCHEMA, conform } from './schemas.js';
 
 /** The Fibonacci session counts resampled by default. */
@@ -48,17 +50,6 @@ const BUCKET = '__bucket';
 // The daily columns resample reads, with their dtypes: the silver daily schema.
 const DAILY = Object.entries(SILVER_DAILY_SCHEMA);
 const DAILY_COLUMNS = DAILY.map(([c]) => c);
-
-// nodejs-polars builds each expression through the native binding in about
-// a millisecond (a cast or a literal in 1-3 ms, measured here), so a bar plan
-// of ~50 expressions cost ~100 ms to build, however few its rows: a daily
-// run's small windows spent most of their time there. Expressions are
-// immutable values, so the fixed ones are built once and reused.
-const memo = new Map<string, unknown>();
-function once<T>(key: string, build: () => T): T {
-  if (!memo.has(key)) memo.set(key, build());
-  return memo.get(key) as T;
-}
 
 let calendarFrameCache: DataFrame | undefined;
 
@@ -101,13 +92,22 @@ function dailyColumns(lf: LazyDataFrame, columns: readonly string[]): LazyDataFr
   return lf.select(...once(key, () => DAILY.map(([c, type]) => (columns.includes(c) ? pl.col(c) : pl.lit(null)).cast(type).alias(c))));
 }
 
+/** Each ticker's splits as cumulative factors, by execution day (see `splitFactorTable`). */
+export interface TickerFactors {
+  /** Execution days (epoch days), ascending, one per day. */
+  day: number[];
+  /** factor[k]: the product of the ratios of split k and every later split. */
+  factor: number[];
+}
+
 /**
  * Cumulative adjustment factors: for each split, the product of its ratio
  * and every later split's ratio of the same ticker. A daily row before a
  * split's execution date (and on or after the previous one) takes that
  * split's factor. Computed in JS: the splits table is small.
+ * @internal
  */
-function splitFactors(splits: DataFrame): DataFrame {
+export function splitFactorTable(splits: DataFrame): Map<string, TickerFactors> {
   const s = conform(splits, SPLITS_SCHEMA).select(
     pl.col('ticker'),
     pl.col('execution_date').cast(pl.Int32).alias('d'),
@@ -128,10 +128,7 @@ function splitFactors(splits: DataFrame): DataFrame {
     list.push({ d, ratio: to / from });
     byTicker.set(ticker, list);
   }
-  const ticker: string[] = [];
-  const day: number[] = [];
-  const factor: number[] = [];
-  const seq: number[] = [];
+  const out = new Map<string, TickerFactors>();
   for (const [t, list] of [...byTicker.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     list.sort((a, b) => a.d - b.d);
     const unique = list.filter((x, i) => i === 0 || x.d !== list[i - 1]!.d);
@@ -141,10 +138,21 @@ function splitFactors(splits: DataFrame): DataFrame {
       acc *= unique[k]!.ratio;
       f[k] = acc;
     }
-    unique.forEach((x, k) => {
+    out.set(t, { day: unique.map((x) => x.d), factor: f });
+  }
+  return out;
+}
+
+function splitFactors(splits: DataFrame): DataFrame {
+  const ticker: string[] = [];
+  const day: number[] = [];
+  const factor: number[] = [];
+  const seq: number[] = [];
+  for (const [t, f] of splitFactorTable(splits)) {
+    f.day.forEach((d, k) => {
       ticker.push(t);
-      day.push(x.d);
-      factor.push(f[k]!);
+      day.push(d);
+      factor.push(f.factor[k]!);
       seq.push(k + 1);
     });
   }
@@ -255,20 +263,16 @@ function isLazy(df: DataFrame | LazyDataFrame): df is LazyDataFrame {
 }
 
 /**
- * The prepared daily rows (adjusted, with session index) shared by every
- * interval: `resample`, `resampleMany` and the lake job all start here.
+ * The daily rows every path starts from: the daily columns with their dtypes,
+ * rows after `asOf` dropped, prices adjusted to the latest split (`basis:
+ * 'latest'`, the default) or left as they are and tagged with their
+ * cumulative split factor `__f` (`basis: 'end-date'`), sorted by
+ * (ticker, date) unless `sorted` says they are.
  * @internal
  */
-export function prepareDaily(
+export function prepareRows(
   daily: DataFrame | LazyDataFrame,
-  opts: Omit<ResampleOptions, 'days'> & {
-    /**
-     * `latest` (default): prices adjusted to the latest split. `end-date`:
-     * prices left as they are, each row tagged with its cumulative factor
-     * (`__f`, `__fseq`) for `endDateBars`.
-     */
-    basis?: 'latest' | 'end-date';
-  },
+  opts: Omit<ResampleOptions, 'days'> & { basis?: 'latest' | 'end-date' },
 ): LazyDataFrame {
   const lazy = isLazy(daily) ? daily : daily.lazy();
   let lf = dailyColumns(lazy, daily.columns);
@@ -276,19 +280,24 @@ export function prepareDaily(
     const idx = asOfIndex(opts.asOf);
     lf = lf.filter(pl.col('date').lt(pl.lit(nextDayOf(idx))));
   }
-  // Bars are contiguous runs of rows once the rows are sorted by (ticker,
-  // date): first/last by position, and an integer run id instead of a hash
-  // group-by on a string key (see barsOf). adjustLazy sorts by itself.
   const factors = opts.splits && opts.splits.height > 0 ? splitFactors(opts.splits) : null;
   if (factors && factors.height > 0 && opts.basis === 'end-date') {
-    lf = (opts.sorted ? lf : lf.sort(['ticker', 'date']))
+    return (opts.sorted ? lf : lf.sort(['ticker', 'date']))
       .joinAsof(factors.lazy(), { leftOn: 'date', rightOn: '__exec', by: 'ticker', strategy: 'forward', allowExactMatches: false, checkSortedness: false })
-      .withColumns(pl.col('__factor').fillNull(1).alias('__f'), pl.col('__fseq').fillNull(0).alias('__fseq'))
-      .select(...DAILY_COLUMNS, '__f', '__fseq');
-  } else if (factors && factors.height > 0) lf = adjustLazy(lf, opts.splits!);
-  else if (!opts.sorted) lf = lf.sort(['ticker', 'date']);
-  // The row-wise parts of vwap and transactions, computed once in one
-  // vectorised pass rather than group by group inside each interval's agg.
+      .withColumns(pl.col('__factor').fillNull(1).alias('__f'))
+      .select(...DAILY_COLUMNS, '__f');
+  }
+  if (factors && factors.height > 0) return adjustLazy(lf, opts.splits!);
+  return opts.sorted ? lf : lf.sort(['ticker', 'date']);
+}
+
+/**
+ * The prepared rows with their session index and the row-wise parts of vwap
+ * and transactions, for the lazy Polars plan of `resampleLazy`.
+ * @internal
+ */
+export function prepareDaily(daily: DataFrame | LazyDataFrame, opts: Omit<ResampleOptions, 'days'>): LazyDataFrame {
+  const lf = prepareRows(daily, opts);
   const pieces = once('prepare', () => {
     const hasPair = pl.col('vwap').isNotNull().and(pl.col('volume').isNotNull());
     return [
@@ -299,6 +308,32 @@ export function prepareDaily(
     ];
   });
   return lf.join(calendarFrame().lazy().rename({ session_index: SIDX }), { on: 'date', how: 'left', maintainOrder: 'left' }).withColumns(...pieces);
+}
+
+/**
+ * The prepared rows of an eager input and their kernel arrays, checked: a
+ * frame that is not sorted by (ticker, date) is sorted (once), one with two
+ * rows for a (ticker, date) or, outside the ticker anchor, a date that is not
+ * an NYSE session is refused.
+ */
+function kernelInput(daily: DataFrame | LazyDataFrame, opts: Omit<ResampleOptions, 'days'>, anchor: Anchor): { rows: DataFrame; arrays: DailyArrays } {
+  // Sorted input (the usual case) is proven sorted by the arrays' own pass, not sorted again.
+  let rows = prepareRows(daily, { ...opts, sorted: true }).collectSync();
+  if (rows.getColumn('ticker').nullCount() > 0) throw new ConfigError('resample: daily frame has a row without a ticker');
+  let arrays = dailyArrays(rows);
+  if (!arrays.sorted && arrays.duplicateAt < 0) {
+    rows = rows.sort(['ticker', 'date']);
+    arrays = dailyArrays(rows);
+  }
+  if (arrays.duplicateAt >= 0) {
+    const r = rows.slice(arrays.duplicateAt, 1).select(pl.col('ticker'), pl.col('date').cast(pl.Utf8)).row(0);
+    throw new ConfigError(`resample: daily frame has more than one row for ${String(r[0])} on ${String(r[1])} (consolidate it first)`);
+  }
+  if (anchor !== 'ticker' && arrays.offCalendarAt >= 0) {
+    const d = rows.slice(arrays.offCalendarAt, 1).select(pl.col('date').cast(pl.Utf8)).row(0)[0];
+    throw new ConfigError(`resample: ${String(d)} is not an NYSE session (or is outside 1990..2100)`);
+  }
+  return { rows, arrays };
 }
 
 /** The day after the session with index `idx`, as a Date literal for filters. */
@@ -376,115 +411,6 @@ export function finishBars(bars: LazyDataFrame, days: number, anchor: Anchor, as
 }
 
 /**
- * Bars on the split basis of their end date, from rows prepared with
- * `basis: 'end-date'`: a bar no split falls inside is aggregated from the
- * prices as they are (so it is stored exactly as the vendor sent them); only
- * a bar that straddles a split (a few per split) is recomputed from rows
- * adjusted by the splits between each row and the bar's last row. Readers
- * divide by the cumulative factor of the splits after `end_date`
- * (`rebaseBars(..., 'latest')`).
- * @internal
- */
-export function endDateBars(prepared: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): LazyDataFrame {
-  // Without splits the rows carry no factors, and every bar is plain.
-  if (!prepared.columns.includes('__fseq')) return barsOf(prepared, days, anchor, asOf);
-  return endDateBarsOfRuns(runsOf(prepared, days, anchor, asOf), days, anchor, asOf);
-}
-
-/**
- * Whether any bar of `prepared` (rows prepared with `basis: 'end-date'`)
- * straddles a split: a row whose split factor differs from the row before it
- * in the same ticker and bucket. Most windows of a daily run have none, and
- * then `endDateBars` is a plain aggregation.
- * @internal
- */
-export async function straddlesSplit(prepared: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): Promise<boolean> {
-  if (!prepared.columns.includes('__fseq')) return false;
-  const runs = runsOf(prepared, days, anchor, asOf);
-  const changed = pl.col('__fseq').neq(pl.col('__fseq').shift(1)).and(pl.col('__run').eq(pl.col('__run').shift(1))).fillNull(false);
-  const found = await runs.select(changed.cast(pl.Int32).max().alias('x')).collect();
-  return Number(found.getColumn('x').get(0) ?? 0) > 0;
-}
-
-function endDateBarsOfRuns(runs: LazyDataFrame, days: number, anchor: Anchor, asOf: string | undefined): LazyDataFrame {
-  const e = once('end-date', () => {
-    const f = pl.col('__f').div(pl.col('__f1'));
-    return {
-      extra: [pl.col('__fseq').first().alias('__seq0'), pl.col('__fseq').last().alias('__seq1'), pl.col('__f').last().alias('__f1')],
-      straddles: pl.col('__seq0').neq(pl.col('__seq1')),
-      plain: pl.col('__seq0').eq(pl.col('__seq1')),
-      adjust: [
-        pl.col('open').div(f).alias('open'),
-        pl.col('high').div(f).alias('high'),
-        pl.col('low').div(f).alias('low'),
-        pl.col('close').div(f).alias('close'),
-        pl.col('volume').mul(f).alias('volume'),
-        pl.when(pl.col('__vw_den').isNotNull()).then(pl.col('__vw_num')).otherwise(pl.lit(null)).alias('__vw_num'),
-        pl.when(pl.col('__vw_den').isNotNull()).then(pl.col('__vw_den').mul(f)).otherwise(pl.lit(null)).alias('__vw_den'),
-      ],
-    };
-  });
-  const bars = aggregateRuns(runs, e.extra);
-  const straddling = bars.filter(e.straddles).select('__run', '__f1');
-  // Rows of straddling bars, each divided by the factor of the splits between it and the bar's last row.
-  const adjusted = runs
-    .join(straddling, { on: '__run', how: 'inner' })
-    .withColumns(...e.adjust)
-    .sort(['__run', 'date']);
-  const fixed = aggregateRuns(adjusted);
-  const columns = [...Object.keys(BAR_SCHEMA).filter((c) => c !== 'bucket' && c !== 'vwap' && c !== 'transactions' && c !== 'is_complete'), '__run', BUCKET, '__vw_num', '__vw_den', '__tx_sum', '__tx_n', '__last_sidx'];
-  const plain = bars.filter(e.plain).select(...columns);
-  return finishBars(pl.concat([plain, fixed.select(...columns)], { how: 'vertical' }).sort('__run'), days, anchor, asOf);
-}
-
-/**
- * Checks an eager input and tells whether it is already sorted by
- * (ticker, date) with one row per pair. One linear pass proves that; only a
- * frame that fails it pays for the duplicate group-by (and is sorted later).
- */
-function checkInput(daily: DataFrame, anchor: Anchor): { sorted: boolean } {
-  if (daily.height === 0) return { sorted: true };
-  const cols = daily.columns;
-  if (!cols.includes('ticker') || !cols.includes('date')) return { sorted: false }; // dailyColumns reports it
-  const date = pl.col('date').cast(pl.Date);
-  const t = pl.col('ticker');
-  const prev = date.shift(1);
-  const outOfOrder = t
-    .lt(t.shift(1))
-    .or(t.eq(t.shift(1)).and(date.ltEq(prev)))
-    .fillNull(false)
-    .any()
-    .alias('x');
-  const sorted = daily.lazy().select(outOfOrder).collectSync().row(0)[0] !== true;
-  if (!sorted) {
-    const dups = daily
-      .lazy()
-      .select(pl.col('ticker'), date.alias('date'))
-      .groupBy(['ticker', 'date'])
-      .agg(pl.len().alias('n'))
-      .filter(pl.col('n').gt(1))
-      .head(1)
-      .collectSync();
-    if (dups.height > 0) {
-      const r = dups.select(pl.col('ticker'), pl.col('date').cast(pl.Utf8)).row(0);
-      throw new ConfigError(`resample: daily frame has more than one row for ${String(r[0])} on ${String(r[1])} (consolidate it first)`);
-    }
-  }
-  if (anchor === 'ticker') return { sorted };
-  const off = daily
-    .lazy()
-    .select(date.alias('date'))
-    .join(calendarFrame().lazy(), { on: 'date', how: 'anti' })
-    .head(1)
-    .collectSync();
-  if (off.height > 0) {
-    const d = off.select(pl.col('date').cast(pl.Utf8)).row(0)[0];
-    throw new ConfigError(`resample: ${String(d)} is not an NYSE session (or is outside 1990..2100)`);
-  }
-  return { sorted };
-}
-
-/**
  * Resample daily rows into N-session bars (DESIGN §3.1): `ticker, start_date,
  * end_date, open, high, low, close, volume, vwap, transactions, n_days,
  * bucket, is_complete`, sorted by (ticker, bucket). Takes any frame with
@@ -502,10 +428,13 @@ export function resample(daily: DataFrame, opts: ResampleOptions): DataFrame {
   const anchor = opts.anchor ?? 'calendar';
   checkDays(opts.days);
   checkAnchor(anchor);
-  const { sorted } = checkInput(daily, anchor);
-  return barsOf(prepareDaily(daily, { ...opts, sorted: opts.sorted || sorted }), opts.days, anchor, opts.asOf).collectSync({
-    engine: 'streaming',
-  });
+  const { rows, arrays } = kernelInput(daily, opts, anchor);
+  return kernelBars(rows, arrays, opts.days, anchor, asOfOf(opts.asOf));
+}
+
+/** The session index of `asOf` (undefined: the kernel takes the rows' latest). */
+function asOfOf(asOf: string | undefined): number | undefined {
+  return asOf === undefined ? undefined : asOfIndex(asOf);
 }
 
 /**
@@ -527,8 +456,9 @@ export function resampleLazy(daily: LazyDataFrame | DataFrame, opts: ResampleOpt
 }
 
 /**
- * Several intervals from one prepared scan (adjustment and calendar join run
- * once), collected concurrently. Returns a map from interval to bars.
+ * Several intervals from one prepared read (adjustment and calendar join run
+ * once, then the bar kernel once per interval over the same arrays). Returns
+ * a map from interval to bars.
  *
  * @example
  * import { resampleMany, DEFAULT_INTERVALS } from '@fibbars/ohlcv-core';
@@ -543,10 +473,9 @@ export async function resampleMany(
   const intervals = [...new Set(opts.intervals ?? DEFAULT_INTERVALS)];
   intervals.forEach(checkDays);
   checkAnchor(anchor);
-  const sorted = (isLazy(daily) ? false : checkInput(daily, anchor).sorted) || opts.sorted === true;
-  const prepared = prepareDaily(daily, { ...opts, sorted }).cache();
-  const frames = await Promise.all(intervals.map((n) => barsOf(prepared, n, anchor, opts.asOf).collect({ streaming: true })));
-  return new Map(intervals.map((n, i) => [n, frames[i]!]));
+  const { rows, arrays } = kernelInput(daily, opts, anchor);
+  const asOf = asOfOf(opts.asOf);
+  return new Map(intervals.map((n) => [n, kernelBars(rows, arrays, n, anchor, asOf)]));
 }
 
 /** A calendar bucket touched by new sessions, with its session bounds. */
