@@ -8,7 +8,7 @@
 // no longer serves; npm's `overrides` pins it, pnpm would need a root override.
 /* global fetch */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -74,13 +74,18 @@ export async function startLocalRegistry({ dir, uplink = 'https://registry.npmjs
       '',
     ].join('\n'),
   );
-  let output = '';
+  // verdaccio's output goes to a file, not a pipe: the tests drive npm with
+  // spawnSync, which blocks this process's event loop, and a pipe nobody
+  // drains fills at 64 KiB and stalls verdaccio mid-request (npm install then
+  // hangs; Node 24 prints enough deprecation warnings to get there).
+  const logFile = path.join(dir, 'verdaccio.log');
+  const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [VERDACCIO_BIN, '--config', config, '--listen', `127.0.0.1:${port}`], {
     cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', fd, fd],
   });
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
+  closeSync(fd);
+  const readLog = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
   let exited = null;
   child.once('exit', (code) => (exited = code ?? -1));
   const stop = async () => {
@@ -93,7 +98,7 @@ export async function startLocalRegistry({ dir, uplink = 'https://registry.npmjs
 
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (exited !== null) throw new Error(`verdaccio exited with ${exited} before answering: ${output.trim()}`);
+    if (exited !== null) throw new Error(`verdaccio exited with ${exited} before answering: ${readLog().trim()}`);
     try {
       const ping = await fetch(`${url}-/ping`);
       if (ping.ok) break;
@@ -102,7 +107,7 @@ export async function startLocalRegistry({ dir, uplink = 'https://registry.npmjs
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`verdaccio did not answer on ${url} within 30 s: ${output.trim()}`);
+      throw new Error(`verdaccio did not answer on ${url} within 30 s: ${readLog().trim()}`);
     }
     await sleep(200);
   }
@@ -123,5 +128,5 @@ export async function startLocalRegistry({ dir, uplink = 'https://registry.npmjs
   // Every way npm, pnpm and changesets pick a registry points here, so nothing
   // can reach the public registry by accident.
   const env = { npm_config_userconfig: npmrc, npm_config_registry: url, 'npm_config_@fibbars:registry': url };
-  return { url, token: body.token, npmrc, env, log: () => output, stop };
+  return { url, token: body.token, npmrc, env, log: readLog, stop };
 }

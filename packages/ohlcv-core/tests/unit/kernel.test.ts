@@ -90,7 +90,7 @@ function shuffled(df: DataFrame, seed: number): DataFrame {
   return df.select(pl.all().gather(idx));
 }
 
-const SEEDS = [1, 2, 3];
+const SEEDS = [1, 2];
 
 describe('the bar kernel equals the Polars plan of the same definition', () => {
   for (const seed of SEEDS) {

@@ -118,6 +118,14 @@ describe('a release through changesets to a local registry', () => {
     timed('build', () => ok(run(bin('nx'), ['run-many', '-t', 'build', '--projects=tag:public', '--output-style=static'], root), 'nx build'));
     // A clone, not a worktree: the tags changesets creates stay in it.
     ok(run('git', ['clone', '--quiet', '--shared', root, tree], tmp), 'git clone');
+    // The rehearsal starts from a released state: changesets pending on main
+    // (work not yet versioned) would bump their packages in the test below,
+    // which checks that one changeset bumps only its package and dependents.
+    const pending = fs.readdirSync(path.join(tree, '.changeset')).filter((f) => f.endsWith('.md') && f !== 'README.md');
+    if (pending.length > 0) {
+      ok(run('git', ['rm', '--quiet', ...pending.map((f) => `.changeset/${f}`)], tree), 'git rm pending changesets');
+      ok(run('git', ['-c', 'user.name=release-rehearsal', '-c', 'user.email=rehearsal@localhost', 'commit', '--quiet', '-m', 'rehearsal: start from a released state'], tree), 'git commit');
+    }
     timed('install (offline)', () =>
       ok(run('pnpm', ['install', '--offline', '--frozen-lockfile', '--ignore-scripts', '--reporter=silent'], tree), 'pnpm install'),
     );
