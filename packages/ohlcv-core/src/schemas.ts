@@ -3,6 +3,7 @@
 // column order, so they can be passed to `pl.DataFrame(..., { schema })`,
 // compared with `df.schema`, or used to conform a frame with `conform`.
 import pl from 'nodejs-polars';
+import { once } from './memo.js';
 import type { DataFrame, DataType } from 'nodejs-polars';
 
 /** A frame schema: column name -> dtype, in column order. */
@@ -138,9 +139,13 @@ export function conform(df: DataFrame, schema: Schema, opts: { fillMissing?: rea
   if (missing.length > 0) {
     throw new TypeError(`frame is missing column(s) ${missing.join(', ')} (has ${df.columns.join(', ') || 'none'})`);
   }
+  // Built once per (schema, present columns): nodejs-polars expressions cost ~1 ms each to build.
+  const key = `conform:${Object.entries(schema)
+    .map(([name, dtype]) => `${name}=${String(dtype)}${have.has(name) ? '' : '?'}`)
+    .join(',')}`;
   return df.select(
-    ...Object.entries(schema).map(([name, dtype]) =>
-      have.has(name) ? pl.col(name).cast(dtype).alias(name) : pl.lit(null).cast(dtype).alias(name),
+    ...once(key, () =>
+      Object.entries(schema).map(([name, dtype]) => (have.has(name) ? pl.col(name).cast(dtype).alias(name) : pl.lit(null).cast(dtype).alias(name))),
     ),
   );
 }

@@ -13,6 +13,7 @@ import pl from 'nodejs-polars';
 import type { DataFrame, Expr, LazyDataFrame } from 'nodejs-polars';
 import { DataQualityError } from './errors.js';
 import { QUARANTINE_SCHEMA, RAW_DAILY_SCHEMA, conform } from './schemas.js';
+import { once } from './memo.js';
 
 /** Reasons written to the `reason` column of quarantined rows. */
 export const REJECT_REASONS = {
@@ -103,13 +104,16 @@ function reasonExpr(): Expr {
  * kept so validation can quarantine them.
  */
 function latestFetch(lf: LazyDataFrame): LazyDataFrame {
-  const session = pl.col('date');
-  return lf
-    .withColumns(pl.col('fetched_at').max().over(session).alias('__latest_at'))
-    .filter(pl.col('fetched_at').eq(pl.col('__latest_at')).or(pl.col('__latest_at').isNull()).or(session.isNull()))
-    .withColumns(pl.col('fetch_id').max().over(session).alias('__latest_id'))
-    .filter(pl.col('fetch_id').eq(pl.col('__latest_id')).or(pl.col('__latest_id').isNull()).or(session.isNull()))
-    .drop('__latest_at', '__latest_id');
+  const e = once('validate:latest', () => {
+    const session = pl.col('date');
+    return {
+      at: pl.col('fetched_at').max().over(session).alias('__latest_at'),
+      atKeep: pl.col('fetched_at').eq(pl.col('__latest_at')).or(pl.col('__latest_at').isNull()).or(session.isNull()),
+      id: pl.col('fetch_id').max().over(session).alias('__latest_id'),
+      idKeep: pl.col('fetch_id').eq(pl.col('__latest_id')).or(pl.col('__latest_id').isNull()).or(session.isNull()),
+    };
+  });
+  return lf.withColumns(e.at).filter(e.atKeep).withColumns(e.id).filter(e.idKeep).drop('__latest_at', '__latest_id');
 }
 
 const STATUS = '__status';
@@ -170,20 +174,15 @@ function resolveDuplicates(df: DataFrame): DataFrame {
  */
 export function validateDaily(raw: DataFrame): ValidationResult {
   const input = conform(raw, RAW_DAILY_SCHEMA, { fillMissing: ['vwap', 'transactions', 'fetched_at', 'fetch_id'] });
-  const checked = latestFetch(input.lazy().withRowIndex(ROW)).withColumns(reasonExpr()).collectSync();
+  const checked = latestFetch(input.lazy().withRowIndex(ROW)).withColumns(once('validate:reason', reasonExpr)).collectSync();
   const columns = [...checked.columns, STATUS];
   const simple = (df: DataFrame) =>
-    df.withColumns(pl.when(pl.col('reason').isNull()).then(pl.lit('accepted')).otherwise(pl.lit('quarantined')).alias(STATUS));
+    df.withColumns(once('validate:simple', () => pl.when(pl.col('reason').isNull()).then(pl.lit('accepted')).otherwise(pl.lit('quarantined')).alias(STATUS)));
 
   // Most sessions hold no duplicate keys at all: only rows whose (ticker,
   // date) occurs more than once go through the duplicate windows.
-  const dupKeys = checked
-    .lazy()
-    .groupBy(['ticker', 'date'], false)
-    .agg(pl.len().alias('__n'))
-    .filter(pl.col('__n').gt(1))
-    .select('ticker', 'date')
-    .collectSync();
+  const dup = once('validate:dup', () => ({ n: pl.len().alias('__n'), many: pl.col('__n').gt(1) }));
+  const dupKeys = checked.lazy().groupBy(['ticker', 'date'], false).agg(dup.n).filter(dup.many).select('ticker', 'date').collectSync();
   let st: DataFrame;
   if (dupKeys.height === 0) st = simple(checked);
   else {
@@ -192,32 +191,38 @@ export function validateDaily(raw: DataFrame): ValidationResult {
     st = pl.concat([simple(rest).select(...columns), resolveDuplicates(dupRows).select(...columns)]);
   }
 
+  const is = once('validate:status', () => ({
+    accepted: pl.col(STATUS).eq(pl.lit('accepted')),
+    rejected: pl.col(STATUS).eq(pl.lit('quarantined')).or(pl.col(STATUS).eq(pl.lit('conflict'))),
+  }));
   const accepted = st
-    .filter(pl.col(STATUS).eq(pl.lit('accepted')))
+    .filter(is.accepted)
     .sort(KEY)
     .select(...Object.keys(RAW_DAILY_SCHEMA));
   const quarantined = st
-    .filter(pl.col(STATUS).eq(pl.lit('quarantined')).or(pl.col(STATUS).eq(pl.lit('conflict'))))
+    .filter(is.rejected)
     .sort(ROW)
     .select(...Object.keys(QUARANTINE_SCHEMA));
   return { accepted, quarantined, counts: countSessions(input, st) };
 }
 
 function countSessions(input: DataFrame, st: DataFrame): ValidationCounts {
-  const is = (s: string) => pl.col(STATUS).eq(pl.lit(s)).cast(pl.Int64).sum();
+  const e = once('validate:count', () => {
+    const is = (s: string) => pl.col(STATUS).eq(pl.lit(s)).cast(pl.Int64).sum();
+    return {
+      per: [pl.len().alias('received'), is('accepted').alias('accepted'), is('collapsed').alias('collapsed'), is('quarantined').add(is('conflict')).alias('quarantined')],
+      all: pl.len().alias('all'),
+      out: [
+        pl.col('date').cast(pl.Utf8).alias('session'),
+        ...['received', 'accepted', 'collapsed', 'quarantined', 'all'].map((c) => pl.col(c).fillNull(0).cast(pl.Float64).alias(c)),
+      ],
+    };
+  });
   const per = st
     .groupBy('date')
-    .agg(
-      pl.len().alias('received'),
-      is('accepted').alias('accepted'),
-      is('collapsed').alias('collapsed'),
-      is('quarantined').add(is('conflict')).alias('quarantined'),
-    )
-    .join(input.groupBy('date').agg(pl.len().alias('all')), { on: 'date', how: 'full', coalesce: true })
-    .select(
-      pl.col('date').cast(pl.Utf8).alias('session'),
-      ...['received', 'accepted', 'collapsed', 'quarantined', 'all'].map((c) => pl.col(c).fillNull(0).cast(pl.Float64).alias(c)),
-    )
+    .agg(...e.per)
+    .join(input.groupBy('date').agg(e.all), { on: 'date', how: 'full', coalesce: true })
+    .select(...e.out)
     .sort('session');
   const totals = { received: 0, accepted: 0, collapsed: 0, quarantined: 0, superseded: 0 };
   const sessions: SessionCounts[] = [];
