@@ -6,6 +6,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseLakeUri } from '@fibbars/ohlcv-core/storage';
 import { ConfigError } from './errors.js';
+import { DEFAULT_LOOKBACK_SESSIONS, MAX_LOOKBACK_SESSIONS } from './fetch.js';
 import type { Sleep } from './http.js';
 import { DEFAULT_POLYGON_BASE_URL, PolygonSource } from './polygon.js';
 import type { MarketSource } from './source.js';
@@ -21,6 +22,8 @@ export function processEnv(): Env {
 export interface FetchersConfig {
   /** `FIBBARS_LAKE` (default `./lake`). */
   lake: string;
+  /** `FIBBARS_LOOKBACK_SESSIONS` (default 20): how far back a run without a date looks for sessions never fetched. */
+  lookbackSessions: number;
   /** `FIBBARS_SOURCE`, else `polygon` when a key (or its secret) is configured, else `synthetic`. */
   source: 'polygon' | 'synthetic';
   polygon: {
@@ -87,6 +90,7 @@ export function readConfig(env: Env): FetchersConfig {
   }
   return {
     lake,
+    lookbackSessions: integer(env, 'FIBBARS_LOOKBACK_SESSIONS', DEFAULT_LOOKBACK_SESSIONS, 1, MAX_LOOKBACK_SESSIONS),
     source,
     polygon: {
       ...(apiKey !== undefined && { apiKey }),

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
 import { RawZone, openStore, parseLakeUri } from '@fibbars/ohlcv-core/storage';
-import type { OpenStoreOptions, RawKind } from '@fibbars/ohlcv-core/storage';
+import type { OpenStoreOptions, RawKind, RawMeta } from '@fibbars/ohlcv-core/storage';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import type { MarketSource, SourceResult } from './source.js';
@@ -19,6 +19,8 @@ export interface FetchEvent {
   date?: string;
   /** Cap on the sessions one invocation fetches when no date is given (default 5). */
   maxBackfillSessions?: number;
+  /** Sessions, ending at the latest fetchable one, searched for holes when no date is given (default 20). */
+  lookbackSessions?: number;
   /** Lake URI overriding the configured one. */
   lake?: string;
 }
@@ -29,6 +31,12 @@ export interface FetchResult {
   lake: string;
   /** Sessions fetched, ascending. */
   sessions: string[];
+  /**
+   * The sessions of `sessions` that lie before the newest one already fetched:
+   * holes left by an earlier run (a session that failed while a later one
+   * succeeded), caught up by this one. Always set by the handlers.
+   */
+  caughtUp?: string[];
   /** Result rows over every page written. */
   rows: number;
   /** Keys of the raw data files written (`raw/<kind>/date=.../<fetchId>.json.gz`). */
@@ -52,9 +60,15 @@ export interface FetchDeps {
   now?: () => Date;
   /** Passed to `openStore` (an S3 client for `s3://` lakes). */
   store?: OpenStoreOptions;
+  /** Default lookback window of the planning without a date (an event's `lookbackSessions` overrides it). */
+  lookbackSessions?: number;
 }
 
 export const DEFAULT_MAX_BACKFILL_SESSIONS = 5;
+/** Four weeks of sessions: how far back a run without a date looks for sessions never fetched. */
+export const DEFAULT_LOOKBACK_SESSIONS = 20;
+/** Largest lookback window (about four years of sessions). */
+export const MAX_LOOKBACK_SESSIONS = 1000;
 /** Minutes after midnight New York time from which today's session counts as fetchable (16:30). */
 export const SESSION_READY_MINUTES = 16 * 60 + 30;
 
@@ -69,6 +83,7 @@ const EventSchema = z
       }, 'is not a real calendar date')
       .nullish(),
     maxBackfillSessions: z.number().int().min(1).max(10_000).nullish(),
+    lookbackSessions: z.number().int().min(1).max(MAX_LOOKBACK_SESSIONS).nullish(),
     lake: z.string().min(1).nullish(),
   })
   .nullish();
@@ -84,6 +99,7 @@ export function parseEvent(event: unknown): FetchEvent {
   const out: FetchEvent = {};
   if (parsed.data?.date != null) out.date = parsed.data.date;
   if (parsed.data?.maxBackfillSessions != null) out.maxBackfillSessions = parsed.data.maxBackfillSessions;
+  if (parsed.data?.lookbackSessions != null) out.lookbackSessions = parsed.data.lookbackSessions;
   if (parsed.data?.lake != null) out.lake = parsed.data.lake;
   return out;
 }
@@ -96,15 +112,90 @@ export function latestFetchableSession(now: Date): string {
 }
 
 /**
- * Sessions to fetch when no date is given: every session after the last one
- * in `fetched` up to `latest`, oldest first, at most `cap`; on an empty raw
- * zone just `latest`.
+ * Sessions to fetch when no date is given, oldest first, at most `cap`:
+ * every session after the newest one in `fetched` (ascending) up to `latest`,
+ * and every session of the lookback window (the `lookback` sessions ending at
+ * `latest`) that has no fetch yet, from the first fetched session on. On an
+ * empty raw zone just `latest`. A session that failed while a later one
+ * succeeded is therefore fetched again by the next runs, until it leaves the
+ * window: no global "last fetched" watermark hides it.
  */
-export function sessionsToFetch(fetched: readonly string[], latest: string, cap: number): string[] {
-  const last = fetched.at(-1);
-  if (last === undefined) return [latest];
-  if (last >= latest) return [];
-  return nyse.sessionsBetween(nyse.nextSession(last), latest).slice(0, cap);
+export function sessionsToFetch(
+  fetched: readonly string[],
+  latest: string,
+  cap: number,
+  lookback: number = DEFAULT_LOOKBACK_SESSIONS,
+): string[] {
+  const first = fetched[0];
+  const newest = fetched.at(-1);
+  if (first === undefined || newest === undefined) return [latest];
+  if (!nyse.isSession(latest)) throw new ConfigError(`latest session ${latest} is not an NYSE session`);
+  const have = new Set(fetched);
+  const end = nyse.sessionIndex(latest);
+  const windowStart = Math.max(0, end - Math.max(1, lookback) + 1);
+  const afterNewest = newest < latest ? nyse.sessionIndex(nyse.nextSession(newest)) : end + 1;
+  const out: string[] = [];
+  for (let i = Math.min(windowStart, afterNewest); i <= end && out.length < cap; i++) {
+    const session = nyse.sessionAt(i);
+    if (session >= first && !have.has(session)) out.push(session);
+  }
+  return out;
+}
+
+/** The first session of the lookback window ending at `latest`. */
+function windowStart(latest: string, lookback: number): string {
+  return nyse.sessionAt(Math.max(0, nyse.sessionIndex(latest) - Math.max(1, lookback) + 1));
+}
+
+/**
+ * The sessions `[from, to]` a splits fetch covers: one session, or the range
+ * of a range listing (`execution_date.gte` / `.lte` in its first request).
+ */
+export function splitsCoverage(meta: Pick<RawMeta, 'session' | 'requests'>): { from: string; to: string } {
+  const url = meta.requests[0]?.url;
+  if (url !== undefined) {
+    try {
+      const q = new URL(url).searchParams;
+      const from = q.get('execution_date.gte');
+      const to = q.get('execution_date.lte');
+      if (from !== null && to !== null && ISO_DATE.test(from) && ISO_DATE.test(to) && from <= to) return { from, to };
+    } catch {
+      // not a URL: the fetch covers its own session
+    }
+  }
+  return { from: meta.session, to: meta.session };
+}
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** `YYYY-MM-DD` naming a day that exists. */
+function isCalendarDate(d: string): boolean {
+  const t = Date.parse(`${d}T00:00:00Z`);
+  return ISO_DATE.test(d) && !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === d;
+}
+
+/**
+ * Sessions whose splits the raw zone holds, ascending: the session of every
+ * fetch, plus every session of a range fetch's range. Metadata records are
+ * read only where they can matter: for fetches in the window after the
+ * earliest session that would otherwise look missing.
+ */
+async function splitsFetched(raw: RawZone, from: string, latest: string): Promise<string[]> {
+  const fetches = await raw.list('splits');
+  const have = new Set(fetches.map((f) => f.session));
+  const first = fetches[0]?.session;
+  if (first === undefined) return [];
+  const lo = from > first ? from : first;
+  const holes = lo <= latest ? nyse.sessionsBetween(lo, latest).filter((s) => !have.has(s)) : [];
+  const earliestHole = holes[0];
+  if (earliestHole !== undefined) {
+    const ranged = fetches.filter((f) => f.session > earliestHole && f.session <= latest);
+    for (const f of ranged) {
+      const { from: a, to: b } = splitsCoverage(await raw.readMeta(f));
+      for (const s of nyse.sessionsBetween(a, b)) have.add(s);
+    }
+  }
+  return [...have].sort();
 }
 
 interface Plan {
@@ -112,6 +203,7 @@ interface Plan {
   raw: RawZone;
   /** `undefined` when the event names a non-session date. */
   sessions: string[] | undefined;
+  caughtUp: string[];
 }
 
 async function plan(deps: FetchDeps, event: FetchEvent, kind: RawKind): Promise<Plan> {
@@ -126,14 +218,18 @@ async function plan(deps: FetchDeps, event: FetchEvent, kind: RawKind): Promise<
     }
     const today = newYorkClock(now).date;
     if (event.date > today) throw new ConfigError(`event.date ${event.date} is in the future (today is ${today} in New York)`);
-    return { lake, raw, sessions: nyse.isSession(event.date) ? [event.date] : undefined };
+    return { lake, raw, sessions: nyse.isSession(event.date) ? [event.date] : undefined, caughtUp: [] };
   }
   const latest = latestFetchableSession(now);
   const cap = event.maxBackfillSessions ?? DEFAULT_MAX_BACKFILL_SESSIONS;
-  return { lake, raw, sessions: sessionsToFetch(await raw.sessions(kind), latest, cap) };
+  const lookback = event.lookbackSessions ?? deps.lookbackSessions ?? DEFAULT_LOOKBACK_SESSIONS;
+  const fetched = kind === 'splits' ? await splitsFetched(raw, windowStart(latest, lookback), latest) : await raw.sessions(kind);
+  const sessions = sessionsToFetch(fetched, latest, cap, lookback);
+  const newest = fetched.at(-1);
+  return { lake, raw, sessions, caughtUp: newest === undefined ? [] : sessions.filter((s) => s < newest) };
 }
 
-const noSession = (lake: string): FetchResult => ({ status: 'no-session', lake, sessions: [], rows: 0, rawKeys: [] });
+const noSession = (lake: string): FetchResult => ({ status: 'no-session', lake, sessions: [], caughtUp: [], rows: 0, rawKeys: [] });
 
 /** Runs every task, lets the others finish, then rethrows the first failure. */
 async function settleAll<T>(tasks: Promise<T>[]): Promise<T[]> {
@@ -143,14 +239,45 @@ async function settleAll<T>(tasks: Promise<T>[]): Promise<T[]> {
   return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
 }
 
+/**
+ * Runs `task` over `items` with at most `concurrency` in flight. After the
+ * first failure no new item starts; the ones in flight finish, then the
+ * first failure is thrown.
+ */
+async function pool<T, R>(items: readonly T[], concurrency: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (failure === undefined && next < items.length) {
+      const i = next++;
+      try {
+        out[i] = await task(items[i]!);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+  if (failure) throw failure.error;
+  return out;
+}
+
+interface Written {
+  session: string;
+  rows: number;
+  requests: number;
+  key: string;
+}
+
 async function writeRaw(
-  deps: FetchDeps,
+  deps: { source: MarketSource; now?: () => Date },
   raw: RawZone,
   kind: RawKind,
   session: string,
   result: SourceResult,
   log: FetchLogger,
-): Promise<string> {
+): Promise<Written> {
   const fetchedAt = (deps.now ?? (() => new Date()))();
   const written = await raw.write(kind, session, result.pages, {
     requests: result.requests,
@@ -159,7 +286,37 @@ async function writeRaw(
     fetchedAt,
   });
   log.info('raw fetch written', { kind, session, rows: result.rows, pages: result.pages.length, key: written.key });
-  return written.key;
+  return { session, rows: result.rows, requests: result.requests.length, key: written.key };
+}
+
+/** Fetches one session's grouped daily bars into `raw/ohlcv`. */
+async function fetchDaily(deps: { source: MarketSource; now?: () => Date }, raw: RawZone, session: string, log: FetchLogger): Promise<Written> {
+  return writeRaw(deps, raw, 'ohlcv', session, await deps.source.groupedDaily(session), log);
+}
+
+/**
+ * Fetches the splits executed from `from` to `to` in one listing (every page)
+ * and keeps it whole under `raw/splits/date=<to>/`. When the latest fetch
+ * already stored under `to` covered an earlier start, the listing starts
+ * there: the latest fetch of a session wins whole downstream, so a refetch
+ * must not narrow what the folder said.
+ */
+async function fetchSplits(
+  deps: { source: MarketSource; now?: () => Date },
+  raw: RawZone,
+  from: string,
+  to: string,
+  log: FetchLogger,
+): Promise<Written> {
+  const previous = await raw.latest('splits', to);
+  const start = previous ? splitsCoverage(await raw.readMeta(previous)).from : to;
+  const first = start < from ? start : from;
+  return writeRaw(deps, raw, 'splits', to, await deps.source.splits(first, to), log);
+}
+
+/** Fetches the ticker snapshot as of `session` into `raw/tickers`. */
+async function fetchTickers(deps: { source: MarketSource; now?: () => Date }, raw: RawZone, session: string, log: FetchLogger): Promise<Written> {
+  return writeRaw(deps, raw, 'tickers', session, await deps.source.tickers(session), log);
 }
 
 /**
@@ -168,59 +325,144 @@ async function writeRaw(
  * failure stay written (a retry fetches only what is still missing).
  */
 export async function fetchOhlcv(deps: FetchDeps, event: FetchEvent, log: FetchLogger = silentLogger): Promise<FetchResult> {
-  const { lake, raw, sessions } = await plan(deps, event, 'ohlcv');
+  const { lake, raw, sessions, caughtUp } = await plan(deps, event, 'ohlcv');
   if (sessions === undefined) {
     log.info('not an NYSE session: nothing to fetch', { date: event.date });
     return noSession(lake);
   }
-  log.info('fetching daily bars', { sessions, source: deps.source.name });
-  const done = await settleAll(
-    sessions.map(async (session) => {
-      const result = await deps.source.groupedDaily(session);
-      return { session, rows: result.rows, key: await writeRaw(deps, raw, 'ohlcv', session, result, log) };
-    }),
-  );
+  log.info('fetching daily bars', { sessions, caughtUp, source: deps.source.name });
+  const done = await settleAll(sessions.map((session) => fetchDaily(deps, raw, session, log)));
   return {
     status: 'ok',
     lake,
     sessions: done.map((d) => d.session),
+    caughtUp,
     rows: done.reduce((n, d) => n + d.rows, 0),
     rawKeys: done.map((d) => d.key),
   };
 }
 
 /**
- * Fetches the splits executed on each planned session (to `raw/splits`) and a
- * ticker snapshot stored under the latest of them (to `raw/tickers`).
+ * Fetches the splits executed over the planned sessions (one range listing,
+ * to `raw/splits` under the latest of them) and a ticker snapshot stored
+ * under the latest of them (to `raw/tickers`).
  */
 export async function fetchMeta(deps: FetchDeps, event: FetchEvent, log: FetchLogger = silentLogger): Promise<FetchResult> {
-  const { lake, raw, sessions } = await plan(deps, event, 'splits');
+  const { lake, raw, sessions, caughtUp } = await plan(deps, event, 'splits');
   if (sessions === undefined) {
     log.info('not an NYSE session: nothing to fetch', { date: event.date });
     return noSession(lake);
   }
-  const snapshotSession = sessions.at(-1);
-  log.info('fetching reference data', { sessions, snapshot: snapshotSession, source: deps.source.name });
-  const tasks: Promise<{ session: string; rows: number; key: string }>[] = sessions.map(async (session) => {
-    const result = await deps.source.splits(session);
-    return { session, rows: result.rows, key: await writeRaw(deps, raw, 'splits', session, result, log) };
-  });
-  if (snapshotSession !== undefined) {
-    tasks.push(
-      (async () => {
-        const result = await deps.source.tickers(snapshotSession);
-        return { session: snapshotSession, rows: result.rows, key: await writeRaw(deps, raw, 'tickers', snapshotSession, result, log) };
-      })(),
-    );
-  }
-  const done = await settleAll(tasks);
+  const first = sessions[0];
+  const last = sessions.at(-1);
+  log.info('fetching reference data', { sessions, caughtUp, snapshot: last, source: deps.source.name });
+  const done =
+    first === undefined || last === undefined
+      ? []
+      : await settleAll([fetchSplits(deps, raw, first, last, log), fetchTickers(deps, raw, last, log)]);
   return {
     status: 'ok',
     lake,
     sessions: [...sessions],
+    caughtUp,
     rows: done.reduce((n, d) => n + d.rows, 0),
     rawKeys: done.map((d) => d.key).sort(),
   };
+}
+
+/** What `fetchSessions` needs: a source and an open raw zone. */
+export interface FetchSessionsDeps {
+  source: MarketSource;
+  raw: RawZone;
+  /** Clock (decides the latest fetchable session); default the system clock. */
+  now?: () => Date;
+  logger?: FetchLogger;
+}
+
+export interface FetchSessionsOptions {
+  /** NYSE sessions, ascending, none after the latest fetchable session. */
+  sessions: readonly string[];
+  /** Fetch sessions the raw zone already holds again (default false: skip them). */
+  refetch?: boolean;
+  /** Sessions fetched at once (default 4); the source's own limiter and rate limit still apply. */
+  concurrency?: number;
+  /** Date of the one ticker snapshot (default the last session). */
+  snapshotSession?: string;
+  /** Called after each session's daily bars are written. */
+  onSession?: (session: string) => void;
+}
+
+export interface FetchSessionsReport {
+  /** Sessions asked for. */
+  requested: number;
+  /** Sessions fetched (ascending). */
+  fetched: string[];
+  /** Sessions skipped: already in the raw zone. */
+  skipped: string[];
+  /** Daily rows, split rows and ticker rows fetched. */
+  rows: number;
+  splitRows: number;
+  tickerRows: number;
+  /** HTTP requests (pages) behind the fetches: the vendor's bill. */
+  requests: number;
+  /** Raw data files written. */
+  rawKeys: string[];
+}
+
+/**
+ * A backfill's fetch: the daily bars of every session not fetched yet (or
+ * every session with `refetch`), the splits executed over them in one range
+ * listing, and one ticker snapshot, into the raw zone. The snapshot and the
+ * splits are written before any daily file, so a run killed part way leaves
+ * no daily bars without their splits and no fetched range without a
+ * snapshot; its re-run fetches what is still missing. Every session is
+ * checked (`ConfigError`) before anything is fetched.
+ *
+ * About one request per session: the grouped daily of each session, plus the
+ * pages of one splits listing and one ticker snapshot for the whole range.
+ */
+export async function fetchSessions(deps: FetchSessionsDeps, options: FetchSessionsOptions): Promise<FetchSessionsReport> {
+  const log = deps.logger ?? silentLogger;
+  const latest = latestFetchableSession((deps.now ?? (() => new Date()))());
+  const sessions = [...options.sessions];
+  sessions.forEach((s, i) => {
+    if (!isCalendarDate(s) || s < nyse.range.from || s > nyse.range.to || !nyse.isSession(s)) {
+      throw new ConfigError(`session ${JSON.stringify(s)} is not an NYSE session`);
+    }
+    if (s > latest) throw new ConfigError(`session ${s} is after the latest closed session ${latest}: its data does not exist yet`);
+    if (i > 0 && s <= sessions[i - 1]!) throw new ConfigError(`sessions must be ascending and distinct (${sessions[i - 1]} then ${s})`);
+  });
+  const snapshot = options.snapshotSession ?? sessions.at(-1);
+  if (snapshot !== undefined && (!isCalendarDate(snapshot) || snapshot > latest)) {
+    throw new ConfigError(`snapshot session ${JSON.stringify(snapshot)} is not a date on or before the latest closed session ${latest}`);
+  }
+  const concurrency = options.concurrency ?? 4;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new ConfigError(`concurrency must be an integer >= 1, got ${String(concurrency)}`);
+
+  const have = new Set(options.refetch ? [] : await deps.raw.sessions('ohlcv'));
+  const todo = sessions.filter((s) => !have.has(s));
+  const skipped = sessions.filter((s) => have.has(s));
+  const report: FetchSessionsReport = { requested: sessions.length, fetched: todo, skipped, rows: 0, splitRows: 0, tickerRows: 0, requests: 0, rawKeys: [] };
+  const first = todo[0];
+  const last = todo.at(-1);
+  if (first === undefined || last === undefined || snapshot === undefined) return report;
+  log.info('fetching sessions', { from: first, to: last, sessions: todo.length, concurrency, source: deps.source.name });
+  // The snapshot and the splits first: a daily file without its splits would be adjusted wrongly,
+  // and a run killed after its last session but before the snapshot would leave no snapshot.
+  const [splits, tickers] = await settleAll([fetchSplits(deps, deps.raw, first, last, log), fetchTickers(deps, deps.raw, snapshot, log)]);
+  report.splitRows = splits!.rows;
+  report.tickerRows = tickers!.rows;
+  report.requests += splits!.requests + tickers!.requests;
+  report.rawKeys.push(tickers!.key, splits!.key);
+  const daily = await pool(todo, concurrency, async (session) => {
+    const written = await fetchDaily(deps, deps.raw, session, log);
+    report.rows += written.rows;
+    report.requests += written.requests;
+    options.onSession?.(session);
+    return written;
+  });
+  report.rawKeys.push(...daily.map((d) => d.key));
+  return report;
 }
 
 /** A logger that drops everything. */

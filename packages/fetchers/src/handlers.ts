@@ -91,7 +91,7 @@ export async function handlerFromEnv(
   options: { secrets?: SecretsClient } = {},
 ): Promise<FetchHandler> {
   const config = await loadConfig(env, options);
-  const deps: FetchDeps = { source: sourceFromEnv(config), lake: config.lake };
+  const deps: FetchDeps = { source: sourceFromEnv(config), lake: config.lake, lookbackSessions: config.lookbackSessions };
   return job === 'ohlcv' ? createOhlcvHandler(deps) : createMetaHandler(deps);
 }
 

@@ -9,12 +9,17 @@ export type { HttpClientOptions, HttpResponse, Sleep } from './http.js';
 export { loadConfig, readConfig, sourceFromEnv } from './config.js';
 export type { Env, FetchersConfig, SecretsClient, SourceOverrides } from './config.js';
 export {
+  DEFAULT_LOOKBACK_SESSIONS,
   DEFAULT_MAX_BACKFILL_SESSIONS,
+  MAX_LOOKBACK_SESSIONS,
   fetchMeta,
   fetchOhlcv,
+  fetchSessions,
   latestFetchableSession,
   parseEvent,
   sessionsToFetch,
+  splitsCoverage,
 } from './fetch.js';
+export type { FetchSessionsDeps, FetchSessionsOptions, FetchSessionsReport } from './fetch.js';
 export { createMetaHandler, createOhlcvHandler, handlerFromEnv, metaHandler, ohlcvHandler } from './handlers.js';
 export type { FetchDeps, FetchEvent, FetchHandler, FetchLogger, FetchResult, HandlerContext } from './handlers.js';

@@ -163,10 +163,16 @@ export class PolygonSource implements MarketSource {
     return out;
   }
 
-  async splits(session: string): Promise<SourceResult> {
-    if (!isSession(session)) return EMPTY_RESULT;
-    const url = `${this.baseUrl}/v3/reference/splits?execution_date=${session}&limit=1000`;
-    return this.paginate(url, `splits ${session}`, SplitsPageSchema);
+  async splits(from: string, to: string = from): Promise<SourceResult> {
+    if (to === from) {
+      if (!isSession(from)) return EMPTY_RESULT;
+      const url = `${this.baseUrl}/v3/reference/splits?execution_date=${from}&limit=1000`;
+      return this.paginate(url, `splits ${from}`, SplitsPageSchema);
+    }
+    if (!hasSession(from, to)) return EMPTY_RESULT;
+    // One listing for the whole range, oldest first, every page (next_url).
+    const url = `${this.baseUrl}/v3/reference/splits?execution_date.gte=${from}&execution_date.lte=${to}&sort=execution_date&order=asc&limit=1000`;
+    return this.paginate(url, `splits ${from}..${to}`, SplitsPageSchema);
   }
 
   private async paginate(
@@ -231,6 +237,14 @@ function isSession(session: string): boolean {
     throw new ConfigError(`session ${JSON.stringify(session)} is not a date the NYSE calendar covers`);
   }
   return nyse.isSession(session);
+}
+
+/** Whether `[from, to]` (both dates the calendar covers, `from` <= `to`) holds an NYSE session. */
+function hasSession(from: string, to: string): boolean {
+  isSession(from);
+  isSession(to);
+  if (from > to) throw new ConfigError(`splits range ${from}..${to} ends before it starts`);
+  return nyse.sessionsBetween(from, to).length > 0;
 }
 
 function check<S extends z.ZodType>(schema: S, json: unknown, what: string): z.infer<S> {

@@ -34,8 +34,13 @@ export interface MarketSource {
    * `asOf` (default: the latest session on or before today).
    */
   tickers(asOf?: string): Promise<SourceResult>;
-  /** Splits executed on one session (no request on a non-session). */
-  splits(session: string): Promise<SourceResult>;
+  /**
+   * Splits executed on one session, or on every session from `from` to `to`
+   * (inclusive) in one listing: the vendor's `execution_date.gte` /
+   * `execution_date.lte` filter, every page. No request when the range holds
+   * no session.
+   */
+  splits(from: string, to?: string): Promise<SourceResult>;
 }
 
 /** The result of a fetch that made no request (a non-session date). */

@@ -292,19 +292,50 @@ export class SyntheticSource implements MarketSource {
     return out;
   }
 
-  async splits(session: string): Promise<SourceResult> {
-    if (!this.isSession(session)) return EMPTY_RESULT;
-    const k = nyse.sessionIndex(session);
-    const results = this.splitsAt(k).map((s) => ({
+  async splits(from: string, to: string = from): Promise<SourceResult> {
+    if (to === from) {
+      if (!this.isSession(from)) return EMPTY_RESULT;
+      const k = nyse.sessionIndex(from);
+      const results = this.splitRows(k);
+      const body = JSON.stringify({ results, status: 'OK', request_id: this.draws.hex(Tag.Ids, 4, k, 0, 32) });
+      const url = `${BASE_URL}/v3/reference/splits?execution_date=${from}&limit=${PAGE_LIMIT}`;
+      return { pages: [body], requests: [request(url, body)], rows: results.length };
+    }
+    this.inCalendar(from);
+    this.inCalendar(to);
+    if (from > to) throw new ConfigError(`synthetic splits range ${from}..${to} ends before it starts`);
+    const sessions = nyse.sessionsBetween(from, to);
+    if (sessions.length === 0) return EMPTY_RESULT;
+    // As the vendor lists a range: oldest first, 1,000 per page, `next_url` to the next page.
+    const rows = sessions.flatMap((session) => this.splitRows(nyse.sessionIndex(session)));
+    const first = nyse.sessionIndex(sessions[0]!);
+    const last = nyse.sessionIndex(sessions.at(-1)!);
+    const query = `execution_date.gte=${from}&execution_date.lte=${to}&sort=execution_date&order=asc&limit=${PAGE_LIMIT}`;
+    const pageUrl = (p: number) =>
+      p === 0 ? `${BASE_URL}/v3/reference/splits?${query}` : `${BASE_URL}/v3/reference/splits?cursor=${Buffer.from(`${query}&page=${p}`).toString('base64url')}`;
+    const out: SourceResult = { pages: [], requests: [], rows: 0 };
+    const pageCount = max(1, ceil(rows.length / PAGE_LIMIT));
+    for (let p = 0; p < pageCount; p++) {
+      const results = rows.slice(p * PAGE_LIMIT, (p + 1) * PAGE_LIMIT);
+      const page: Record<string, unknown> = { results, status: 'OK', request_id: this.draws.hex(Tag.Ids, 5, first, last * 1024 + p, 32) };
+      if (p + 1 < pageCount) page.next_url = pageUrl(p + 1);
+      const body = JSON.stringify(page);
+      out.pages.push(body);
+      out.requests.push(request(pageUrl(p), body));
+      out.rows += results.length;
+    }
+    return out;
+  }
+
+  /** The vendor's split records of one session (by session index). */
+  private splitRows(k: number): Record<string, unknown>[] {
+    return this.splitsAt(k).map((s) => ({
       execution_date: s.execution_date,
       id: `E${this.draws.hex(Tag.Ids, 3, k, this.symbolIndex(s.ticker), 63)}`,
       split_from: s.split_from,
       split_to: s.split_to,
       ticker: s.ticker,
     }));
-    const body = JSON.stringify({ results, status: 'OK', request_id: this.draws.hex(Tag.Ids, 4, k, 0, 32) });
-    const url = `${BASE_URL}/v3/reference/splits?execution_date=${session}&limit=${PAGE_LIMIT}`;
-    return { pages: [body], requests: [request(url, body)], rows: results.length };
   }
 
   // -------------------------------------------------------------------------

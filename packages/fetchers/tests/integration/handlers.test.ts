@@ -7,7 +7,7 @@ import type { MarketSource } from '../../src/source.js';
 import { UpstreamUnavailableError } from '../../src/errors.js';
 import { PolygonSource } from '../../src/polygon.js';
 import { memoryLogger, tempLake } from '../helpers/lake.js';
-import { groupedDaily, json, startVendor, tickerRow } from '../helpers/vendor.js';
+import { bar, groupedDaily, json, startVendor, tickerRow } from '../helpers/vendor.js';
 import type { VendorServer } from '../helpers/vendor.js';
 import { gunzipSync } from 'node:zlib';
 
@@ -27,7 +27,7 @@ describe('ohlcv handler (in process, synthetic market, folder lake)', () => {
     const result = await handler({ date: '2024-03-14' }, { awsRequestId: 'req-1' });
 
     const expected = await new SyntheticSource({ seed: 1, tickers: 50 }).groupedDaily('2024-03-14');
-    expect(result).toEqual({ status: 'ok', lake, sessions: ['2024-03-14'], rows: expected.rows, rawKeys: [expect.stringMatching(/^raw\/ohlcv\/date=2024-03-14\//)] });
+    expect(result).toEqual({ status: 'ok', lake, sessions: ['2024-03-14'], caughtUp: [], rows: expected.rows, rawKeys: [expect.stringMatching(/^raw\/ohlcv\/date=2024-03-14\//)] });
     const raw = new RawZone(openStore(lake));
     const [fetch] = await raw.list('ohlcv');
     expect(await raw.read(fetch!)).toEqual(expected.pages.map((p) => JSON.parse(p)));
@@ -39,7 +39,7 @@ describe('ohlcv handler (in process, synthetic market, folder lake)', () => {
 
     const result = await handler({ date: '2023-12-25' });
 
-    expect(result).toEqual({ status: 'no-session', lake, sessions: [], rows: 0, rawKeys: [] });
+    expect(result).toEqual({ status: 'no-session', lake, sessions: [], caughtUp: [], rows: 0, rawKeys: [] });
     expect(await new RawZone(openStore(lake)).list('ohlcv')).toEqual([]);
   });
 
@@ -133,7 +133,7 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
     expect(result.rawKeys).toHaveLength(2);
   });
 
-  it('backfills the splits of every missing session and snapshots tickers once, at the latest', async () => {
+  it('backfills the splits of every missing session in one range listing and snapshots tickers once, at the latest', async () => {
     const first = createMetaHandler({ source: new SyntheticSource({ tickers: 5 }), lake, now: () => new Date('2024-03-11T22:00:00Z'), logger: memoryLogger() });
     await first({});
     const handler = createMetaHandler({ source: new SyntheticSource({ tickers: 5 }), lake, now: FRIDAY_EVENING, logger: memoryLogger() });
@@ -142,8 +142,28 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
 
     expect(result.sessions).toEqual(nyse.sessionsBetween('2024-03-12', '2024-03-15'));
     const raw = new RawZone(openStore(lake));
-    expect(await raw.sessions('splits')).toEqual(nyse.sessionsBetween('2024-03-11', '2024-03-15'));
+    // One fetch for the four sessions, kept whole under the last of them; its request names the range.
+    const fetches = await raw.list('splits');
+    expect(fetches.map((f) => f.session)).toEqual(['2024-03-11', '2024-03-15']);
+    const meta = await raw.readMeta(fetches[1]!);
+    expect(meta.requests[0]!.url).toMatch(/execution_date\.gte=2024-03-12&execution_date\.lte=2024-03-15/);
+    expect(await raw.read(fetches[1]!)).toEqual((await new SyntheticSource({ tickers: 5 }).splits('2024-03-12', '2024-03-15')).pages.map((p) => JSON.parse(p)));
     expect(await raw.sessions('tickers')).toEqual(['2024-03-11', '2024-03-15']);
+    // The range counts as fetched: nothing is planned again.
+    expect((await handler({})).sessions).toEqual([]);
+  });
+
+  it('re-asks the whole range a folder held when one session of it is fetched again, so the latest fetch never narrows it', async () => {
+    const source = new SyntheticSource({ tickers: 5 });
+    await createMetaHandler({ source, lake, now: () => new Date('2024-03-11T22:00:00Z'), logger: memoryLogger() })({});
+    const handler = createMetaHandler({ source, lake, now: FRIDAY_EVENING, logger: memoryLogger() });
+    await handler({}); // 2024-03-12 .. 2024-03-15, stored under 2024-03-15
+
+    await handler({ date: '2024-03-15' });
+
+    const raw = new RawZone(openStore(lake));
+    const latest = await raw.latest('splits', '2024-03-15');
+    expect((await raw.readMeta(latest!)).requests[0]!.url).toMatch(/execution_date\.gte=2024-03-12&execution_date\.lte=2024-03-15/);
   });
 
   it('answers no-session on a weekend date', async () => {
@@ -173,6 +193,29 @@ describe('handlers with the vendor source (local vendor server)', () => {
 
     await expect(handler({ date: '2024-03-15' })).rejects.toMatchObject({ name: 'InvalidResponseError' });
     expect(await openStore(lake).list('')).toEqual([]);
+  });
+
+  it('fetches again a session that failed while a later one succeeded, and names it as caught up', async () => {
+    let failing = true;
+    vendor.route = (req, res) => {
+      const session = /(\d{4}-\d{2}-\d{2})$/.exec(req.path)?.[1];
+      if (failing && session === '2024-03-13') return json(res, { status: 'ERROR', error: 'upstream trouble' }, 503);
+      return json(res, groupedDaily([bar('AAPL', 100)]));
+    };
+    await createOhlcvHandler({ source: polygon(), lake, now: () => new Date('2024-03-11T22:00:00Z'), logger: memoryLogger() })({});
+    const handler = createOhlcvHandler({ source: polygon(), lake, now: FRIDAY_EVENING, logger: memoryLogger() });
+
+    // Four sessions in flight: 2024-03-13 fails after its retry, the later ones succeed.
+    await expect(handler({})).rejects.toMatchObject({ name: 'UpstreamUnavailableError' });
+    const raw = new RawZone(openStore(lake));
+    expect(await raw.sessions('ohlcv')).toEqual(['2024-03-11', '2024-03-12', '2024-03-14', '2024-03-15']);
+
+    failing = false;
+    const healed = await handler({});
+    expect(healed).toMatchObject({ status: 'ok', sessions: ['2024-03-13'], caughtUp: ['2024-03-13'] });
+    expect(await raw.sessions('ohlcv')).toEqual(nyse.sessionsBetween('2024-03-11', '2024-03-15'));
+    expect(await handler({})).toMatchObject({ sessions: [], caughtUp: [] });
+    expect(vendor.requests.filter((r) => r.path.endsWith('2024-03-13'))).toHaveLength(3); // 2 failed attempts, 1 success
   });
 
   it('keeps the key out of raw files, metadata records and log lines even when the vendor echoes it', async () => {

@@ -314,6 +314,35 @@ describe('PolygonSource against a local vendor server', () => {
       expect(result.pages).toHaveLength(2);
     });
 
+    it('asks for a whole range in one listing (execution_date.gte / .lte), keeping every page as received', async () => {
+      const bodies: string[] = [];
+      vendor.route = (req, res) => {
+        const cursor = req.url.searchParams.get('cursor');
+        const results = cursor === null
+          ? [{ execution_date: '2024-01-05', id: 'E1', split_from: 1, split_to: 4, ticker: 'AAPL' }]
+          : [{ execution_date: '2024-03-14', id: 'E2', split_from: 10, split_to: 1, ticker: 'XYZ' }];
+        const body = JSON.stringify({ results, status: 'OK', ...(cursor === null && { next_url: 'https://api.polygon.io/v3/reference/splits?cursor=YXA9Mg' }) });
+        bodies.push(body);
+        json(res, body);
+      };
+
+      const result = await source().splits('2024-01-02', SESSION);
+
+      expect(vendor.requests).toHaveLength(2);
+      const q = vendor.requests[0]!.url.searchParams;
+      expect([q.get('execution_date.gte'), q.get('execution_date.lte'), q.get('limit'), q.has('execution_date')]).toEqual(['2024-01-02', SESSION, '1000', false]);
+      // next_url is followed on the configured host.
+      expect(vendor.requests[1]!.url.searchParams.get('cursor')).toBe('YXA9Mg');
+      expect(result).toMatchObject({ rows: 2, pages: bodies });
+      expect(result.requests.map((r) => r.sha256)).toEqual(bodies.map((b) => createHash('sha256').update(b).digest('hex')));
+    });
+
+    it('makes no request for a range without a session, and refuses a range that ends before it starts', async () => {
+      expect(await source().splits('2024-03-16', '2024-03-17')).toMatchObject({ rows: 0, pages: [] });
+      await expect(source().splits(SESSION, '2024-03-01')).rejects.toMatchObject({ name: 'ConfigError' });
+      expect(vendor.requests).toHaveLength(0);
+    });
+
     it('accepts a session without splits', async () => {
       vendor.route = (_req, res) => json(res, { results: [], status: 'OK', request_id: 'x' });
 

@@ -39,8 +39,30 @@ describe('sessionsToFetch', () => {
   });
 
   it('takes the sessions after the last fetched one, oldest first, up to the cap', () => {
-    const expected = nyse.sessionsBetween('2024-03-01', '2024-03-15').filter((d) => d > '2024-03-05').slice(0, 4);
-    expect(sessionsToFetch(['2024-02-20', '2024-03-05'], '2024-03-15', 4)).toEqual(expected);
+    const fetched = nyse.sessionsBetween('2024-02-01', '2024-03-05');
+    const expected = nyse.sessionsBetween('2024-03-06', '2024-03-11');
+    expect(sessionsToFetch(fetched, '2024-03-15', 4)).toEqual(expected);
+  });
+
+  it('takes a session that failed while a later one succeeded: the holes of the lookback window come first', () => {
+    // 2024-03-12 failed, 2024-03-13 succeeded: a "last fetched" watermark would never look back.
+    const fetched = nyse.sessionsBetween('2024-02-01', '2024-03-15').filter((d) => d !== '2024-03-12' && d !== '2024-02-27');
+    expect(sessionsToFetch(fetched, '2024-03-15', 5)).toEqual(['2024-02-27', '2024-03-12']);
+    expect(sessionsToFetch(fetched, '2024-03-15', 1)).toEqual(['2024-02-27']);
+  });
+
+  it('looks back exactly the lookback window, and never before the first fetched session', () => {
+    const fetched = nyse.sessionsBetween('2024-01-02', '2024-03-15').filter((d) => d !== '2024-03-01' && d !== '2024-03-13');
+    // A window of 3 sessions (03-13, 03-14, 03-15) sees only the newer hole; one of 11 sees both.
+    expect(sessionsToFetch(fetched, '2024-03-15', 5, 3)).toEqual(['2024-03-13']);
+    expect(sessionsToFetch(fetched, '2024-03-15', 5, 11)).toEqual(['2024-03-01', '2024-03-13']);
+    expect(nyse.sessionsBetween('2024-03-01', '2024-03-15')).toHaveLength(11);
+    // A raw zone that starts on 2024-03-14 has no hole before it, whatever the window.
+    expect(sessionsToFetch(['2024-03-14'], '2024-03-15', 5, 20)).toEqual(['2024-03-15']);
+  });
+
+  it('still catches up every session after a long outage, beyond the window, oldest first', () => {
+    expect(sessionsToFetch(['2023-12-01'], '2024-03-15', 3, 5)).toEqual(['2023-12-04', '2023-12-05', '2023-12-06']);
   });
 
   it('takes nothing when the latest session is already fetched', () => {
