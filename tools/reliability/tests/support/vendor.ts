@@ -2,7 +2,7 @@
  * A fake vendor on loopback (node:http) speaking the Polygon/Massive JSON of
  * the three endpoints the fetchers call: grouped daily bars, the ticker
  * reference (active and delisted, paged with `next_url`) and the splits of a
- * session. The data behind it is the seeded synthetic market (its pages are
+ * session or a range of sessions (paged with `next_url`). The data behind it is the seeded synthetic market (its pages are
  * already in the vendor's shape); a scenario injects faults per endpoint
  * (429 bursts with Retry-After, 500/503, resets, hangs, bodies cut off,
  * truncated JSON, an empty session) and rewrites rows (duplicates, conflicts,
@@ -180,10 +180,21 @@ export class FakeVendor {
       });
     }
     if (endpoint === 'splits') {
-      const session = url.searchParams.get('execution_date') ?? '';
-      const { pages } = await this.market.splits(session);
-      const results = pages.flatMap((p) => ((JSON.parse(p) as { results?: unknown[] }).results ?? []));
-      return JSON.stringify({ status: 'OK', request_id: `splits-${session}`, results });
+      // One session (execution_date) or a range (execution_date.gte / .lte), 1,000 per page, next_url to the next.
+      const q = url.searchParams;
+      const session = q.get('execution_date');
+      const from = session ?? q.get('execution_date.gte') ?? '';
+      const to = session ?? q.get('execution_date.lte') ?? '';
+      const { pages } = await this.market.splits(from, to);
+      const all = pages.flatMap((p) => ((JSON.parse(p) as { results?: unknown[] }).results ?? []));
+      const page = Number(q.get('cursor') ?? '0');
+      const out: Record<string, unknown> = { status: 'OK', request_id: `splits-${from}-${to}-${page}`, results: all.slice(page * 1000, (page + 1) * 1000) };
+      if ((page + 1) * 1000 < all.length) {
+        const next = new URL(url.toString().replace(/^http:\/\/[^/]+/, 'https://api.polygon.io'));
+        next.searchParams.set('cursor', String(page + 1));
+        out.next_url = next.toString();
+      }
+      return JSON.stringify(out);
     }
     const active = url.searchParams.get('active') !== 'false';
     const { pages } = await this.market.tickers(this.options.tickersAsOf ?? '2024-03-08');
