@@ -3,28 +3,45 @@ import { NotASessionError, UsageError } from './errors.js';
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})$/;
 
-/** Checks a `YYYY-MM-DD` flag value names a real calendar date inside the calendar's range. */
-export function parseIsoDate(flag: string, value: string): string {
+/**
+ * Checks a `YYYY-MM-DD` flag value names a real calendar date inside the
+ * calendar's range and not after today in New York (`now` is the command's
+ * clock, injected by tests): a future date is refused before anything is
+ * fetched or written.
+ */
+export function parseIsoDate(flag: string, value: string, now: Date): string {
   const v = value.trim();
   const d = ISO.test(v) ? new Date(`${v}T00:00:00Z`) : undefined;
   if (!d || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== v) {
-    throw new UsageError(`${flag} "${value}" is not a date: use YYYY-MM-DD, e.g. ${flag} 2026-11-25`);
+    throw new UsageError(`${flag} "${value}" is not a date: use YYYY-MM-DD, e.g. ${flag} ${defaultSession(now)}`);
   }
   if (v < nyse.range.from || v > nyse.range.to) {
     throw new UsageError(`${flag} ${v} is outside the NYSE calendar (${nyse.range.from} to ${nyse.range.to}): pick a date in that range`);
   }
+  const today = newYorkDate(now);
+  if (v > today) {
+    throw new UsageError(`${flag} ${v} is in the future (today is ${today} in New York): pass ${flag} ${defaultSession(now)} or earlier`);
+  }
   return v;
 }
 
-/** Like `parseIsoDate`, and the date must be an NYSE session. */
-export function parseSession(flag: string, value: string): string {
-  const v = parseIsoDate(flag, value);
+/**
+ * Like `parseIsoDate`, and the date must be an NYSE session that has closed
+ * (today's session counts from 16:30 New York time, when its bars are ready).
+ */
+export function parseSession(flag: string, value: string, now: Date): string {
+  const v = parseIsoDate(flag, value, now);
   if (!nyse.isSession(v)) {
     const before = nyse.latestSessionOnOrBefore(v);
     const after = nyse.nextSession(v);
+    const latest = defaultSession(now);
     throw new NotASessionError(
-      `${v} is not an NYSE session (${weekday(v)}, market closed): pass a session date, e.g. ${flag} ${before} or ${flag} ${after}`,
+      `${v} is not an NYSE session (${weekday(v)}, market closed): pass a session date, e.g. ${flag} ${before}${after <= latest ? ` or ${flag} ${after}` : ''}`,
     );
+  }
+  const latest = defaultSession(now);
+  if (v > latest) {
+    throw new UsageError(`${flag} ${v}: today's session has not closed yet (its bars are ready from 16:30 New York time): pass ${flag} ${latest}`);
   }
   return v;
 }

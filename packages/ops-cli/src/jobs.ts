@@ -4,12 +4,14 @@
  * `consolidate` and `resample`.
  */
 import { randomBytes } from 'node:crypto';
+import type { FetchSessionsReport } from '@fibbars/fetchers';
 import { UsageError } from './errors.js';
 import type { Logger } from './output.js';
-import { mapLimit, ProgressBar } from './progress.js';
+import { ProgressBar } from './progress.js';
 import {
   DEFAULT_INTERVALS,
   loadCore,
+  loadFetchers,
   type ConsolidateLakeReport,
   type LakeLike,
   type MarketSourceLike,
@@ -21,54 +23,34 @@ export function newRunId(kind: string, now: Date): string {
   return `${kind}-${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
-export interface FetchReport {
-  requested: number;
-  fetched: string[];
-  skipped: string[];
-  rows: number;
-  splitRows: number;
-  tickerRows: number;
-}
+export type FetchReport = FetchSessionsReport;
 
 /**
- * Fetches one ticker snapshot dated `snapshotSession` and the daily bars and
- * splits of each session (bounded concurrency), into the raw zone.
+ * The fetch of a backfill, done by `@fibbars/fetchers` (`fetchSessions`): the
+ * daily bars of each session not fetched yet (bounded concurrency, under the
+ * source's rate limiter), the splits executed over them in one range listing
+ * and one ticker snapshot dated `snapshotSession`, into the raw zone. This
+ * command only draws the progress bar.
  */
 export async function fetchSessions(
   lake: LakeLike,
   source: MarketSourceLike,
   sessions: string[],
-  options: { refetch: boolean; concurrency: number; snapshotSession: string; log: Logger },
+  options: { refetch: boolean; concurrency: number; snapshotSession: string; log: Logger; now: () => Date },
 ): Promise<FetchReport> {
+  const fetchers = await loadFetchers();
   const have = new Set(options.refetch ? [] : await lake.raw.sessions('ohlcv'));
-  const todo = sessions.filter((s) => !have.has(s));
-  const skipped = sessions.filter((s) => have.has(s));
-  // The ticker snapshot first: a run killed after its last session but before
-  // the snapshot would leave nothing to fetch on the re-run, and no snapshot.
-  let tickerRows = 0;
-  if (todo.length > 0) {
-    const tickers = await source.tickers(options.snapshotSession);
-    await lake.raw.write('tickers', options.snapshotSession, tickers.pages, {
-      requests: tickers.requests,
-      rows: tickers.rows,
-      source: source.name,
-    });
-    tickerRows = tickers.rows;
-  }
-  const bar = new ProgressBar(options.log.stderr, todo.length, 'fetching sessions');
-  let rows = 0;
-  let splitRows = 0;
-  await mapLimit(todo, options.concurrency, async (session) => {
-    const daily = await source.groupedDaily(session);
-    const splits = await source.splits(session);
-    // Splits first: a daily file without its splits would be adjusted wrongly.
-    await lake.raw.write('splits', session, splits.pages, { requests: splits.requests, rows: splits.rows, source: source.name });
-    await lake.raw.write('ohlcv', session, daily.pages, { requests: daily.requests, rows: daily.rows, source: source.name });
-    rows += daily.rows;
-    splitRows += splits.rows;
-    bar.tick(session);
-  });
-  return { requested: sessions.length, fetched: todo, skipped, rows, splitRows, tickerRows };
+  const bar = new ProgressBar(options.log.stderr, sessions.filter((s) => !have.has(s)).length, 'fetching sessions');
+  return fetchers.fetchSessions(
+    { source, raw: lake.raw, now: options.now },
+    {
+      sessions,
+      refetch: options.refetch,
+      concurrency: options.concurrency,
+      snapshotSession: options.snapshotSession,
+      onSession: (session) => bar.tick(session),
+    },
+  );
 }
 
 export async function consolidate(lake: LakeLike, runId: string, maxRejectedShare?: number): Promise<ConsolidateLakeReport> {

@@ -33,6 +33,7 @@ export interface FetchersApi {
   createOhlcvHandler: FetchersModule['createOhlcvHandler'];
   createMetaHandler: FetchersModule['createMetaHandler'];
   sourceFromEnv: FetchersModule['sourceFromEnv'];
+  fetchSessions: FetchersModule['fetchSessions'];
 }
 
 export interface LocalEngineApi {
@@ -52,7 +53,7 @@ export const loadCore = (): Promise<CoreApi> =>
   load<CoreApi>('@fibbars/ohlcv-core', () => import('@fibbars/ohlcv-core'), ['openLake', 'consolidateLake', 'resampleLake', 'DEFAULT_GC_GRACE_MS']);
 
 export const loadFetchers = (): Promise<FetchersApi> =>
-  load<FetchersApi>('@fibbars/fetchers', () => import('@fibbars/fetchers'), ['SyntheticSource', 'createOhlcvHandler', 'createMetaHandler', 'sourceFromEnv']);
+  load<FetchersApi>('@fibbars/fetchers', () => import('@fibbars/fetchers'), ['SyntheticSource', 'createOhlcvHandler', 'createMetaHandler', 'sourceFromEnv', 'fetchSessions']);
 
 export const loadLocalEngine = (): Promise<LocalEngineApi> =>
   load<LocalEngineApi>('@fibbars/asl-definition/local', () => import('@fibbars/asl-definition/local'), ['runLocalPipeline']);

@@ -14,7 +14,8 @@ export interface ChosenSource {
   banner: string;
   seed?: number;
   tickers?: number;
-  create(now?: () => Date): Promise<MarketSourceLike>;
+  /** The source; `concurrency` sets the vendor client's requests in flight (POLYGON_CONCURRENCY). */
+  create(now?: () => Date, tuning?: { concurrency?: number }): Promise<MarketSourceLike>;
 }
 
 /** Polygon when asked or when a key is set; the synthetic market otherwise. */
@@ -32,7 +33,11 @@ export function chooseSource(flags: SourceFlags, cfg: Config, env: Env = {}): Ch
     return {
       kind,
       banner: `source: Polygon at ${cfg.polygonBaseUrl} (POLYGON_API_KEY is set${env.POLYGON_RPM ? `, ${env.POLYGON_RPM} requests/min` : ', 5 requests/min unless POLYGON_RPM says more'})`,
-      create: async (now) => (await loadFetchers()).sourceFromEnv(sourceEnv, now ? { now } : {}),
+      create: async (now, tuning) =>
+        (await loadFetchers()).sourceFromEnv(
+          tuning?.concurrency === undefined ? sourceEnv : { ...sourceEnv, POLYGON_CONCURRENCY: String(tuning.concurrency) },
+          now ? { now } : {},
+        ),
     };
   }
   const why = flags.source === 'synthetic' ? '--source synthetic' : 'no POLYGON_API_KEY';

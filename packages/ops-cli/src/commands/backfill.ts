@@ -27,7 +27,15 @@ export async function backfillSessions(
   lake: LakeLike,
   source: MarketSourceLike,
   sessions: string[],
-  options: { refetch: boolean; concurrency: number; log: Logger; runId: string; intervals: readonly number[]; maxRejectedShare?: number },
+  options: {
+    refetch: boolean;
+    concurrency: number;
+    log: Logger;
+    now: () => Date;
+    runId: string;
+    intervals: readonly number[];
+    maxRejectedShare?: number;
+  },
 ): Promise<Omit<BackfillResult, 'from' | 'to' | 'elapsedMs'>> {
   const last = sessions[sessions.length - 1] as string;
   const fetch = await fetchSessions(lake, source, sessions, {
@@ -35,12 +43,24 @@ export async function backfillSessions(
     concurrency: options.concurrency,
     snapshotSession: last,
     log: options.log,
+    now: options.now,
   });
   options.log.info(`consolidating ...`);
   const cons = describeConsolidate(await consolidate(lake, options.runId, options.maxRejectedShare));
   options.log.info(`resampling ${options.intervals.map((d) => `${d}d`).join(', ')} ...`);
   const resample = (await resampleAll(lake, options.runId, options.intervals)).map(describeResample);
   return { fetch, consolidate: cons, resample };
+}
+
+/**
+ * Sessions fetched at once: `--concurrency`, else `POLYGON_CONCURRENCY`, else 4.
+ * On a paid plan (`POLYGON_RPM` high) more sessions in flight fill the rate
+ * limit; on the free plan the limiter spaces the requests whatever the count.
+ */
+export function sessionConcurrency(flag: string | undefined, env: Record<string, string | undefined>): number {
+  if (flag !== undefined) return positiveInt('--concurrency', flag, { max: 64 });
+  const fromEnv = env.POLYGON_CONCURRENCY?.trim();
+  return fromEnv ? positiveInt('POLYGON_CONCURRENCY', fromEnv, { max: 64 }) : 4;
 }
 
 export function registerBackfill(program: Command, ctx: Ctx): void {
@@ -50,7 +70,7 @@ export function registerBackfill(program: Command, ctx: Ctx): void {
     .requiredOption('--from <date>', 'first date (YYYY-MM-DD)')
     .requiredOption('--to <date>', 'last date (YYYY-MM-DD, not in the future)')
     .option('--refetch', 'fetch sessions again even when the raw zone already has them (the latest fetch wins)')
-    .option('--concurrency <n>', 'sessions fetched in parallel', '4')
+    .option('--concurrency <n>', 'sessions fetched in parallel, under the vendor rate limit (env POLYGON_CONCURRENCY, default 4)')
     .option('--max-rejected-share <fraction>', 'quality gate: largest quarantined share of a session (env MAX_REJECTED_SHARE, default 0.01)');
   lakeOption(cmd);
   sourceOption(cmd);
@@ -58,11 +78,12 @@ export function registerBackfill(program: Command, ctx: Ctx): void {
   example(cmd, 'fibbars backfill --from 2025-01-02 --to 2025-12-31', 'fibbars backfill --from 2026-11-02 --to 2026-11-06 --refetch --concurrency 2');
   cmd.action(
     async (
-      opts: SourceFlags & { from: string; to: string; refetch?: boolean; concurrency: string; maxRejectedShare?: string; lake?: string; json?: boolean },
+      opts: SourceFlags & { from: string; to: string; refetch?: boolean; concurrency?: string; maxRejectedShare?: string; lake?: string; json?: boolean },
     ) => {
-      const from = parseIsoDate('--from', opts.from);
-      const to = parseIsoDate('--to', opts.to);
-      const concurrency = positiveInt('--concurrency', opts.concurrency, { max: 64 });
+      // Every date is checked before anything is fetched or written.
+      const from = parseIsoDate('--from', opts.from, ctx.now());
+      const to = parseIsoDate('--to', opts.to, ctx.now());
+      const concurrency = sessionConcurrency(opts.concurrency, ctx.env);
       const maxRejectedShare = parseShare(opts.maxRejectedShare ?? ctx.env.MAX_REJECTED_SHARE);
       if (from > to) throw new UsageError(`--from ${from} is after --to ${to}: swap them`);
       const latest = defaultSession(ctx.now());
@@ -77,7 +98,7 @@ export function registerBackfill(program: Command, ctx: Ctx): void {
       const started = Date.now();
       const core = await loadCore();
       const lake = await core.openLake(cfg.lake);
-      const source = await chosen.create(ctx.now);
+      const source = await chosen.create(ctx.now, { concurrency });
       // The default intervals plus any other the lake already holds: a run killed after some
       // intervals were committed must not shrink what the re-run builds (DESIGN 3.2).
       const configured = intervalsIn(await committedDatasets(lake.store)).filter((d) => d > 1);
@@ -86,6 +107,7 @@ export function registerBackfill(program: Command, ctx: Ctx): void {
         refetch: Boolean(opts.refetch),
         concurrency,
         log: ctx.log,
+        now: ctx.now,
         runId: newRunId('backfill', ctx.now()),
         intervals,
         ...(maxRejectedShare === undefined ? {} : { maxRejectedShare }),
@@ -97,7 +119,7 @@ export function registerBackfill(program: Command, ctx: Ctx): void {
       }
       const f = full.fetch;
       ctx.log.out(`sessions: ${f.requested} in range, ${f.fetched.length} fetched, ${f.skipped.length} already in the raw zone`);
-      ctx.log.out(`rows fetched: ${f.rows} daily, ${f.splitRows} splits, ${f.tickerRows} tickers`);
+      ctx.log.out(`rows fetched: ${f.rows} daily, ${f.splitRows} splits, ${f.tickerRows} tickers (${f.requests} vendor requests)`);
       ctx.log.out(full.consolidate.text);
       for (const r of full.resample) ctx.log.out(r.text);
       ctx.log.out(`elapsed ${duration(full.elapsedMs)}`);

@@ -33,8 +33,8 @@ export function registerExport(program: Command, ctx: Ctx): void {
       const stat = await fs.stat(dir).catch(() => null);
       if (!stat?.isDirectory()) throw new UsageError(`the folder of --out "${opts.out}" does not exist: create ${dir} first or pick another path`);
       const { parseIsoDate } = await import('../dates.js');
-      const from = opts.from === undefined ? undefined : parseIsoDate('--from', opts.from);
-      const to = opts.to === undefined ? undefined : parseIsoDate('--to', opts.to);
+      const from = opts.from === undefined ? undefined : parseIsoDate('--from', opts.from, ctx.now());
+      const to = opts.to === undefined ? undefined : parseIsoDate('--to', opts.to, ctx.now());
       const tickers = opts.tickers?.split(',').filter((t) => t.trim() !== '').map(normaliseTicker);
 
       const cfg = ctx.config({ lake: opts.lake });

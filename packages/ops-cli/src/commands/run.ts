@@ -14,7 +14,7 @@ import { awsOptions, example, jsonOption, lakeOption, sourceOption } from '../op
 import { recordNumbers, type ConsolidateSummary, type ResampleSummary } from '../reports.js';
 import { DEFAULT_INTERVALS, loadCore, loadFetchers, loadLocalEngine } from '../seams.js';
 import { chooseSource, type SourceFlags } from '../source.js';
-import { backfillSessions } from './backfill.js';
+import { backfillSessions, sessionConcurrency } from './backfill.js';
 
 type RunOpts = SourceFlags & {
   date?: string;
@@ -42,9 +42,9 @@ export interface RunSummary {
 const TASK_STATES = ['FetchOhlcv', 'FetchMeta', 'Consolidate', ...DEFAULT_INTERVALS.map((d) => `Resample${d}d`)];
 
 async function runAws(ctx: Ctx, opts: RunOpts): Promise<void> {
+  const date = opts.date ? parseSession('--date', opts.date, ctx.now()) : defaultSession(ctx.now());
   const cfg = ctx.config({ stateMachineArn: opts.stateMachineArn });
   const sm = requireStateMachine(cfg);
-  const date = opts.date ? parseSession('--date', opts.date) : defaultSession(ctx.now());
   const name = checkExecutionName(opts.name ?? `daily-${date}`);
   const input = JSON.stringify({ date, ...(opts.lake ? { lake: cfg.lake } : {}) });
   const client = sfnClient(cfg, sm);
@@ -72,9 +72,11 @@ async function runAws(ctx: Ctx, opts: RunOpts): Promise<void> {
 }
 
 async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
+  // The date first: a future or impossible date is refused before anything is fetched or written.
+  const date = opts.date ? parseSession('--date', opts.date, ctx.now()) : defaultSession(ctx.now());
   const cfg = ctx.config({ lake: opts.lake });
-  const date = opts.date ? parseSession('--date', opts.date) : defaultSession(ctx.now());
   const backfillCount = positiveInt('--backfill-sessions', opts.backfillSessions, { min: 0, max: 20_000 });
+  const concurrency = sessionConcurrency(undefined, ctx.env);
   const chosen = chooseSource(opts, cfg, ctx.env);
   const started = Date.now();
   ctx.log.info(chosen.banner);
@@ -83,7 +85,7 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
   const fresh = !(await committedDatasets(store)).includes('ohlcv_1d');
   let backfilled = 0;
   let pre: { consolidate: ConsolidateSummary; resample: ResampleSummary[] } | undefined;
-  const source = await chosen.create(ctx.now);
+  const source = await chosen.create(ctx.now, { concurrency });
   const core = await loadCore();
   // A fresh lake gets a useful history first; a lake that missed sessions
   // since its daily history's last session is caught up to the session before
@@ -112,8 +114,9 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
     const lake = await core.openLake(cfg.lake);
     const result = await backfillSessions(lake, source, sessions, {
       refetch: false,
-      concurrency: 4,
+      concurrency,
       log: ctx.log,
+      now: ctx.now,
       runId: newRunId('backfill', ctx.now()),
       intervals: DEFAULT_INTERVALS,
     });

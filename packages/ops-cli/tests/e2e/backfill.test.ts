@@ -42,7 +42,10 @@ describe('fibbars backfill', () => {
     expect(september.resample.map((r) => r.days)).toEqual([3, 5, 8, 13, 21, 34]);
     for (const r of september.resample) expect(r.bars).toBe((await l.read(`ohlcv_${r.days}d`)).height);
     expect((await l.raw.list('tickers')).map((f) => f.session)).toEqual(['2026-09-30']);
-    expect((await l.raw.sessions('splits')).length).toBe(sessions.length);
+    // The splits of the whole range: one listing, kept whole under its last session.
+    const splits = await l.raw.list('splits');
+    expect(splits.map((f) => f.session)).toEqual(['2026-09-30']);
+    expect((await l.raw.readMeta(splits[0]!)).requests[0]!.url).toContain('execution_date.gte=2026-09-01&execution_date.lte=2026-09-30');
   });
 
   it('shows progress on stderr as plain lines when not a TTY', () => {
@@ -77,9 +80,20 @@ describe('fibbars backfill', () => {
     expect(text.stdout).toContain('fix: fibbars backfill --from 2026-10-01 --to 2026-10-14');
   }, 60_000);
 
+  it("refuses today's session before it has closed, with one line and exit 2, creating no lake", async () => {
+    const fresh = path.join(dir.dir, 'untouched-today');
+    // 2026-12-01 at 10:00 in New York: today is not the future, but its bars do not exist yet.
+    const res = await cli(['backfill', '--from', '2026-11-30', '--to', '2026-12-01', '--lake', fresh], { now: new Date('2026-12-01T15:00:00Z') });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe('fibbars: --to 2026-12-01 is after the latest closed session 2026-11-30: pass --to 2026-11-30 or earlier\n');
+    expect(existsSync(fresh)).toBe(false);
+  });
+
   it.each([
     [['--from', '2026-10-02', '--to', '2026-10-01'], 'fibbars: --from 2026-10-02 is after --to 2026-10-01: swap them\n'],
-    [['--from', '2026-11-02', '--to', '2026-12-31'], 'fibbars: --to 2026-12-31 is after the latest closed session 2026-11-25: pass --to 2026-11-25 or earlier\n'],
+    [['--from', '2026-11-02', '--to', '2026-12-31'], 'fibbars: --to 2026-12-31 is in the future (today is 2026-11-25 in New York): pass --to 2026-11-25 or earlier\n'],
+    [['--from', '2027-01-04', '--to', '2027-01-08'], 'fibbars: --from 2027-01-04 is in the future (today is 2026-11-25 in New York): pass --from 2026-11-25 or earlier\n'],
+    [['--from', '2026-11-02', '--to', '2026-11-31'], 'fibbars: --to "2026-11-31" is not a date: use YYYY-MM-DD, e.g. --to 2026-11-25\n'],
     [['--from', '2026-11-21', '--to', '2026-11-22'], 'fibbars: no NYSE session between 2026-11-21 and 2026-11-22: widen the range\n'],
     [['--from', '2026/11/02', '--to', '2026-11-03'], 'fibbars: --from "2026/11/02" is not a date: use YYYY-MM-DD, e.g. --from 2026-11-25\n'],
     [['--from', '2026-11-02'], 'fibbars: required option \'--to <date>\' not specified (see "fibbars backfill --help")\n'],

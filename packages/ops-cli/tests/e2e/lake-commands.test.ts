@@ -354,12 +354,32 @@ describe('fibbars errors: one line, exit 2, nothing written', () => {
 
   it('rejects a date that is not a session, naming the sessions around it, and creates no lake', async () => {
     const fresh = path.join(dir.dir, 'never-created');
-    const res = await cli(['run', '--lake', fresh, '--date', '2026-11-26']);
+    const res = await cli(['run', '--lake', fresh, '--date', '2026-07-03']);
     expect(res.code).toBe(2);
     expect(res.stderr).toBe(
-      'fibbars: 2026-11-26 is not an NYSE session (Thursday, market closed): pass a session date, e.g. --date 2026-11-25 or --date 2026-11-27\n',
+      'fibbars: 2026-07-03 is not an NYSE session (Friday, market closed): pass a session date, e.g. --date 2026-07-02 or --date 2026-07-06\n',
     );
+    // Thanksgiving, the day after the test's today, is refused as the future it is.
+    expect((await cli(['run', '--lake', fresh, '--date', '2026-11-26'])).stderr).toMatch(/^fibbars: --date 2026-11-26 is in the future/);
     expect(existsSync(fresh)).toBe(false);
+  });
+
+  it.each([
+    [['run', '--date', '2027-01-04'], '--date 2027-01-04 is in the future (today is 2026-11-25 in New York): pass --date 2026-11-25 or earlier'],
+    [['run', '--date', '2026-11-27'], '--date 2026-11-27 is in the future (today is 2026-11-25 in New York): pass --date 2026-11-25 or earlier'],
+    [['run', '--date', '2026-13-01'], '--date "2026-13-01" is not a date: use YYYY-MM-DD, e.g. --date 2026-11-25'],
+    [['run', '--aws', '--date', '2027-01-04'], '--date 2027-01-04 is in the future (today is 2026-11-25 in New York): pass --date 2026-11-25 or earlier'],
+    [['backfill', '--from', '2026-11-23', '--to', '2027-01-04'], '--to 2027-01-04 is in the future (today is 2026-11-25 in New York): pass --to 2026-11-25 or earlier'],
+    [['export', '--days', '1', '--to', '2027-01-04', '--out', 'OUT'], '--to 2027-01-04 is in the future (today is 2026-11-25 in New York): pass --to 2026-11-25 or earlier'],
+  ])('refuses the future or impossible date of %j on a lake behind it: exit 2, one line, nothing fetched or written', async (args, message) => {
+    // The lake's last session is 2026-11-20: a run for a future date used to backfill future sessions first.
+    const before = await listFiles(lake);
+    const out = path.join(dir.dir, 'future-export.csv');
+    const res = await cli([...args.map((a) => (a === 'OUT' ? out : a)), '--lake', lake]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe(`fibbars: ${message}\n`);
+    expect(await listFiles(lake)).toEqual(before);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('refuses --source polygon without a key, creating no lake', async () => {
