@@ -4,7 +4,7 @@
  * and so that the error names come from the packages that throw them.
  */
 import { FETCHER_ERROR_NAMES } from '@fibbars/fetchers/errors';
-import { CORE_ERROR_NAMES } from '@fibbars/ohlcv-core/errors';
+import { DECODE_DEFAULTS, EXIT_NAMES } from './failures.js';
 
 /** Fibonacci session counts resampled by default, one Batch branch each. */
 export const DEFAULT_INTERVALS: readonly number[] = Object.freeze([3, 5, 8, 13, 21, 34]);
@@ -21,6 +21,9 @@ export const SUBSTITUTION_KEYS = Object.freeze([
   'ResampleJobDefinitionArn',
   'AlertTopicArn',
   'LakeUri',
+  'JobLogGroupName',
+  'OhlcvLogGroupName',
+  'MetaLogGroupName',
 ] as const);
 
 export type SubstitutionKey = (typeof SUBSTITUTION_KEYS)[number];
@@ -62,6 +65,16 @@ export const LAMBDA_SERVICE_ERRORS = Object.freeze([
   'Lambda.TooManyRequestsException',
 ]);
 
+/**
+ * Errors of the Batch SubmitJob call itself (the job never ran): Step Functions
+ * names them `Batch.<Exception>`. A job that ran and failed arrives as
+ * `States.TaskFailed` and is not retried here: the job definitions'
+ * `retryStrategy` already retried it where that helps (see `JOB_RETRY_STRATEGIES`).
+ * https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html
+ * https://docs.aws.amazon.com/batch/latest/APIReference/CommonErrors.html
+ */
+export const BATCH_SUBMIT_ERRORS = Object.freeze(['Batch.AWSBatchException', 'Batch.ServerException', 'Batch.TooManyRequestsException']);
+
 /** The retry policies of DESIGN §4. */
 const DEFAULT_RETRY_POLICIES: RetryPolicies = {
   fetch: [
@@ -77,12 +90,11 @@ const DEFAULT_RETRY_POLICIES: RetryPolicies = {
       JitterStrategy: 'FULL',
     },
   ],
-  consolidate: [
-    // A bad configuration or a failed quality gate fails the same way on a
-    // second try: do not spend a minute on it.
-    { ErrorEquals: [CORE_ERROR_NAMES.ConfigError, CORE_ERROR_NAMES.DataQualityError], MaxAttempts: 0 },
-    { ErrorEquals: ['States.ALL'], IntervalSeconds: 60, MaxAttempts: 1, BackoffRate: 1 },
-  ],
+  // On AWS a failed job is States.TaskFailed whatever its exit code, so a
+  // state-machine retry of it would repeat configuration and data errors too.
+  // Job failures are retried by Batch (retryStrategy, EXIT on exit codes 2
+  // and 3); the state machine retries only a SubmitJob call that failed.
+  consolidate: [{ ErrorEquals: [...BATCH_SUBMIT_ERRORS], IntervalSeconds: 60, MaxAttempts: 1, BackoffRate: 1 }],
   resample: [],
 };
 export const DEFAULT_RETRY: Readonly<RetryPolicies> = Object.freeze(DEFAULT_RETRY_POLICIES);
@@ -99,6 +111,20 @@ export const STATE_NAMES = Object.freeze({
   resampleBranch: (days: number) => `Resample${days}d`,
   stageFailed: (stage: string) => `${stage}Failed`,
   shapeAlert: 'ShapeAlert',
+  classifyFailure: 'ClassifyFailure',
+  plainCause: 'PlainCause',
+  readJobDescription: 'ReadJobDescription',
+  mergeJobDefaults: 'MergeJobDefaults',
+  mergeContainerDefaults: 'MergeContainerDefaults',
+  classifyExitCode: 'ClassifyExitCode',
+  namedExitCode: 'NamedExitCode',
+  signalExitCode: 'SignalExitCode',
+  otherExitCode: 'OtherExitCode',
+  noExitCode: 'NoExitCode',
+  formatJobFailure: 'FormatJobFailure',
+  readFunctionError: 'ReadFunctionError',
+  mergeFunctionDefaults: 'MergeFunctionDefaults',
+  formatFunctionFailure: 'FormatFunctionFailure',
   notifyFailure: 'NotifyFailure',
   succeeded: 'PipelineSucceeded',
   failed: 'PipelineFailed',
@@ -190,6 +216,154 @@ function batchParameters(jobName: string, jobDefinition: SubstitutionKey, comman
 
 // Pointers only: the job id and status (never rows; the job reads the lake).
 const BATCH_RESULT: State = { 'jobId.$': '$.JobId', 'status.$': '$.Status' };
+
+/**
+ * The states between ShapeAlert and NotifyFailure: they turn the caught error
+ * into `$.explained.detail`, one line for a person (what `explainFailure` in
+ * failures.ts computes; a test holds the two equal). A failed Batch job's
+ * Cause is the job description as JSON (States.TaskFailed); a fetcher's is the
+ * Lambda error document. Every path a field is read from is first merged over
+ * a default (`DECODE_DEFAULTS`), because a missing path fails a Pass state with
+ * States.Runtime, which no Catch can take; StringToJson runs only on a cause
+ * that starts with "{".
+ */
+function explainStates(): Record<string, State> {
+  const N = STATE_NAMES;
+  const code = '$.decoded.container.ExitCode';
+  const phrase = (next: string, template: string, ...args: string[]): State => ({
+    Type: 'Pass',
+    Parameters: { 'phrase.$': `States.Format('${template}', ${args.join(', ')})` },
+    ResultPath: '$.decoded.exit',
+    Next: next,
+  });
+  const json = (value: unknown): Json => JSON.parse(JSON.stringify(value)) as Json;
+  return {
+    [N.classifyFailure]: {
+      Type: 'Choice',
+      Choices: [
+        {
+          And: [
+            { Or: [{ Variable: '$.alert.state', StringEquals: N.consolidate }, { Variable: '$.alert.state', StringEquals: N.resample }] },
+            { Variable: '$.alert.error.Error', StringEquals: 'States.TaskFailed' },
+            { Variable: '$.alert.error.Cause', StringMatches: '{*' },
+          ],
+          Next: N.readJobDescription,
+        },
+        {
+          And: [
+            { Variable: '$.alert.state', StringEquals: N.fetchAll },
+            { Variable: '$.alert.error.Cause', StringMatches: '{*' },
+          ],
+          Next: N.readFunctionError,
+        },
+      ],
+      Default: N.plainCause,
+    },
+    [N.plainCause]: {
+      Type: 'Pass',
+      Parameters: { 'detail.$': '$.alert.error.Cause' },
+      ResultPath: '$.explained',
+      Next: N.notifyFailure,
+    },
+    [N.readJobDescription]: {
+      Type: 'Pass',
+      Comment: 'The Cause of a failed batch:submitJob.sync task is the job description (JSON).',
+      Parameters: {
+        'job.$': 'States.StringToJson($.alert.error.Cause)',
+        defaults: json(DECODE_DEFAULTS.job),
+        containerDefaults: json(DECODE_DEFAULTS.container),
+        exitNames: [...EXIT_NAMES],
+        logGroup: sub('JobLogGroupName'),
+      },
+      ResultPath: '$.decoded',
+      Next: N.mergeJobDefaults,
+    },
+    [N.mergeJobDefaults]: {
+      Type: 'Pass',
+      Parameters: {
+        'job.$': 'States.JsonMerge($.decoded.defaults, $.decoded.job, false)',
+        'containerDefaults.$': '$.decoded.containerDefaults',
+        'exitNames.$': '$.decoded.exitNames',
+        'logGroup.$': '$.decoded.logGroup',
+      },
+      ResultPath: '$.decoded',
+      Next: N.mergeContainerDefaults,
+    },
+    [N.mergeContainerDefaults]: {
+      Type: 'Pass',
+      Parameters: {
+        'job.$': '$.decoded.job',
+        'container.$': 'States.JsonMerge($.decoded.containerDefaults, $.decoded.job.Container, false)',
+        'attempts.$': 'States.ArrayLength($.decoded.job.Attempts)',
+        'exitNames.$': '$.decoded.exitNames',
+        'logGroup.$': '$.decoded.logGroup',
+      },
+      ResultPath: '$.decoded',
+      Next: N.classifyExitCode,
+    },
+    [N.classifyExitCode]: {
+      Type: 'Choice',
+      Comment: 'Maps the exit code back to the batch-runner error name.',
+      Choices: [
+        {
+          And: [
+            { Variable: code, IsNumeric: true },
+            { Variable: code, NumericGreaterThanEquals: 0 },
+            { Variable: code, NumericLessThan: EXIT_NAMES.length },
+          ],
+          Next: N.namedExitCode,
+        },
+        { And: [{ Variable: code, IsNumeric: true }, { Variable: code, NumericGreaterThanEquals: 128 }], Next: N.signalExitCode },
+        { Variable: code, IsNumeric: true, Next: N.otherExitCode },
+      ],
+      Default: N.noExitCode,
+    },
+    [N.namedExitCode]: phrase(N.formatJobFailure, 'exited with code {} ({})', code, `States.ArrayGetItem($.decoded.exitNames, ${code})`),
+    [N.signalExitCode]: phrase(N.formatJobFailure, 'exited with code {} (killed by signal {})', code, `States.MathAdd(${code}, -128)`),
+    [N.otherExitCode]: phrase(N.formatJobFailure, 'exited with code {} (Error)', code),
+    [N.noExitCode]: phrase(N.formatJobFailure, 'stopped without an exit code ({})', '$.decoded.container.Reason'),
+    [N.formatJobFailure]: {
+      Type: 'Pass',
+      Parameters: {
+        'detail.$':
+          "States.Format('batch job {} ({}) {} after {} attempt(s): {}; logs: {} {}', $.decoded.job.JobId, $.decoded.job.JobName, " +
+          '$.decoded.exit.phrase, $.decoded.attempts, $.decoded.job.StatusReason, $.decoded.logGroup, $.decoded.container.LogStreamName)',
+      },
+      ResultPath: '$.explained',
+      Next: N.notifyFailure,
+    },
+    [N.readFunctionError]: {
+      Type: 'Pass',
+      Comment: 'The Cause of a Lambda function error is the runtime error document (errorType, errorMessage, trace).',
+      Parameters: {
+        'error.$': 'States.StringToJson($.alert.error.Cause)',
+        defaults: json(DECODE_DEFAULTS.function),
+        ohlcvLogGroup: sub('OhlcvLogGroupName'),
+        metaLogGroup: sub('MetaLogGroupName'),
+      },
+      ResultPath: '$.decoded',
+      Next: N.mergeFunctionDefaults,
+    },
+    [N.mergeFunctionDefaults]: {
+      Type: 'Pass',
+      Parameters: {
+        'error.$': 'States.JsonMerge($.decoded.defaults, $.decoded.error, false)',
+        'ohlcvLogGroup.$': '$.decoded.ohlcvLogGroup',
+        'metaLogGroup.$': '$.decoded.metaLogGroup',
+      },
+      ResultPath: '$.decoded',
+      Next: N.formatFunctionFailure,
+    },
+    [N.formatFunctionFailure]: {
+      Type: 'Pass',
+      Parameters: {
+        'detail.$': "States.Format('{}; logs: {} or {}', $.decoded.error.errorMessage, $.decoded.ohlcvLogGroup, $.decoded.metaLogGroup)",
+      },
+      ResultPath: '$.explained',
+      Next: N.notifyFailure,
+    },
+  };
+}
 
 /**
  * Build the state machine definition.
@@ -288,15 +462,16 @@ export function buildDefinition(options: BuildDefinitionOptions = {}): StateMach
           'error.$': 'States.JsonMerge($.failure.fallback, $.failure.error, false)',
         },
         ResultPath: '$.alert',
-        Next: N.notifyFailure,
+        Next: N.classifyFailure,
       },
+      ...explainStates(),
       [N.notifyFailure]: {
         Type: 'Task',
         Resource: 'arn:aws:states:::sns:publish',
         Parameters: {
           TopicArn: sub('AlertTopicArn'),
           Subject: ALERT_SUBJECT,
-          'Message.$': `States.Format('${ALERT_FORMAT}', $.alert.execution, $.alert.state, $.alert.error.Error, $.alert.error.Cause)`,
+          'Message.$': `States.Format('${ALERT_FORMAT}', $.alert.execution, $.alert.state, $.alert.error.Error, $.explained.detail)`,
         },
         ResultSelector: { 'messageId.$': '$.MessageId' },
         ResultPath: '$.notification',

@@ -18,3 +18,21 @@ export type {
   Substitutions,
 } from './definition.js';
 export { GOLDEN_DEFINITION_PATH, readGoldenDefinition } from './golden.js';
+export { BATCH_SUBMIT_ERRORS } from './definition.js';
+export {
+  JOB_RETRY_STRATEGIES,
+  NON_RETRYABLE_EXIT_CODES,
+  CONTAINER_EXITED,
+  EXIT_NAMES,
+  DECODE_DEFAULTS,
+  explainFailure,
+  localLogLocations,
+  deployedLogLocations,
+  exitPhrase,
+  failedJobDescription,
+  lambdaErrorDocument,
+  lambdaTimeoutDocument,
+  retryAction,
+  shouldRetry,
+} from './failures.js';
+export type { AttemptExit, EvaluateOnExit, JobAttempt, JobRetryStrategy, LogLocations, SubmittedJob } from './failures.js';

@@ -14,9 +14,9 @@ import './polyfill.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { SyntheticSource, type MarketSource } from '@fibbars/fetchers';
 import {
@@ -37,6 +37,19 @@ import {
   type Substitutions,
 } from './definition.js';
 import { readGoldenDefinition } from './golden.js';
+import {
+  CONTAINER_EXITED,
+  JOB_RETRY_STRATEGIES,
+  failedJobDescription,
+  lambdaErrorDocument,
+  lambdaTimeoutDocument,
+  shouldRetry,
+  type JobAttempt,
+  type JobRetryStrategy,
+  localLogLocations,
+} from './failures.js';
+
+export { localLogLocations };
 
 // ---------------------------------------------------------------------------
 // Public types
@@ -54,21 +67,43 @@ export interface LocalLambdaContext {
   getRemainingTimeInMillis(): number;
 }
 
-/** A Batch job as the state machine submits it. */
+/** One attempt of a Batch job as the state machine submitted it (Batch runs a new container per attempt). */
 export interface BatchJob {
   /** The Task state that submitted it (`Consolidate`, `Resample8d`, ...). */
   state: string;
   jobId: string;
   jobName: string;
   jobQueue: string;
+  jobDefinition: string;
+  /** 1 for the first run of the job, 2 for Batch's first retry, ... (`AWS_BATCH_JOB_ATTEMPT`). */
+  attempt: number;
+  /** Where Batch's awslogs driver writes this attempt: `<prefix>/default/<task id>`. */
+  logStreamName: string;
   command: string[];
   environment: Record<string, string>;
 }
 
+/** How one attempt ended. A binding returns this for a failed attempt too; it throws only when it could not start the job. */
 export interface BatchJobResult {
   exitCode: number;
   /** The last stdout line of a successful run, parsed (batch-runner's JSON report). */
   report?: unknown;
+  /** The signal that killed the process (its exit code is then 128 + the signal number, as Docker reports it). */
+  signal?: string;
+  /** The container's reason (`Attempts[].Container.Reason`), e.g. for a container killed for memory. */
+  reason?: string;
+  /** The end of the job's stderr (its log stream), for the run record. */
+  logTail?: string[];
+}
+
+/** One finished attempt of a Batch job, in the run record. */
+export interface BatchAttemptRun {
+  jobId: string;
+  attempt: number;
+  exitCode?: number;
+  reason?: string;
+  logStreamName: string;
+  logTail: string[];
 }
 
 export interface Alert {
@@ -81,7 +116,7 @@ export interface Alert {
 export interface LocalBindings {
   ohlcv?: FetchHandler;
   meta?: FetchHandler;
-  /** Runs one Batch job; must throw an error whose `name` is the job's error name on failure. */
+  /** Runs one attempt of a Batch job and reports its exit code; throws only when the job could not start. */
   batch?: (job: BatchJob, signal: AbortSignal) => Promise<BatchJobResult>;
   /** Receives the SNS alert; default writes one line to stderr. */
   alert?: (alert: Alert) => Promise<void> | void;
@@ -115,6 +150,8 @@ export interface StateRun {
   retries: { at: string; error: { name: string; cause: string } }[];
   output?: unknown;
   error?: { name: string; cause: string };
+  /** Batch Task states: every attempt of every job the state submitted, with the end of its log. */
+  batchAttempts?: BatchAttemptRun[];
 }
 
 /** The record of one local run, stored as `_runs/<runId>.json`. */
@@ -162,6 +199,10 @@ export interface RunLocalPipelineOptions {
   store?: OpenStoreOptions;
   /** Extra environment for the batch-runner processes (credentials and endpoints for an S3 lake). */
   batchEnv?: Record<string, string>;
+  /** Retry strategy per job definition ARN (default: `JOB_RETRY_STRATEGIES`, as deployed). */
+  jobRetryStrategies?: Record<string, JobRetryStrategy>;
+  /** Timeout of the local fetcher functions, in seconds (default 900, the Lambda maximum). */
+  lambdaTimeoutSeconds?: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -186,7 +227,7 @@ export function batchRunnerBundlePath(): string {
   return path.join(path.dirname(require.resolve('@fibbars/batch-runner/package.json')), 'dist', 'bundle', 'main.js');
 }
 
-/** An error carrying the name a job or handler reported, so Retry and Catch match it. */
+/** An error carrying the name a task reported, so Retry and Catch match it (its message is the Cause). */
 export class TaskError extends Error {
   constructor(name: string, message: string) {
     super(message);
@@ -194,10 +235,15 @@ export class TaskError extends Error {
   }
 }
 
-const EXIT_CODE_ERRORS: Record<number, string> = { 2: 'ConfigError', 3: 'DataQualityError', 4: 'CommitConflictError' };
+/** The retry strategy of each local job definition: the deployed ones. */
+export const LOCAL_JOB_RETRY_STRATEGIES: Readonly<Record<string, JobRetryStrategy>> = Object.freeze({
+  [LOCAL_ARNS.ConsolidateJobDefinitionArn]: JOB_RETRY_STRATEGIES.consolidate,
+  [LOCAL_ARNS.ResampleJobDefinitionArn]: JOB_RETRY_STRATEGIES.resample,
+});
 
 // Variables a job inherits from the engine: what node and the AWS SDK need, nothing else.
 const INHERITED_ENV = /^(PATH|HOME|TMPDIR|TZ|LANG|AWS_[A-Z0-9_]+)$/;
+const LOG_TAIL_LINES = 20;
 
 function lastJsonLine(text: string, accept: (value: Record<string, unknown>) => boolean): Record<string, unknown> | undefined {
   const lines = text.split('\n');
@@ -216,19 +262,13 @@ function lastJsonLine(text: string, accept: (value: Record<string, unknown>) => 
   return undefined;
 }
 
-/** The error line of a crash (`Error: ...`) if any, then the last line: enough to act on, short enough for an alert. */
-function stderrSummary(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  const errorLine = [...lines].reverse().find((l) => /^([A-Za-z]*Error|Error)\b/.test(l));
-  const last = lines.at(-1);
-  return [...new Set([errorLine, last].filter((l): l is string => l !== undefined))].join(' | ');
-}
-
 /**
- * Runs one Batch job as the container would: `node <bundle> <Command...>`,
- * the job's Environment as the environment, a fresh working directory.
- * A non-zero exit becomes a {@link TaskError} named after the job's error line
- * (`{ level: 'error', error, message }` on stderr), else after the exit code.
+ * Runs one attempt of a Batch job as the container would: `node <bundle>
+ * <Command...>`, the job's Environment plus what Batch sets, a fresh working
+ * directory. Reports the exit code (a process killed by a signal exits with
+ * 128 + its number, as Docker reports it) and the end of stderr; the job's
+ * JSON error line stays in its log, as on AWS, where only the exit code
+ * reaches Step Functions.
  */
 export function createBatchRunnerBinding(
   options: { bundle?: string; extraEnv?: Record<string, string>; onStderr?: (job: BatchJob, line: string) => void } = {},
@@ -241,7 +281,11 @@ export function createBatchRunnerBinding(
       if (value !== undefined && INHERITED_ENV.test(key)) env[key] = value;
     }
     // What AWS Batch sets in every container, then the job's own Environment.
-    const batchEnv = { AWS_BATCH_JOB_ID: job.jobId, AWS_BATCH_JQ_NAME: job.jobQueue.split('/').pop() ?? job.jobQueue, AWS_BATCH_JOB_ATTEMPT: '1' };
+    const batchEnv = {
+      AWS_BATCH_JOB_ID: job.jobId,
+      AWS_BATCH_JQ_NAME: job.jobQueue.split('/').pop() ?? job.jobQueue,
+      AWS_BATCH_JOB_ATTEMPT: String(job.attempt),
+    };
     Object.assign(env, options.extraEnv, batchEnv, job.environment);
     try {
       const { code, signal: killedBy, stdout, stderr } = await new Promise<{
@@ -278,22 +322,18 @@ export function createBatchRunnerBinding(
         });
         child.on('close', (c, s) => resolve({ code: c, signal: s, stdout: out, stderr: err }));
       });
+      const logTail = stderr.split('\n').filter((l) => l.trim() !== '').slice(-LOG_TAIL_LINES);
       if (code === 0) {
         // The last stdout line is the report, bare or as batch-runner logs it: { msg: 'done', report }.
         const line = lastJsonLine(stdout, () => true);
         const report = line && typeof line.report === 'object' && line.report !== null ? line.report : line;
-        return report === undefined ? { exitCode: 0 } : { exitCode: 0, report };
+        return report === undefined ? { exitCode: 0, logTail } : { exitCode: 0, report, logTail };
       }
-      const line = lastJsonLine(stderr, (v) => v.level === 'error' && typeof v.error === 'string');
-      if (line) {
-        throw new TaskError(String(line.error), typeof line.message === 'string' ? line.message : JSON.stringify(line.message));
+      if (code === null) {
+        const number = killedBy ? osConstants.signals[killedBy] : undefined;
+        return { exitCode: 128 + (number ?? 0), signal: String(killedBy), logTail };
       }
-      const tail = stderrSummary(stderr);
-      const how = code === null ? `was killed by ${String(killedBy)}` : `exited with code ${code}`;
-      throw new TaskError(
-        (code !== null && EXIT_CODE_ERRORS[code]) || 'States.TaskFailed',
-        `batch job ${job.jobName} ${how}${tail ? `: ${tail}` : ''}`,
-      );
+      return { exitCode: code, logTail };
     } finally {
       await rm(cwd, { recursive: true, force: true });
     }
@@ -414,7 +454,19 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
   }
   const runId = options.runId ?? newRunId();
   const runs = new RunStore(openStore(lake, options.store ?? {}));
-  const values: Substitutions = { ...LOCAL_ARNS, LakeUri: lake };
+  const logLocations = localLogLocations(runId);
+  const values: Substitutions = {
+    ...LOCAL_ARNS,
+    LakeUri: lake,
+    JobLogGroupName: logLocations.jobLogGroup,
+    OhlcvLogGroupName: logLocations.functionLogGroups[0],
+    MetaLogGroupName: logLocations.functionLogGroups[1],
+  };
+  const retryStrategies = options.jobRetryStrategies ?? LOCAL_JOB_RETRY_STRATEGIES;
+  const lambdaTimeoutSeconds = options.lambdaTimeoutSeconds ?? 900;
+  if (!(Number.isFinite(lambdaTimeoutSeconds) && lambdaTimeoutSeconds > 0)) {
+    throw new ConfigError(`lambdaTimeoutSeconds ${String(lambdaTimeoutSeconds)} must be a number > 0`);
+  }
   const definition = JSON.parse(substitute(JSON.stringify(template), values)) as StateMachineDefinition;
   const states = indexStates(definition);
 
@@ -473,6 +525,12 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
   const runningJobs = new Set<Promise<unknown>>();
   // Task states whose own handler or job failed (as opposed to being stopped).
   const failedTasks = new Set<string>();
+  // Per Batch Task state: every attempt of every job it submitted.
+  const batchAttempts = new Map<string, BatchAttemptRun[]>();
+  const attachAttempts = (run: StateRun): void => {
+    const list = batchAttempts.get(run.name);
+    if (list) run.batchAttempts = list;
+  };
 
   // --- bindings, chosen by each Task's Resource (and function name)
   const lambdaHandlers: Record<string, FetchHandler> = {
@@ -490,23 +548,39 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
         const { FunctionName, Payload } = input as { FunctionName: string; Payload: FetchEvent };
         const handler = lambdaHandlers[FunctionName];
         if (!handler) throw new TaskError('Lambda.ResourceNotFoundException', `no local function ${FunctionName}`);
-        const deadline = Date.now() + 900_000;
-        try {
-          const result = await handler(Payload, {
-            awsRequestId: randomBytes(16).toString('hex'),
+        const requestId = randomUUID();
+        const deadline = Date.now() + lambdaTimeoutSeconds * 1000;
+        let timer: NodeJS.Timeout | undefined;
+        // Lambda ends a function at its timeout and reports Sandbox.Timedout
+        // (see failures.ts); an in-process handler cannot be killed, so its
+        // late result is ignored.
+        const timedOut = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            const doc = lambdaTimeoutDocument(requestId, lambdaTimeoutSeconds);
+            reject(new TaskError(doc.errorType, JSON.stringify(doc)));
+          }, lambdaTimeoutSeconds * 1000);
+        });
+        const invocation = Promise.resolve().then(() =>
+          handler(Payload, {
+            awsRequestId: requestId,
             functionName: FunctionName.split(':').pop() ?? FunctionName,
             getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-          });
+          }),
+        );
+        invocation.catch(() => undefined);
+        try {
+          const result = await Promise.race([invocation, timedOut]);
           taskResults.set(name, summarize(result));
           return { StatusCode: 200, ExecutedVersion: '$LATEST', Payload: result };
         } catch (error) {
           failedTasks.add(name);
-          // As Lambda reports a function error: the name is the errorType, the
-          // cause a JSON document with errorType and errorMessage.
-          const e = error as { name?: unknown; message?: unknown };
-          const errorType = typeof e?.name === 'string' && e.name ? e.name : 'Error';
-          const errorMessage = typeof e?.message === 'string' ? e.message : String(error);
-          throw new TaskError(errorType, JSON.stringify({ errorType, errorMessage }));
+          if (error instanceof TaskError && error.name === 'Sandbox.Timedout') throw error;
+          // As Step Functions reports a function error: Error = the runtime's
+          // errorType (the thrown error's name), Cause = its error document.
+          const doc = lambdaErrorDocument(error);
+          throw new TaskError(doc.errorType, JSON.stringify(doc));
+        } finally {
+          clearTimeout(timer);
         }
       };
     } else if (resource === 'arn:aws:states:::batch:submitJob.sync') {
@@ -520,41 +594,89 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
         };
         const environment: Record<string, string> = {};
         for (const { Name, Value } of params.ContainerOverrides?.Environment ?? []) environment[Name] = Value;
-        const jobId = randomBytes(16).toString('hex');
-        const job: BatchJob = {
-          state: name,
-          jobId,
-          jobName: params.JobName,
-          jobQueue: params.JobQueue,
-          command: params.ContainerOverrides?.Command ?? [],
-          environment,
-        };
-        const startedAt = Date.now();
+        const jobId = randomUUID();
+        const command = params.ContainerOverrides?.Command ?? [];
+        const strategy = retryStrategies[params.JobDefinition] ?? { attempts: 1 };
+        // The awslogs stream of an attempt: <streamPrefix>/default/<task id>; the stack's prefix is the job's role.
+        const streamPrefix = (params.JobDefinition.split('/').pop() ?? 'job').split(':')[0]?.split('-').pop() ?? 'job';
+        const createdAt = Date.now();
         const stop = new AbortController();
         stopJob.set(name, stop);
         const signal = AbortSignal.any([jobs.signal, stop.signal]);
-        const pending = runBatch(job, signal);
-        runningJobs.add(pending);
-        let result: BatchJobResult;
-        try {
-          result = await pending;
-        } catch (error) {
-          if (!signal.aborted) failedTasks.add(name);
-          throw error;
-        } finally {
-          runningJobs.delete(pending);
+        const done: JobAttempt[] = [];
+        for (let attempt = 1; ; attempt++) {
+          const taskId = randomBytes(16).toString('hex');
+          const job: BatchJob = {
+            state: name,
+            jobId,
+            jobName: params.JobName,
+            jobQueue: params.JobQueue,
+            jobDefinition: params.JobDefinition,
+            attempt,
+            logStreamName: `${streamPrefix}/default/${taskId}`,
+            command,
+            environment,
+          };
+          const startedAt = Date.now();
+          const pending = runBatch(job, signal);
+          runningJobs.add(pending);
+          let result: BatchJobResult;
+          try {
+            result = await pending;
+          } catch (error) {
+            if (signal.aborted) throw error;
+            // The container never ran: no exit code, a reason (as ECS gives CannotStartContainerError).
+            const message = error instanceof Error ? error.message : String(error);
+            result = { exitCode: Number.NaN, reason: `CannotStartContainerError: ${message}` };
+          } finally {
+            runningJobs.delete(pending);
+          }
+          if (signal.aborted) throw new TaskError('States.TaskFailed', `batch job ${jobId} was stopped`);
+          const exitCode = Number.isNaN(result.exitCode) ? undefined : result.exitCode;
+          const attemptRun: BatchAttemptRun = {
+            jobId,
+            attempt,
+            ...(exitCode === undefined ? {} : { exitCode }),
+            ...(result.reason === undefined ? {} : { reason: result.reason }),
+            logStreamName: job.logStreamName,
+            logTail: result.logTail ?? [],
+          };
+          batchAttempts.set(name, [...(batchAttempts.get(name) ?? []), attemptRun]);
+          if (exitCode === 0) {
+            taskResults.set(name, summarize({ jobId, exitCode: 0, attempts: attempt, ...(result.report === undefined ? {} : { report: result.report }) }));
+            return {
+              JobId: jobId,
+              JobName: params.JobName,
+              JobQueue: params.JobQueue,
+              JobDefinition: params.JobDefinition,
+              Status: 'SUCCEEDED',
+              StatusReason: CONTAINER_EXITED,
+              CreatedAt: createdAt,
+              StartedAt: startedAt,
+              StoppedAt: Date.now(),
+              Container: { Command: command, ExitCode: 0, LogStreamName: job.logStreamName },
+            };
+          }
+          done.push({
+            ...(exitCode === undefined ? {} : { exitCode }),
+            ...(result.reason === undefined ? {} : { reason: result.reason }),
+            statusReason: CONTAINER_EXITED,
+            logStreamName: job.logStreamName,
+            taskArn: `arn:aws:ecs:local:000000000000:task/fibbars-local/${taskId}`,
+            startedAt,
+            stoppedAt: Date.now(),
+          });
+          const exit = { ...(exitCode === undefined ? {} : { exitCode }), ...(result.reason === undefined ? {} : { reason: result.reason }), statusReason: CONTAINER_EXITED };
+          if (!shouldRetry(strategy, attempt, exit)) break;
         }
-        taskResults.set(name, summarize({ jobId, ...result }));
-        return {
-          JobId: jobId,
-          JobName: params.JobName,
-          JobQueue: params.JobQueue,
-          JobDefinition: params.JobDefinition,
-          Status: 'SUCCEEDED',
-          StartedAt: startedAt,
-          StoppedAt: Date.now(),
-          Container: { Command: job.command, ExitCode: result.exitCode },
-        };
+        failedTasks.add(name);
+        const description = failedJobDescription(
+          { jobId, jobName: params.JobName, jobQueue: params.JobQueue, jobDefinition: params.JobDefinition, command, environment, createdAt },
+          done,
+          strategy,
+        );
+        // What Step Functions reports for a job that ended FAILED (failures.ts).
+        throw new TaskError('States.TaskFailed', JSON.stringify(description));
       };
     } else if (resource === 'arn:aws:states:::sns:publish') {
       taskResourceLocalHandlers[name] = async (input) => {
@@ -639,6 +761,7 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
           if (!run) break;
           run.status = 'caught';
           run.endedAt = at;
+          attachAttempts(run);
           void save();
           break;
         }
@@ -650,6 +773,7 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
           delete run.error;
           const result = taskResults.get(name);
           if (result !== undefined) run.output = result;
+          attachAttempts(run);
           emit({ type: 'state-succeeded', state: name, attempt: run.attempts, at, ...where });
           void save();
           break;
@@ -675,6 +799,7 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
 
   const ended = new Date();
   for (const run of record.states) {
+    attachAttempts(run);
     if (run.status === 'running') {
       run.status = failedTasks.has(run.name) || (run.error && failure) ? 'failed' : 'aborted';
       run.endedAt = ended.toISOString();

@@ -124,11 +124,20 @@ describe('the local pipeline with the real handlers and the real batch-runner', 
     expect(record.status).toBe('FAILED');
     expect(record.finalState).toBe('PipelineFailed');
     const consolidate = record.states.find((s) => s.name === 'Consolidate');
-    expect(consolidate).toMatchObject({ status: 'caught', attempts: 1, error: { name: 'ConfigError' } });
-    expect(consolidate?.error?.cause).toMatch(/MAX_REJECTED_SHARE/);
+    // As AWS reports a FAILED job: States.TaskFailed, the job description as the cause;
+    // exit code 2 (ConfigError) is not retried by the job definition's retryStrategy.
+    expect(consolidate).toMatchObject({ status: 'caught', attempts: 1, error: { name: 'States.TaskFailed' } });
+    const job = JSON.parse(consolidate?.error?.cause ?? '{}');
+    expect(job).toMatchObject({ Status: 'FAILED', JobName: 'fibbars-consolidate', Container: { ExitCode: 2 } });
+    expect(job.Attempts).toHaveLength(1);
+    expect(consolidate?.batchAttempts?.map((a) => a.exitCode)).toEqual([2]);
+    // The job's own error line stays in its log, as on CloudWatch.
+    expect(consolidate?.batchAttempts?.[0]?.logTail.join('\n')).toMatch(/ConfigError.*MAX_REJECTED_SHARE/);
     expect(record.error).toEqual(consolidate?.error);
     expect(alerts.map((a) => a.message)).toEqual([
-      `fibbars execution ${record.runId} failed in state Consolidate: ConfigError: ${consolidate?.error?.cause}`,
+      `fibbars execution ${record.runId} failed in state Consolidate: States.TaskFailed: batch job ${job.JobId} (fibbars-consolidate) ` +
+        `exited with code 2 (ConfigError) after 1 attempt(s): Essential container in task exited; ` +
+        `logs: run record ${record.runId} ${job.Container.LogStreamName}`,
     ]);
     expect(record.alert?.message).toBe(alerts[0]?.message);
     expect(record.states.some((s) => s.name.startsWith('Resample'))).toBe(false);
@@ -151,10 +160,14 @@ describe('the local pipeline with the real handlers and the real batch-runner', 
     expect(record.finalState).toBe('PipelineFailed');
     const failed = record.states.find((s) => s.name === 'Resample5d');
     expect(failed?.status).toBe('failed');
-    expect(failed?.error).toEqual({ name: 'Error', cause: expect.stringMatching(/EEXIST.*_commits\/ohlcv_5d/) });
+    expect(failed?.error?.name).toBe('States.TaskFailed');
+    const job = JSON.parse(failed?.error?.cause ?? '{}');
+    expect(job).toMatchObject({ Status: 'FAILED', JobName: 'fibbars-resample-5d', Container: { ExitCode: 1 } });
+    expect(failed?.batchAttempts?.[0]?.logTail.join('\n')).toMatch(/EEXIST.*_commits\/ohlcv_5d/);
     expect(record.error).toEqual(failed?.error);
     expect(alerts.map((a) => a.message)).toEqual([
-      `fibbars execution ${record.runId} failed in state Resample: ${failed?.error?.name}: ${failed?.error?.cause}`,
+      `fibbars execution ${record.runId} failed in state Resample: States.TaskFailed: batch job ${job.JobId} (fibbars-resample-5d) ` +
+        `exited with code 1 (Error) after 1 attempt(s): Essential container in task exited; logs: run record ${record.runId} ${job.Container.LogStreamName}`,
     ]);
     expect(record.states.find((s) => s.name === 'Consolidate')?.status).toBe('succeeded');
   });

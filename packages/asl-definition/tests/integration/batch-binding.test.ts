@@ -18,24 +18,29 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-const job = (command: string[], environment: Record<string, string>): BatchJob => ({
+const job = (command: string[], environment: Record<string, string>, attempt = 1): BatchJob => ({
   state: 'Consolidate',
   jobId: 'job-1',
   jobName: 'fibbars-test',
   jobQueue: 'arn:aws:batch:local:000000000000:job-queue/fibbars-local',
+  jobDefinition: 'arn:aws:batch:local:000000000000:job-definition/fibbars-consolidate',
+  attempt,
+  logStreamName: 'consolidate/default/task-1',
   command,
   environment,
 });
 
 describe('the batch-runner binding, with the real bundle', () => {
-  it('maps exit code 2 and the JSON error line to a ConfigError with the job message', async () => {
-    const run = createBatchRunnerBinding()(job(['consolidate'], { FIBBARS_LAKE: 'ftp://host/lake', FIBBARS_RUN_ID: 'r1' }), new AbortController().signal);
-    await expect(run).rejects.toMatchObject({ name: 'ConfigError', message: expect.stringMatching(/unsupported scheme/) });
+  it('reports exit code 2 for a ConfigError, with the JSON error line at the end of the log', async () => {
+    const result = await createBatchRunnerBinding()(job(['consolidate'], { FIBBARS_LAKE: 'ftp://host/lake', FIBBARS_RUN_ID: 'r1' }), new AbortController().signal);
+    expect(result.exitCode).toBe(2);
+    const line = JSON.parse(result.logTail?.find((l) => l.includes('"level":"error"')) ?? '{}');
+    expect(line).toMatchObject({ level: 'error', error: 'ConfigError', message: expect.stringMatching(/unsupported scheme/) });
   });
 
-  it('maps a bad resample flag to a ConfigError', async () => {
-    const run = createBatchRunnerBinding()(job(['resample', '--days', 'seven'], { FIBBARS_LAKE: scratch }), new AbortController().signal);
-    await expect(run).rejects.toMatchObject({ name: 'ConfigError' });
+  it('reports exit code 2 for a bad resample flag', async () => {
+    const result = await createBatchRunnerBinding()(job(['resample', '--days', 'seven'], { FIBBARS_LAKE: scratch }), new AbortController().signal);
+    expect(result.exitCode).toBe(2);
   });
 });
 
@@ -61,6 +66,7 @@ describe('the batch-runner binding, process contract', () => {
         AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1',
         AWS_BATCH_JOB_ID: 'job-1',
         AWS_BATCH_JQ_NAME: 'fibbars-local',
+        AWS_BATCH_JOB_ATTEMPT: '1',
       });
       expect(report.env.FIBBARS_SHOULD_NOT_LEAK).toBeUndefined();
       expect(report.env.NODE_OPTIONS).toBeUndefined();
@@ -71,16 +77,24 @@ describe('the batch-runner binding, process contract', () => {
     }
   });
 
-  it('names a failure without a JSON error line after its exit code, with the end of stderr', async () => {
+  it('reports the exit code and the end of stderr of a failed job, and the attempt it was', async () => {
     const script = path.join(scratch, 'exit3.mjs');
-    await writeFile(script, 'console.error("quality gate said no"); process.exit(3);\n');
-    const run = createBatchRunnerBinding({ bundle: script })(job(['consolidate'], {}), new AbortController().signal);
-    await expect(run).rejects.toMatchObject({ name: 'DataQualityError', message: 'batch job fibbars-test exited with code 3: quality gate said no' });
+    await writeFile(script, 'console.error("attempt " + process.env.AWS_BATCH_JOB_ATTEMPT + ": quality gate said no"); process.exit(3);\n');
+    const result = await createBatchRunnerBinding({ bundle: script })(job(['consolidate'], {}, 2), new AbortController().signal);
+    expect(result).toEqual({ exitCode: 3, logTail: ['attempt 2: quality gate said no'] });
   });
 
-  it('reports a crash as States.TaskFailed', async () => {
-    const run = createBatchRunnerBinding({ bundle: path.join(scratch, 'missing.mjs') })(job(['consolidate'], {}), new AbortController().signal);
-    await expect(run).rejects.toMatchObject({ name: 'States.TaskFailed', message: expect.stringMatching(/exited with code 1: .*Cannot find module/) });
+  it('reports a crash as exit code 1', async () => {
+    const result = await createBatchRunnerBinding({ bundle: path.join(scratch, 'missing.mjs') })(job(['consolidate'], {}), new AbortController().signal);
+    expect(result.exitCode).toBe(1);
+    expect(result.logTail?.join('\n')).toMatch(/Cannot find module/);
+  });
+
+  it('reports a process killed by a signal as 128 + the signal number, as Docker does', async () => {
+    const script = path.join(scratch, 'kill9.mjs');
+    await writeFile(script, 'process.kill(process.pid, "SIGKILL");\n');
+    const result = await createBatchRunnerBinding({ bundle: script })(job(['consolidate'], {}), new AbortController().signal);
+    expect(result).toMatchObject({ exitCode: 137, signal: 'SIGKILL' });
   });
 
   it('terminates the job when the execution stops it', async () => {
@@ -89,6 +103,6 @@ describe('the batch-runner binding, process contract', () => {
     const stop = new AbortController();
     const run = createBatchRunnerBinding({ bundle: script })(job(['consolidate'], {}), stop.signal);
     setTimeout(() => stop.abort(), 200);
-    await expect(run).rejects.toMatchObject({ name: 'States.TaskFailed', message: 'batch job fibbars-test was killed by SIGTERM' });
+    await expect(run).resolves.toMatchObject({ exitCode: 143, signal: 'SIGTERM' });
   });
 });

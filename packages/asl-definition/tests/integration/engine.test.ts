@@ -3,10 +3,10 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, DataQualityError } from '@fibbars/ohlcv-core/errors';
+import { ConfigError } from '@fibbars/ohlcv-core/errors';
 import { InvalidResponseError } from '@fibbars/fetchers/errors';
 import { SyntheticSource } from '@fibbars/fetchers';
-import { getRun, listRuns, runLocalPipeline, TaskError, type Alert, type FetchEvent, type LocalEvent } from '../../src/local.js';
+import { getRun, listRuns, runLocalPipeline, type Alert, type FetchEvent, type LocalEvent } from '../../src/local.js';
 import { DEFAULT_INTERVALS } from '../../src/index.js';
 import { flakyFetch, okFetch, recordingBatch, type JobLogEntry } from '../support/fakes.js';
 
@@ -86,7 +86,7 @@ describe('runLocalPipeline with test bindings', () => {
     const fetch = record.states.find((s) => s.name === 'FetchOhlcv');
     expect(fetch).toMatchObject({ status: 'succeeded', attempts: 3 });
     expect(fetch?.retries.map((r) => r.error.name)).toEqual(['RateLimitedError', 'RateLimitedError']);
-    expect(JSON.parse(fetch?.retries[0]?.error.cause ?? '')).toEqual({ errorType: 'RateLimitedError', errorMessage: '429 from vendor (try 1)' });
+    expect(JSON.parse(fetch?.retries[0]?.error.cause ?? '')).toMatchObject({ errorType: 'RateLimitedError', errorMessage: '429 from vendor (try 1)' });
     expect(events.filter((e) => e.type === 'state-retried').map((e) => [e.state, e.attempt])).toEqual([
       ['FetchOhlcv', 2],
       ['FetchOhlcv', 3],
@@ -125,7 +125,7 @@ describe('runLocalPipeline with test bindings', () => {
     expect(jobs).toEqual([]);
     expect(alerts).toHaveLength(1);
     expect(alerts[0]?.message).toBe(
-      'fibbars execution run-invalid failed in state FetchAll: InvalidResponseError: {"errorType":"InvalidResponseError","errorMessage":"results is not an array"}',
+      'fibbars execution run-invalid failed in state FetchAll: InvalidResponseError: results is not an array; logs: stderr of fibbars-ohlcv or stderr of fibbars-meta',
     );
     expect(record.states.find((s) => s.name === 'FetchOhlcv')).toMatchObject({ status: 'failed', attempts: 1 });
   });
@@ -143,7 +143,7 @@ describe('runLocalPipeline with test bindings', () => {
         ohlcv: okFetch('ohlcv'),
         meta: okFetch('meta'),
         batch: recordingBatch(jobs, {
-          fail: (job) => (job.state === 'Consolidate' ? new TaskError('DataQualityError', 'session 2024-03-08 rejected 4.2% of rows (max 1%)') : undefined),
+          fail: (job) => (job.state === 'Consolidate' ? 3 : undefined),
         }),
         alert: (a) => {
           alerts.push(a);
@@ -152,19 +152,24 @@ describe('runLocalPipeline with test bindings', () => {
     });
     expect(record.status).toBe('FAILED');
     expect(record.finalState).toBe('PipelineFailed');
-    expect(record.error).toEqual({ name: 'DataQualityError', cause: 'session 2024-03-08 rejected 4.2% of rows (max 1%)' });
+    // AWS's contract: States.TaskFailed with the job description; exit 3 ends the job at once (retryStrategy EXIT).
+    expect(record.error?.name).toBe('States.TaskFailed');
+    const job = JSON.parse(record.error?.cause ?? '{}');
+    expect(job).toMatchObject({ Status: 'FAILED', JobName: 'fibbars-consolidate', Container: { ExitCode: 3 } });
     expect(jobs.map((j) => j.job.state)).toEqual(['Consolidate']);
-    const expected = `fibbars execution ${record.runId} failed in state Consolidate: DataQualityError: session 2024-03-08 rejected 4.2% of rows (max 1%)`;
+    const expected =
+      `fibbars execution ${record.runId} failed in state Consolidate: States.TaskFailed: batch job ${job.JobId} (fibbars-consolidate) ` +
+      `exited with code 3 (DataQualityError) after 1 attempt(s): Essential container in task exited; logs: run record ${record.runId} ${job.Container.LogStreamName}`;
     expect(alerts.map((a) => a.message)).toEqual([expected]);
     expect(record.alert).toMatchObject({ message: expected, subject: 'fibbars daily pipeline failed' });
-    expect(record.states.find((s) => s.name === 'Consolidate')).toMatchObject({ status: 'caught', attempts: 1, error: { name: 'DataQualityError' } });
+    expect(record.states.find((s) => s.name === 'Consolidate')).toMatchObject({ status: 'caught', attempts: 1, error: { name: 'States.TaskFailed' } });
     expect(record.states.some((s) => s.name === 'Resample')).toBe(false);
-    expect(events.at(-1)).toMatchObject({ type: 'execution-failed', state: 'PipelineFailed', error: { name: 'DataQualityError' } });
+    expect(events.at(-1)).toMatchObject({ type: 'execution-failed', state: 'PipelineFailed', error: { name: 'States.TaskFailed' } });
     const stored = await getRun(lake, record.runId);
     expect(stored?.alert?.message).toBe(expected);
   });
 
-  it('retries the consolidator once on a commit conflict, then goes on', async () => {
+  it('runs the consolidator job a second time on a commit conflict (Batch retryStrategy), then goes on', async () => {
     const jobs: JobLogEntry[] = [];
     const record = await runLocalPipeline({
       lake,
@@ -175,13 +180,17 @@ describe('runLocalPipeline with test bindings', () => {
         meta: okFetch('meta'),
         batch: recordingBatch(jobs, {
           ms: 5,
-          fail: (job, attempt) => (job.state === 'Consolidate' && attempt === 1 ? new TaskError('CommitConflictError', 'version 7 exists') : undefined),
+          fail: (job, attempt) => (job.state === 'Consolidate' && attempt === 1 ? 4 : undefined),
         }),
       },
     });
     expect(record.status).toBe('SUCCEEDED');
-    expect(jobs.filter((j) => j.job.state === 'Consolidate')).toHaveLength(2);
-    expect(record.states.find((s) => s.name === 'Consolidate')).toMatchObject({ attempts: 2, status: 'succeeded' });
+    const consolidate = jobs.filter((j) => j.job.state === 'Consolidate');
+    expect(consolidate.map((j) => j.job.attempt)).toEqual([1, 2]);
+    expect(new Set(consolidate.map((j) => j.job.jobId)).size).toBe(1);
+    // One task attempt in the state machine; the second run is Batch's.
+    expect(record.states.find((s) => s.name === 'Consolidate')).toMatchObject({ attempts: 1, status: 'succeeded', output: { attempts: 2 } });
+    expect(record.states.find((s) => s.name === 'Consolidate')?.batchAttempts?.map((a) => a.exitCode)).toEqual([4, 0]);
   });
 
   it('alerts naming the Resample stage when one resampler branch fails, and stops the other jobs', async () => {
@@ -195,7 +204,7 @@ describe('runLocalPipeline with test bindings', () => {
         meta: okFetch('meta'),
         batch: recordingBatch(jobs, {
           slow: (job) => (job.state === 'Resample13d' ? 20 : job.state === 'Consolidate' ? 5 : 5_000),
-          fail: (job) => (job.state === 'Resample13d' ? new TaskError('ConfigError', 'RESAMPLE_DAYS must be an integer') : undefined),
+          fail: (job) => (job.state === 'Resample13d' ? 2 : undefined),
         }),
         alert: (a) => {
           alerts.push(a);
@@ -204,10 +213,12 @@ describe('runLocalPipeline with test bindings', () => {
     });
     expect(record.status).toBe('FAILED');
     expect(record.finalState).toBe('PipelineFailed');
+    const job = JSON.parse(record.error?.cause ?? '{}');
     expect(alerts.map((a) => a.message)).toEqual([
-      `fibbars execution ${record.runId} failed in state Resample: ConfigError: RESAMPLE_DAYS must be an integer`,
+      `fibbars execution ${record.runId} failed in state Resample: States.TaskFailed: batch job ${job.JobId} (fibbars-resample-13d) ` +
+        `exited with code 2 (ConfigError) after 1 attempt(s): Essential container in task exited; logs: run record ${record.runId} ${job.Container.LogStreamName}`,
     ]);
-    expect(record.states.find((s) => s.name === 'Resample13d')).toMatchObject({ status: 'failed', error: { name: 'ConfigError' } });
+    expect(record.states.find((s) => s.name === 'Resample13d')).toMatchObject({ status: 'failed', error: { name: 'States.TaskFailed' } });
     const others = jobs.filter((j) => j.job.state.startsWith('Resample') && j.job.state !== 'Resample13d');
     expect(others).toHaveLength(DEFAULT_INTERVALS.length - 1);
     expect(others.every((j) => j.aborted)).toBe(true);
@@ -269,7 +280,7 @@ describe('listRuns and getRun', () => {
     const second = await runLocalPipeline({
       lake,
       source,
-      bindings: { ...bindings, batch: recordingBatch([], { ms: 1, fail: () => new DataQualityError('bad') }), alert: () => {} },
+      bindings: { ...bindings, batch: recordingBatch([], { ms: 1, fail: () => 3 }), alert: () => {} },
     });
     const runs = await listRuns(lake);
     expect(runs.map((r) => [r.runId, r.status])).toEqual([

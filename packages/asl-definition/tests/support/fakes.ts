@@ -3,7 +3,6 @@
 // or a lake, so the engine's Retry/Catch/record logic can be driven precisely.
 import { RateLimitedError } from '@fibbars/fetchers/errors';
 import type { BatchJob, BatchJobResult, FetchEvent, FetchHandler, FetchResult, LocalBindings } from '../../src/local.js';
-import { TaskError } from '../../src/local.js';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -42,10 +41,13 @@ export interface JobLogEntry {
   aborted: boolean;
 }
 
-/** A Batch binding that takes `ms`, logs each job, and fails the jobs `fail` picks. */
+/**
+ * A Batch binding that takes `ms`, logs each attempt, and ends the attempts
+ * `fail` picks with the exit code it returns (`attempt` counts the processes of that state).
+ */
 export function recordingBatch(
   log: JobLogEntry[],
-  options: { ms?: number; fail?: (job: BatchJob, attempt: number) => TaskError | undefined; slow?: (job: BatchJob) => number } = {},
+  options: { ms?: number; fail?: (job: BatchJob, attempt: number) => number | undefined; slow?: (job: BatchJob) => number } = {},
 ): NonNullable<LocalBindings['batch']> {
   const tries = new Map<string, number>();
   return async (job, signal): Promise<BatchJobResult> => {
@@ -63,8 +65,8 @@ export function recordingBatch(
       });
     });
     entry.end = Date.now();
-    const error = options.fail?.(job, attempt);
-    if (error) throw error;
+    const exitCode = options.fail?.(job, attempt);
+    if (exitCode !== undefined) return { exitCode, logTail: [`{"level":"error","error":"exit ${exitCode}"}`] };
     return { exitCode: 0, report: { command: job.command[0] } };
   };
 }

@@ -2,7 +2,6 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import aslValidator from 'asl-validator';
 import { FETCHER_ERROR_NAMES } from '@fibbars/fetchers/errors';
-import { CORE_ERROR_NAMES } from '@fibbars/ohlcv-core/errors';
 import {
   buildDefinition,
   DEFAULT_INTERVALS,
@@ -93,7 +92,8 @@ describe('buildDefinition', () => {
       expect(def.States[stage]?.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: `${stage}Failed` }]);
       expect(def.States[`${stage}Failed`]?.Next).toBe('ShapeAlert');
     }
-    expect(def.States.ShapeAlert?.Next).toBe('NotifyFailure');
+    expect(def.States.ShapeAlert?.Next).toBe('ClassifyFailure');
+    for (const last of ['PlainCause', 'FormatJobFailure', 'FormatFunctionFailure']) expect(def.States[last]?.Next).toBe('NotifyFailure');
     expect(def.States.NotifyFailure?.Next).toBe('PipelineFailed');
     expect(def.States.PipelineFailed?.Type).toBe('Fail');
   });
@@ -120,11 +120,14 @@ describe('buildDefinition', () => {
     }
   });
 
-  it('retries Consolidate once after 60 s, but not on a configuration or data quality error', () => {
-    expect(buildDefinition().States.Consolidate?.Retry).toEqual([
-      { ErrorEquals: [CORE_ERROR_NAMES.ConfigError, CORE_ERROR_NAMES.DataQualityError], MaxAttempts: 0 },
-      { ErrorEquals: ['States.ALL'], IntervalSeconds: 60, MaxAttempts: 1, BackoffRate: 1 },
+  it('retries Consolidate once after 60 s only when SubmitJob itself failed: a failed job is States.TaskFailed, which Batch already retried', () => {
+    const retry = buildDefinition().States.Consolidate?.Retry as { ErrorEquals: string[] }[];
+    expect(retry).toEqual([
+      { ErrorEquals: ['Batch.AWSBatchException', 'Batch.ServerException', 'Batch.TooManyRequestsException'], IntervalSeconds: 60, MaxAttempts: 1, BackoffRate: 1 },
     ]);
+    // What AWS sends for a job that ended FAILED must not be retried by the state machine.
+    for (const r of retry) expect(r.ErrorEquals).not.toEqual(expect.arrayContaining(['States.TaskFailed']));
+    for (const r of retry) expect(r.ErrorEquals).not.toEqual(expect.arrayContaining(['States.ALL']));
   });
 
   it('generates one resample branch per interval, in order, with no retry by default', () => {
