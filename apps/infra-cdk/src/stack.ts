@@ -21,6 +21,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { JOB_RETRY_STRATEGIES } from '@fibbars/asl-definition';
 import { BATCH_IMAGE_EXCLUDES, type Artifacts } from './artifacts.js';
 import { acknowledge, arnRef } from './nag.js';
 import { checkPlaceholders, type AslDefinition, type SubstitutionKey } from './definition.js';
@@ -72,6 +73,10 @@ export class FibbarsStack extends Stack {
   readonly stateMachine: sfn.StateMachine;
   readonly schedule: scheduler.CfnSchedule;
   readonly failureAlarm: cloudwatch.Alarm;
+  /** The Batch jobs' log group and the fetchers' log groups (named in the alert text). */
+  readonly jobLogGroup: logs.LogGroup;
+  readonly ohlcvLogGroup: logs.LogGroup;
+  readonly metaLogGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: FibbarsStackProps) {
     super(scope, id, props);
@@ -147,6 +152,7 @@ export class FibbarsStack extends Stack {
     );
 
     // ---- fetcher Lambdas ---------------------------------------------------
+    const functionLogGroups: Partial<Record<'ohlcv' | 'meta', logs.LogGroup>> = {};
     const makeFunction = (name: 'ohlcv' | 'meta', zip: string): lambda.Function => {
       const sizing = settings[name];
       const title = name === 'ohlcv' ? 'Ohlcv' : 'Meta';
@@ -155,6 +161,7 @@ export class FibbarsStack extends Stack {
         retention,
         removalPolicy: RemovalPolicy.DESTROY,
       });
+      functionLogGroups[name] = logGroup;
       const role = new iam.Role(this, `${title}FunctionRole`, {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description: `fibbars ${name} fetcher: its log group, the API key secret, the lake prefix`,
@@ -218,6 +225,8 @@ export class FibbarsStack extends Stack {
     };
     this.ohlcvFunction = makeFunction('ohlcv', artifacts.ohlcvZip);
     this.metaFunction = makeFunction('meta', artifacts.metaZip);
+    this.ohlcvLogGroup = functionLogGroups.ohlcv as logs.LogGroup;
+    this.metaLogGroup = functionLogGroups.meta as logs.LogGroup;
 
     // ---- Batch on Fargate --------------------------------------------------
     const vpc = new ec2.Vpc(this, 'Vpc', {
@@ -255,11 +264,11 @@ export class FibbarsStack extends Stack {
       computeEnvironments: [{ computeEnvironment, order: 1 }],
     });
 
-    const jobLogGroup = new logs.LogGroup(this, 'JobLogGroup', {
+    const jobLogGroup = (this.jobLogGroup = new logs.LogGroup(this, 'JobLogGroup', {
       logGroupName: `/aws/batch/${prefix}`,
       retention,
       removalPolicy: RemovalPolicy.DESTROY,
-    });
+    }));
     const executionRole = new iam.Role(this, 'JobExecutionRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: 'fibbars Batch task execution: pull the image, write the job log group',
@@ -298,8 +307,23 @@ export class FibbarsStack extends Stack {
       return new batch.EcsJobDefinition(this, `${title}JobDefinition`, {
         jobDefinitionName: `${prefix}-${name}`,
         timeout: Duration.minutes(sizing.timeoutMinutes),
-        // Retries belong to the state machine (Retry on Consolidate), not to Batch.
-        retryAttempts: 1,
+        // Job failures are retried here, not by the state machine: on AWS a
+        // failed job reaches Step Functions as States.TaskFailed whatever its
+        // exit code, so only Batch can tell a ConfigError (exit 2) or a
+        // DataQualityError (exit 3), which EXIT at once, from what is worth
+        // another attempt (no matching entry = RETRY while attempts remain).
+        // https://docs.aws.amazon.com/batch/latest/userguide/job_retries.html
+        retryAttempts: JOB_RETRY_STRATEGIES[name].attempts,
+        retryStrategies: (JOB_RETRY_STRATEGIES[name].evaluateOnExit ?? []).map((entry) =>
+          batch.RetryStrategy.of(
+            entry.action === 'EXIT' ? batch.Action.EXIT : batch.Action.RETRY,
+            batch.Reason.custom({
+              ...(entry.onExitCode === undefined ? {} : { onExitCode: entry.onExitCode }),
+              ...(entry.onReason === undefined ? {} : { onReason: entry.onReason }),
+              ...(entry.onStatusReason === undefined ? {} : { onStatusReason: entry.onStatusReason }),
+            }),
+          ),
+        ),
         propagateTags: true,
         ...(parameters ? { parameters } : {}),
         container: new batch.EcsFargateContainerDefinition(this, `${title}Container`, {
@@ -392,6 +416,10 @@ export class FibbarsStack extends Stack {
       ResampleJobDefinitionArn: this.resampleJob.jobDefinitionArn,
       AlertTopicArn: this.alertTopic.topicArn,
       LakeUri: this.lakeUri,
+      // Named in the alert text, so an operator goes from the alert to the logs.
+      JobLogGroupName: jobLogGroup.logGroupName,
+      OhlcvLogGroupName: this.ohlcvLogGroup.logGroupName,
+      MetaLogGroupName: this.metaLogGroup.logGroupName,
     };
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: stateMachineName(settings.envName),

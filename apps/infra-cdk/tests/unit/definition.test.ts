@@ -59,6 +59,9 @@ describe('the deployed state machine definition', () => {
       ResampleJobDefinitionArn: stack.resolve(stack.resampleJob.jobDefinitionArn),
       AlertTopicArn: stack.resolve(stack.alertTopic.topicArn),
       LakeUri: stack.resolve(stack.lakeUri),
+      JobLogGroupName: stack.resolve(stack.jobLogGroup.logGroupName),
+      OhlcvLogGroupName: stack.resolve(stack.ohlcvLogGroup.logGroupName),
+      MetaLogGroupName: stack.resolve(stack.metaLogGroup.logGroupName),
     });
     expect(substitutions.LakeUri).toEqual({
       'Fn::Join': ['', ['s3://', stack.resolve(stack.lakeBucket.bucketName), '/lake']],
@@ -77,6 +80,9 @@ describe('the deployed state machine definition', () => {
         ResampleJobDefinitionArn: stack.resolve(stack.resampleJob.jobDefinitionArn),
         AlertTopicArn: stack.resolve(stack.alertTopic.topicArn),
         LakeUri: stack.resolve(stack.lakeUri),
+        JobLogGroupName: stack.resolve(stack.jobLogGroup.logGroupName),
+        OhlcvLogGroupName: stack.resolve(stack.ohlcvLogGroup.logGroupName),
+        MetaLogGroupName: stack.resolve(stack.metaLogGroup.logGroupName),
       }),
     );
     const deployed = substitute(definitionString, renderAll(substitutions));

@@ -305,6 +305,25 @@ describe('Batch on Fargate', () => {
       Parameters: { days: '3' },
     });
   });
+
+  // AWS Batch RetryStrategy (https://docs.aws.amazon.com/batch/latest/APIReference/API_RetryStrategy.html,
+  // API_EvaluateOnExit.html): Attempts 1-10; EvaluateOnExit entries match OnExitCode globs; no match = RETRY.
+  // A failed job reaches Step Functions as States.TaskFailed, so this is the only place exit codes 2
+  // (ConfigError) and 3 (DataQualityError) can stop a retry.
+  it('retries a failed consolidation once, never after exit code 2 or 3; runs a resampler once', () => {
+    const exitOnConfigAndData = [
+      { Action: 'EXIT', OnExitCode: '2' },
+      { Action: 'EXIT', OnExitCode: '3' },
+    ];
+    prod.hasResourceProperties('AWS::Batch::JobDefinition', {
+      JobDefinitionName: 'prod-fibbars-consolidate',
+      RetryStrategy: { Attempts: 2, EvaluateOnExit: exitOnConfigAndData },
+    });
+    prod.hasResourceProperties('AWS::Batch::JobDefinition', {
+      JobDefinitionName: 'prod-fibbars-resample',
+      RetryStrategy: { Attempts: 1, EvaluateOnExit: exitOnConfigAndData },
+    });
+  });
 });
 
 describe('the state machine', () => {
