@@ -5,6 +5,7 @@ import {
   ListExecutionsCommand,
   type HistoryEvent,
 } from '@aws-sdk/client-sfn';
+import { deployedLogLocations, explainFailure, localLogLocations, type LogLocations } from '@fibbars/asl-definition';
 import { openStore, RunStore } from '@fibbars/ohlcv-core/storage';
 import type { Command } from 'commander';
 import type { Ctx } from '../context.js';
@@ -80,7 +81,7 @@ interface LocalStateRow {
 }
 
 /** The state-by-state part of a local run record, whichever of the usual shapes it has. */
-export function localStates(record: Record<string, unknown>): LocalStateRow[] {
+export function localStates(record: Record<string, unknown>, logs: LogLocations = localLogLocations(String(record.runId))): LocalStateRow[] {
   const raw = record.states ?? record.steps;
   const list: unknown[] = Array.isArray(raw)
     ? raw
@@ -90,8 +91,12 @@ export function localStates(record: Record<string, unknown>): LocalStateRow[] {
   return list.map((s) => {
     const o = s as Record<string, unknown>;
     const err = o.error as Record<string, unknown> | string | undefined;
-    const error =
-      typeof err === 'string' ? err : err ? `${String(err.name ?? err.Error ?? 'Error')}: ${readableCause(String(err.cause ?? err.message ?? err.Cause ?? ''))}` : undefined;
+    const stage = String(o.parent ?? o.name ?? '');
+    const errorName = err && typeof err === 'object' ? String(err.name ?? err.Error ?? 'Error') : '';
+    const cause = err && typeof err === 'object' ? String(err.cause ?? err.message ?? err.Cause ?? '') : '';
+    // A failed Batch job's cause is its job description: show the job, exit code (as our error name), reason and logs.
+    const decoded = explainFailure(stage, errorName, cause, logs);
+    const error = typeof err === 'string' ? err : err ? `${errorName}: ${decoded === cause ? readableCause(cause) : decoded}` : undefined;
     const retries = Array.isArray(o.retries) ? (o.retries as { error?: { name?: string; cause?: string } }[]) : [];
     const retried = retries.map((r) => `${r.error?.name ?? 'Error'}: ${readableCause(r.error?.cause ?? '')}`);
     const startedAt = str(o.startedAt) ?? str(o.enteredAt);
@@ -193,7 +198,10 @@ export function registerExecutions(program: Command, ctx: Ctx): void {
         return;
       }
       ctx.log.out(`${result.name}: ${result.status} (started ${result.startedAt ?? '-'}, stopped ${result.stoppedAt ?? '-'})`);
-      if (result.error) ctx.log.out(`error: ${result.error}: ${result.cause ?? ''}`);
+      // The state names of the stage that failed and the deployment's log groups (stack naming, `<prefix>-daily-pipeline`).
+      const logs = deployedLogLocations(sm.name.replace(/-daily-pipeline$/, ''));
+      const failedStage = view.states.find((s) => s.type === 'Pass' && s.name.endsWith('Failed') && s.name !== 'PipelineFailed')?.name.replace(/Failed$/, '');
+      if (result.error) ctx.log.out(`error: ${result.error}: ${explainFailure(failedStage ?? '', result.error, result.cause ?? '', logs)}`);
       for (const l of table(
         ['state', 'type', 'status', 'attempts', 'duration', 'error'],
         view.states.map((s) => [
@@ -221,7 +229,20 @@ export function registerExecutions(program: Command, ctx: Ctx): void {
       return;
     }
     ctx.log.out(`${row.name}: ${row.status} for session ${row.date ?? '-'} (started ${row.startedAt ?? '-'}, ${row.durationMs === undefined ? '-' : duration(row.durationMs)})`);
-    if (record.error) ctx.log.out(`error: ${typeof record.error === 'string' ? record.error : JSON.stringify(record.error)}`);
+    if (record.error) {
+      const e = record.error as { name?: string; cause?: string } | string;
+      // The first state that failed (the stage, or a task inside a Parallel stage).
+      const failed = (Array.isArray(record.states) ? (record.states as { name: string; parent?: string; status?: string }[]) : []).find(
+        (s) => s.status === 'caught' || s.status === 'failed',
+      );
+      const stage = failed?.name;
+      const parent = failed?.parent;
+      ctx.log.out(
+        typeof e === 'string'
+          ? `error: ${e}`
+          : `error: ${e.name ?? 'Error'}: ${explainFailure(parent ?? stage ?? '', e.name ?? '', e.cause ?? '', localLogLocations(row.name))}`,
+      );
+    }
     for (const l of table(
       ['state', 'status', 'attempts', 'duration', 'error'],
       states.map((s) => [s.name, s.status, s.attempts === undefined ? '-' : String(s.attempts), s.durationMs === undefined ? '-' : duration(s.durationMs), s.error ?? '']),

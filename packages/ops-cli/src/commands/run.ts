@@ -1,4 +1,5 @@
 import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { explainFailure, localLogLocations } from '@fibbars/asl-definition';
 import { openStore } from '@fibbars/ohlcv-core/storage';
 import type { Command } from 'commander';
 import type { Ctx } from '../context.js';
@@ -177,9 +178,13 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
     ctx.log.out(`elapsed ${duration(summary.elapsedMs)}`);
   }
   if (record.status !== 'SUCCEEDED') {
-    const error = record.error ? `${record.error.name}: ${record.error.cause}` : 'no error recorded';
     // Name the task that failed, not the Fail state the error was routed to.
-    const failed = record.states.find((s) => s.type === 'Task' && (s.status === 'failed' || s.status === 'caught'))?.name ?? record.finalState ?? '?';
+    const task = record.states.find((s) => s.type === 'Task' && (s.status === 'failed' || s.status === 'caught'));
+    const failed = task?.name ?? record.finalState ?? '?';
+    // The cause decoded as the alert decodes it (a Batch job's exit code mapped back to the error name, the logs).
+    const error = record.error
+      ? `${record.error.name}: ${explainFailure(task?.parent ?? failed, record.error.name, record.error.cause, localLogLocations(record.runId))}`
+      : 'no error recorded';
     throw new CommandFailedError(`the pipeline run ${record.runId} failed in ${failed} (${error}): see "fibbars describe ${record.runId}"`);
   }
 }
