@@ -53,10 +53,10 @@ export interface DailyArrays {
   duplicateAt: number;
   /** The first row whose date is not an NYSE session, or -1. */
   offCalendarAt: number;
-  /** Position -> row of the frame the arrays came from, when they were reordered (`lakeArrays`). */
-  rowIndex: Uint32Array | null;
   /** The run buffers, shared by the intervals computed from these arrays. */
   scratch?: Runs;
+  /** Ticker of each `tid` (`lakeArrays`): bars take their ticker from here, not from the rows. */
+  tickerNames?: string[];
 }
 
 function floats(df: DataFrame, name: string): Float64Array {
@@ -150,9 +150,12 @@ const VALUE_NAMES = ['open', 'high', 'low', 'close', 'volume', 'vwap', 'tx'] as 
  */
 export function lakeArrays(rows: DataFrame, asOfDay: number, factors: ReadonlyMap<string, { day: number[]; factor: number[] }> | null): DailyArrays | null {
   const total = rows.height;
-  const cols = rows.select(pl.col('ticker').cast(pl.Categorical).toPhysical().alias('code'), ...values());
-  const codes = cols.getColumn('code').toTypedArray() as Uint32Array;
-  const date0 = cols.getColumn('date').toTypedArray() as Int32Array;
+  // Columns come over one at a time, and each source array is dropped once permuted:
+  // peak memory holds the permuted arrays plus one column, not two copies of the window.
+  const column = (expr: pl.Expr): pl.Series => rows.select(expr).getColumns()[0]!;
+  const v = values();
+  const codes = column(pl.col('ticker').cast(pl.Categorical).toPhysical().alias('code')).toTypedArray() as Uint32Array;
+  const date0 = column(v[0]!).toTypedArray() as Int32Array;
   // Each code's first row, then the codes ranked by their ticker string.
   const firstRow = new Map<number, number>();
   for (let i = 0; i < total; i++) if (!firstRow.has(codes[i]!)) firstRow.set(codes[i]!, i);
@@ -188,8 +191,8 @@ export function lakeArrays(rows: DataFrame, asOfDay: number, factors: ReadonlyMa
   const order = dateOrder(tid, date);
   if (!order.sorted) return null;
   const permuted = {} as Record<(typeof VALUE_NAMES)[number], Float64Array>;
-  for (const name of VALUE_NAMES) {
-    const src = floats(cols, name);
+  for (const [k, name] of VALUE_NAMES.entries()) {
+    const src = column(v[k + 1]!).toTypedArray() as Float64Array;
     const dst = new Float64Array(n);
     for (let j = 0; j < n; j++) dst[j] = src[perm[j]!]!;
     permuted[name] = dst;
@@ -222,7 +225,7 @@ export function lakeArrays(rows: DataFrame, asOfDay: number, factors: ReadonlyMa
     sorted: true,
     duplicateAt: -1,
     offCalendarAt,
-    rowIndex: perm,
+    tickerNames: byName.map((x) => x.name),
   };
 }
 
@@ -265,18 +268,18 @@ export function dailyArrays(rows: DataFrame): DailyArrays {
     sorted: order.sorted,
     duplicateAt: order.duplicateAt,
     offCalendarAt,
-    rowIndex: null,
   };
 }
 
 /**
  * One interval's bars from the arrays, as a frame in `BAR_SCHEMA` sorted by
  * (ticker, bucket). `rows` is the frame the arrays came from (each bar's
- * ticker is gathered from it at the bar's first row). Only the buckets in
+ * ticker is gathered from it at the bar's first row); arrays from
+ * `lakeArrays` carry their tickers and need none. Only the buckets in
  * `buckets` are built (default: all). On the end-date basis (`a.factor`),
  * the rows of a bar are moved to the split basis of its last row first.
  */
-export function kernelBars(rows: DataFrame, a: DailyArrays, days: number, anchor: KernelAnchor, asOfIdx: number | undefined, buckets?: BucketSet): DataFrame {
+export function kernelBars(rows: DataFrame | null, a: DailyArrays, days: number, anchor: KernelAnchor, asOfIdx: number | undefined, buckets?: BucketSet): DataFrame {
   const last = asOfIdx ?? a.maxSidx;
   const mode = anchor === 'calendar' ? CALENDAR : anchor === 'ticker' ? TICKER : LATEST;
   // Kept buckets: a range (none given: all), or a list (a mask over its range).
@@ -297,12 +300,19 @@ export function kernelBars(rows: DataFrame, a: DailyArrays, days: number, anchor
   if (a.factor === null) aggregatePlain(a, runs, out);
   else aggregateAdjusted(a, a.factor, runs, out);
   finish(a, runs, out, days, mode, last);
-  let at = out.first;
-  if (a.rowIndex) {
-    const index = a.rowIndex;
-    at = at.map((k) => index[k]!);
+  let tickers: pl.Series;
+  if (a.tickerNames) {
+    // The ticker of each bar by its rank: a gather from the few thousand names.
+    const tid = a.tid;
+    const ranks = out.first.map((k) => tid[k]!);
+    tickers = pl
+      .DataFrame([pl.Series('ticker', a.tickerNames, pl.Utf8)])
+      .select(pl.col('ticker').gather(pl.Series('i', ranks as unknown as number[], pl.UInt32)))
+      .getColumn('ticker');
+  } else {
+    if (!rows) throw new TypeError('kernelBars: the rows the arrays came from are needed for the tickers');
+    tickers = rows.select(pl.col('ticker').gather(pl.Series('i', out.first as unknown as number[], pl.UInt32))).getColumn('ticker');
   }
-  const tickers = rows.select(pl.col('ticker').gather(pl.Series('i', at as unknown as number[], pl.UInt32))).getColumn('ticker');
   const frame = pl.DataFrame([
     tickers,
     pl.Series('start_date', out.startDate, pl.Int32),

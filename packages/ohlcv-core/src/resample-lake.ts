@@ -239,7 +239,8 @@ async function barsFromWindow(
     arrays = dailyArrays(rows);
   }
   const asOf = sessionIndex(ctx.latestSession);
-  const [source, kernel] = [rows, arrays];
+  // Arrays from lakeArrays carry their tickers: the window's frame can go now.
+  const [source, kernel] = [arrays.tickerNames ? null : rows, arrays];
   return wanted.map(({ days, buckets }) => kernelBars(source, kernel, days, ctx.anchor, asOf, buckets));
 }
 
