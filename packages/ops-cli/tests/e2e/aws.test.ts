@@ -68,7 +68,7 @@ describe('fibbars run --aws', () => {
 
   it.each([
     [{}, ['--date', '2026-11-20'], /^fibbars: --aws needs the state machine ARN: pass --state-machine-arn .* or set FIBBARS_STATE_MACHINE_ARN/],
-    [ENV, ['--date', '2026-11-26'], /^fibbars: 2026-11-26 is not an NYSE session/],
+    [ENV, ['--date', '2026-07-03'], /^fibbars: 2026-07-03 is not an NYSE session/],
     [ENV, ['--date', '2026-11-20', '--name', 'bad name!'], /^fibbars: execution name "bad name!" is not valid/],
     [{ FIBBARS_STATE_MACHINE_ARN: 'arn:aws:lambda:x' }, [], /^fibbars: "arn:aws:lambda:x" is not a state machine ARN/],
   ])('refuses bad input with one line and exit 2, calling nothing (env %j, args %j)', async (env, args, message) => {
