@@ -12,3 +12,5 @@ export * from './storage.js';
 export * from './lake.js';
 export * from './jobs.js';
 export * from './resample-lake.js';
+export * from './gaps.js';
+export * from './health.js';

@@ -25,6 +25,7 @@ import {
   RunStore,
   assertSession,
   openStore,
+  parseLakeUri,
   type ObjectStore,
   type OpenStoreOptions,
 } from './storage.js';
@@ -244,6 +245,14 @@ function parseCommit(dataset: string, key: string, body: Buffer): Commit {
  * const bars = await lake.read('ohlcv_5d', { tickers: ['AAPL'] });
  * const before = await lake.read('ohlcv_1d', { version: 3 }); // time travel
  */
+/** Ticker symbols are stored upper-case: a lower-case filter would silently match nothing. */
+function assertTickers(tickers: readonly string[] | undefined): void {
+  const bad = tickers?.find((t) => typeof t !== 'string' || t !== t.toUpperCase() || t.trim() !== t || t === '');
+  if (bad !== undefined) {
+    throw new ConfigError(`ticker ${JSON.stringify(bad)} would match nothing: symbols are stored upper-case without spaces, e.g. ${JSON.stringify(String(bad).trim().toUpperCase() || 'AAPL')}`);
+  }
+}
+
 export class Lake {
   readonly raw: RawZone;
   readonly runs: RunStore;
@@ -336,8 +345,12 @@ export class Lake {
     const spec = datasetSpec(dataset);
     if (options.from !== undefined) assertSession(options.from, 'from');
     if (options.to !== undefined) assertSession(options.to, 'to');
+    assertTickers(options.tickers);
     const commit = options.version === undefined ? await this.head(dataset) : await this.commitAt(dataset, options.version);
-    if (!commit) return emptyFrame(spec.schema);
+    if (!commit) {
+      await this.assertReadable(dataset);
+      return emptyFrame(spec.schema);
+    }
     const df = await this.readFiles(spec, selectFiles(commit.files, options), options, `${dataset} version ${commit.version}`);
     const splits = await this.barSplits(commit, options);
     return splits ? (await rebaseBars(df.lazy(), splits, 'latest').collect()).sort(['ticker', 'start_date']) : df;
@@ -356,6 +369,27 @@ export class Lake {
     const tickers = options.tickers !== undefined ? { tickers: options.tickers } : {};
     const df = await this.readFiles(datasetSpec('splits'), splits.files, tickers, `splits version ${version}`);
     return df.height === 0 ? null : df;
+  }
+
+  /**
+   * Why a dataset without a version may not read as an empty frame: a folder
+   * lake whose folder does not exist (a mistyped path), or a bar interval the
+   * lake does not hold while it holds others (e.g. `ohlcv_7d`). An empty
+   * lake, and `splits` / `tickers` before their first fetch, read as empty.
+   */
+  private async assertReadable(dataset: string): Promise<void> {
+    const location = parseLakeUri(this.store.uri);
+    if (location.kind === 'file') {
+      const stat = await fs.stat(location.root).catch(() => null);
+      if (!stat?.isDirectory()) {
+        throw new ConfigError(`no lake at ${location.root}: the folder does not exist; check the path, or create the lake with a first run`);
+      }
+    }
+    if (datasetDays(dataset) === undefined || dataset === 'ohlcv_1d') return;
+    const held = (await this.datasets()).sort((a, b) => (datasetDays(a) ?? 1e9) - (datasetDays(b) ?? 1e9) || (a < b ? -1 : a > b ? 1 : 0));
+    if (held.some((d) => datasetDays(d) !== undefined)) {
+      throw new ConfigError(`unknown dataset ${dataset}: this lake has no version of it; it holds ${held.join(', ')}`);
+    }
   }
 
   /** Quarantined rows (with `reason`) kept by the head of `ohlcv_1d`, optionally for sessions in `[from, to]`. */
@@ -388,7 +422,9 @@ export class Lake {
     const spec = datasetSpec(dataset);
     if (options.from !== undefined) assertSession(options.from, 'from');
     if (options.to !== undefined) assertSession(options.to, 'to');
+    assertTickers(options.tickers);
     const commit = options.version === undefined ? await this.head(dataset) : await this.commitAt(dataset, options.version);
+    if (!commit) await this.assertReadable(dataset);
     const files = commit ? selectFiles(commit.files, options) : [];
     const lf = await this.scanFiles(spec, files, options, `${dataset} version ${commit?.version ?? 0}`);
     const splits = commit ? await this.barSplits(commit, options) : null;
