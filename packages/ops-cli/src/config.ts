@@ -2,6 +2,7 @@
  * Configuration, read once per command: flags win over the environment, the
  * environment over defaults. Nothing else in the package reads `process.env`.
  */
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MalformedUriError, UsageError } from './errors.js';
@@ -96,7 +97,33 @@ export function normaliseLakeUri(input: string, cwd: string): string {
   if (input.includes('\0')) {
     throw new MalformedUriError(`malformed lake URI: the path contains a NUL byte; ${fix}`);
   }
-  return path.resolve(cwd, input);
+  const folder = path.resolve(cwd, input);
+  assertNotAFile(input, folder);
+  return folder;
+}
+
+/**
+ * A lake folder may not exist yet (commands that write create it), but it
+ * may not be a file, nor sit under one: refused before anything is written.
+ */
+function assertNotAFile(input: string, folder: string): void {
+  const fix = 'pass --lake with a folder (a missing one is created by the commands that write) or s3://bucket/prefix';
+  for (let p = folder; ; p = path.dirname(p)) {
+    let stat: ReturnType<typeof statSync>;
+    try {
+      stat = statSync(p, { throwIfNoEntry: false });
+    } catch (err) {
+      // ENOTDIR: some parent is a file; walk up to name it.
+      if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
+      throw err;
+    }
+    if (stat && !stat.isDirectory()) {
+      throw new UsageError(
+        p === folder ? `lake path "${input}" is a file, not a folder: ${fix}` : `lake path "${input}" is under ${p}, which is a file: ${fix}`,
+      );
+    }
+    if (stat || path.dirname(p) === p) return;
+  }
 }
 
 export function isS3Uri(uri: string): boolean {
@@ -113,8 +140,11 @@ export function positiveInt(flag: string, value: string, { min = 1, max = Number
     throw new UsageError(`${flag} must be a whole number, got "${value}": e.g. ${flag} ${Math.max(min, 5)}`);
   }
   const n = Number(value);
-  if (n < min || n > max) {
-    throw new UsageError(`${flag} must be between ${min} and ${max}, got ${n}`);
+  if (n < min) {
+    throw new UsageError(`${flag} must be at least ${min}, got ${n}: e.g. ${flag} ${Math.max(min, 5)}`);
+  }
+  if (n > max) {
+    throw new UsageError(`${flag} must be at most ${max}, got ${n}: e.g. ${flag} ${Math.min(max, Math.max(min, 5))}`);
   }
   return n;
 }

@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { formatDuration, normaliseLakeUri, parseDuration, positiveInt, resolveConfig } from '../../src/config.js';
@@ -49,11 +51,26 @@ describe('normaliseLakeUri', () => {
   );
 });
 
+describe('a lake path that is a file', () => {
+  it('is refused, whether the path or one of its parents is the file', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fibbars-config-'));
+    try {
+      writeFileSync(path.join(dir, 'notes.txt'), 'x');
+      expect(() => normaliseLakeUri('notes.txt', dir)).toThrow(/^lake path "notes\.txt" is a file, not a folder: pass --lake with a folder/);
+      expect(() => normaliseLakeUri('notes.txt/lake', dir)).toThrow(/^lake path "notes\.txt\/lake" is under .*notes\.txt, which is a file: /);
+      expect(normaliseLakeUri('new/lake', dir)).toBe(path.join(dir, 'new', 'lake'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('positiveInt', () => {
   it('parses whole numbers in range and names the flag otherwise', () => {
     expect(positiveInt('--days', '21')).toBe(21);
     expect(() => positiveInt('--days', '2.5')).toThrow('--days must be a whole number, got "2.5": e.g. --days 5');
-    expect(() => positiveInt('--days', '0')).toThrow('--days must be between 1 and');
+    expect(() => positiveInt('--last', '0')).toThrow(/^--last must be at least 1, got 0: e\.g\. --last 5$/);
+    expect(() => positiveInt('--days', '20000', { max: 10_000 })).toThrow(/^--days must be at most 10000, got 20000: e\.g\. --days 5$/);
   });
 });
 
