@@ -80,10 +80,22 @@ export async function requireTickerDaily(opened: OpenedLake, ticker: string): Pr
   const daily = await opened.lake.read('ohlcv_1d', { tickers: [ticker] });
   if (daily.height === 0) {
     throw new UnknownTickerError(
-      `unknown ticker ${ticker}: it has no rows in the lake's daily history; check the symbol (e.g. "fibbars export --days 1 --format csv --out all.csv" lists every ticker)`,
+      `unknown ticker ${ticker}: it has no rows in the lake's daily history; check the symbol ("fibbars tickers ${ticker.slice(0, 2)}*" lists similar ones)`,
     );
   }
   return daily;
+}
+
+/** Every ticker of `tickers` has rows in the daily history; otherwise one usage error naming all that do not. */
+export async function requireTickers(opened: OpenedLake, tickers: readonly string[]): Promise<void> {
+  const daily = await opened.lake.read('ohlcv_1d', { tickers });
+  const have = new Set(daily.getColumn('ticker').unique().toArray() as string[]);
+  const unknown = [...new Set(tickers)].filter((t) => !have.has(t));
+  if (unknown.length === 0) return;
+  const [first] = unknown as [string];
+  throw new UnknownTickerError(
+    `unknown ticker${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: no rows in the lake's daily history; check the symbol${unknown.length > 1 ? 's' : ''} ("fibbars tickers ${first.slice(0, 2)}*" lists similar ones)`,
+  );
 }
 
 /** Converts a Polars cell to plain JSON-able values (dates as ISO strings). */

@@ -6,7 +6,7 @@ import type { Ctx } from '../context.js';
 import { positiveInt } from '../config.js';
 import { UsageError } from '../errors.js';
 import { count } from '../format.js';
-import { normaliseTicker, openExistingLake, requireInterval } from '../lake-access.js';
+import { normaliseTicker, openExistingLake, requireInterval, requireTickers } from '../lake-access.js';
 import { example, jsonOption, lakeOption } from '../options.js';
 
 export function registerExport(program: Command, ctx: Ctx): void {
@@ -21,7 +21,12 @@ export function registerExport(program: Command, ctx: Ctx): void {
     .option('--to <date>', 'last date (YYYY-MM-DD)');
   lakeOption(cmd);
   jsonOption(cmd);
-  example(cmd, 'fibbars export --days 1 --format csv --out daily.csv', 'fibbars export --days 8 --format parquet --out bars_8d.parquet');
+  example(
+    cmd,
+    'fibbars export --days 1 --format csv --out daily.csv',
+    'fibbars export --days 8 --format parquet --out bars_8d.parquet',
+    'fibbars export --days 5 --tickers AOIZ,BHOQ --from 2026-09-01 --out aoiz-bhoq-5d.csv',
+  );
   cmd.action(
     async (opts: { days: string; format?: 'csv' | 'parquet'; out: string; tickers?: string; from?: string; to?: string; lake?: string; json?: boolean }) => {
       const days = positiveInt('--days', opts.days, { max: 10_000 });
@@ -35,11 +40,18 @@ export function registerExport(program: Command, ctx: Ctx): void {
       const { parseIsoDate } = await import('../dates.js');
       const from = opts.from === undefined ? undefined : parseIsoDate('--from', opts.from, ctx.now());
       const to = opts.to === undefined ? undefined : parseIsoDate('--to', opts.to, ctx.now());
+      if (from !== undefined && to !== undefined && from > to) {
+        throw new UsageError(`--from ${from} is after --to ${to}: the range would be empty; swap them (--from ${to} --to ${from})`);
+      }
       const tickers = opts.tickers?.split(',').filter((t) => t.trim() !== '').map(normaliseTicker);
+      if (opts.tickers !== undefined && tickers?.length === 0) {
+        throw new UsageError(`--tickers "${opts.tickers}" names no ticker: pass a comma-separated list, e.g. --tickers AOIZ,BHOQ, or leave it out for all`);
+      }
 
       const cfg = ctx.config({ lake: opts.lake });
       const opened = await openExistingLake(cfg);
       const dataset = days === 1 ? 'ohlcv_1d' : requireInterval(opened, days);
+      if (tickers) await requireTickers(opened, tickers);
       const df = await opened.lake.read(dataset, {
         ...(tickers ? { tickers } : {}),
         ...(from ? { from } : {}),
