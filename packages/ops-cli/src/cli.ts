@@ -16,6 +16,9 @@ import { registerExecutions } from './commands/executions.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerGc } from './commands/gc.js';
+import { registerTickers } from './commands/tickers.js';
+import { registerCheck } from './commands/check.js';
+import { registerSql } from './commands/sql.js';
 
 export type { CliIo } from './context.js';
 
@@ -38,8 +41,11 @@ export function buildProgram(ctx: Ctx): Command {
       `
 Examples:
   $ fibbars run                          # the daily pipeline on ./lake
-  $ fibbars bars AAPL --days 5 --last 10
-  $ fibbars plot AAPL --days 8 --out chart.html
+  $ fibbars tickers --active --limit 5   # the universe (the synthetic market has AOIZ)
+  $ fibbars bars AOIZ --days 5 --last 10
+  $ fibbars check                        # data health; exit 1 when something is found
+  $ fibbars sql "SELECT ticker, max(close) AS high FROM ohlcv_21d GROUP BY ticker ORDER BY high DESC LIMIT 5"
+  $ fibbars plot AOIZ --days 8 --out chart.html
 
 Configuration: flags > environment (FIBBARS_LAKE, POLYGON_API_KEY, POLYGON_BASE_URL,
 AWS_REGION, AWS_ENDPOINT_URL_S3, FIBBARS_STATE_MACHINE_ARN) > defaults.`,
@@ -48,8 +54,11 @@ AWS_REGION, AWS_ENDPOINT_URL_S3, FIBBARS_STATE_MACHINE_ARN) > defaults.`,
   registerBackfill(program, ctx);
   registerStages(program, ctx);
   registerGaps(program, ctx);
+  registerCheck(program, ctx);
+  registerTickers(program, ctx);
   registerBars(program, ctx);
   registerExport(program, ctx);
+  registerSql(program, ctx);
   registerPlot(program, ctx);
   registerExecutions(program, ctx);
   registerSchedule(program, ctx);

@@ -44,6 +44,16 @@ export class CommandFailedError extends ExitError {
   }
 }
 
+/**
+ * A check that ran and found problems (`check`, `gaps`): exit 1 after the
+ * report, so cron and CI can alert on it; the message sums the findings up.
+ */
+export class FindingsError extends ExitError {
+  constructor(message: string) {
+    super(message, EXIT.failure);
+  }
+}
+
 /** Maps any thrown error to an exit code, by class or by the contract `name`. */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof ExitError) return err.exitCode;

@@ -58,13 +58,13 @@ export function registerBars(program: Command, ctx: Ctx): void {
   const cmd = program
     .command('bars')
     .description('print a ticker\'s N-session bars (split-adjusted) from the committed lake')
-    .argument('<ticker>', 'ticker symbol, e.g. AAPL')
+    .argument('<ticker>', 'ticker symbol, e.g. AOIZ (see fibbars tickers)')
     .requiredOption('--days <n>', 'bar length in sessions (1 = daily; a configured interval: 3, 5, 8, 13, 21, 34)')
     .option('--last <k>', 'only the last K bars', '20')
     .addOption(new Option('--anchor <anchor>', 'bucket alignment').choices(['calendar', 'ticker', 'latest']).default('calendar'));
   lakeOption(cmd);
   jsonOption(cmd);
-  example(cmd, 'fibbars bars AAPL --days 5 --last 10', 'fibbars bars MSFT --days 8 --anchor latest --json');
+  example(cmd, 'fibbars bars AOIZ --days 5 --last 10', 'fibbars bars BHOQ --days 8 --anchor latest --json');
   cmd.action(async (tickerArg: string, opts: { days: string; last: string; anchor: Anchor; lake?: string; json?: boolean }) => {
     const days = positiveInt('--days', opts.days, { max: 10_000 });
     const last = positiveInt('--last', opts.last);

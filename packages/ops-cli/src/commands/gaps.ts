@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Ctx } from '../context.js';
+import { FindingsError } from '../errors.js';
 import { findGapsInFrame } from '../gaps.js';
 import { openExistingLake } from '../lake-access.js';
 import { example, jsonOption, lakeOption } from '../options.js';
@@ -17,13 +18,21 @@ export function registerGaps(program: Command, ctx: Ctx): void {
   lakeOption(cmd);
   jsonOption(cmd);
   cmd.option('--limit <n>', 'tickers listed in the text output', '50');
-  example(cmd, 'fibbars gaps', 'fibbars gaps --lake s3://my-bucket/lake --json');
+  example(cmd, 'fibbars gaps', 'fibbars gaps --json', 'fibbars gaps || echo "the lake has gaps"');
+  cmd.addHelpText('after', '\nExit status: 0 when no session is missing and no ticker has a hole, 1 when some are (after the report), 2 on bad input.\n');
   cmd.action(async (opts: { lake?: string; json?: boolean; limit: string }) => {
     const cfg = ctx.config({ lake: opts.lake });
     const opened = await openExistingLake(cfg);
     const report = await findGapsInFrame(await opened.lake.read('ohlcv_1d'));
+    const found = () => {
+      if (report.missingSessions.length === 0 && report.holes === 0) return;
+      throw new FindingsError(
+        `gaps found in lake ${cfg.lakeInput}: ${report.missingSessions.length} missing sessions, ${report.holes} holes in ${report.tickersWithHoles} tickers`,
+      );
+    };
     if (opts.json) {
       ctx.log.json(report);
+      found();
       return;
     }
     ctx.log.out(`lake ${cfg.lakeInput}: ${report.from} .. ${report.to}`);
@@ -38,5 +47,6 @@ export function registerGaps(program: Command, ctx: Ctx): void {
     if (report.missingSessions.length > 0) {
       ctx.log.out(`fix: fibbars backfill --from ${report.missingSessions[0]} --to ${report.missingSessions[report.missingSessions.length - 1]}`);
     }
+    found();
   });
 }

@@ -15,7 +15,7 @@ export function registerPlot(program: Command, ctx: Ctx): void {
   const cmd = program
     .command('plot')
     .description('candlestick chart with a volume pane of a ticker\'s N-session bars (split-adjusted), as self-contained HTML or PNG')
-    .argument('<ticker>', 'ticker symbol, e.g. AAPL')
+    .argument('<ticker>', 'ticker symbol, e.g. AOIZ (see fibbars tickers)')
     .requiredOption('--days <n>', 'bar length in sessions (1 = daily, or a configured interval)')
     .requiredOption('--out <file>', 'chart.html (offline, self-contained) or chart.png')
     .option('--last <k>', 'plot the last K bars', '120')
@@ -24,7 +24,7 @@ export function registerPlot(program: Command, ctx: Ctx): void {
     .addOption(new Option('--anchor <anchor>', 'bucket alignment').choices(['calendar', 'ticker', 'latest']).default('calendar'));
   lakeOption(cmd);
   jsonOption(cmd);
-  example(cmd, 'fibbars plot AAPL --days 8 --out aapl-8d.html', 'fibbars plot AAPL --days 1 --last 250 --out aapl.png');
+  example(cmd, 'fibbars plot AOIZ --days 8 --out aoiz-8d.html', 'fibbars plot AOIZ --days 1 --last 250 --out aoiz.png');
   cmd.action(
     async (
       tickerArg: string,
