@@ -19,6 +19,7 @@ import { registerGc } from './commands/gc.js';
 import { registerTickers } from './commands/tickers.js';
 import { registerCheck } from './commands/check.js';
 import { registerSql } from './commands/sql.js';
+import { registerDuckdbViews } from './commands/duckdb-views.js';
 
 export type { CliIo } from './context.js';
 
@@ -59,6 +60,7 @@ AWS_REGION, AWS_ENDPOINT_URL_S3, FIBBARS_STATE_MACHINE_ARN) > defaults.`,
   registerBars(program, ctx);
   registerExport(program, ctx);
   registerSql(program, ctx);
+  registerDuckdbViews(program, ctx);
   registerPlot(program, ctx);
   registerExecutions(program, ctx);
   registerSchedule(program, ctx);

@@ -99,7 +99,7 @@ describe('fibbars doctor', () => {
 });
 
 describe('fibbars --help', () => {
-  const commands = ['run', 'backfill', 'consolidate', 'resample', 'gaps', 'check', 'tickers', 'bars', 'export', 'sql', 'plot', 'executions', 'describe', 'schedule', 'doctor', 'gc'];
+  const commands = ['run', 'backfill', 'consolidate', 'resample', 'gaps', 'check', 'tickers', 'bars', 'export', 'sql', 'duckdb-views', 'plot', 'executions', 'describe', 'schedule', 'doctor', 'gc'];
 
   it.each(commands)('documents "%s" with an example', async (command) => {
     const res = await cli([command, '--help']);

@@ -317,3 +317,33 @@ describe('LAKE.md: reading the lake without ohlcv-core (DuckDB)', () => {
     expect(differences(rows, plainRecords(df), df.columns)).toEqual([]);
   }, 120_000);
 });
+
+describe('fibbars duckdb-views', () => {
+  it('writes views that DuckDB reads as lake.read returns every dataset, bars split-adjusted', async () => {
+    const out = path.join(dir.dir, 'views.sql');
+    const res = await cli(['duckdb-views', '--lake', lake, '--out', out]);
+    expect(res.code).toBe(0);
+    const l = openLake(lake);
+    const datasets = await l.datasets();
+    expect(res.stderr).toBe(`wrote DuckDB views of ${datasets.length} datasets to ${out}: run it with duckdb -c ".read ${out}"\n`);
+    const script = await readFile(out, 'utf8');
+    const duck = await DuckDBInstance.create(':memory:');
+    const con = await duck.connect();
+    try {
+      await runScript(con, script);
+      for (const dataset of [...BAR_DATASETS, 'ohlcv_1d', 'splits']) {
+        const order = dataset === 'ohlcv_1d' ? 'ticker, date' : dataset === 'splits' ? 'ticker, execution_date' : 'ticker, start_date';
+        const { columns, rows } = await runScript(con, `SELECT * FROM ${dataset} ORDER BY ${order}`);
+        const df = await l.read(dataset);
+        expect([dataset, columns]).toEqual([dataset, df.columns]);
+        expect([dataset, differences(rows, plainRecords(df), df.columns)]).toEqual([dataset, []]);
+      }
+    } finally {
+      con.closeSync();
+      duck.closeSync();
+    }
+    // The same script on stdout.
+    const stdout = await cli(['duckdb-views', '--lake', lake]);
+    expect(stdout.stdout.split('\n').slice(1)).toEqual(script.split('\n').slice(1));
+  }, 120_000);
+});

@@ -261,7 +261,7 @@ function shellWords(line: string): string[] {
 }
 
 describe('the examples in --help', () => {
-  it.each(['tickers', 'check', 'sql', 'gaps', 'bars', 'export'])('of "%s" run as written on the lake', async (command) => {
+  it.each(['tickers', 'check', 'sql', 'duckdb-views', 'gaps', 'bars', 'export'])('of "%s" run as written on the lake', async (command) => {
     const help = await cli([command, '--help']);
     const examples = help.stdout
       .split('\n')
