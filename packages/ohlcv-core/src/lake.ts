@@ -245,9 +245,13 @@ function parseCommit(dataset: string, key: string, body: Buffer): Commit {
  * const bars = await lake.read('ohlcv_5d', { tickers: ['AAPL'] });
  * const before = await lake.read('ohlcv_1d', { version: 3 }); // time travel
  */
-/** Ticker symbols are stored upper-case: a lower-case filter would silently match nothing. */
+/**
+ * Symbols are stored as the vendor spells them, upper-case (a mixed-case
+ * class suffix aside): an all-lower-case or blank filter would silently
+ * match nothing.
+ */
 function assertTickers(tickers: readonly string[] | undefined): void {
-  const bad = tickers?.find((t) => typeof t !== 'string' || t !== t.toUpperCase() || t.trim() !== t || t === '');
+  const bad = tickers?.find((t) => typeof t !== 'string' || t.trim() !== t || t === '' || (t === t.toLowerCase() && t !== t.toUpperCase()));
   if (bad !== undefined) {
     throw new ConfigError(`ticker ${JSON.stringify(bad)} would match nothing: symbols are stored upper-case without spaces, e.g. ${JSON.stringify(String(bad).trim().toUpperCase() || 'AAPL')}`);
   }

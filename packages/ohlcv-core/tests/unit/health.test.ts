@@ -168,6 +168,9 @@ describe('Lake reads that would silently return nothing', () => {
     await expect(lake.read('ohlcv_7d')).rejects.toThrow('unknown dataset ohlcv_7d: this lake has no version of it; it holds ohlcv_1d, ohlcv_5d');
     await expect(lake.scan('ohlcv_7d')).rejects.toThrow(/^unknown dataset ohlcv_7d/);
     await expect(lake.read('ohlcv_1d', { tickers: ['aaa'] })).rejects.toThrow('ticker "aaa" would match nothing: symbols are stored upper-case without spaces, e.g. "AAA"');
+    await expect(lake.read('ohlcv_1d', { tickers: [' AAA'] })).rejects.toThrow(ConfigError);
+    // A mixed-case symbol (a class suffix some vendors spell in lower case) is a real filter.
+    expect((await lake.read('ohlcv_1d', { tickers: ['BRKpA'] })).height).toBe(0);
     // Reference datasets before their first fetch are still empty, not errors.
     expect((await lake.read('splits')).height).toBe(0);
     const missing = openLake(`${dir}/does/not/exist`);
