@@ -236,9 +236,11 @@ export async function checkHealth(lake: Lake, options: HealthOptions = {}): Prom
   resolveOptions(options);
   const datasets = new Set(await lake.datasets());
   const read = async (name: 'splits' | 'tickers') => (datasets.has(name) ? lake.read(name) : undefined);
-  const [daily, splits, tickers, quarantine] = await Promise.all([lake.read('ohlcv_1d'), read('splits'), read('tickers'), lake.readQuarantine()]);
+  // Only the columns the checks use, scanned: a fraction of the daily history's memory.
+  const daily = (await lake.scan('ohlcv_1d')).select('ticker', 'date', 'close', 'volume').collect();
+  const [dailyFrame, splits, tickers, quarantine] = await Promise.all([daily, read('splits'), read('tickers'), lake.readQuarantine()]);
   return checkDailyHealth(
-    { daily, ...(splits ? { splits } : {}), ...(tickers ? { tickers } : {}), quarantine },
+    { daily: dailyFrame, ...(splits ? { splits } : {}), ...(tickers ? { tickers } : {}), quarantine },
     options,
   );
 }

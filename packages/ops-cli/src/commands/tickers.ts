@@ -49,10 +49,12 @@ export function registerTickers(program: Command, ctx: Ctx): void {
     const limit = positiveInt('--limit', opts.limit);
     const cfg = ctx.config({ lake: opts.lake });
     const opened = await openExistingLake(cfg);
-    const daily = await opened.lake.read('ohlcv_1d');
-    const stats = daily
+    // Aggregated from a scan of two columns: the history is never materialised.
+    const stats = await (await opened.lake.scan('ohlcv_1d'))
+      .select('ticker', 'date')
       .groupBy('ticker')
-      .agg(pl.col('date').min().alias('first'), pl.col('date').max().alias('last'), pl.col('date').count().alias('rows'));
+      .agg(pl.col('date').min().alias('first'), pl.col('date').max().alias('last'), pl.col('date').count().alias('rows'))
+      .collect();
     const snapshot = opened.datasets.includes('tickers') ? await opened.lake.read('tickers') : undefined;
     const byTicker = new Map<string, TickerRow>();
     for (const r of snapshot ? plainRecords(snapshot) : []) {
