@@ -91,8 +91,8 @@ export function registerSql(program: Command, ctx: Ctx): void {
     'after',
     `
 Dates compare with ISO strings (date >= '2026-01-02'). Tables are read through
-the lake API from their latest commit. For DuckDB, see "Reading the lake
-without ohlcv-core" in ohlcv-core's LAKE.md.
+the lake API from their latest commit. To query the lake from DuckDB instead,
+"fibbars duckdb-views --out views.sql" writes the same tables as views.
 `,
   );
   cmd.action(async (query: string, opts: { format: SqlFormat; json?: boolean; out?: string; maxRows: string; lake?: string }) => {
