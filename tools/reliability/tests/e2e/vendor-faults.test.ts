@@ -162,7 +162,7 @@ function newQuarantine(actual: LakeExport): Row[] {
 }
 
 describe('vendor faults no retry can absorb end in a named error, an alert and the last good lake', () => {
-  const cases: [string, (v: FakeVendor) => void, string, string][] = [
+  const cases: Array<[string, (v: FakeVendor) => void, string, string, string?]> = [
     ['429 on every request', (v) => (v.always.grouped = { kind: '429', retryAfter: '0' }), 'RateLimitedError', 'FetchAll'],
     ['503 on every request', (v) => (v.always.grouped = { kind: '503' }), 'UpstreamUnavailableError', 'FetchAll'],
     ['truncated JSON with a clean 200', (v) => v.queue.grouped.push({ kind: 'truncated-json' }), 'InvalidResponseError', 'FetchAll'],
@@ -171,17 +171,21 @@ describe('vendor faults no retry can absorb end in a named error, an alert and t
     [
       'absurd prices above the 1% gate',
       (v) => (v.rewrite = (_s, bars) => bars.map((b, i) => (i % 20 === 3 ? { ...b, l: Number(b.h) * 2 } : b))),
-      'DataQualityError',
+      // A Batch job's failure reaches the state machine as AWS reports it (States.TaskFailed,
+      // the job description as Cause); the alert maps the exit code back to the job's error.
+      'States.TaskFailed',
       'Consolidate',
+      'exited with code 3 (DataQualityError)',
     ],
   ];
-  it.each(cases)('%s', async (name, setup, errorName, state) => {
+  it.each(cases)('%s', async (name, setup, errorName, state, detail) => {
     const { lake, run, cleanup } = await scenario(setup);
     const rewritten = vendor.rewrite ? (await vendor.bars(SESSION)).filter((b) => Number(b.l) > Number(b.h)).length : 0;
     const faults = vendor.injected + rewritten;
     expect(faults).toBeGreaterThan(0);
     const t = await expectNamedFailure(run, lake, lastGood, errorName, state);
-    ledger(GROUP, name, t, faults, 1, errorName);
+    if (detail !== undefined) expect(run.alerts[0]?.message).toContain(detail);
+    ledger(GROUP, name, t, faults, 1, detail ?? errorName);
     await cleanup();
   });
 });
