@@ -612,10 +612,20 @@ export class RawZone {
         throw new ConfigError(`raw ${kind} page ${i} for ${session} is not JSON`, { cause });
       }
     });
-    const fetchedAt = meta.fetchedAt === undefined ? new Date() : new Date(meta.fetchedAt);
+    let fetchedAt = meta.fetchedAt === undefined ? new Date() : new Date(meta.fetchedAt);
     if (Number.isNaN(fetchedAt.getTime())) throw new ConfigError(`raw fetchedAt ${JSON.stringify(meta.fetchedAt)} is not a time`);
-    const fetchId = newFetchId(fetchedAt);
     const dir = `raw/${kind}/date=${session}`;
+    // "The latest fetch wins" compares fetch ids, which start with the fetch time: a fetch
+    // written after another of the same session must sort after it even when the clock
+    // stands still (an injected clock) or steps back, or a refetch could lose to the fetch
+    // it replaces on the random suffix. One listing of the session's folder per write.
+    let latest: number | null = null;
+    for (const o of await this.store.list(`${dir}/`)) {
+      const m = /\/(\d{8}T\d{9}Z-[0-9a-f]{8})\.meta\.json$/.exec(o.key);
+      if (m) latest = Math.max(latest ?? 0, fetchTimeOf(m[1]!).getTime());
+    }
+    if (latest !== null && fetchedAt.getTime() <= latest) fetchedAt = new Date(latest + 1);
+    const fetchId = newFetchId(fetchedAt);
     const key = `${dir}/${fetchId}.json.gz`;
     const metaKey = `${dir}/${fetchId}.meta.json`;
     // The bodies are embedded byte for byte: the file is the JSON array of the responses.

@@ -93,7 +93,7 @@ describe('fibbars gc', () => {
   it('builds a lake with every kind of dead file; the bars pin the splits version before the refetch, which keeps its file', async () => {
     const l = openLake(lake);
     for (const prefix of ['silver/ohlcv_1d/', 'silver/ohlcv_5d/', 'silver/tickers/']) {
-      expect(dead.some((k) => k.startsWith(prefix))).toBe(true);
+      expect({ prefix, found: dead.some((k) => k.startsWith(prefix)) }).toEqual({ prefix, found: true });
     }
     expect(dead).toEqual(expect.arrayContaining([youngOrphan, oldOrphan]));
     const splitsHead = (await l.head('splits'))!;
