@@ -36,3 +36,18 @@ export {
   shouldRetry,
 } from './failures.js';
 export type { AttemptExit, EvaluateOnExit, JobAttempt, JobRetryStrategy, LogLocations, SubmittedJob } from './failures.js';
+export {
+  EXECUTION_STATUSES,
+  REDRIVABLE_STATUSES,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_LEASE_MS,
+  currentState,
+  deadRunReason,
+  localProbe,
+  markAborted,
+  newLease,
+  reconcileRun,
+  reconcileRuns,
+  stopRun,
+} from './runs.js';
+export type { ExecutionStatus, LivenessProbe, RunAbort, RunLease, StopRequest } from './runs.js';

@@ -38,6 +38,18 @@ import {
 } from './definition.js';
 import { readGoldenDefinition } from './golden.js';
 import {
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_LEASE_MS,
+  REDRIVABLE_STATUSES,
+  markAborted,
+  newLease,
+  reconcileRun,
+  reconcileRuns,
+  type RunAbort,
+  type RunLease,
+  type StopRequest,
+} from './runs.js';
+import {
   CONTAINER_EXITED,
   JOB_RETRY_STRATEGIES,
   failedJobDescription,
@@ -122,7 +134,7 @@ export interface LocalBindings {
   alert?: (alert: Alert) => Promise<void> | void;
 }
 
-export type ExecutionEventType = 'execution-started' | 'execution-succeeded' | 'execution-failed';
+export type ExecutionEventType = 'execution-started' | 'execution-succeeded' | 'execution-failed' | 'execution-aborted';
 export type StateEventType = 'state-entered' | 'state-retried' | 'state-succeeded' | 'state-failed';
 
 /** A live view of the run, for a progress display. `at` is an ISO timestamp. */
@@ -152,6 +164,12 @@ export interface StateRun {
   error?: { name: string; cause: string };
   /** Batch Task states: every attempt of every job the state submitted, with the end of its log. */
   batchAttempts?: BatchAttemptRun[];
+  /** Top-level states: the state's input (what a redrive restarts it with). */
+  input?: unknown;
+  /** The last state of a Parallel branch: the branch's output (a redrive keeps a branch that succeeded). */
+  result?: unknown;
+  /** The attempt of the execution that ran it: 0 the first run, n the n-th redrive. */
+  redrive?: number;
 }
 
 /** The record of one local run, stored as `_runs/<runId>.json`. */
@@ -163,8 +181,18 @@ export interface PipelineRunRecord extends RunRecord {
   lake: string;
   source: string;
   intervals: number[];
-  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  /** Step Functions' names: a run stopped, interrupted or whose process died ends ABORTED. */
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
   startedAt: string;
+  /** Held while the run is alive, renewed every heartbeat (runs.ts). */
+  lease?: RunLease;
+  /** Set when the run ended ABORTED: why, when, and the state it was in. */
+  abort?: RunAbort;
+  /** Times the run was redriven (as DescribeExecution's redriveCount), and when the last redrive started. */
+  redriveCount?: number;
+  redriveDate?: string;
+  /** The state the last redrive restarted from. */
+  redriveFrom?: string;
   endedAt?: string;
   durationMs?: number;
   /** Terminal state reached: `PipelineSucceeded` or `PipelineFailed`. */
@@ -203,6 +231,19 @@ export interface RunLocalPipelineOptions {
   jobRetryStrategies?: Record<string, JobRetryStrategy>;
   /** Timeout of the local fetcher functions, in seconds (default 900, the Lambda maximum). */
   lambdaTimeoutSeconds?: number;
+  /** How often the run renews its lease and looks for a stop request (default 5 s). */
+  heartbeatMs?: number;
+  /** How long a lease lasts without a heartbeat before readers declare the run dead (default 30 s). */
+  leaseMs?: number;
+  /** Aborting it stops the run (Ctrl-C): the record ends ABORTED with `abortCause`. */
+  signal?: AbortSignal;
+  /**
+   * Redrive this FAILED or ABORTED run instead of starting a new one: the same
+   * run id and input, from the first state that did not succeed, keeping the
+   * branches of a Parallel state that succeeded (as Step Functions'
+   * RedriveExecution). `lake`, `date` and `intervals` come from the record.
+   */
+  redrive?: PipelineRunRecord;
 }
 
 // ---------------------------------------------------------------------------
@@ -417,6 +458,76 @@ function summarize(value: unknown): unknown {
   return text !== undefined && text.length > 65_536 ? { truncated: true, preview: text.slice(0, 4096) } : value;
 }
 
+/** The cause an aborted signal gives: its reason's text, else "interrupted". */
+function abortCause(signal: AbortSignal | undefined): string {
+  const reason: unknown = signal?.reason;
+  if (typeof reason === 'string' && reason !== '') return reason;
+  if (reason instanceof Error && reason.name !== 'AbortError' && reason.message !== '') return reason.message;
+  return 'interrupted';
+}
+
+interface RedrivePlan {
+  /** The definition that runs: StartAt moved to `from`, succeeded Parallel branches replaced by their recorded output. */
+  definition: StateMachineDefinition;
+  from: string;
+  input: unknown;
+  /** States of kept branches: their events are not recorded again. */
+  kept: Set<string>;
+}
+
+/**
+ * Where a redrive restarts (https://docs.aws.amazon.com/step-functions/latest/apireference/API_RedriveExecution.html):
+ * "it continues the failed execution from the unsuccessful step and uses the
+ * same input ... doesn't rerun [the successful] steps", and for a Parallel
+ * state "redrives only the ... branches that failed or aborted". Locally: the
+ * first state of the main path (StartAt, then each Next) whose latest run did
+ * not succeed, started with the input it had; inside it, a branch whose last
+ * state succeeded is replaced by a Pass state giving that state's recorded output.
+ */
+function redrivePlan(def: StateMachineDefinition, previous: PipelineRunRecord): RedrivePlan {
+  const latest = (name: string): StateRun | undefined => [...previous.states].reverse().find((s) => s.name === name);
+  const all = def.States as Record<string, AnyState>;
+  const path: string[] = [];
+  for (let name: string | undefined = def.StartAt; name !== undefined && !path.includes(name); ) {
+    path.push(name);
+    const next: unknown = all[name]?.Next;
+    name = typeof next === 'string' ? next : undefined;
+  }
+  const from = path.find((name) => latest(name)?.status !== 'succeeded');
+  if (from === undefined) throw new ConfigError(`run ${previous.runId} has nothing to redrive: every state of its main path succeeded`);
+  const entered = latest(from);
+  const truncated = (v: unknown) => typeof v === 'object' && v !== null && (v as { truncated?: unknown }).truncated === true;
+  let input: unknown;
+  if (entered?.input !== undefined && !truncated(entered.input)) input = entered.input;
+  else if (entered === undefined && from === def.StartAt) input = previous.input;
+  else throw new ConfigError(`run ${previous.runId} recorded no input for state ${from} (an older version wrote it): start a new run with "fibbars run"`);
+  const kept = new Set<string>();
+  const state = all[from] as AnyState;
+  let restarted = state;
+  if (state.Type === 'Parallel' && entered) {
+    const branches = (state.Branches as { StartAt: string; States: Record<string, AnyState> }[]).map((branch) => {
+      const end = Object.entries(branch.States).find(([, s]) => s.End === true)?.[0];
+      const last = end === undefined ? undefined : latest(end);
+      if (end === undefined || last?.status !== 'succeeded' || last.result === undefined || truncated(last.result)) return branch;
+      for (const name of Object.keys(branch.States)) kept.add(name);
+      return { StartAt: end, States: { [end]: { Type: 'Pass', Result: last.result, End: true } } };
+    });
+    restarted = { ...state, Branches: branches };
+  }
+  return { definition: { ...def, StartAt: from, States: { ...all, [from]: restarted } } as StateMachineDefinition, from, input, kept };
+}
+
+/** The record of a redrive: the same execution, RUNNING again, its earlier states kept as history. */
+function redrivenRecord(previous: PipelineRunRecord, started: Date, attempt: number, from: string): PipelineRunRecord {
+  const record = structuredClone(previous);
+  for (const key of ['endedAt', 'durationMs', 'error', 'abort', 'alert', 'finalState', 'lease'] as const) delete record[key];
+  record.status = 'RUNNING';
+  record.redriveCount = attempt;
+  record.redriveDate = started.toISOString();
+  record.redriveFrom = from;
+  return record;
+}
+
 /**
  * Run the daily pipeline locally and return its run record (also written to
  * `_runs/<runId>.json` in the lake). A pipeline failure is not thrown: it is a
@@ -431,20 +542,32 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
   // --- validate everything before writing anything
   const location = parseLakeUri(options.lake);
   const lake = location.kind === 'file' ? location.root : options.lake.trim();
-  if (options.date !== undefined) {
+  const previous = options.redrive;
+  if (previous && !REDRIVABLE_STATUSES.includes(previous.status)) {
+    throw new ConfigError(`run ${previous.runId} is ${previous.status}: only a FAILED, ABORTED or TIMED_OUT run can be redriven`);
+  }
+  // A redrive uses the same input as the original execution.
+  const date = previous ? previous.input.date : options.date;
+  if (date !== undefined) {
     // An impossible date (2024-13-01) makes an Invalid Date, whose toISOString throws.
-    const parsed = new Date(`${options.date}T00:00:00Z`);
-    if (!ISO_DATE.test(options.date) || Number.isNaN(parsed.getTime()) || !parsed.toISOString().startsWith(options.date)) {
-      throw new ConfigError(`date ${JSON.stringify(options.date)} is not a calendar date YYYY-MM-DD`);
+    const parsed = new Date(`${date}T00:00:00Z`);
+    if (!ISO_DATE.test(date) || Number.isNaN(parsed.getTime()) || !parsed.toISOString().startsWith(date)) {
+      throw new ConfigError(`date ${JSON.stringify(date)} is not a calendar date YYYY-MM-DD`);
     }
+  }
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const leaseMs = options.leaseMs ?? Math.max(DEFAULT_LEASE_MS, 3 * heartbeatMs);
+  if (!(Number.isFinite(heartbeatMs) && heartbeatMs > 0 && Number.isFinite(leaseMs) && leaseMs > heartbeatMs)) {
+    throw new ConfigError(`heartbeatMs ${String(heartbeatMs)} must be > 0 and leaseMs ${String(leaseMs)} longer than it`);
   }
   const scale = options.retryWaitScale;
   if (scale !== undefined && !(Number.isFinite(scale) && scale >= 0)) {
     throw new ConfigError(`retryWaitScale ${String(scale)} must be a finite number >= 0`);
   }
   let template: StateMachineDefinition;
-  const intervals = [...(options.intervals ?? DEFAULT_INTERVALS)];
-  const custom = options.intervals !== undefined && intervals.join(',') !== DEFAULT_INTERVALS.join(',');
+  const requested = previous ? previous.intervals : options.intervals;
+  const intervals = [...(requested ?? DEFAULT_INTERVALS)];
+  const custom = requested !== undefined && intervals.join(',') !== DEFAULT_INTERVALS.join(',');
   try {
     // The default run executes the reviewed golden file itself.
     template = custom ? buildDefinition({ intervals }) : readGoldenDefinition();
@@ -452,7 +575,7 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
     if (error instanceof RangeError) throw new ConfigError(error.message);
     throw error;
   }
-  const runId = options.runId ?? newRunId();
+  const runId = previous ? previous.runId : (options.runId ?? newRunId());
   const runs = new RunStore(openStore(lake, options.store ?? {}));
   const logLocations = localLogLocations(runId);
   const values: Substitutions = {
@@ -467,8 +590,10 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
   if (!(Number.isFinite(lambdaTimeoutSeconds) && lambdaTimeoutSeconds > 0)) {
     throw new ConfigError(`lambdaTimeoutSeconds ${String(lambdaTimeoutSeconds)} must be a number > 0`);
   }
-  const definition = JSON.parse(substitute(JSON.stringify(template), values)) as StateMachineDefinition;
-  const states = indexStates(definition);
+  const full = JSON.parse(substitute(JSON.stringify(template), values)) as StateMachineDefinition;
+  const states = indexStates(full);
+  const plan = previous ? redrivePlan(full, previous) : undefined;
+  const definition = plan?.definition ?? full;
 
   const bindings = options.bindings ?? {};
   const source: MarketSource | undefined = options.source ?? (bindings.ohlcv && bindings.meta ? undefined : new SyntheticSource());
@@ -486,18 +611,26 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
 
   // --- the record, kept current as events arrive
   const started = new Date();
-  const record: PipelineRunRecord = {
-    runId,
-    engine: 'local',
-    stateMachine: 'fibbars-daily-pipeline',
-    input: options.date === undefined ? {} : { date: options.date },
-    lake,
-    source: source?.name ?? 'custom',
-    intervals,
-    status: 'RUNNING',
-    startedAt: started.toISOString(),
-    states: [],
-  };
+  const attempt = previous ? (previous.redriveCount ?? 0) + 1 : 0;
+  const record: PipelineRunRecord = previous
+    ? redrivenRecord(previous, started, attempt, plan?.from ?? definition.StartAt)
+    : {
+        runId,
+        engine: 'local',
+        stateMachine: 'fibbars-daily-pipeline',
+        input: date === undefined ? {} : { date },
+        lake,
+        source: source?.name ?? 'custom',
+        intervals,
+        status: 'RUNNING',
+        startedAt: started.toISOString(),
+        states: [],
+      };
+  record.lease = newLease(started, leaseMs);
+  // The states of this attempt start here (a redrive keeps the earlier ones as they were).
+  const firstOwn = record.states.length;
+  // A stop request left from an earlier attempt must not stop this one.
+  if (previous) await runs.clearStop(runId);
   // Writes are serialized; one that fails (a flaky S3) does not stop the run,
   // but the final write must succeed.
   let writes: Promise<unknown> = Promise.resolve();
@@ -697,9 +830,9 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
   // asl-validator takes ~1.5 s: the golden file is validated by this package's
   // tests, so only a definition generated for other intervals is checked here.
   const machine = new StateMachine(definition as never, {
-    validationOptions: custom ? { checkArn: true, checkPaths: true } : { noValidate: true },
+    validationOptions: custom && !plan ? { checkArn: true, checkPaths: true } : { noValidate: true },
   });
-  const execution = machine.run(record.input as never, {
+  const execution = machine.run((plan ? plan.input : record.input) as never, {
     overrides: {
       taskResourceLocalHandlers: taskResourceLocalHandlers as never,
       ...(scale === undefined ? {} : { retryIntervalOverrides: scaledRetryWaits(states, scale, attempts) }),
@@ -731,16 +864,22 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
       const at = new Date(event.timestamp).toISOString();
       if (!('state' in event) || !event.state) continue;
       const name = event.state.name;
+      // A branch a redrive keeps (its recorded output, replayed): not run again, not recorded again.
+      if (plan?.kept.has(name)) continue;
       const parent = states.get(name)?.parent;
       const where = parent === undefined ? {} : { parent };
       let run = current.get(name);
       switch (event.type) {
         case 'StateEntered': {
           run = { name, type: event.state.type, ...where, startedAt: at, attempts: 1, status: 'running', retries: [] };
+          if (parent === undefined) run.input = summarize(event.state.input);
+          if (attempt > 0) run.redrive = attempt;
           current.set(name, run);
           record.states.push(run);
           if (parent === undefined) lastState = name;
           emit({ type: 'state-entered', state: name, attempt: 1, at, ...where });
+          // Recorded at once, so a run that dies here shows the state it was in.
+          void save().catch(() => undefined);
           break;
         }
         case 'StateFailed': {
@@ -762,7 +901,7 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
           run.status = 'caught';
           run.endedAt = at;
           attachAttempts(run);
-          void save();
+          void save().catch(() => undefined);
           break;
         }
         case 'StateExited': {
@@ -773,9 +912,10 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
           delete run.error;
           const result = taskResults.get(name);
           if (result !== undefined) run.output = result;
+          if (parent !== undefined && states.get(name)?.state.End === true) run.result = summarize(event.state.output);
           attachAttempts(run);
           emit({ type: 'state-succeeded', state: name, attempt: run.attempts, at, ...where });
-          void save();
+          void save().catch(() => undefined);
           break;
         }
         default:
@@ -784,13 +924,57 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
     }
   })();
 
+  // --- the lease: renewed every heartbeat; a stop request (fibbars stop), a
+  // record another reader ended, or the caller's signal aborts the run.
+  let stopped: Omit<RunAbort, 'at' | 'state'> | undefined;
+  const stop = (why: Omit<RunAbort, 'at' | 'state'>): void => {
+    if (stopped) return;
+    stopped = why;
+    execution.abort();
+    jobs.abort();
+  };
+  const onSignal = (): void => stop({ reason: 'stopped', cause: abortCause(options.signal) });
+  if (options.signal?.aborted) onSignal();
+  options.signal?.addEventListener('abort', onSignal, { once: true });
+  let beating = false;
+  const heartbeat = setInterval(() => {
+    if (beating || stopped) return;
+    beating = true;
+    void (async () => {
+      const request = (await runs.stopRequest(runId)) as StopRequest | null;
+      if (request && (request.redriveCount ?? 0) === attempt) {
+        stop({ reason: 'stopped', ...(request.error ? { error: request.error } : {}), cause: request.cause ?? `stopped by fibbars stop at ${request.at}` });
+        return;
+      }
+      const stored = await runs.get(runId);
+      const ended = stored?.status === 'ABORTED' ? (stored.abort as RunAbort | undefined) : undefined;
+      if (ended) {
+        // A reader took this run for dead (a stalled heartbeat): it stays ended.
+        stop({ reason: ended.reason, ...(ended.error ? { error: ended.error } : {}), cause: ended.cause });
+        return;
+      }
+      record.lease = newLease(new Date(), leaseMs);
+      await save();
+    })()
+      .catch(() => undefined)
+      .finally(() => {
+        beating = false;
+      });
+  }, heartbeatMs);
+  heartbeat.unref();
+
   let failure: { name: string; cause: string } | undefined;
   try {
     await execution.result;
   } catch (error) {
-    // The engine wraps the last error: the Fail state's ErrorPath/CausePath.
-    const inner = (error as { cause?: { name?: unknown; message?: unknown } }).cause ?? (error as object);
-    failure = errorInfo((inner as { name?: unknown }).name, (inner as { message?: unknown }).message);
+    if (!stopped) {
+      // The engine wraps the last error: the Fail state's ErrorPath/CausePath.
+      const inner = (error as { cause?: { name?: unknown; message?: unknown } }).cause ?? (error as object);
+      failure = errorInfo((inner as { name?: unknown }).name, (inner as { message?: unknown }).message);
+    }
+  } finally {
+    clearInterval(heartbeat);
+    options.signal?.removeEventListener('abort', onSignal);
   }
   await consume;
   // No job outlives the run: stop what is left and wait for the processes to exit.
@@ -798,7 +982,17 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
   await Promise.allSettled([...runningJobs]);
 
   const ended = new Date();
-  for (const run of record.states) {
+  delete record.lease;
+  const own = record.states.slice(firstOwn);
+  if (stopped) {
+    for (const run of own) attachAttempts(run);
+    markAborted(record, { at: ended.toISOString(), ...stopped });
+    await save();
+    await runs.clearStop(runId).catch(() => undefined);
+    emit({ type: 'execution-aborted', state: record.finalState ?? lastState, attempt: 1, at: ended.toISOString() });
+    return record;
+  }
+  for (const run of own) {
     attachAttempts(run);
     if (run.status === 'running') {
       run.status = failedTasks.has(run.name) || (run.error && failure) ? 'failed' : 'aborted';
@@ -809,7 +1003,7 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
   record.finalState = lastState;
   if (failure) record.error = failure;
   record.endedAt = ended.toISOString();
-  record.durationMs = ended.getTime() - started.getTime();
+  record.durationMs = ended.getTime() - Date.parse(record.startedAt);
   await save();
   emit({
     type: failure ? 'execution-failed' : 'execution-succeeded',
@@ -825,13 +1019,14 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
 // Reading run records (`fibbars executions`, `fibbars describe`)
 // ---------------------------------------------------------------------------
 
-/** Every run record of a lake, newest first. */
+/** Every run record of a lake, newest first; a run whose process is gone is marked ABORTED first. */
 export async function listRuns(lake: string, options: OpenStoreOptions = {}): Promise<PipelineRunRecord[]> {
-  const records = (await new RunStore(openStore(lake, options)).list()) as PipelineRunRecord[];
-  return records.sort((a, b) => (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0));
+  return (await reconcileRuns(new RunStore(openStore(lake, options)))) as PipelineRunRecord[];
 }
 
-/** One run record, or `null` when the lake has no run with that id. */
+/** One run record (marked ABORTED when its process is gone), or `null` when the lake has no run with that id. */
 export async function getRun(lake: string, runId: string, options: OpenStoreOptions = {}): Promise<PipelineRunRecord | null> {
-  return (await new RunStore(openStore(lake, options)).get(runId)) as PipelineRunRecord | null;
+  const runs = new RunStore(openStore(lake, options));
+  const record = await runs.get(runId);
+  return record ? ((await reconcileRun(runs, record)) as PipelineRunRecord) : null;
 }

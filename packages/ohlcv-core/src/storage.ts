@@ -731,6 +731,33 @@ export class RunStore {
     }
   }
 
+  /**
+   * Asks the process running `runId` to stop it: a separate object under
+   * `_runs/_stop/`, so it never races the holder's writes of the record. The
+   * holder reads it at its next heartbeat and ends the run ABORTED.
+   */
+  async requestStop(runId: string, request: Record<string, unknown>): Promise<void> {
+    await this.store.put(this.stopKey(runId), `${JSON.stringify({ runId, ...request }, null, 2)}\n`);
+  }
+
+  /** The pending stop request of a run, or `null`. */
+  async stopRequest(runId: string): Promise<Record<string, unknown> | null> {
+    try {
+      return JSON.parse((await this.store.get(this.stopKey(runId))).toString('utf8')) as Record<string, unknown>;
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError) return null;
+      throw error;
+    }
+  }
+
+  async clearStop(runId: string): Promise<void> {
+    await this.store.delete(this.stopKey(runId));
+  }
+
+  private stopKey(runId: string): string {
+    return this.key(runId).replace(/^_runs\//, '_runs/_stop/');
+  }
+
   /** Every run record, by run id. */
   async list(): Promise<RunRecord[]> {
     const objects = (await this.store.list('_runs/')).filter((o) => /^_runs\/[^/]+\.json$/.test(o.key));
