@@ -15,7 +15,7 @@ export {
   CommandFailedError,
   exitCodeOf,
 } from './errors.js';
-export { renderSvg, renderHtml, renderPng, type ChartOptions } from './chart.js';
+export { renderSvg, renderHtml, renderPng, type ChartOptions, type ChartSplit } from './chart.js';
 export { findGaps, findGapsInFrame, type GapReport, type TickerHoles } from './gaps.js';
 export type { BarRow } from './commands/bars.js';
 export { summariseHistory, type HistoryStateRow, type HistoryView } from './history.js';

@@ -3,18 +3,25 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Ctx } from '../context.js';
-import { renderHtml, renderPng } from '../chart.js';
+import { renderHtml, renderPng, splitMarkers, type ChartSplit } from '../chart.js';
 import { positiveInt } from '../config.js';
 import { UsageError } from '../errors.js';
-import { normaliseTicker, openExistingLake, requireInterval } from '../lake-access.js';
+import { normaliseTicker, openExistingLake, plainRecords, requireInterval, type OpenedLake } from '../lake-access.js';
 import { example, jsonOption, lakeOption } from '../options.js';
 import type { Anchor } from '../seams.js';
 import { loadBars } from './bars.js';
 
+/** The ticker's splits, as the chart marks them; none when the lake has no splits dataset yet. */
+async function loadSplits(opened: OpenedLake, ticker: string): Promise<ChartSplit[]> {
+  if (!opened.datasets.includes('splits')) return [];
+  const rows = plainRecords(await opened.lake.read('splits', { tickers: [ticker] }));
+  return rows.map((r) => ({ date: String(r.execution_date), from: Number(r.split_from), to: Number(r.split_to) }));
+}
+
 export function registerPlot(program: Command, ctx: Ctx): void {
   const cmd = program
     .command('plot')
-    .description('candlestick chart with a volume pane of a ticker\'s N-session bars (split-adjusted), as self-contained HTML or PNG')
+    .description('candlestick chart with a volume pane of a ticker\'s N-session bars (split-adjusted, splits marked), as HTML (interactive, offline) or PNG')
     .argument('<ticker>', 'ticker symbol, e.g. AOIZ (see fibbars tickers)')
     .requiredOption('--days <n>', 'bar length in sessions (1 = daily, or a configured interval)')
     .requiredOption('--out <file>', 'chart.html (offline, self-contained) or chart.png')
@@ -48,18 +55,23 @@ export function registerPlot(program: Command, ctx: Ctx): void {
       const opened = await openExistingLake(cfg);
       if (days > 1) requireInterval(opened, days);
       const bars = (await loadBars(opened, ticker, days, opts.anchor)).slice(-last);
+      const splits = await loadSplits(opened, ticker);
+      const marked = splitMarkers(bars, splits).length;
       const interval = days === 1 ? 'daily bars' : `${days}-session bars`;
       const first = bars[0]?.start_date ?? '';
       const lastDate = bars[bars.length - 1]?.end_date ?? '';
       const chart = {
         title: `${ticker} · ${interval}`,
+        // Daily bars have no buckets, so no anchor to name.
         subtitle:
-          `split-adjusted, anchor ${opts.anchor}, ${bars.length} bars ${first} .. ${lastDate}` +
+          `split-adjusted${days === 1 ? '' : `, anchor ${opts.anchor}`}, ${bars.length} bars ${first} .. ${lastDate}` +
+          (marked > 0 ? `; ${marked === 1 ? '1 split' : `${marked} splits`} marked` : '') +
           (bars.some((b) => !b.is_complete) ? '; lighter candles: bucket still open' : ''),
         width,
         height,
+        splits,
       };
-      const body = ext === '.html' ? renderHtml(bars, chart) : await renderPng(bars, chart);
+      const body = ext === '.html' ? await renderHtml(bars, chart) : await renderPng(bars, chart);
       const tmp = path.join(dir, `.${path.basename(out)}.${randomBytes(4).toString('hex')}.tmp`);
       try {
         await fs.writeFile(tmp, body);
@@ -67,7 +79,7 @@ export function registerPlot(program: Command, ctx: Ctx): void {
       } finally {
         await fs.rm(tmp, { force: true });
       }
-      const result = { ticker, days, anchor: opts.anchor, bars: bars.length, from: first, to: lastDate, out, format: ext.slice(1), width, height };
+      const result = { ticker, days, anchor: opts.anchor, bars: bars.length, splits: marked, from: first, to: lastDate, out, format: ext.slice(1), width, height };
       if (opts.json) ctx.log.json(result);
       else ctx.log.out(`wrote ${ticker} ${interval} chart (${bars.length} bars, ${first} .. ${lastDate}) to ${opts.out}`);
     },
