@@ -1,8 +1,12 @@
 /**
- * `nx run infra:deploy` / `infra:diff`: checks for AWS credentials through the
- * SDK's default provider chain (with a short timeout) before handing the
- * synthesized app (`cdk.out`) to the aws-cdk CLI. Without credentials it stops
- * at once with one line on stderr and exit code 1.
+ * `nx run infra:deploy` / `infra:diff`: asks STS who the credentials are
+ * (GetCallerIdentity, which needs no IAM permission:
+ * https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html)
+ * before handing the synthesized app (`cdk.out`) to the aws-cdk CLI, so
+ * missing, fake or expired keys, a missing region or an unreachable endpoint
+ * stop at once with one line on stderr (the service, the call and the fix)
+ * and exit code 1, instead of deep inside cdk. On success it says which
+ * account and principal the deploy runs as.
  *
  *   node dist/cli.js deploy [--env dev|prod] [-- <extra cdk arguments>]
  *   node dist/cli.js diff   [--env dev|prod] [-- <extra cdk arguments>]
@@ -12,7 +16,8 @@ import { existsSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { translateAwsError } from '@fibbars/ops-cli/aws-errors';
 import { ENVIRONMENT_NAMES, stackName, type EnvironmentName } from './settings.js';
 
 export const CREDENTIALS_TIMEOUT_MS = 5_000;
@@ -20,32 +25,23 @@ export const CREDENTIALS_TIMEOUT_MS = 5_000;
 export type CredentialCheck = { ok: true; source: string } | { ok: false; reason: string };
 
 /**
- * Resolves credentials with the SDK's default Node provider chain (env,
- * SSO, shared files, process, web identity, container, instance metadata),
- * giving up after `timeoutMs`.
+ * Calls STS GetCallerIdentity with the SDK's default provider chain and
+ * region, one attempt, giving up after `timeoutMs`. The reason of a failure
+ * is one line that names the call and the fix (`@fibbars/ops-cli/aws-errors`).
  */
 export async function checkCredentials(timeoutMs = CREDENTIALS_TIMEOUT_MS): Promise<CredentialCheck> {
-  const provider = fromNodeProviderChain({ timeout: Math.min(timeoutMs, 1_000), maxRetries: 0 });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<CredentialCheck>((done) => {
-    timer = setTimeout(() => done({ ok: false, reason: `no answer within ${timeoutMs} ms` }), timeoutMs);
-  });
+  const sts = new STSClient({ maxAttempts: 1 });
   try {
-    return await Promise.race([
-      provider().then(
-        (credentials): CredentialCheck =>
-          credentials.accessKeyId
-            ? { ok: true, source: credentials.accessKeyId.slice(0, 4) + '…' }
-            : { ok: false, reason: 'the provider chain returned no access key' },
-        (error: unknown): CredentialCheck => ({
-          ok: false,
-          reason: error instanceof Error ? error.message.split('\n')[0] ?? error.name : String(error),
-        }),
-      ),
-      timeout,
-    ]);
+    const me = await sts.send(new GetCallerIdentityCommand({}), { abortSignal: AbortSignal.timeout(timeoutMs) });
+    return { ok: true, source: `account ${me.Account ?? '?'} as ${me.Arn ?? '?'}` };
+  } catch (error) {
+    if ((error as Error).name === 'AbortError' || (error as Error).name === 'TimeoutError') {
+      return { ok: false, reason: `STS GetCallerIdentity: no answer within ${timeoutMs} ms: check the network and AWS_REGION` };
+    }
+    const line = translateAwsError(error, 'STSClient', 'GetCallerIdentityCommand')?.message;
+    return { ok: false, reason: line ?? `STS GetCallerIdentity failed: ${(error as Error).name}: ${((error as Error).message ?? '').split('\n')[0]}` };
   } finally {
-    clearTimeout(timer);
+    sts.destroy();
   }
 }
 
@@ -111,9 +107,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   }
   const credentials = await deps.checkCredentials();
   if (!credentials.ok) {
-    deps.stderr(
-      `infra: no AWS credentials (${credentials.reason}); set AWS_PROFILE or run aws sso login / aws configure, then retry`,
-    );
+    deps.stderr(`infra: ${credentials.reason}`);
     return 1;
   }
   if (!existsSync(join(deps.cloudAssembly, 'manifest.json'))) {
@@ -121,6 +115,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     return 1;
   }
   const stack = stackName(parsed.env);
+  deps.stderr(`infra: ${parsed.command === 'deploy' ? 'deploying' : 'diffing'} ${stack} in ${credentials.source}`);
   const args =
     parsed.command === 'deploy'
       ? ['deploy', '--app', deps.cloudAssembly, '--require-approval', 'broadening', stack, ...parsed.cdkArgs]
@@ -154,6 +149,9 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
+  // The SDK's nine-line NodeVersionSupportWarning (Node < 22) would bury the
+  // one-line answer; its documented switch turns it off, here and in cdk.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   process.exitCode = await runCli(process.argv.slice(2), {
     checkCredentials: () => checkCredentials(),
     runCdk: spawnCdk,

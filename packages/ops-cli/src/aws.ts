@@ -1,6 +1,8 @@
 /** AWS clients for the `--aws` paths, built from the resolved configuration. */
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { STSClient } from '@aws-sdk/client-sts';
+import { withOneLineErrors } from './aws-errors.js';
 import type { Config } from './config.js';
 import { UsageError } from './errors.js';
 
@@ -18,7 +20,7 @@ export function requireStateMachine(cfg: Config): StateMachineRef {
   const arn = cfg.stateMachineArn;
   if (!arn) {
     throw new UsageError(
-      '--aws needs the state machine ARN: pass --state-machine-arn arn:aws:states:<region>:<account>:stateMachine:<name> or set FIBBARS_STATE_MACHINE_ARN (stack output StateMachineArn)',
+      '--aws needs the state machine: pass --env dev|prod to read it from the stack, or --state-machine-arn arn:aws:states:<region>:<account>:stateMachine:<name> (env FIBBARS_STATE_MACHINE_ARN)',
     );
   }
   const m = ARN.exec(arn);
@@ -32,17 +34,14 @@ export function executionArn(sm: StateMachineRef, name: string): string {
   return `arn:${sm.partition}:states:${sm.region}:${sm.account}:execution:${sm.name}:${name}`;
 }
 
+/** Step Functions in the state machine's region (its ARN names it). Failures of the setup are one line (`aws-errors.ts`). */
 export function sfnClient(cfg: Config, sm?: StateMachineRef): SFNClient {
-  return new SFNClient({ region: cfg.awsRegion ?? sm?.region });
+  return withOneLineErrors(new SFNClient({ region: sm?.region ?? cfg.awsRegion }));
 }
 
-export function requireRegion(cfg: Config): string {
-  if (!cfg.awsRegion) throw new UsageError('AWS_REGION is not set: export AWS_REGION=<region of the stack>, e.g. us-east-1');
-  return cfg.awsRegion;
-}
-
+/** EventBridge Scheduler; without AWS_REGION the SDK reads the profile's region, and says so in one line when there is none. */
 export function schedulerClient(cfg: Config): SchedulerClient {
-  return new SchedulerClient({ region: requireRegion(cfg) });
+  return withOneLineErrors(new SchedulerClient({ region: cfg.awsRegion }));
 }
 
 /** Execution names Step Functions accepts: 1-80 of letters, digits, - and _. */
@@ -51,4 +50,9 @@ export function checkExecutionName(name: string): string {
     throw new UsageError(`execution name "${name}" is not valid: use 1-80 letters, digits, "-" or "_", e.g. --name daily-2026-11-25-rerun`);
   }
   return name;
+}
+
+/** STS, for GetCallerIdentity: which account and principal the credentials are. */
+export function stsClient(cfg: Config): STSClient {
+  return withOneLineErrors(new STSClient({ region: cfg.awsRegion }));
 }

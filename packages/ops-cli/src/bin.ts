@@ -1,5 +1,10 @@
 #!/usr/bin/env node
-import { main } from './cli.js';
+// The AWS SDK prints a nine-line NodeVersionSupportWarning on Node < 22 on its
+// first call; it says nothing about the command and buries its one-line
+// answer. The SDK's documented switch turns it off (`fibbars doctor` still
+// checks the Node version). Set before the SDK loads, which cli.js imports.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+const { main } = await import('./cli.js');
 
 // A reader that stops early (`fibbars gaps | head -3`) closes the pipe: that
 // ends the command quietly with exit 0, as it does for other Unix tools.

@@ -28,19 +28,29 @@ export interface Config {
   awsRegion: string | undefined;
   s3Endpoint: string | undefined;
   stateMachineArn: string | undefined;
-  scheduleName: string;
+  /** Given by flag or FIBBARS_SCHEDULE_NAME; else the `--aws` commands read it from the stack outputs. */
+  scheduleName: string | undefined;
+  /**
+   * The deployment environment (`--env`, FIBBARS_ENV, default prod) that names
+   * the stack `<env>-fibbars`; checked by the `--aws` commands only, so a
+   * local command never fails on it.
+   */
   deployEnv: string;
+  /** Where deployEnv came from, for messages. */
+  deployEnvSource: '--env' | 'FIBBARS_ENV' | 'default';
 }
 
 export interface ConfigFlags {
   lake?: string;
   stateMachineArn?: string;
   scheduleName?: string;
+  env?: string;
 }
 
 export function resolveConfig(flags: ConfigFlags, env: Env, cwd: string): Config {
   const lakeInput = nonEmpty(flags.lake) ?? nonEmpty(env.FIBBARS_LAKE) ?? DEFAULTS.lake;
-  const deployEnv = nonEmpty(env.FIBBARS_ENV) ?? DEFAULTS.deployEnv;
+  const deployEnv = nonEmpty(flags.env) ?? nonEmpty(env.FIBBARS_ENV) ?? DEFAULTS.deployEnv;
+  const deployEnvSource = nonEmpty(flags.env) ? '--env' : nonEmpty(env.FIBBARS_ENV) ? 'FIBBARS_ENV' : 'default';
   const polygonBaseUrl = nonEmpty(env.POLYGON_BASE_URL) ?? DEFAULTS.polygonBaseUrl;
   if (!/^https?:\/\/[^/\s]+/.test(polygonBaseUrl)) {
     throw new UsageError(
@@ -55,9 +65,9 @@ export function resolveConfig(flags: ConfigFlags, env: Env, cwd: string): Config
     awsRegion: nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION),
     s3Endpoint: nonEmpty(env.AWS_ENDPOINT_URL_S3),
     stateMachineArn: nonEmpty(flags.stateMachineArn) ?? nonEmpty(env.FIBBARS_STATE_MACHINE_ARN),
-    scheduleName:
-      nonEmpty(flags.scheduleName) ?? nonEmpty(env.FIBBARS_SCHEDULE_NAME) ?? `fibbars-${deployEnv}-daily`,
+    scheduleName: nonEmpty(flags.scheduleName) ?? nonEmpty(env.FIBBARS_SCHEDULE_NAME),
     deployEnv,
+    deployEnvSource,
   };
 }
 

@@ -8,7 +8,8 @@ export const jsonOption = (cmd: Command): Command => cmd.option('--json', 'print
 export const awsOptions = (cmd: Command): Command =>
   cmd
     .option('--aws', 'act on the deployed pipeline (AWS Step Functions) instead of the local lake')
-    .option('--state-machine-arn <arn>', 'state machine ARN (env FIBBARS_STATE_MACHINE_ARN)');
+    .option('--env <name>', 'deployment environment, dev or prod: the stack <env>-fibbars whose outputs name the state machine (env FIBBARS_ENV, default prod)')
+    .option('--state-machine-arn <arn>', 'state machine ARN, instead of reading it from the stack (env FIBBARS_STATE_MACHINE_ARN)');
 
 export const sourceOption = (cmd: Command): Command =>
   cmd

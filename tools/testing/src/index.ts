@@ -2,3 +2,4 @@ export { s3ClientFor, startS3Server } from './s3-server.js';
 export type { TestS3Server } from './s3-server.js';
 export { readGzipText, readSp500Rows, repoRoot, sharedDataPath, sp500, SP500_FILE } from './shared-data.js';
 export type { Sp500Row } from './shared-data.js';
+export * from './aws-control-plane.js';

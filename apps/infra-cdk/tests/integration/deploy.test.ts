@@ -1,10 +1,13 @@
 /**
  * The real deploy command as a child process: the SDK's default credential
- * chain, no credentials anywhere, no instance metadata. It must stop at once,
- * with one line and a non-zero exit, before the aws-cdk CLI is started.
+ * chain and region, no profile files, no instance metadata, and STS served
+ * by a loopback AWS control plane (`@fibbars/testing`). Missing or refused
+ * credentials and a missing region must stop it at once, with one line and
+ * a non-zero exit, before the aws-cdk CLI is started.
  */
-import { describe, it, expect, beforeAll } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { startAwsControlPlane, type ControlPlane } from '@fibbars/testing';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,7 +20,14 @@ const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bundleRoot = join(packageRoot, '.test-results', 'cli-bundle');
 const cli = join(bundleRoot, 'dist', 'cli.js');
 
+let aws: ControlPlane;
+
+afterAll(async () => {
+  await aws?.close();
+});
+
 beforeAll(async () => {
+  aws = await startAwsControlPlane();
   mkdirSync(join(bundleRoot, 'dist'), { recursive: true });
   await build({
     entryPoints: [join(packageRoot, 'src', 'cli.ts')],
@@ -49,41 +59,84 @@ function bareEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   };
 }
 
-describe('deploy without AWS credentials', () => {
-  it('stops at once with one clear line and exit 1, starting no cdk', () => {
+/**
+ * The command as a child process. Asynchronous on purpose: the control plane
+ * answers from this process, which a blocking spawnSync would freeze.
+ */
+function spawnCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [cli, ...args], { env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', fail);
+    child.on('close', (status) => done({ status, stdout, stderr }));
+  });
+}
+
+const KEYS = { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLEEXAMPLE00', AWS_SECRET_ACCESS_KEY: 'secret-example' };
+
+describe('deploy stops before cdk, with one line', () => {
+  const run = async (env: NodeJS.ProcessEnv) => {
     const started = Date.now();
-    const result = spawnSync(process.execPath, [cli, 'deploy', '--env', 'prod'], { env: bareEnv(), encoding: 'utf8' });
-    const elapsed = Date.now() - started;
+    const result = await spawnCli(['deploy', '--env', 'prod'], env);
+    return { ...result, elapsed: Date.now() - started, lines: result.stderr.trim().split('\n') };
+  };
+
+  it('without credentials', async () => {
+    const result = await run(bareEnv({ AWS_REGION: 'us-east-1' }));
     expect(result.status).toBe(1);
     expect(result.stdout).toBe('');
-    const lines = result.stderr.trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^infra: no AWS credentials \(.+\); set AWS_PROFILE or run aws sso login \/ aws configure, then retry$/);
-    // "At once": well inside the 5 s credential timeout, with room for a loaded machine.
-    expect(elapsed).toBeLessThan(15_000);
+    expect(result.lines).toEqual([
+      'infra: STS GetCallerIdentity: no AWS credentials found: set AWS_PROFILE (and run aws sso login) or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+    ]);
+    // "At once": well inside the 5 s timeout, with room for a loaded machine.
+    expect(result.elapsed).toBeLessThan(15_000);
   });
 
-  it('treats an empty shared credentials file like no credentials', () => {
-    const env = bareEnv();
+  it('with an empty shared credentials file, like no credentials', async () => {
+    const env = bareEnv({ AWS_REGION: 'us-east-1' });
     writeFileSync(env.AWS_SHARED_CREDENTIALS_FILE as string, '[default]\n');
-    const result = spawnSync(process.execPath, [cli, 'diff'], { env, encoding: 'utf8' });
+    const result = await spawnCli(['diff'], env);
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/^infra: no AWS credentials/);
+    expect(result.stderr).toMatch(/^infra: STS GetCallerIdentity: no AWS credentials found/);
+  });
+
+  it('without a region', async () => {
+    const result = await run(bareEnv(KEYS));
+    expect(result.status).toBe(1);
+    expect(result.lines).toEqual([
+      "infra: STS GetCallerIdentity: no AWS region: export AWS_REGION=<region of the stack>, e.g. us-east-1, or set region in the profile's config",
+    ]);
+  });
+
+  it('with keys STS refuses (fake or expired)', async () => {
+    aws.state.fault = { status: 403, code: 'InvalidClientTokenId', message: 'The security token included in the request is invalid.' };
+    try {
+      const result = await run(bareEnv({ ...KEYS, AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: aws.url }));
+      expect(result.status).toBe(1);
+      expect(result.lines).toHaveLength(1);
+      expect(result.lines[0]).toMatch(/^infra: STS GetCallerIdentity: AWS refused the credentials \(InvalidClientTokenId: .*\): they are wrong or expired/);
+    } finally {
+      delete aws.state.fault;
+    }
   });
 });
 
-describe('deploy with credentials from the environment', () => {
-  it('gets past the credential check and asks for the synthesized app', () => {
-    const env = bareEnv({ AWS_ACCESS_KEY_ID: 'AKIAEXAMPLEEXAMPLE00', AWS_SECRET_ACCESS_KEY: 'secret-example' });
-    const result = spawnSync(process.execPath, [cli, 'deploy'], { env, encoding: 'utf8' });
+describe('deploy with credentials STS accepts', () => {
+  it('gets past the check, says which account, and asks for the synthesized app', async () => {
+    const env = bareEnv({ ...KEYS, AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: aws.url });
+    const result = await spawnCli(['deploy'], env);
     expect(result.status).toBe(1);
     expect(result.stderr.trim()).toBe(`infra: no synthesized app in ${join(bundleRoot, 'cdk.out')}; run: nx run infra:synth`);
+    expect(aws.calls.map((c) => c.operation)).toContain('GetCallerIdentity');
   });
 });
 
 describe('a bad argument', () => {
-  it('exits 2 with the usage on one line', () => {
-    const result = spawnSync(process.execPath, [cli, 'deploy', '--env', 'staging'], { env: bareEnv(), encoding: 'utf8' });
+  it('exits 2 with the usage on one line', async () => {
+    const result = await spawnCli(['deploy', '--env', 'staging'], bareEnv());
     expect(result.status).toBe(2);
     expect(result.stderr.trim()).toBe('infra: --env must be one of dev, prod, got "staging"');
   });

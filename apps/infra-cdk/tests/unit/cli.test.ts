@@ -42,18 +42,17 @@ describe('parseArgs', () => {
 
 describe('runCli', () => {
   it('stops before cdk with one line and exit 1 when there are no credentials', async () => {
-    const { deps, calls, lines } = harness({ ok: false, reason: 'Could not load credentials from any providers' });
+    const reason = 'STS GetCallerIdentity: no AWS credentials found: set AWS_PROFILE (and run aws sso login) or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY';
+    const { deps, calls, lines } = harness({ ok: false, reason });
     expect(await runCli(['deploy', '--env', 'prod'], deps)).toBe(1);
     expect(calls).toEqual([]);
-    expect(lines).toEqual([
-      'infra: no AWS credentials (Could not load credentials from any providers); ' +
-        'set AWS_PROFILE or run aws sso login / aws configure, then retry',
-    ]);
+    expect(lines).toEqual([`infra: ${reason}`]);
   });
 
   it('deploys the synthesized stack of the chosen environment, asking before security changes', async () => {
-    const { deps, calls, assembly } = harness({ ok: true, source: 'AKIA…' });
+    const { deps, calls, assembly, lines } = harness({ ok: true, source: 'account 123456789012 as arn:aws:iam::123456789012:user/ops' });
     expect(await runCli(['deploy', '--env', 'prod', '--', '--concurrency', '2'], deps)).toBe(0);
+    expect(lines).toEqual(['infra: deploying prod-fibbars in account 123456789012 as arn:aws:iam::123456789012:user/ops']);
     expect(calls).toEqual([
       ['deploy', '--app', assembly, '--require-approval', 'broadening', 'prod-fibbars', '--concurrency', '2'],
     ]);

@@ -3,10 +3,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DescribeStateMachineCommand } from '@aws-sdk/client-sfn';
 import { GetScheduleCommand } from '@aws-sdk/client-scheduler';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { openStore } from '@fibbars/ohlcv-core/storage';
 import type { Command } from 'commander';
 import type { Ctx } from '../context.js';
-import { requireStateMachine, schedulerClient, sfnClient } from '../aws.js';
+import { requireStateMachine, schedulerClient, sfnClient, stsClient } from '../aws.js';
+import { resolveDeployment, type Deployment } from '../deployment.js';
 import { isS3Uri, type Config } from '../config.js';
 import { CommandFailedError } from '../errors.js';
 import { committedDatasets } from '../lake-access.js';
@@ -94,56 +96,72 @@ async function checkApiKey(cfg: Config): Promise<Check[]> {
   }
 }
 
-async function checkAws(ctx: Ctx, cfg: Config): Promise<Check[]> {
+/**
+ * The AWS side, in the order an operator fixes it: region, credentials (STS
+ * GetCallerIdentity: the one call any valid credentials may make), the stack
+ * of the environment and its outputs, then the state machine and schedule
+ * those outputs name. Each failure is one line with its fix (`aws-errors.ts`).
+ */
+async function checkAws(cfg: Config): Promise<Check[]> {
   const checks: Check[] = [];
+  const why = (err: unknown) => firstLine((err as Error).message);
   checks.push(
     cfg.awsRegion
       ? { name: 'aws region', status: 'ok', detail: cfg.awsRegion }
-      : { name: 'aws region', status: 'fail', detail: 'AWS_REGION is not set', fix: 'export AWS_REGION=<region of the stack>' },
+      : { name: 'aws region', status: 'warn', detail: 'AWS_REGION is not set: the profile\'s region applies, if it has one', fix: 'export AWS_REGION=<region of the stack>' },
   );
   try {
-    const sm = requireStateMachine(cfg);
-    const out = await sfnClient(cfg, sm).send(new DescribeStateMachineCommand({ stateMachineArn: sm.arn }));
-    checks.push({ name: 'aws credentials', status: 'ok', detail: `credentials can describe ${out.name ?? sm.name} (${out.status ?? 'ACTIVE'})` });
+    const me = await stsClient(cfg).send(new GetCallerIdentityCommand({}));
+    checks.push({ name: 'aws credentials', status: 'ok', detail: `account ${me.Account ?? '?'} as ${me.Arn ?? '?'}` });
   } catch (err) {
-    const e = err as Error;
-    const fix =
-      e.name === 'UsageError' || e.name === 'ExitError'
-        ? 'set FIBBARS_STATE_MACHINE_ARN or pass --state-machine-arn'
-        : /credential/i.test(`${e.name} ${e.message}`)
-          ? 'configure credentials: AWS_PROFILE, aws sso login, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY'
-          : 'check the ARN, region and IAM permissions (states:DescribeStateMachine)';
-    checks.push({ name: 'aws credentials', status: 'fail', detail: `${e.name}: ${e.message.split('\n')[0]}`, fix });
+    checks.push({ name: 'aws credentials', status: 'fail', detail: why(err) });
+    return checks;
   }
-  if (cfg.awsRegion) {
-    try {
-      const s = await schedulerClient(cfg).send(new GetScheduleCommand({ Name: cfg.scheduleName }));
-      checks.push({ name: 'aws schedule', status: 'ok', detail: `${cfg.scheduleName} is ${s.State ?? '?'}` });
-    } catch (err) {
-      const e = err as Error;
-      checks.push({ name: 'aws schedule', status: 'warn', detail: `${cfg.scheduleName}: ${e.name}`, fix: 'set FIBBARS_SCHEDULE_NAME to the stack output ScheduleName' });
-    }
+  let deployment: Deployment;
+  try {
+    deployment = await resolveDeployment(cfg, { stateMachine: true, schedule: true });
+    checks.push({ name: 'aws stack', status: 'ok', detail: `${deployment.stack} (${deployment.source})` });
+  } catch (err) {
+    checks.push({ name: 'aws stack', status: 'fail', detail: why(err) });
+    return checks;
   }
-  void ctx;
+  try {
+    const sm = requireStateMachine({ ...cfg, stateMachineArn: deployment.stateMachineArn });
+    const out = await sfnClient(cfg, sm).send(new DescribeStateMachineCommand({ stateMachineArn: sm.arn }));
+    checks.push({ name: 'aws state machine', status: 'ok', detail: `${out.name ?? sm.name} is ${out.status ?? 'ACTIVE'}` });
+  } catch (err) {
+    checks.push({ name: 'aws state machine', status: 'fail', detail: why(err) });
+  }
+  try {
+    const s = await schedulerClient(cfg).send(new GetScheduleCommand({ Name: deployment.scheduleName, GroupName: deployment.scheduleGroup }));
+    checks.push({ name: 'aws schedule', status: 'ok', detail: `${deployment.scheduleName} is ${s.State ?? '?'}` });
+  } catch (err) {
+    checks.push({ name: 'aws schedule', status: 'fail', detail: `${deployment.scheduleName}: ${why(err)}`, fix: 'check --env, or pass FIBBARS_SCHEDULE_NAME' });
+  }
   return checks;
 }
+
+const firstLine = (s: string): string => s.split('\n')[0] ?? '';
 
 export function registerDoctor(program: Command, ctx: Ctx): void {
   const cmd = program.command('doctor').description('check Node, the lake (read and write), the API key (with a test request) and, with --aws, AWS access');
   lakeOption(cmd);
-  cmd.option('--aws', 'also check AWS region, credentials, state machine and schedule').option('--state-machine-arn <arn>', 'state machine ARN (env FIBBARS_STATE_MACHINE_ARN)');
+  cmd
+    .option('--aws', 'also check AWS region, credentials, the stack, its state machine and schedule')
+    .option('--env <name>', 'deployment environment, dev or prod: the stack <env>-fibbars (env FIBBARS_ENV, default prod)')
+    .option('--state-machine-arn <arn>', 'state machine ARN, instead of reading it from the stack (env FIBBARS_STATE_MACHINE_ARN)');
   jsonOption(cmd);
   example(cmd, 'fibbars doctor', 'fibbars doctor --aws --json');
-  cmd.action(async (opts: { lake?: string; aws?: boolean; stateMachineArn?: string; json?: boolean }) => {
-    const cfg = ctx.config({ lake: opts.lake, stateMachineArn: opts.stateMachineArn });
+  cmd.action(async (opts: { lake?: string; aws?: boolean; env?: string; stateMachineArn?: string; json?: boolean }) => {
+    const cfg = ctx.config({ lake: opts.lake, stateMachineArn: opts.stateMachineArn, env: opts.env });
     const checks: Check[] = [checkNode(process.versions.node), ...(await checkLake(cfg)), ...(await checkApiKey(cfg))];
-    if (opts.aws) checks.push(...(await checkAws(ctx, cfg)));
+    if (opts.aws) checks.push(...(await checkAws(cfg)));
     const failed = checks.filter((c) => c.status === 'fail');
     if (opts.json) ctx.log.json({ ok: failed.length === 0, checks });
     else {
       for (const c of checks) {
-        ctx.log.out(`${c.status.toUpperCase().padEnd(4)} ${c.name.padEnd(16)} ${c.detail}`);
-        if (c.fix && c.status !== 'ok') ctx.log.out(`     ${''.padEnd(16)} fix: ${c.fix}`);
+        ctx.log.out(`${c.status.toUpperCase().padEnd(4)} ${c.name.padEnd(18)} ${c.detail}`);
+        if (c.fix && c.status !== 'ok') ctx.log.out(`     ${''.padEnd(18)} fix: ${c.fix}`);
       }
     }
     if (failed.length > 0) throw new CommandFailedError(`${failed.length} check(s) failed: ${failed.map((c) => c.name).join(', ')}`);

@@ -15,6 +15,7 @@ import {
   type HistoryEvent,
 } from '@aws-sdk/client-sfn';
 import { GetScheduleCommand, ResourceNotFoundException, SchedulerClient, UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { cli, tableRows } from '../support/cli.js';
 
 const ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:fibbars-daily-pipeline';
@@ -23,14 +24,34 @@ const ENV = { FIBBARS_STATE_MACHINE_ARN: ARN, AWS_REGION: 'eu-west-1' };
 
 const sfn = mockClient(SFNClient);
 const scheduler = mockClient(SchedulerClient);
+const cloudFormation = mockClient(CloudFormationClient);
+
+/** DescribeStacks as CloudFormation answers it for a deployed stack of `env` (outputs as the stack declares them). */
+function deployed(env: 'dev' | 'prod') {
+  cloudFormation.on(DescribeStacksCommand, { StackName: `${env}-fibbars` }).resolves({
+    Stacks: [
+      {
+        StackName: `${env}-fibbars`,
+        StackStatus: 'CREATE_COMPLETE',
+        CreationTime: new Date('2026-11-01T00:00:00Z'),
+        Outputs: [
+          { OutputKey: 'ScheduleName', OutputValue: `${env}-fibbars-daily` },
+          { OutputKey: 'ScheduleGroupName', OutputValue: 'default' },
+        ],
+      },
+    ],
+  });
+}
 
 beforeEach(() => {
   sfn.reset();
   scheduler.reset();
+  cloudFormation.reset();
 });
 afterEach(() => {
   sfn.reset();
   scheduler.reset();
+  cloudFormation.reset();
 });
 
 describe('fibbars run --aws', () => {
@@ -67,7 +88,7 @@ describe('fibbars run --aws', () => {
   });
 
   it.each([
-    [{}, ['--date', '2026-11-20'], /^fibbars: --aws needs the state machine ARN: pass --state-machine-arn .* or set FIBBARS_STATE_MACHINE_ARN/],
+    [{}, ['--date', '2026-11-20'], /^fibbars: --aws needs the state machine: pass --env dev\|prod to read it from the stack, or --state-machine-arn /],
     [ENV, ['--date', '2026-07-03'], /^fibbars: 2026-07-03 is not an NYSE session/],
     [ENV, ['--date', '2026-11-20', '--name', 'bad name!'], /^fibbars: execution name "bad name!" is not valid/],
     [{ FIBBARS_STATE_MACHINE_ARN: 'arn:aws:lambda:x' }, [], /^fibbars: "arn:aws:lambda:x" is not a state machine ARN/],
@@ -222,7 +243,7 @@ describe('fibbars describe --aws', () => {
 
 describe('fibbars schedule', () => {
   const schedule = {
-    Name: 'fibbars-prod-daily',
+    Name: 'prod-fibbars-daily',
     GroupName: 'default',
     State: 'DISABLED' as const,
     ScheduleExpression: 'cron(30 16 ? * MON-FRI *)',
@@ -232,22 +253,24 @@ describe('fibbars schedule', () => {
   };
 
   it('shows the status', async () => {
+    deployed('prod');
     scheduler.on(GetScheduleCommand).resolves(schedule);
     const res = await cli(['schedule', 'status', '--aws'], { env: ENV });
     expect(res.code).toBe(0);
-    expect(res.stdout).toContain('schedule fibbars-prod-daily is DISABLED: cron(30 16 ? * MON-FRI *) (America/New_York)');
-    expect(scheduler.commandCalls(GetScheduleCommand)[0]!.args[0].input).toEqual({ Name: 'fibbars-prod-daily', GroupName: 'default' });
+    expect(res.stdout).toContain('schedule prod-fibbars-daily is DISABLED: cron(30 16 ? * MON-FRI *) (America/New_York)');
+    expect(scheduler.commandCalls(GetScheduleCommand)[0]!.args[0].input).toEqual({ Name: 'prod-fibbars-daily', GroupName: 'default' });
     expect(scheduler.commandCalls(UpdateScheduleCommand)).toHaveLength(0);
   });
 
   it('enables it by sending the whole schedule back with State ENABLED', async () => {
+    deployed('prod');
     scheduler.on(GetScheduleCommand).resolves(schedule);
-    scheduler.on(UpdateScheduleCommand).resolves({ ScheduleArn: 'arn:aws:scheduler:eu-west-1:123456789012:schedule/default/fibbars-prod-daily' });
+    scheduler.on(UpdateScheduleCommand).resolves({ ScheduleArn: 'arn:aws:scheduler:eu-west-1:123456789012:schedule/default/prod-fibbars-daily' });
     const res = await cli(['schedule', 'enable', '--aws', '--json'], { env: ENV });
     expect(res.code).toBe(0);
-    expect(JSON.parse(res.stdout)).toMatchObject({ name: 'fibbars-prod-daily', state: 'ENABLED', changed: true });
+    expect(JSON.parse(res.stdout)).toMatchObject({ name: 'prod-fibbars-daily', state: 'ENABLED', changed: true });
     expect(scheduler.commandCalls(UpdateScheduleCommand)[0]!.args[0].input).toMatchObject({
-      Name: 'fibbars-prod-daily',
+      Name: 'prod-fibbars-daily',
       GroupName: 'default',
       State: 'ENABLED',
       ScheduleExpression: schedule.ScheduleExpression,
@@ -257,19 +280,21 @@ describe('fibbars schedule', () => {
     });
   });
 
-  it('does nothing when the schedule already has the state, and takes the name from FIBBARS_ENV', async () => {
-    scheduler.on(GetScheduleCommand).resolves({ ...schedule, Name: 'fibbars-dev-daily' });
+  it('does nothing when the schedule already has the state, and takes the name from the stack of FIBBARS_ENV', async () => {
+    deployed('dev');
+    scheduler.on(GetScheduleCommand).resolves({ ...schedule, Name: 'dev-fibbars-daily' });
     const res = await cli(['schedule', 'disable', '--aws'], { env: { ...ENV, FIBBARS_ENV: 'dev' } });
     expect(res.code).toBe(0);
-    expect(res.stdout).toContain('schedule fibbars-dev-daily was already DISABLED');
-    expect(scheduler.commandCalls(GetScheduleCommand)[0]!.args[0].input.Name).toBe('fibbars-dev-daily');
+    expect(res.stdout).toContain('schedule dev-fibbars-daily was already DISABLED');
+    expect(cloudFormation.commandCalls(DescribeStacksCommand)[0]!.args[0].input).toEqual({ StackName: 'dev-fibbars' });
+    expect(scheduler.commandCalls(GetScheduleCommand)[0]!.args[0].input.Name).toBe('dev-fibbars-daily');
     expect(scheduler.commandCalls(UpdateScheduleCommand)).toHaveLength(0);
   });
 
   it.each([
     [['schedule', 'status'], ENV, 'fibbars: the schedule only exists on AWS: add --aws (and set AWS_REGION), e.g. fibbars schedule status --aws\n'],
     [['schedule', 'pause', '--aws'], ENV, 'fibbars: unknown schedule action "pause": use enable, disable or status\n'],
-    [['schedule', 'status', '--aws'], {}, 'fibbars: AWS_REGION is not set: export AWS_REGION=<region of the stack>, e.g. us-east-1\n'],
+    [['schedule', 'status', '--aws', '--env', 'qa'], ENV, 'fibbars: --env "qa" is not a deployment environment: use dev or prod (the stack is <env>-fibbars)\n'],
   ])('refuses %j with one line and exit 2', async (argv, env, message) => {
     const res = await cli(argv, { env });
     expect(res.code).toBe(2);
@@ -281,6 +306,6 @@ describe('fibbars schedule', () => {
     scheduler.on(GetScheduleCommand).rejects(new ResourceNotFoundException({ message: 'Schedule not found', Message: 'Schedule not found', $metadata: {} }));
     const res = await cli(['schedule', 'status', '--aws', '--schedule-name', 'nope'], { env: ENV });
     expect(res.code).toBe(2);
-    expect(res.stderr).toBe('fibbars: no schedule nope in group default: pass --schedule-name (stack output ScheduleName) or set FIBBARS_SCHEDULE_NAME\n');
+    expect(res.stderr).toBe('fibbars: no schedule nope in group default (given by --schedule-name or FIBBARS_SCHEDULE_NAME): check --env, --schedule-name and --group\n');
   });
 });

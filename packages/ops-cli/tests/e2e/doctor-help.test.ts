@@ -4,9 +4,6 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { mockClient } from 'aws-sdk-client-mock';
-import { DescribeStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { GetScheduleCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { cli, listFiles, tempDir } from '../support/cli.js';
 
 interface DoctorJson {
@@ -75,27 +72,7 @@ describe('fibbars doctor', () => {
     expect(existsSync(lake)).toBe(false);
   });
 
-  it('checks AWS access with --aws', async () => {
-    const sfn = mockClient(SFNClient);
-    const scheduler = mockClient(SchedulerClient);
-    try {
-      sfn.on(DescribeStateMachineCommand).resolves({ name: 'fibbars-daily-pipeline', status: 'ACTIVE' } as never);
-      scheduler.on(GetScheduleCommand).resolves({ Name: 'fibbars-prod-daily', State: 'ENABLED' });
-      const env = { AWS_REGION: 'eu-west-1', FIBBARS_STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:fibbars-daily-pipeline' };
-      const res = await cli(['doctor', '--aws', '--lake', path.join(dir.dir, 'lake-ok'), '--json'], { env });
-      const out = JSON.parse(res.stdout) as DoctorJson;
-      expect(out.checks.filter((c) => c.name.startsWith('aws')).map((c) => [c.name, c.status, c.detail])).toEqual([
-        ['aws region', 'ok', 'eu-west-1'],
-        ['aws credentials', 'ok', 'credentials can describe fibbars-daily-pipeline (ACTIVE)'],
-        ['aws schedule', 'ok', 'fibbars-prod-daily is ENABLED'],
-      ]);
-      const noRegion = JSON.parse((await cli(['doctor', '--aws', '--lake', path.join(dir.dir, 'lake-ok'), '--json'])).stdout) as DoctorJson;
-      expect(noRegion.checks.find((c) => c.name === 'aws region')).toMatchObject({ status: 'fail', fix: 'export AWS_REGION=<region of the stack>' });
-    } finally {
-      sfn.restore();
-      scheduler.restore();
-    }
-  });
+  // doctor --aws runs against a loopback AWS control plane in aws-setup.test.ts.
 });
 
 describe('fibbars --help', () => {

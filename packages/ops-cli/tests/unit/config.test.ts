@@ -12,7 +12,8 @@ describe('resolveConfig', () => {
       lake: path.resolve('/home/analyst', 'lake'),
       lakeInput: './lake',
       polygonBaseUrl: 'https://api.polygon.io',
-      scheduleName: 'fibbars-prod-daily',
+      scheduleName: undefined,
+      deployEnv: 'prod',
       polygonApiKey: undefined,
     });
     expect(resolveConfig({}, env, '/home/analyst')).toMatchObject({ lake: 's3://env-bucket/lake', stateMachineArn: 'arn:env', awsRegion: 'eu-west-1' });

@@ -1,0 +1,133 @@
+/**
+ * The `fibbars` command finds what this stack deploys: the synthesized
+ * template's outputs, resolved as CloudFormation resolves them, are served
+ * by a loopback AWS control plane (`@fibbars/testing`), and the built CLI
+ * must reach the state machine and schedule the template creates, by their
+ * names in the template, not by its own defaults.
+ *
+ * How CloudFormation resolves the outputs' `Ref`s (documented return values):
+ * - AWS::StepFunctions::StateMachine: Ref returns the state machine's ARN
+ *   (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-stepfunctions-statemachine.html#aws-resource-stepfunctions-statemachine-return-values)
+ * - AWS::Scheduler::Schedule: Ref returns the schedule's Name
+ *   (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-scheduler-schedule.html#aws-resource-scheduler-schedule-return-values)
+ */
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startAwsControlPlane, type ControlPlane, type StackOutput } from '@fibbars/testing';
+import { OUTPUT_KEYS } from '../../src/names.js';
+import { resourcesOf, synthesize } from '../unit/support/synth.js';
+
+const ACCOUNT = '111111111111';
+const REGION = 'us-east-1';
+const require = createRequire(import.meta.url);
+const FIBBARS = join(dirname(require.resolve('@fibbars/ops-cli/package.json')), 'dist', 'bin.js');
+
+let aws: ControlPlane;
+let stateMachineName: string;
+let schedule: { Name: string; GroupName: string };
+
+beforeAll(async () => {
+  const { template, stack } = synthesize({ env: 'dev' });
+  const stateMachines = Object.entries(resourcesOf(template, 'AWS::StepFunctions::StateMachine'));
+  const schedules = Object.entries(resourcesOf(template, 'AWS::Scheduler::Schedule'));
+  expect(stateMachines).toHaveLength(1);
+  expect(schedules).toHaveLength(1);
+  const [smId, sm] = stateMachines[0]!;
+  const [scheduleId, sc] = schedules[0]!;
+  stateMachineName = sm.Properties?.['StateMachineName'] as string;
+  schedule = { Name: sc.Properties?.['Name'] as string, GroupName: (sc.Properties?.['GroupName'] as string | undefined) ?? 'default' };
+  const refs: Record<string, string> = {
+    [smId]: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${stateMachineName}`,
+    [scheduleId]: schedule.Name,
+  };
+  const resolve = (value: unknown): string | undefined => {
+    if (typeof value === 'string') return value;
+    const ref = (value as { Ref?: string }).Ref;
+    return ref === undefined ? undefined : refs[ref];
+  };
+  // Only the outputs the CLI reads need resolving; the others (joins, attributes) are left out.
+  const outputs: StackOutput[] = Object.entries(template.findOutputs('*'))
+    .map(([key, o]) => ({ OutputKey: key, OutputValue: resolve((o as { Value: unknown }).Value) }))
+    .filter((o): o is StackOutput => o.OutputValue !== undefined);
+  aws = await startAwsControlPlane({
+    caller: { Account: ACCOUNT, Arn: `arn:aws:iam::${ACCOUNT}:role/operator`, UserId: 'AROAEXAMPLE' },
+    stacks: { [stack.stackName]: { outputs } },
+    schedules: {
+      [`${schedule.GroupName}/${schedule.Name}`]: {
+        Name: schedule.Name,
+        GroupName: schedule.GroupName,
+        State: 'ENABLED',
+        ScheduleExpression: sc.Properties?.['ScheduleExpression'],
+        ScheduleExpressionTimezone: sc.Properties?.['ScheduleExpressionTimezone'],
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        Target: { Arn: refs[smId], RoleArn: `arn:aws:iam::${ACCOUNT}:role/scheduler` },
+      },
+    },
+    sfn: {
+      DescribeStateMachine: { name: stateMachineName, status: 'ACTIVE', stateMachineArn: refs[smId], definition: '{}', roleArn: 'r', type: 'STANDARD', creationDate: 1 },
+      ListExecutions: { executions: [] },
+    },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await aws?.close();
+});
+
+function fibbars(argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [FIBBARS, ...argv], {
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: '/nonexistent',
+        AWS_CONFIG_FILE: '/nonexistent/config',
+        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_REGION: REGION,
+        AWS_ENDPOINT_URL: aws.url,
+        AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'secret',
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+describe('the fibbars command against the synthesized stack', () => {
+  it('the template declares the outputs the CLI reads', () => {
+    const keys = aws.state.stacks['dev-fibbars']?.outputs.map((o) => o.OutputKey);
+    expect(keys).toEqual(expect.arrayContaining([OUTPUT_KEYS.stateMachineArn, OUTPUT_KEYS.scheduleName, OUTPUT_KEYS.scheduleGroupName]));
+  });
+
+  it('schedule status --env dev reaches the schedule the template creates', async () => {
+    aws.calls.length = 0;
+    const res = await fibbars(['schedule', 'status', '--aws', '--env', 'dev', '--json']);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ name: schedule.Name, group: schedule.GroupName, state: 'ENABLED' });
+    expect(aws.calls.find((c) => c.operation === 'GetSchedule')?.params).toEqual(schedule);
+  });
+
+  it('doctor --aws --env dev finds the stack, the state machine and the schedule by the template names', async () => {
+    aws.calls.length = 0;
+    const res = await fibbars(['doctor', '--aws', '--env', 'dev', '--lake', '/nonexistent/lake', '--json']);
+    const checks = (JSON.parse(res.stdout) as { checks: Array<{ name: string; status: string; detail: string }> }).checks.filter((c) => c.name.startsWith('aws'));
+    expect(checks.map((c) => [c.name, c.status])).toEqual([
+      ['aws region', 'ok'],
+      ['aws credentials', 'ok'],
+      ['aws stack', 'ok'],
+      ['aws state machine', 'ok'],
+      ['aws schedule', 'ok'],
+    ]);
+    expect(aws.calls.find((c) => c.operation === 'DescribeStateMachine')?.params).toEqual({
+      stateMachineArn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${stateMachineName}`,
+    });
+  });
+});
