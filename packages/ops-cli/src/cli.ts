@@ -13,6 +13,7 @@ import { registerBars } from './commands/bars.js';
 import { registerExport } from './commands/export.js';
 import { registerPlot } from './commands/plot.js';
 import { registerExecutions } from './commands/executions.js';
+import { registerControl } from './commands/control.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerGc } from './commands/gc.js';
@@ -63,6 +64,7 @@ AWS_REGION, AWS_ENDPOINT_URL_S3, FIBBARS_STATE_MACHINE_ARN) > defaults.`,
   registerDuckdbViews(program, ctx);
   registerPlot(program, ctx);
   registerExecutions(program, ctx);
+  registerControl(program, ctx);
   registerSchedule(program, ctx);
   registerDoctor(program, ctx);
   registerGc(program, ctx);

@@ -12,8 +12,12 @@ import { describeConsolidate, describeResample, type ConsolidateSummary, type Re
 import { DEFAULT_INTERVALS, loadCore, type LakeLike, type MarketSourceLike } from '../seams.js';
 import { chooseSource, type SourceFlags } from '../source.js';
 import type { Logger } from '../output.js';
+import { RecordedExecution } from '../recorded.js';
+import type { RunRecord } from '@fibbars/ohlcv-core/storage';
 
 export interface BackfillResult {
+  /** The execution it was recorded as (`fibbars describe <runId>`). */
+  runId: string;
   from: string;
   to: string;
   fetch: FetchReport;
@@ -22,7 +26,10 @@ export interface BackfillResult {
   elapsedMs: number;
 }
 
-/** Fetch a list of sessions, then consolidate and resample once. */
+/**
+ * Fetch a list of sessions, then consolidate and resample once; recorded as
+ * an execution (`_runs/<runId>.json`, kind `backfill`) with its three stages.
+ */
 export async function backfillSessions(
   lake: LakeLike,
   source: MarketSourceLike,
@@ -35,20 +42,53 @@ export async function backfillSessions(
     runId: string;
     intervals: readonly number[];
     maxRejectedShare?: number;
+    /** The record of the backfill this one redrives (same run id, next attempt). */
+    redrive?: RunRecord;
   },
-): Promise<Omit<BackfillResult, 'from' | 'to' | 'elapsedMs'>> {
+): Promise<Omit<BackfillResult, 'runId' | 'from' | 'to' | 'elapsedMs'>> {
+  const first = sessions[0] as string;
   const last = sessions[sessions.length - 1] as string;
-  const fetch = await fetchSessions(lake, source, sessions, {
-    refetch: options.refetch,
-    concurrency: options.concurrency,
-    snapshotSession: last,
-    log: options.log,
-    now: options.now,
-  });
-  options.log.info(`consolidating ...`);
-  const cons = describeConsolidate(await consolidate(lake, options.runId, options.maxRejectedShare));
-  options.log.info(`resampling ${options.intervals.map((d) => `${d}d`).join(', ')} ...`);
-  const resample = (await resampleAll(lake, options.runId, options.intervals)).map(describeResample);
+  const execution = await RecordedExecution.start(
+    lake.runs,
+    {
+      runId: options.runId,
+      kind: 'backfill',
+      input: { from: first, to: last, sessions: sessions.length, refetch: options.refetch, intervals: [...options.intervals] },
+      lake: lake.store.uri,
+      source: source.name,
+      ...(options.redrive ? { previous: options.redrive } : {}),
+    },
+    options.now(),
+  );
+  const fetch = await execution.stage(
+    'FetchSessions',
+    () =>
+      fetchSessions(lake, source, sessions, {
+        refetch: options.refetch,
+        concurrency: options.concurrency,
+        snapshotSession: last,
+        log: options.log,
+        now: options.now,
+      }),
+    (f) => ({ requested: f.requested, fetched: f.fetched.length, skipped: f.skipped.length, rows: f.rows }),
+  );
+  const cons = await execution.stage(
+    'Consolidate',
+    async () => {
+      options.log.info(`consolidating ...`);
+      return describeConsolidate(await consolidate(lake, options.runId, options.maxRejectedShare));
+    },
+    (c) => ({ accepted: c.accepted, collapsed: c.collapsed, quarantined: c.quarantined }),
+  );
+  const resample = await execution.stage(
+    'Resample',
+    async () => {
+      options.log.info(`resampling ${options.intervals.map((d) => `${d}d`).join(', ')} ...`);
+      return (await resampleAll(lake, options.runId, options.intervals)).map(describeResample);
+    },
+    (r) => Object.fromEntries(r.map((x) => [`${x.days}d`, x.bars])),
+  );
+  await execution.succeed();
   return { fetch, consolidate: cons, resample };
 }
 
@@ -75,7 +115,12 @@ export function registerBackfill(program: Command, ctx: Ctx): void {
   lakeOption(cmd);
   sourceOption(cmd);
   jsonOption(cmd);
-  example(cmd, 'fibbars backfill --from 2025-01-02 --to 2025-12-31', 'fibbars backfill --from 2026-11-02 --to 2026-11-06 --refetch --concurrency 2');
+  example(
+    cmd,
+    'fibbars backfill --from 2025-01-02 --to 2025-12-31',
+    'fibbars backfill --from 2026-11-02 --to 2026-11-06 --refetch --concurrency 2',
+    'fibbars describe latest      # a backfill is recorded as an execution (stop / redrive it too)',
+  );
   cmd.action(
     async (
       opts: SourceFlags & { from: string; to: string; refetch?: boolean; concurrency?: string; maxRejectedShare?: string; lake?: string; json?: boolean },
@@ -103,16 +148,17 @@ export function registerBackfill(program: Command, ctx: Ctx): void {
       // intervals were committed must not shrink what the re-run builds (DESIGN 3.2).
       const configured = intervalsIn(await committedDatasets(lake.store)).filter((d) => d > 1);
       const intervals = [...new Set([...DEFAULT_INTERVALS, ...configured])].sort((a, b) => a - b);
+      const runId = newRunId('backfill', ctx.now());
       const result = await backfillSessions(lake, source, sessions, {
         refetch: Boolean(opts.refetch),
         concurrency,
         log: ctx.log,
         now: ctx.now,
-        runId: newRunId('backfill', ctx.now()),
+        runId,
         intervals,
         ...(maxRejectedShare === undefined ? {} : { maxRejectedShare }),
       });
-      const full: BackfillResult = { from, to, ...result, elapsedMs: Date.now() - started };
+      const full: BackfillResult = { runId, from, to, ...result, elapsedMs: Date.now() - started };
       if (opts.json) {
         ctx.log.json(full);
         return;
@@ -123,6 +169,7 @@ export function registerBackfill(program: Command, ctx: Ctx): void {
       ctx.log.out(full.consolidate.text);
       for (const r of full.resample) ctx.log.out(r.text);
       ctx.log.out(`elapsed ${duration(full.elapsedMs)}`);
+      ctx.log.out(`recorded as execution ${runId}: see it with "fibbars describe ${runId}"`);
     },
   );
 }

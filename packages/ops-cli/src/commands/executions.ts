@@ -3,13 +3,24 @@ import {
   ExecutionDoesNotExist,
   GetExecutionHistoryCommand,
   ListExecutionsCommand,
+  type ExecutionStatus as SfnExecutionStatus,
   type HistoryEvent,
+  type SFNClient,
 } from '@aws-sdk/client-sfn';
-import { deployedLogLocations, explainFailure, localLogLocations, type LogLocations } from '@fibbars/asl-definition';
-import { openStore, RunStore } from '@fibbars/ohlcv-core/storage';
+import {
+  EXECUTION_STATUSES,
+  deployedLogLocations,
+  explainFailure,
+  localLogLocations,
+  reconcileRun,
+  reconcileRuns,
+  type ExecutionStatus,
+  type LogLocations,
+} from '@fibbars/asl-definition';
+import { openStore, RunStore, type RunRecord } from '@fibbars/ohlcv-core/storage';
 import type { Command } from 'commander';
 import type { Ctx } from '../context.js';
-import { executionArn, requireStateMachine, sfnClient } from '../aws.js';
+import { executionArn, requireStateMachine, sfnClient, type StateMachineRef } from '../aws.js';
 import { positiveInt } from '../config.js';
 import { LakeNotFoundError, UsageError } from '../errors.js';
 import { duration, table } from '../format.js';
@@ -39,16 +50,106 @@ export function localRow(r: Record<string, unknown>): ExecutionRow {
   return {
     name: String(r.runId),
     status: String(r.status ?? 'unknown'),
-    date: str(r.date) ?? str(r.session) ?? str((r.input as Record<string, unknown> | undefined)?.date),
+    date: str(r.date) ?? str(r.session) ?? inputSessions(r.input as Record<string, unknown> | undefined),
     startedAt,
     stoppedAt,
     durationMs,
   };
 }
 
-function printRows(ctx: Ctx, rows: ExecutionRow[]): void {
+/** The session of a pipeline run, or the range of a backfill (`from..to`). */
+function inputSessions(input: Record<string, unknown> | undefined): string | undefined {
+  const from = str(input?.from);
+  const to = str(input?.to);
+  return str(input?.date) ?? (from && to ? (from === to ? from : `${from}..${to}`) : undefined);
+}
+
+/** `--status`: one of Step Functions' execution status names (case-insensitive), or a one-line error listing them. */
+export function parseStatus(value: string): ExecutionStatus {
+  const upper = value.trim().toUpperCase();
+  const status = EXECUTION_STATUSES.find((s) => s === upper);
+  if (!status) {
+    throw new UsageError(`--status "${value}" is not an execution status: use one of ${EXECUTION_STATUSES.join(', ')}`);
+  }
+  return status;
+}
+
+const MAX_CANDIDATES = 5;
+
+/**
+ * The run an argument names: `latest` (the most recently started run), a full
+ * run id, or a prefix of exactly one. The records are reconciled first, so a
+ * dead run shows ABORTED.
+ */
+export async function resolveLocalRun(runs: RunStore, arg: string, now: Date = new Date()): Promise<RunRecord> {
+  const name = arg.trim();
+  if (name === '') throw new UsageError('the run id is empty: pass a run id, a unique prefix of one, or "latest"');
+  const exact = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/.test(name) && !name.includes('..') ? await runs.get(name) : null;
+  if (exact) return reconcileRun(runs, exact, now);
+  const records = await reconcileRuns(runs, now);
+  if (name === 'latest') {
+    const newest = [...records].sort(byStartDesc)[0];
+    if (!newest) throw new UsageError('no runs in this lake yet: start one with "fibbars run"');
+    return newest;
+  }
+  const candidates = records.filter((r) => r.runId.startsWith(name)).sort(byStartDesc);
+  if (candidates.length === 1) return candidates[0] as RunRecord;
+  if (candidates.length > 1) {
+    const shown = candidates.slice(0, MAX_CANDIDATES).map((r) => r.runId);
+    const more = candidates.length - shown.length;
+    throw new UsageError(`run id prefix "${name}" matches ${candidates.length} runs: ${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}; give more of the id`);
+  }
+  throw new UsageError(`no run ${name} in this lake: list them with "fibbars executions"`);
+}
+
+function byStartDesc(a: RunRecord, b: RunRecord): number {
+  const ka = str(a.startedAt) ?? a.runId;
+  const kb = str(b.startedAt) ?? b.runId;
+  return ka < kb ? 1 : ka > kb ? -1 : 0;
+}
+
+const isNotFound = (err: unknown): boolean => err instanceof ExecutionDoesNotExist || (err as Error)?.name === 'ExecutionDoesNotExist';
+
+/**
+ * Runs `call` on the execution an argument names on AWS: an ARN as it is,
+ * `latest` (the newest: ListExecutions lists the most recent first), a full
+ * execution name, or, when no execution has that name, the one execution
+ * whose name starts with it among the latest 1,000.
+ */
+export async function onAwsExecution<T>(client: SFNClient, sm: StateMachineRef, arg: string, call: (arn: string) => Promise<T>): Promise<T> {
+  const name = arg.trim();
+  if (name.startsWith('arn:')) return call(name);
+  if (name === 'latest') {
+    const out = await client.send(new ListExecutionsCommand({ stateMachineArn: sm.arn, maxResults: 1 }));
+    const newest = out?.executions?.[0]?.executionArn;
+    if (!newest) throw new UsageError(`no executions of ${sm.name} yet: start one with "fibbars run --aws"`);
+    return call(newest);
+  }
+  const missing = new UsageError(`no execution named ${name} on ${sm.name}: list them with "fibbars executions --aws"`);
+  try {
+    return await call(executionArn(sm, name));
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    missing.cause = err;
+  }
+  const names: { name: string; arn: string }[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await client.send(new ListExecutionsCommand({ stateMachineArn: sm.arn, maxResults: 1000, nextToken }));
+    for (const e of page?.executions ?? []) if (e.name && e.executionArn && e.name.startsWith(name)) names.push({ name: e.name, arn: e.executionArn });
+    nextToken = page?.nextToken;
+  } while (nextToken && names.length <= MAX_CANDIDATES);
+  if (names.length === 1) return call((names[0] as { arn: string }).arn);
+  if (names.length > 1) {
+    const count = names.length > MAX_CANDIDATES ? `more than ${MAX_CANDIDATES}` : String(names.length);
+    throw new UsageError(`execution name prefix "${name}" matches ${count} executions: ${names.slice(0, MAX_CANDIDATES).map((n) => n.name).join(', ')}; give more of the name`);
+  }
+  throw missing;
+}
+
+function printRows(ctx: Ctx, rows: ExecutionRow[], status?: string): void {
   if (rows.length === 0) {
-    ctx.log.out('no runs yet: start one with "fibbars run"');
+    ctx.log.out(status ? `no ${status} runs` : 'no runs yet: start one with "fibbars run"');
     return;
   }
   for (const l of table(
@@ -59,7 +160,7 @@ function printRows(ctx: Ctx, rows: ExecutionRow[]): void {
   }
 }
 
-async function localRuns(ctx: Ctx, lakeFlag: string | undefined): Promise<{ runs: RunStore; lakeInput: string }> {
+export async function localRuns(ctx: Ctx, lakeFlag: string | undefined): Promise<{ runs: RunStore; lakeInput: string; lake: string }> {
   const cfg = ctx.config({ lake: lakeFlag });
   const store = openStore(cfg.lake);
   if ((await store.list('_runs/')).length === 0 && (await store.list('_commits/')).length === 0) {
@@ -67,7 +168,7 @@ async function localRuns(ctx: Ctx, lakeFlag: string | undefined): Promise<{ runs
       `lake ${cfg.lakeInput} does not exist or has no runs: run "fibbars run --lake ${cfg.lakeInput}" first, or point --lake / FIBBARS_LAKE at an existing lake`,
     );
   }
-  return { runs: new RunStore(store), lakeInput: cfg.lakeInput };
+  return { runs: new RunStore(store), lakeInput: cfg.lakeInput, lake: cfg.lake };
 }
 
 interface LocalStateRow {
@@ -77,6 +178,8 @@ interface LocalStateRow {
   endedAt?: string;
   durationMs?: number;
   attempts?: number;
+  /** The attempt of the execution that ran it: 0 the first run, n the n-th redrive. */
+  redrive?: number;
   error?: string;
 }
 
@@ -109,6 +212,7 @@ export function localStates(record: Record<string, unknown>, logs: LogLocations 
       ...(endedAt ? { endedAt } : {}),
       ...(durationMs !== undefined ? { durationMs } : {}),
       ...(typeof o.attempts === 'number' ? { attempts: o.attempts } : {}),
+      ...(typeof o.redrive === 'number' ? { redrive: o.redrive } : {}),
       ...(error ? { error } : retried.length > 0 ? { error: `retried after ${retried.join(' | ')}` } : {}),
     };
   });
@@ -129,17 +233,30 @@ async function allHistory(ctx: Ctx, client: ReturnType<typeof sfnClient>, arn: s
 export function registerExecutions(program: Command, ctx: Ctx): void {
   const list = program.command('executions').description('list pipeline runs: local run records, or AWS executions with --aws');
   list.option('--limit <n>', 'most recent runs to show', '20');
+  list.option('--status <status>', `only runs with this status: ${EXECUTION_STATUSES.join(', ')}`);
   lakeOption(list);
   awsOptions(list);
   jsonOption(list);
-  example(list, 'fibbars executions', 'fibbars executions --aws --limit 5 --json');
-  list.action(async (opts: { limit: string; lake?: string; aws?: boolean; stateMachineArn?: string; json?: boolean }) => {
+  example(
+    list,
+    'fibbars executions',
+    'fibbars executions --status FAILED       # the runs to look at (or redrive)',
+    'fibbars executions --aws --limit 5 --json',
+  );
+  list.addHelpText(
+    'after',
+    '\nLocal runs and backfills are listed from the lake\'s run records. A run whose process died (Ctrl-C, SIGKILL)\nis shown ABORTED, in the state it was in, as soon as that is known.\n',
+  );
+  list.action(async (opts: { limit: string; status?: string; lake?: string; aws?: boolean; stateMachineArn?: string; json?: boolean }) => {
     const limit = positiveInt('--limit', opts.limit, { max: 1000 });
+    const status = opts.status === undefined ? undefined : parseStatus(opts.status);
     let rows: ExecutionRow[];
     if (opts.aws) {
       const cfg = ctx.config({ stateMachineArn: opts.stateMachineArn });
       const sm = requireStateMachine(cfg);
-      const out = await sfnClient(cfg, sm).send(new ListExecutionsCommand({ stateMachineArn: sm.arn, maxResults: limit }));
+      const out = await sfnClient(cfg, sm).send(
+        new ListExecutionsCommand({ stateMachineArn: sm.arn, maxResults: limit, ...(status ? { statusFilter: status as SfnExecutionStatus } : {}) }),
+      );
       rows = (out.executions ?? []).map((e) => ({
         name: e.name ?? '?',
         status: e.status ?? 'UNKNOWN',
@@ -150,38 +267,39 @@ export function registerExecutions(program: Command, ctx: Ctx): void {
       }));
     } else {
       const { runs } = await localRuns(ctx, opts.lake);
-      rows = (await runs.list())
+      rows = (await reconcileRuns(runs, ctx.now()))
         .map(localRow)
+        .filter((r) => status === undefined || r.status === status)
         .sort((a, b) => ((a.startedAt ?? a.name) < (b.startedAt ?? b.name) ? 1 : -1))
         .slice(0, limit);
     }
     if (opts.json) ctx.log.json({ executions: rows });
-    else printRows(ctx, rows);
+    else printRows(ctx, rows, status);
   });
 
   const describe = program
     .command('describe')
     .description('show one run state by state, with durations, retries and errors (local run id, or AWS execution name with --aws)')
-    .argument('<name>', 'run id (see "fibbars executions") or execution name / ARN');
+    .argument('<name>', 'run id (see "fibbars executions"), a unique prefix of one, or "latest"; with --aws an execution name, prefix, ARN or "latest"');
   lakeOption(describe);
   awsOptions(describe);
   jsonOption(describe);
-  example(describe, 'fibbars describe run-20261125T213000Z-1a2b3c', 'fibbars describe daily-2026-11-25 --aws');
+  example(
+    describe,
+    'fibbars describe latest                  # the most recent run',
+    'fibbars describe 20261125T2130           # a unique prefix of a run id',
+    'fibbars describe backfill-20261125       # backfills are executions too',
+    'fibbars describe daily-2026-11-25 --aws',
+  );
   describe.action(async (name: string, opts: { lake?: string; aws?: boolean; stateMachineArn?: string; json?: boolean }) => {
     if (opts.aws) {
       const cfg = ctx.config({ stateMachineArn: opts.stateMachineArn });
       const sm = requireStateMachine(cfg);
-      const arn = name.startsWith('arn:') ? name : executionArn(sm, name);
       const client = sfnClient(cfg, sm);
-      let desc;
-      try {
-        desc = await client.send(new DescribeExecutionCommand({ executionArn: arn }));
-      } catch (err) {
-        if (err instanceof ExecutionDoesNotExist || (err as Error).name === 'ExecutionDoesNotExist') {
-          throw new UsageError(`no execution named ${name} on ${sm.name}: list them with "fibbars executions --aws"`, { cause: err });
-        }
-        throw err;
-      }
+      const { arn, desc } = await onAwsExecution(client, sm, name, async (a) => ({
+        arn: a,
+        desc: await client.send(new DescribeExecutionCommand({ executionArn: a })),
+      }));
       const view = summariseHistory(await allHistory(ctx, client, arn));
       const result = {
         name: desc.name ?? name,
@@ -218,17 +336,21 @@ export function registerExecutions(program: Command, ctx: Ctx): void {
       return;
     }
     const { runs } = await localRuns(ctx, opts.lake);
-    const record = await runs.get(name).catch((err: unknown) => {
-      throw new UsageError(`"${name}" is not a valid run id: list them with "fibbars executions"`, { cause: err });
-    });
-    if (!record) throw new UsageError(`no run ${name} in this lake: list them with "fibbars executions"`);
+    const record = await resolveLocalRun(runs, name, ctx.now());
     const row = localRow(record);
     const states = localStates(record);
     if (opts.json) {
       ctx.log.json({ ...row, states, record });
       return;
     }
-    ctx.log.out(`${row.name}: ${row.status} for session ${row.date ?? '-'} (started ${row.startedAt ?? '-'}, ${row.durationMs === undefined ? '-' : duration(row.durationMs)})`);
+    const what = record.kind === 'backfill' ? `backfill of ${row.date ?? '-'}` : `for session ${row.date ?? '-'}`;
+    ctx.log.out(`${row.name}: ${row.status} ${what} (started ${row.startedAt ?? '-'}, ${row.durationMs === undefined ? '-' : duration(row.durationMs)})`);
+    const redrives = typeof record.redriveCount === 'number' ? record.redriveCount : 0;
+    if (redrives > 0) ctx.log.out(`redriven ${redrives} time${redrives === 1 ? '' : 's'}, last at ${String(record.redriveDate ?? '-')} from ${String(record.redriveFrom ?? '-')}`);
+    const abort = record.abort as { state?: string; cause?: string; reason?: string } | undefined;
+    if (record.status === 'ABORTED' && abort) {
+      ctx.log.out(`aborted${abort.state ? ` in ${abort.state}` : ''}: ${abort.cause ?? abort.reason ?? 'stopped'}`);
+    }
     if (record.error) {
       const e = record.error as { name?: string; cause?: string } | string;
       // The first state that failed (the stage, or a task inside a Parallel stage).
@@ -243,10 +365,17 @@ export function registerExecutions(program: Command, ctx: Ctx): void {
           : `error: ${e.name ?? 'Error'}: ${explainFailure(parent ?? stage ?? '', e.name ?? '', e.cause ?? '', localLogLocations(row.name))}`,
       );
     }
-    for (const l of table(
-      ['state', 'status', 'attempts', 'duration', 'error'],
-      states.map((s) => [s.name, s.status, s.attempts === undefined ? '-' : String(s.attempts), s.durationMs === undefined ? '-' : duration(s.durationMs), s.error ?? '']),
-    )) {
+    // With redrives, a column says which attempt of the execution ran each state.
+    const cells = (s: LocalStateRow): string[] => [
+      s.name,
+      s.status,
+      s.attempts === undefined ? '-' : String(s.attempts),
+      s.durationMs === undefined ? '-' : duration(s.durationMs),
+      s.error ?? '',
+    ];
+    for (const l of redrives > 0
+      ? table(['state', 'redrive', 'status', 'attempts', 'duration', 'error'], states.map((s) => { const c = cells(s); return [c[0] as string, String(s.redrive ?? 0), ...c.slice(1)]; }))
+      : table(['state', 'status', 'attempts', 'duration', 'error'], states.map(cells))) {
       ctx.log.out(l);
     }
   });

@@ -6,14 +6,14 @@ import type { Ctx } from '../context.js';
 import { checkExecutionName, executionArn, requireStateMachine, sfnClient } from '../aws.js';
 import { positiveInt } from '../config.js';
 import { defaultSession, parseSession, sessionsBefore } from '../dates.js';
-import { CommandFailedError } from '../errors.js';
+import { CommandFailedError, ExitError } from '../errors.js';
 import { duration } from '../format.js';
 import { newRunId } from '../jobs.js';
 import { committedDatasets } from '../lake-access.js';
 import { LiveView, normaliseEvent } from '../live-view.js';
 import { awsOptions, example, jsonOption, lakeOption, sourceOption } from '../options.js';
 import { recordNumbers, type ConsolidateSummary, type ResampleSummary } from '../reports.js';
-import { DEFAULT_INTERVALS, loadCore, loadFetchers, loadLocalEngine } from '../seams.js';
+import { DEFAULT_INTERVALS, loadCore, loadFetchers, loadLocalEngine, type MarketSource, type PipelineRunRecord } from '../seams.js';
 import { chooseSource, type SourceFlags } from '../source.js';
 import { backfillSessions, sessionConcurrency } from './backfill.js';
 
@@ -126,6 +126,29 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
   }
 
   ctx.log.info(`running the daily pipeline for ${date} on ${cfg.lakeInput}`);
+  await executeLocalPipeline(ctx, { lake: cfg.lake, date, source, sourceKind: chosen.kind, started, backfilled, pre, json: opts.json });
+}
+
+/** The local engine with the real parts bound, a live view, Ctrl-C ending the run ABORTED; prints the summary, throws unless it succeeded. */
+export async function executeLocalPipeline(
+  ctx: Ctx,
+  params: {
+    lake: string;
+    date: string;
+    source: MarketSource;
+    sourceKind: string;
+    started: number;
+    backfilled?: number;
+    pre?: { consolidate: ConsolidateSummary; resample: ResampleSummary[] };
+    json?: boolean;
+    redrive?: PipelineRunRecord;
+  },
+): Promise<PipelineRunRecord> {
+  const { lake, date, source, pre, started } = params;
+  const backfilled = params.backfilled ?? 0;
+  const chosen = { kind: params.sourceKind };
+  const opts = { json: params.json };
+  const cfg = { lake };
   const view = new LiveView(ctx.log.stderr, TASK_STATES);
   const engine = await loadLocalEngine();
   const fetchers = await loadFetchers();
@@ -136,10 +159,18 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
     warn: (m: string, e?: Record<string, unknown>) => ctx.log.warn(`${m}${e ? ` ${JSON.stringify(e)}` : ''}`),
     error: () => undefined,
   };
+  // Ctrl-C stops the run: it ends ABORTED in the state it was in (a second Ctrl-C kills the process as usual).
+  const interrupt = new AbortController();
+  const onSigint = (): void => {
+    ctx.log.info('interrupted: stopping the run (Ctrl-C again to kill it)');
+    interrupt.abort('interrupted (SIGINT)');
+  };
+  process.once('SIGINT', onSigint);
   const record = await engine.runLocalPipeline({
     lake: cfg.lake,
-    date,
+    ...(params.redrive ? { redrive: params.redrive } : { date }),
     source,
+    signal: interrupt.signal,
     bindings: {
       ohlcv: fetchers.createOhlcvHandler({ source, lake: cfg.lake, logger, now: ctx.now }),
       meta: fetchers.createMetaHandler({ source, lake: cfg.lake, logger, now: ctx.now }),
@@ -149,7 +180,7 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
       const ev = normaliseEvent(event, Date.now());
       if (ev) view.apply(ev);
     },
-  });
+  }).finally(() => process.removeListener('SIGINT', onSigint));
   const nums = recordNumbers(record);
   const barsWritten: Record<string, number> = { ...nums.barsWritten };
   for (const r of pre?.resample ?? []) barsWritten[`${r.days}d`] = (barsWritten[`${r.days}d`] ?? 0) + r.bars;
@@ -169,13 +200,20 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
     elapsedMs: Date.now() - started,
     ...(record.error ? { error: record.error } : {}),
   };
+  if (record.redriveCount) Object.assign(summary, { redriveCount: record.redriveCount, redriveFrom: record.redriveFrom });
   if (opts.json) ctx.log.json(summary);
   else {
-    ctx.log.out(`run ${summary.runId}: ${summary.status} for ${date} (${chosen.kind} market)`);
+    const redriven = record.redriveCount ? `, redrive ${record.redriveCount} from ${record.redriveFrom ?? '?'}` : '';
+    ctx.log.out(`run ${summary.runId}: ${summary.status} for ${date} (${chosen.kind} market${redriven})`);
     ctx.log.out(`sessions fetched: ${summary.sessionsFetched}${backfilled > 0 ? ` (${backfilled} backfilled first)` : ''}`);
     ctx.log.out(`rows: ${summary.rows.accepted} accepted, ${summary.rows.collapsed} collapsed, ${summary.rows.quarantined} quarantined`);
     ctx.log.out(`bars written: ${Object.entries(summary.barsWritten).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
     ctx.log.out(`elapsed ${duration(summary.elapsedMs)}`);
+  }
+  if (record.status === 'ABORTED') {
+    const where = record.abort?.state ?? record.finalState ?? '?';
+    const message = `the pipeline run ${record.runId} was stopped in ${where} (${record.abort?.cause ?? 'stopped'}): redrive it with "fibbars redrive ${record.runId}"`;
+    throw interrupt.signal.aborted ? new ExitError(message, 130) : new CommandFailedError(message);
   }
   if (record.status !== 'SUCCEEDED') {
     // Name the task that failed, not the Fail state the error was routed to.
@@ -185,8 +223,11 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
     const error = record.error
       ? `${record.error.name}: ${explainFailure(task?.parent ?? failed, record.error.name, record.error.cause, localLogLocations(record.runId))}`
       : 'no error recorded';
-    throw new CommandFailedError(`the pipeline run ${record.runId} failed in ${failed} (${error}): see "fibbars describe ${record.runId}"`);
+    throw new CommandFailedError(
+      `the pipeline run ${record.runId} failed in ${failed} (${error}): see "fibbars describe ${record.runId}", then "fibbars redrive ${record.runId}"`,
+    );
   }
+  return record;
 }
 
 export function registerRun(program: Command, ctx: Ctx): void {
