@@ -90,13 +90,21 @@ export function readableCause(cause: string | undefined): string | undefined {
 }
 
 export class LiveView {
-  readonly rows = new Map<string, StateRow>();
+  /** The states in display order: the order they run in, pending ones last. */
+  rows = new Map<string, StateRow>();
   private drawnLines = 0;
+  private ticker: ReturnType<typeof setInterval> | undefined;
 
+  /**
+   * @param tickMs on a terminal, how often the running states' timers are
+   *   redrawn between events (the ticker never keeps the process alive and
+   *   stops when nothing runs, or on `stop()`).
+   */
   constructor(
     private readonly stream: OutStream,
     initial: string[],
     private readonly clock: () => number = Date.now,
+    private readonly tickMs = 1000,
   ) {
     for (const name of initial) this.rows.set(name, { name, status: 'pending', attempts: 0 });
   }
@@ -105,7 +113,7 @@ export class LiveView {
     let row = this.rows.get(ev.state);
     if (!row) {
       row = { name: ev.state, status: 'pending', attempts: 0 };
-      this.rows.set(ev.state, row);
+      this.insert(row);
     }
     if (ev.status === 'running') {
       if (row.status === 'pending' || row.status === 'done') row.startedAt = ev.at;
@@ -117,8 +125,45 @@ export class LiveView {
     if (ev.error) row.error = ev.error;
     row.startedAt ??= ev.at;
     row.status = ev.status;
-    if (this.stream.isTTY) this.redraw();
-    else this.stream.write(`${this.line(row)}\n`);
+    if (this.stream.isTTY) {
+      this.redraw();
+      this.tick();
+    } else this.stream.write(`${this.line(row)}\n`);
+  }
+
+  /** Stops redrawing the timers (the last frame stays as drawn). */
+  stop(): void {
+    if (this.ticker !== undefined) clearInterval(this.ticker);
+    this.ticker = undefined;
+  }
+
+  /**
+   * A state not in the initial list (a parent such as a Parallel state, or a
+   * terminal state) starts now: it goes before the first state that has not
+   * started yet, so a parent is listed above its children and every row
+   * stays in the order the states ran.
+   */
+  private insert(row: StateRow): void {
+    const rows = [...this.rows.values()];
+    const at = rows.findIndex((r) => r.status === 'pending');
+    if (at < 0) {
+      this.rows.set(row.name, row);
+      return;
+    }
+    rows.splice(at, 0, row);
+    this.rows = new Map(rows.map((r) => [r.name, r]));
+  }
+
+  /** Keeps the running states' timers moving between events, while anything runs. */
+  private tick(): void {
+    const running = [...this.rows.values()].some((r) => r.status === 'running' || r.status === 'retrying');
+    if (!running) return this.stop();
+    if (this.ticker !== undefined) return;
+    this.ticker = setInterval(() => {
+      if ([...this.rows.values()].some((r) => r.status === 'running' || r.status === 'retrying')) this.redraw();
+      else this.stop();
+    }, this.tickMs);
+    this.ticker.unref?.();
   }
 
   line(row: StateRow): string {

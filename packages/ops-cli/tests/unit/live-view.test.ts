@@ -50,4 +50,73 @@ describe('LiveView', () => {
     expect(secondFrame!.startsWith('\x1b[2A')).toBe(true);
     expect(secondFrame).toContain('✓ FetchOhlcv           done     1.5 s');
   });
+
+  it('lists a parent state above its children and in the order the states ran, pending ones last', () => {
+    const out = new MemoryStream(true);
+    const view = new LiveView(out, ['FetchOhlcv', 'FetchMeta', 'Consolidate', 'Resample3d', 'Resample5d'], () => 9000);
+    const at = (n: number) => n * 100;
+    view.apply({ state: 'FetchAll', status: 'running', at: at(0) });
+    view.apply({ state: 'FetchOhlcv', status: 'running', at: at(1) });
+    view.apply({ state: 'FetchMeta', status: 'running', at: at(1) });
+    view.apply({ state: 'FetchMeta', status: 'done', at: at(2) });
+    view.apply({ state: 'FetchOhlcv', status: 'done', at: at(3) });
+    view.apply({ state: 'FetchAll', status: 'done', at: at(4) });
+    view.apply({ state: 'Consolidate', status: 'running', at: at(5) });
+    view.apply({ state: 'Consolidate', status: 'done', at: at(6) });
+    view.apply({ state: 'Resample', status: 'running', at: at(7) });
+    expect([...view.rows.keys()]).toEqual(['FetchAll', 'FetchOhlcv', 'FetchMeta', 'Consolidate', 'Resample', 'Resample3d', 'Resample5d']);
+    view.apply({ state: 'Resample3d', status: 'running', at: at(8) });
+    view.apply({ state: 'Resample5d', status: 'running', at: at(8) });
+    view.apply({ state: 'Resample3d', status: 'done', at: at(9) });
+    view.apply({ state: 'Resample5d', status: 'done', at: at(9) });
+    view.apply({ state: 'Resample', status: 'done', at: at(10) });
+    view.apply({ state: 'PipelineSucceeded', status: 'done', at: at(11) });
+    view.stop();
+    const frame = out.chunks.at(-1)!.replace(new RegExp(`${String.fromCharCode(27)}\\[\\d*[AK]`, 'g'), '');
+    expect(frame.trimEnd().split('\n').map((l) => l.split(/\s+/)[1])).toEqual([
+      'FetchAll',
+      'FetchOhlcv',
+      'FetchMeta',
+      'Consolidate',
+      'Resample',
+      'Resample3d',
+      'Resample5d',
+      'PipelineSucceeded',
+    ]);
+  });
+
+  it('keeps a running state\'s timer moving on a TTY between events, and stops once nothing runs', async () => {
+    const out = new MemoryStream(true);
+    let now = 0;
+    const view = new LiveView(out, ['Consolidate', 'Resample3d'], () => now, 10);
+    try {
+      view.apply({ state: 'Consolidate', status: 'running', at: 0 });
+      const afterEvent = out.chunks.length;
+      now = 25_000;
+      await new Promise((r) => setTimeout(r, 80));
+      // Redrawn without a new event: the frame shows the time spent so far.
+      expect(out.chunks.length).toBeGreaterThan(afterEvent);
+      expect(out.chunks.at(-1)).toContain('> Consolidate          running  25.0 s');
+      view.apply({ state: 'Consolidate', status: 'done', at: 26_000 });
+      const settled = out.chunks.length;
+      now = 60_000;
+      await new Promise((r) => setTimeout(r, 80));
+      expect(out.chunks.length).toBe(settled);
+      expect(out.chunks.at(-1)).toContain('✓ Consolidate          done     26.0 s');
+    } finally {
+      view.stop();
+    }
+  });
+
+  it('never ticks when the stream is not a TTY', async () => {
+    const out = new MemoryStream(false);
+    const view = new LiveView(out, ['Consolidate'], () => 0, 10);
+    try {
+      view.apply({ state: 'Consolidate', status: 'running', at: 0 });
+      await new Promise((r) => setTimeout(r, 60));
+      expect(out.chunks).toHaveLength(1);
+    } finally {
+      view.stop();
+    }
+  });
 });
