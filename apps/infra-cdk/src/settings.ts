@@ -39,7 +39,16 @@ export interface EnvironmentSettings {
   readonly resample: BatchSizing;
   /** Upper bound of the Fargate compute environment (7 jobs x 2 vCPU fit in 16). */
   readonly maxVcpus: number;
+  /**
+   * FIBBARS_LOOKBACK_SESSIONS of both fetchers: how many NYSE sessions back a
+   * daily run looks for sessions never fetched (holes an earlier run left).
+   * Context `<env>:lookbackSessions`; 1-1000 as the fetchers accept it.
+   */
+  readonly lookbackSessions: number;
 }
+
+/** The fetchers' default and bounds of FIBBARS_LOOKBACK_SESSIONS (`@fibbars/fetchers`; a test holds them equal). */
+export const LOOKBACK_SESSIONS = { default: 20, min: 1, max: 1000 } as const;
 
 const BASE = {
   logRetentionDays: 30,
@@ -50,6 +59,7 @@ const BASE = {
   consolidate: { vcpus: 2, memoryGiB: 8, timeoutMinutes: 30 },
   resample: { vcpus: 2, memoryGiB: 8, timeoutMinutes: 60 },
   maxVcpus: 16,
+  lookbackSessions: LOOKBACK_SESSIONS.default,
 } as const;
 
 const DEFAULTS: Record<EnvironmentName, Omit<EnvironmentSettings, 'envName' | 'alertEmail'>> = {
@@ -83,9 +93,9 @@ export function selectedEnvironments(context: ContextReader): EnvironmentName[] 
 }
 
 /**
- * Resolves the settings of one environment from CDK context: `alertEmail`
- * and `scheduleEnabled`, each overridable per environment as
- * `<env>:alertEmail`, `<env>:scheduleEnabled`. Throws a one-line error
+ * Resolves the settings of one environment from CDK context: `alertEmail`,
+ * `scheduleEnabled` and `lookbackSessions`, each overridable per environment
+ * as `<env>:alertEmail`, `<env>:scheduleEnabled`, `<env>:lookbackSessions`. Throws a one-line error
  * naming the bad context key.
  */
 export function resolveSettings(envName: EnvironmentName, context: ContextReader): EnvironmentSettings {
@@ -103,10 +113,21 @@ export function resolveSettings(envName: EnvironmentName, context: ContextReader
   }
   const enabled = read('scheduleEnabled');
   const scheduleEnabled = parseBoolean(enabled.key, enabled.value);
+  const lookback = read('lookbackSessions');
+  const lookbackSessions = lookback.value === undefined ? undefined : Number(lookback.value);
+  if (
+    lookbackSessions !== undefined &&
+    !(Number.isInteger(lookbackSessions) && lookbackSessions >= LOOKBACK_SESSIONS.min && lookbackSessions <= LOOKBACK_SESSIONS.max)
+  ) {
+    throw new Error(
+      `context ${lookback.key} must be a whole number of sessions from ${LOOKBACK_SESSIONS.min} to ${LOOKBACK_SESSIONS.max}, got ${JSON.stringify(lookback.value)}`,
+    );
+  }
   return {
     ...DEFAULTS[envName],
     envName,
     ...(email.value === undefined ? {} : { alertEmail: email.value as string }),
     ...(scheduleEnabled === undefined ? {} : { scheduleEnabled }),
+    ...(lookbackSessions === undefined ? {} : { lookbackSessions }),
   };
 }

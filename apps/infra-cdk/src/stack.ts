@@ -206,6 +206,7 @@ export class FibbarsStack extends Stack {
         environment: {
           FIBBARS_LAKE: this.lakeUri,
           POLYGON_API_KEY_SECRET_ARN: this.apiKeySecret.secretArn,
+          FIBBARS_LOOKBACK_SESSIONS: String(settings.lookbackSessions),
           NODE_OPTIONS: '--enable-source-maps',
         },
       });

@@ -187,6 +187,8 @@ function fetchBranch(name: string, functionArn: SubstitutionKey, retry: Retrier[
         ResultSelector: {
           'status.$': '$.Payload.status',
           'sessions.$': '$.Payload.sessions',
+          // Sessions of the lookback window fetched late (holes an earlier run left).
+          'caughtUp.$': '$.Payload.caughtUp',
           'rows.$': '$.Payload.rows',
           'rawKeys.$': '$.Payload.rawKeys',
         },

@@ -34,9 +34,10 @@ export interface FetchResult {
   /**
    * The sessions of `sessions` that lie before the newest one already fetched:
    * holes left by an earlier run (a session that failed while a later one
-   * succeeded), caught up by this one. Always set by the handlers.
+   * succeeded), caught up by this one. The state machine carries it into the
+   * run record (the fetch states' ResultSelector).
    */
-  caughtUp?: string[];
+  caughtUp: string[];
   /** Result rows over every page written. */
   rows: number;
   /** Keys of the raw data files written (`raw/<kind>/date=.../<fetchId>.json.gz`). */

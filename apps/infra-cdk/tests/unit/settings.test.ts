@@ -1,6 +1,8 @@
 import { describe, it, expect } from '@jest/globals';
+import { DEFAULT_LOOKBACK_SESSIONS, MAX_LOOKBACK_SESSIONS, readConfig } from '@fibbars/fetchers';
 import {
   ENVIRONMENT_NAMES,
+  LOOKBACK_SESSIONS,
   namePrefix,
   resolveSettings,
   scheduleName,
@@ -61,6 +63,31 @@ describe('resolveSettings', () => {
     expect(() => resolveSettings('dev', context({ scheduleEnabled: 'yes' }))).toThrow(
       'context scheduleEnabled must be true or false, got "yes"',
     );
+  });
+});
+
+describe('lookbackSessions', () => {
+  it('defaults to the fetchers\' default and takes a per-environment context value', () => {
+    expect(LOOKBACK_SESSIONS.default).toBe(DEFAULT_LOOKBACK_SESSIONS);
+    expect(LOOKBACK_SESSIONS.max).toBe(MAX_LOOKBACK_SESSIONS);
+    expect(resolveSettings('prod', context({})).lookbackSessions).toBe(20);
+    expect(resolveSettings('prod', context({ 'prod:lookbackSessions': '60', lookbackSessions: 5 })).lookbackSessions).toBe(60);
+  });
+
+  it('refuses what the fetchers would refuse, naming the key', () => {
+    for (const bad of [0, 1001, 2.5, 'soon']) {
+      expect(() => resolveSettings('dev', context({ 'dev:lookbackSessions': bad }))).toThrow(
+        `context dev:lookbackSessions must be a whole number of sessions from 1 to 1000, got ${JSON.stringify(bad)}`,
+      );
+    }
+  });
+
+  it('the bounds are the ones the fetchers accept', () => {
+    const env = (v: string) => ({ FIBBARS_LAKE: '/tmp/lake', FIBBARS_LOOKBACK_SESSIONS: v });
+    expect(() => readConfig(env(String(LOOKBACK_SESSIONS.max)))).not.toThrow();
+    expect(() => readConfig(env(String(LOOKBACK_SESSIONS.min)))).not.toThrow();
+    expect(() => readConfig(env(String(LOOKBACK_SESSIONS.max + 1)))).toThrow();
+    expect(() => readConfig(env(String(LOOKBACK_SESSIONS.min - 1)))).toThrow();
   });
 });
 

@@ -189,7 +189,7 @@ describe('the lake bucket', () => {
 });
 
 describe('the fetcher Lambdas', () => {
-  it('run index.handler on Node.js 24 with the lake and the secret ARN, never the key itself', () => {
+  it('run index.handler on Node.js 24 with the lake, the secret ARN (never the key itself) and the lookback window', () => {
     const secretId = logicalIdOf(prod, 'AWS::SecretsManager::Secret');
     const lakeId = logicalIdOf(prod, 'AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
     for (const fn of Object.values(resourcesOf(prod, 'AWS::Lambda::Function'))) {
@@ -198,6 +198,7 @@ describe('the fetcher Lambdas', () => {
       expect(props.Environment.Variables).toEqual({
         FIBBARS_LAKE: { 'Fn::Join': ['', ['s3://', ref(lakeId), '/lake']] },
         POLYGON_API_KEY_SECRET_ARN: ref(secretId),
+        FIBBARS_LOOKBACK_SESSIONS: '20',
         NODE_OPTIONS: '--enable-source-maps',
       });
     }

@@ -57,8 +57,10 @@ describe('the local pipeline with the real handlers and the real batch-runner', 
     expect(record.status).toBe('SUCCEEDED');
     expect(record.source).toBe('synthetic');
     expect(record.states.filter((s) => s.status !== 'succeeded')).toEqual([]);
-    const fetched = record.states.find((s) => s.name === 'FetchOhlcv')?.output as { sessions: string[]; rawKeys: string[]; rows: number };
+    const fetched = record.states.find((s) => s.name === 'FetchOhlcv')?.output as { sessions: string[]; caughtUp: string[]; rawKeys: string[]; rows: number };
     expect(fetched.sessions).toEqual([SESSION]);
+    // The run record says which sessions were fetched late (none here: no hole in the lookback window).
+    expect(fetched.caughtUp).toEqual([]);
     for (const key of fetched.rawKeys) expect(existsSync(path.join(lake, key))).toBe(true);
 
     const store = openLake(lake);

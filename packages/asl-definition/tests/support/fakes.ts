@@ -15,6 +15,7 @@ export function okFetch(kind: 'ohlcv' | 'meta', calls: FetchEvent[] = []): Fetch
       status: 'ok',
       lake: event.lake ?? '',
       sessions: [session],
+      caughtUp: [],
       rows: kind === 'ohlcv' ? 300 : 2,
       rawKeys: [`raw/${kind === 'ohlcv' ? 'ohlcv' : 'tickers'}/date=${session}/x.json.gz`],
     };
