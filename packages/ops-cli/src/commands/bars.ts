@@ -77,7 +77,8 @@ export function registerBars(program: Command, ctx: Ctx): void {
       ctx.log.json({ ticker, days, anchor: opts.anchor, bars });
       return;
     }
-    ctx.log.out(`${ticker} ${days}-session bars (anchor ${opts.anchor}, split-adjusted), last ${bars.length}`);
+    // Daily bars have no buckets, so no anchor to name.
+    ctx.log.out(`${ticker} ${days === 1 ? 'daily bars (split-adjusted)' : `${days}-session bars (anchor ${opts.anchor}, split-adjusted)`}, last ${bars.length}`);
     const lines = table(
       ['start', 'end', 'open', 'high', 'low', 'close', 'volume', 'vwap', 'days', 'complete'],
       bars.map((b) => [

@@ -138,6 +138,9 @@ describe('fibbars bars', () => {
     const daily = (await openLake(lake).read('ohlcv_1d', { tickers: [ticker] })).toRecords().slice(-3);
     expect(got.map((b) => b.start_date)).toEqual(daily.map((r) => iso(r.date)));
     expect(got.every((b) => b.start_date === b.end_date && b.n_days === 1)).toBe(true);
+    // Daily bars have no buckets: the text header names no anchor.
+    const text = await cli(['bars', ticker, '--days', '1', '--last', '3', '--lake', lake]);
+    expect(text.stdout.split('\n')[0]).toBe(`${ticker} daily bars (split-adjusted), last 3`);
   });
 });
 
