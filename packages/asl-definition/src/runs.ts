@@ -11,6 +11,7 @@
  *
  * Light on purpose (no engine import): `fibbars executions` loads this.
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { RunRecord, RunStore } from '@fibbars/ohlcv-core/storage';
 
@@ -67,10 +68,16 @@ export interface LivenessProbe {
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: it exists, owned by someone else.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A killed process its parent has not reaped yet (a zombie, state Z on Linux) still answers signal 0.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 
@@ -116,11 +123,13 @@ export function deadRunReason(record: RunRecord, now: Date, probe: LivenessProbe
     };
   }
   const beat = lease.heartbeatAt ?? lease.expiresAt;
+  // The run was alive at least until its last heartbeat or its last recorded state change.
+  const lastSeen = new Date(Math.max(lastActivity(record), Date.parse(beat))).toISOString();
   if (lease.host === probe.host && typeof lease.pid === 'number' && lease.pid !== process.pid && !probe.isAlive(lease.pid)) {
-    return { at: beat, reason: 'process-exited', cause: `its process (pid ${lease.pid} on ${lease.host}) ended without finishing the run; last heartbeat ${beat}` };
+    return { at: lastSeen, reason: 'process-exited', cause: `its process (pid ${lease.pid} on ${lease.host}) ended without finishing the run; last heartbeat ${beat}` };
   }
   if (now.getTime() > Date.parse(lease.expiresAt)) {
-    return { at: beat, reason: 'lease-expired', cause: `no heartbeat from pid ${lease.pid ?? '?'} on ${lease.host ?? '?'} since ${beat} (lease expired ${lease.expiresAt})` };
+    return { at: lastSeen, reason: 'lease-expired', cause: `no heartbeat from pid ${lease.pid ?? '?'} on ${lease.host ?? '?'} since ${beat} (lease expired ${lease.expiresAt})` };
   }
   return null;
 }

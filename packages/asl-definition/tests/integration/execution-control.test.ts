@@ -84,6 +84,19 @@ describe('the lease of a local run', () => {
     expect((await runs.get(record.runId))?.status).toBe('ABORTED');
   });
 
+  it('ends the aborted state no earlier than it started when the process died before its next heartbeat', async () => {
+    const pid = await deadPid();
+    // Last beat at the start; Consolidate entered 2 s later; killed before the next beat.
+    const record = runningRecord({ host: hostname(), pid, heartbeatAt: '2026-11-20T21:30:00.000Z', expiresAt: '2099-01-01T00:00:00.000Z' });
+    const [listed] = await (async () => {
+      await runs.put(record);
+      return listRuns(lake);
+    })();
+    const consolidate = listed?.states.find((s) => s.name === 'Consolidate');
+    expect(consolidate).toMatchObject({ status: 'aborted', endedAt: '2026-11-20T21:30:02.000Z' });
+    expect(listed?.durationMs).toBe(2000);
+  });
+
   it('keeps a run of a live process RUNNING until its lease expires, then aborts it', async () => {
     const live = { host: 'another-host', pid: 4242, heartbeatAt: '2026-11-20T21:30:05.000Z', expiresAt: '2026-11-20T21:30:35.000Z' };
     const record = runningRecord(live);
