@@ -59,6 +59,12 @@ function createHandler(
     } catch (error) {
       const e = error instanceof Error ? error : new Error(String(error));
       log.error('fetch failed', { job, error: e.name, message: e.message });
+      // Step Functions sees only the runtime's error document (errorType,
+      // errorMessage, trace), which has no request id; the message carries
+      // the function and request id, so the alert leads to the log lines.
+      if (context?.awsRequestId !== undefined && !e.message.includes(context.awsRequestId)) {
+        e.message = `${e.message} (function ${context.functionName ?? job}, request ${context.awsRequestId})`;
+      }
       throw e;
     }
   };

@@ -96,7 +96,11 @@ describe('ohlcv handler (in process, synthetic market, folder lake)', () => {
     const logger = memoryLogger();
     const handler = createOhlcvHandler({ source: failing, lake, now: FRIDAY_EVENING, logger });
 
-    await expect(handler({ date: '2024-03-15' }, { awsRequestId: 'req-9' })).rejects.toMatchObject({ name: 'UpstreamUnavailableError' });
+    await expect(handler({ date: '2024-03-15' }, { awsRequestId: 'req-9', functionName: 'prod-fibbars-ohlcv' })).rejects.toMatchObject({
+      name: 'UpstreamUnavailableError',
+      // What the alert shows (the error document has no request id): the way to the log lines.
+      message: 'vendor down (HTTP 503 after 4 retries) (function prod-fibbars-ohlcv, request req-9)',
+    });
     const errorLine = logger.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.level === 'error');
     expect(errorLine).toMatchObject({ correlation_id: 'req-9', error: 'UpstreamUnavailableError' });
   });

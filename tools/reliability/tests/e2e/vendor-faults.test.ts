@@ -175,6 +175,8 @@ describe('vendor faults no retry can absorb end in a named error, an alert and t
       setup: (v) => (v.always.grouped = { kind: 'status', status: 401, body: '{"status":"ERROR"}' }),
       errorName: 'ConfigError',
       state: 'FetchAll',
+      // The error document has no request id; the handler's message carries it to the alert.
+      detail: '(function fibbars-ohlcv, request ',
     },
     {
       name: 'absurd prices above the 1% gate',
