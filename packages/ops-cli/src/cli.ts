@@ -48,6 +48,7 @@ Examples:
   $ fibbars check                        # data health; exit 1 when something is found
   $ fibbars sql "SELECT ticker, max(close) AS high FROM ohlcv_21d GROUP BY ticker ORDER BY high DESC LIMIT 5"
   $ fibbars plot AOIZ --days 8 --out chart.html
+  $ fibbars executions --status FAILED   # then: fibbars describe latest, fibbars redrive latest
 
 Configuration: flags > environment (FIBBARS_LAKE, POLYGON_API_KEY, POLYGON_BASE_URL,
 AWS_REGION, AWS_ENDPOINT_URL_S3, FIBBARS_STATE_MACHINE_ARN) > defaults.`,

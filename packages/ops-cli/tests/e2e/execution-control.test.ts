@@ -41,16 +41,20 @@ async function records(): Promise<Rec[]> {
   return out;
 }
 
-/** Starts the real `fibbars run` in its own process group and waits until its record shows a state running. */
-async function startRun(known: Set<string>): Promise<{ child: ChildProcess; runId: string; stderr: () => string; exit: Promise<number | null> }> {
-  const child = spawn(process.execPath, [BIN, 'run', '--lake', lake, '--date', RUN_DATE, ...SYN], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts the real `fibbars run` (or `argv`) in its own process group and waits until its record shows a stage running. */
+async function startRun(
+  known: Set<string>,
+  argv: string[] = ['run', '--lake', lake, '--date', RUN_DATE, ...SYN],
+  kind?: string,
+): Promise<{ child: ChildProcess; runId: string; stderr: () => string; exit: Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, ...argv], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr?.setEncoding('utf8').on('data', (c: string) => (err += c));
   child.stdout?.resume();
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const mine = (await records()).find((r) => !known.has(r.runId) && r.kind === undefined);
+    const mine = (await records()).find((r) => !known.has(r.runId) && r.kind === kind);
     if (mine?.states.some((s) => s.status === 'running' && s.parent === undefined && s.name !== 'FetchAll')) {
       known.add(mine.runId);
       return { child, runId: mine.runId, stderr: () => err, exit };
@@ -169,6 +173,43 @@ describe('a killed run', () => {
       'fibbars: --status "DONE" is not an execution status: use one of RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE\n',
     );
     expect(await listFiles(lake)).toEqual(before);
+  });
+});
+
+describe('stopping and redriving a backfill', () => {
+  it('stops a running backfill before its next stage, then redrives it over the same range to SUCCEEDED', async () => {
+    const run = await startRun(known, ['backfill', '--from', '2026-10-01', '--to', '2026-10-30', '--lake', lake, ...SYN], 'backfill');
+    const res = await cli(['stop', run.runId, '--lake', lake]);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(new RegExp(`^stopped run ${run.runId}: ABORTED in (FetchSessions|Consolidate|Resample) \\(redrive it with "fibbars redrive ${run.runId}"\\)\n$`));
+    expect(await run.exit).toBe(1);
+    expect(run.stderr()).toContain(`the backfill ${run.runId} was stopped before its next stage`);
+
+    const redriven = await cli(['redrive', run.runId, '--lake', lake, '--json', ...SYN]);
+    expect(redriven.code).toBe(0);
+    const out = JSON.parse(redriven.stdout) as { runId: string; redriveCount: number; from: string; to: string };
+    expect(out).toMatchObject({ runId: run.runId, redriveCount: 1, from: '2026-10-01', to: '2026-10-30' });
+    const rec = (await records()).find((r) => r.runId === run.runId);
+    expect(rec).toMatchObject({ status: 'SUCCEEDED', kind: 'backfill', redriveCount: 1 });
+    expect(rec?.states.filter((s) => s.redrive === 1).map((s) => [s.name, s.status])).toEqual([
+      ['FetchSessions', 'succeeded'],
+      ['Consolidate', 'succeeded'],
+      ['Resample', 'succeeded'],
+    ]);
+  }, 180_000);
+});
+
+describe('--help of the execution commands', () => {
+  it.each([
+    ['stop', ['fibbars stop latest', 'fibbars stop daily-2026-11-25 --aws --error Operator --cause "vendor outage"']],
+    ['redrive', ['fibbars redrive latest', 'fibbars redrive daily-2026-11-25 --aws', 'only the branches that failed']],
+    ['describe', ['fibbars describe latest', 'fibbars describe 20261125T2130']],
+    ['executions', ['fibbars executions --status FAILED']],
+  ])('fibbars %s --help shows examples', async (command, lines) => {
+    const res = await cli([command, '--help']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('Examples:');
+    for (const line of lines) expect(res.stdout).toContain(line);
   });
 });
 
