@@ -24,7 +24,9 @@ interface AwsFlags {
   stateMachineArn?: string;
 }
 
-// StopExecution's limits: error 0-256 characters, cause 0-32768.
+// StopExecution's limits: error 0-256 characters, cause 0-32768
+// (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html).
+// RedriveExecution: https://docs.aws.amazon.com/step-functions/latest/apireference/API_RedriveExecution.html
 const MAX_ERROR = 256;
 const MAX_CAUSE = 32_768;
 

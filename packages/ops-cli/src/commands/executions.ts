@@ -347,6 +347,13 @@ export function registerExecutions(program: Command, ctx: Ctx): void {
     ctx.log.out(`${row.name}: ${row.status} ${what} (started ${row.startedAt ?? '-'}, ${row.durationMs === undefined ? '-' : duration(row.durationMs)})`);
     const redrives = typeof record.redriveCount === 'number' ? record.redriveCount : 0;
     if (redrives > 0) ctx.log.out(`redriven ${redrives} time${redrives === 1 ? '' : 's'}, last at ${String(record.redriveDate ?? '-')} from ${String(record.redriveFrom ?? '-')}`);
+    const lease = record.lease as { host?: string; pid?: number; heartbeatAt?: string } | undefined;
+    if (record.status === 'RUNNING' && lease) {
+      const open = [...(Array.isArray(record.states) ? (record.states as { name: string; parent?: string; status?: string }[]) : [])]
+        .reverse()
+        .find((s) => s.parent === undefined && s.status === 'running');
+      ctx.log.out(`running${open ? ` in ${open.name}` : ''}: pid ${lease.pid ?? '?'} on ${lease.host ?? '?'}, last heartbeat ${lease.heartbeatAt ?? '-'}`);
+    }
     const abort = record.abort as { state?: string; cause?: string; reason?: string } | undefined;
     if (record.status === 'ABORTED' && abort) {
       ctx.log.out(`aborted${abort.state ? ` in ${abort.state}` : ''}: ${abort.cause ?? abort.reason ?? 'stopped'}`);

@@ -216,6 +216,9 @@ describe('--help of the execution commands', () => {
 describe('stopping and interrupting a running run', () => {
   it('fibbars stop ends a run another process runs ABORTED, and that process says so', async () => {
     const run = await startRun(known);
+    const live = await cli(['describe', run.runId, '--lake', lake]);
+    expect(live.stdout).toMatch(new RegExp(`^${run.runId}: RUNNING for session ${RUN_DATE}`));
+    expect(live.stdout).toMatch(new RegExp(`\nrunning in \\w+: pid ${run.child.pid} on .+, last heartbeat 20\\d\\d-`));
     const res = await cli(['stop', run.runId, '--lake', lake, '--cause', 'wrong session', '--json']);
     expect(res.code).toBe(0);
     const out = JSON.parse(res.stdout) as { status: string; state: string; cause: string };
