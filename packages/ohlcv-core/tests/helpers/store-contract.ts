@@ -137,5 +137,21 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Obj
       expect((await runs.list()).map((r) => r.runId)).toEqual(['run-1', 'run-2']);
       await expect(runs.put({ runId: '../evil' })).rejects.toBeInstanceOf(ConfigError);
     });
+
+    it('keeps a stop request beside the run record, out of the listing, until it is cleared', async () => {
+      const store = await makeStore();
+      const runs = new RunStore(store);
+      await runs.put({ runId: 'run-1', status: 'RUNNING' });
+      expect(await runs.stopRequest('run-1')).toBeNull();
+      await runs.requestStop('run-1', { at: '2026-11-25T21:40:00.000Z', cause: 'wrong session' });
+      expect(await runs.stopRequest('run-1')).toEqual({ runId: 'run-1', at: '2026-11-25T21:40:00.000Z', cause: 'wrong session' });
+      expect(await store.exists('_runs/_stop/run-1.json')).toBe(true);
+      // The record is untouched and the request is no run of its own.
+      expect(await runs.get('run-1')).toEqual({ runId: 'run-1', status: 'RUNNING' });
+      expect((await runs.list()).map((r) => r.runId)).toEqual(['run-1']);
+      await runs.clearStop('run-1');
+      expect(await runs.stopRequest('run-1')).toBeNull();
+      await expect(runs.requestStop('../evil', {})).rejects.toBeInstanceOf(ConfigError);
+    });
   });
 }
