@@ -28,6 +28,12 @@ export interface TestS3Server {
   env: Record<string, string>;
   /** Number of PUTs the hook answered with 412. */
   rejectedConditionalPuts(): number;
+  /**
+   * How the server treats `If-None-Match: *` from now on: `enforce` (as S3,
+   * the default), `ignore` (as the bare emulator and some S3-compatible
+   * stores: the PUT overwrites), `refuse` (as OpenStack Swift: 501 NotImplemented).
+   */
+  setConditionalWrites(mode: 'enforce' | 'ignore' | 'refuse'): void;
   createBucket(name?: string): Promise<string>;
   stop(): Promise<void>;
 }
@@ -59,9 +65,21 @@ export async function startS3Server(): Promise<TestS3Server> {
   const locks = new Map<string, Promise<void>>();
   let rejected = 0;
   let port = 0;
+  let mode: 'enforce' | 'ignore' | 'refuse' = 'enforce';
 
   app.addHook('onRequest', async (request, reply) => {
     if (request.method !== 'PUT' || request.headers['if-none-match'] !== '*') return;
+    if (mode === 'ignore') return;
+    if (mode === 'refuse') {
+      reply
+        .code(501)
+        .header('content-type', 'application/xml')
+        .send(
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NotImplemented</Code>' +
+            '<Message>A header you provided implies functionality that is not implemented</Message><Header>If-None-Match</Header></Error>',
+        );
+      return reply;
+    }
     const objectPath = request.url.split('?')[0] ?? request.url;
     if (request.url.includes('uploadId=')) return; // a multipart part
     // Wait for any conditional PUT of the same key to finish, then hold the key.
@@ -115,6 +133,9 @@ export async function startS3Server(): Promise<TestS3Server> {
       AWS_SECRET_ACCESS_KEY: 'test',
     },
     rejectedConditionalPuts: () => rejected,
+    setConditionalWrites: (m) => {
+      mode = m;
+    },
     createBucket,
     async stop() {
       client.destroy();

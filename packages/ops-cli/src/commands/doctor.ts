@@ -4,14 +4,17 @@ import path from 'node:path';
 import { DescribeStateMachineCommand } from '@aws-sdk/client-sfn';
 import { GetScheduleCommand } from '@aws-sdk/client-scheduler';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { nyse } from '@fibbars/ohlcv-core/calendar';
 import { openStore } from '@fibbars/ohlcv-core/storage';
 import type { Command } from 'commander';
 import type { Ctx } from '../context.js';
 import { requireStateMachine, schedulerClient, sfnClient, stsClient } from '../aws.js';
 import { resolveDeployment, type Deployment } from '../deployment.js';
 import { isS3Uri, type Config } from '../config.js';
+import { defaultSession } from '../dates.js';
 import { CommandFailedError } from '../errors.js';
 import { committedDatasets } from '../lake-access.js';
+import { loadCore } from '../seams.js';
 import { example, jsonOption, lakeOption } from '../options.js';
 
 export interface Check {
@@ -31,7 +34,7 @@ export function checkNode(version: string): Check {
     : { name: 'node', status: 'fail', detail: `Node ${version} is too old`, fix: `install Node ${MIN_NODE.join('.')} or newer` };
 }
 
-async function checkLake(cfg: Config): Promise<Check[]> {
+async function checkLake(cfg: Config, now: Date): Promise<Check[]> {
   const checks: Check[] = [];
   if (!isS3Uri(cfg.lake)) {
     const stat = await fs.stat(cfg.lake).catch(() => null);
@@ -61,20 +64,69 @@ async function checkLake(cfg: Config): Promise<Check[]> {
   } catch (err) {
     return [{ name: 'lake read', status: 'fail', detail: `cannot list ${cfg.lakeInput}: ${(err as Error).message}`, fix: 'check the path or bucket and your permissions' }];
   }
-  const probe = `_doctor/probe-${randomBytes(6).toString('hex')}.txt`;
-  try {
-    await store.put(probe, 'fibbars doctor probe\n');
-    const back = (await store.get(probe)).toString('utf8');
-    await store.delete(probe);
-    checks.push(
-      back === 'fibbars doctor probe\n'
-        ? { name: 'lake write', status: 'ok', detail: 'wrote, read back and deleted a probe object' }
-        : { name: 'lake write', status: 'fail', detail: 'the probe object read back differently', fix: 'check the storage backend' },
-    );
-  } catch (err) {
-    checks.push({ name: 'lake write', status: 'fail', detail: `cannot write to ${cfg.lakeInput}: ${(err as Error).message}`, fix: 'grant write access or pick another lake' });
-  }
+  checks.push(await checkCreateOnly(store, cfg));
+  checks.push(await checkFreshness(cfg, now));
   return checks;
+}
+
+/**
+ * Commits are create-only writes (S3 `If-None-Match: *`, DESIGN §3.2): a
+ * store that ignores the header lets two writers publish the same version,
+ * and one that refuses it (OpenStack Swift answers 501) fails every commit.
+ * A plain PUT proves neither, so the probe is written create-only twice:
+ * the first must land and read back, the second must be refused.
+ */
+async function checkCreateOnly(store: ReturnType<typeof openStore>, cfg: Config): Promise<Check> {
+  const probe = `_doctor/probe-${randomBytes(6).toString('hex')}.txt`;
+  const body = 'fibbars doctor probe\n';
+  try {
+    try {
+      await store.putIfAbsent(probe, body);
+    } catch (err) {
+      const e = err as Error & { $metadata?: { httpStatusCode?: number } };
+      const status = e.$metadata?.httpStatusCode;
+      if (status === 501 || e.name === 'NotImplemented') {
+        return { name: 'lake write', status: 'fail', detail: `${cfg.lakeInput} refuses conditional writes (If-None-Match, HTTP 501): every commit would fail`, fix: 'use a store that supports S3 conditional writes (AWS S3, MinIO, Ceph RGW)' };
+      }
+      return { name: 'lake write', status: 'fail', detail: `cannot write to ${cfg.lakeInput}: ${firstLine(e.message)}`, fix: 'grant write access or pick another lake' };
+    }
+    if ((await store.get(probe)).toString('utf8') !== body) {
+      return { name: 'lake write', status: 'fail', detail: 'the probe object read back differently', fix: 'check the storage backend' };
+    }
+    try {
+      await store.putIfAbsent(probe, 'a second writer\n');
+    } catch (err) {
+      if ((err as Error).name === 'CommitConflictError') {
+        return { name: 'lake write', status: 'ok', detail: 'create-only write landed, read back, and a second one was refused' };
+      }
+      return { name: 'lake write', status: 'fail', detail: `the second create-only write failed oddly: ${firstLine((err as Error).message)}`, fix: 'check the storage backend' };
+    }
+    return {
+      name: 'lake write',
+      status: 'fail',
+      detail: `${cfg.lakeInput} ignores If-None-Match: a second create-only write of the same key succeeded, so two writers could commit the same version`,
+      fix: 'use a store that supports S3 conditional writes (AWS S3, MinIO, Ceph RGW)',
+    };
+  } finally {
+    await store.delete(probe).catch(() => undefined);
+  }
+}
+
+/** The daily history's latest session against the latest closed session (16:30 New York cut-off), from the head commit's file stats. */
+async function checkFreshness(cfg: Config, now: Date): Promise<Check> {
+  const head = await (await loadCore()).openLake(cfg.lake).head('ohlcv_1d');
+  if (!head) return { name: 'lake freshness', status: 'warn', detail: 'no daily history yet', fix: `fibbars run --lake ${cfg.lakeInput}` };
+  const latest = head.files.reduce<string | null>((m, f) => (f.maxDate !== null && (m === null || f.maxDate > m) ? f.maxDate : m), null);
+  const expected = defaultSession(now);
+  if (latest === null) return { name: 'lake freshness', status: 'warn', detail: 'the daily history holds no rows', fix: `fibbars run --lake ${cfg.lakeInput}` };
+  if (latest >= expected) return { name: 'lake freshness', status: 'ok', detail: `latest session ${latest} (the latest closed one)` };
+  const behind = nyse.sessionsBetween(latest, expected).length - 1;
+  return {
+    name: 'lake freshness',
+    status: 'warn',
+    detail: `latest session ${latest}, ${behind} session(s) behind ${expected}`,
+    fix: `fibbars run --lake ${cfg.lakeInput} (a run catches up the missing sessions)`,
+  };
 }
 
 async function checkApiKey(cfg: Config): Promise<Check[]> {
@@ -154,7 +206,7 @@ export function registerDoctor(program: Command, ctx: Ctx): void {
   example(cmd, 'fibbars doctor', 'fibbars doctor --aws --json');
   cmd.action(async (opts: { lake?: string; aws?: boolean; env?: string; stateMachineArn?: string; json?: boolean }) => {
     const cfg = ctx.config({ lake: opts.lake, stateMachineArn: opts.stateMachineArn, env: opts.env });
-    const checks: Check[] = [checkNode(process.versions.node), ...(await checkLake(cfg)), ...(await checkApiKey(cfg))];
+    const checks: Check[] = [checkNode(process.versions.node), ...(await checkLake(cfg, ctx.now())), ...(await checkApiKey(cfg))];
     if (opts.aws) checks.push(...(await checkAws(cfg)));
     const failed = checks.filter((c) => c.status === 'fail');
     if (opts.json) ctx.log.json({ ok: failed.length === 0, checks });

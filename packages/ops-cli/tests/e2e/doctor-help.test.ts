@@ -48,6 +48,7 @@ describe('fibbars doctor', () => {
       ['node', 'ok'],
       ['lake read', 'warn'],
       ['lake write', 'ok'],
+      ['lake freshness', 'warn'],
       ['api key', 'ok'],
     ]);
     expect(seen).toEqual(['GET /v3/reference/tickers?limit=1 Bearer good-key']);

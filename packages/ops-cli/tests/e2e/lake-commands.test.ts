@@ -271,6 +271,28 @@ describe('fibbars plot', () => {
   });
 });
 
+describe('fibbars doctor on a lake', () => {
+  const freshness = async (now: Date) => {
+    const res = await cli(['doctor', '--lake', lake, '--json'], { now });
+    return (JSON.parse(res.stdout) as { checks: { name: string; status: string; detail: string; fix?: string }[] }).checks.find((c) => c.name === 'lake freshness');
+  };
+
+  it('says how many sessions the daily history is behind the latest closed session', async () => {
+    // The fixed clock is after the close of 2026-11-25; the lake ends at RUN_DATE (2026-11-20).
+    expect(await freshness(new Date('2026-11-26T02:00:00Z'))).toEqual({
+      name: 'lake freshness',
+      status: 'warn',
+      detail: `latest session ${RUN_DATE}, 3 session(s) behind 2026-11-25`,
+      fix: `fibbars run --lake ${lake} (a run catches up the missing sessions)`,
+    });
+  });
+
+  it('is ok when the latest closed session is in the lake (before the 16:30 cut-off of the next one)', async () => {
+    // 2026-11-23 12:00 New York: the 23rd has not closed yet, so the 20th is the latest closed session.
+    expect(await freshness(new Date('2026-11-23T17:00:00Z'))).toMatchObject({ status: 'ok', detail: `latest session ${RUN_DATE} (the latest closed one)` });
+  });
+});
+
 describe('fibbars gaps', () => {
   it('reports no missing session in a fully fetched lake, and each per-ticker hole is a real hole', async () => {
     const text = await cli(['gaps', '--lake', lake]);

@@ -63,8 +63,26 @@ describe('fibbars on an s3:// lake', () => {
     const checks = (JSON.parse(res.stdout) as { checks: { name: string; status: string }[] }).checks;
     expect(checks.filter((c) => c.name.startsWith('lake'))).toEqual([
       expect.objectContaining({ name: 'lake read', status: 'ok' }),
-      expect.objectContaining({ name: 'lake write', status: 'ok' }),
+      { name: 'lake write', status: 'ok', detail: 'create-only write landed, read back, and a second one was refused' },
+      expect.objectContaining({ name: 'lake freshness' }),
     ]);
+    const probes = (await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'lake/_doctor/' }))).Contents ?? [];
+    expect(probes).toEqual([]);
+  });
+
+  it.each([
+    ['ignores If-None-Match (a second create-only write lands)', 'ignore', /ignores If-None-Match: a second create-only write of the same key succeeded/],
+    ['refuses If-None-Match with 501, as OpenStack Swift does', 'refuse', /refuses conditional writes \(If-None-Match, HTTP 501\): every commit would fail/],
+  ] as const)('doctor fails a store that %s, exit 1, and leaves no probe behind', async (_what, mode, detail) => {
+    s3.setConditionalWrites(mode);
+    try {
+      const res = await cli(['doctor', '--lake', lake, '--json'], { env: s3.env });
+      expect(res.code).toBe(1);
+      const write = (JSON.parse(res.stdout) as { checks: { name: string; status: string; detail: string; fix?: string }[] }).checks.find((c) => c.name === 'lake write');
+      expect(write).toMatchObject({ status: 'fail', detail: expect.stringMatching(detail), fix: expect.stringContaining('conditional writes') });
+    } finally {
+      s3.setConditionalWrites('enforce');
+    }
     const probes = (await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'lake/_doctor/' }))).Contents ?? [];
     expect(probes).toEqual([]);
   });
