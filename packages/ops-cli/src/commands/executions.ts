@@ -309,6 +309,7 @@ export function registerExecutions(program: Command, ctx: Ctx): void {
         stoppedAt: desc.stopDate?.toISOString(),
         error: desc.error ?? view.failure?.error,
         cause: desc.cause ?? view.failure?.cause,
+        ...(desc.redriveCount ? { redriveCount: desc.redriveCount, redriveDate: desc.redriveDate?.toISOString() } : {}),
         states: view.states,
       };
       if (opts.json) {
@@ -316,6 +317,9 @@ export function registerExecutions(program: Command, ctx: Ctx): void {
         return;
       }
       ctx.log.out(`${result.name}: ${result.status} (started ${result.startedAt ?? '-'}, stopped ${result.stoppedAt ?? '-'})`);
+      if (desc.redriveCount) {
+        ctx.log.out(`redriven ${desc.redriveCount} time${desc.redriveCount === 1 ? '' : 's'}, last at ${desc.redriveDate?.toISOString() ?? '-'}`);
+      }
       // The state names of the stage that failed and the deployment's log groups (stack naming, `<prefix>-daily-pipeline`).
       const logs = deployedLogLocations(sm.name.replace(/-daily-pipeline$/, ''));
       const failedStage = view.states.find((s) => s.type === 'Pass' && s.name.endsWith('Failed') && s.name !== 'PipelineFailed')?.name.replace(/Failed$/, '');

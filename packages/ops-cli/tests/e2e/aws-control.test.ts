@@ -38,8 +38,12 @@ const listed = (...names: string[]) => ({
 });
 
 const sfn = mockClient(SFNClient);
-beforeEach(() => sfn.reset());
-afterEach(() => sfn.reset());
+beforeEach(() => {
+  sfn.reset();
+});
+afterEach(() => {
+  sfn.reset();
+});
 
 const oneLine = (text: string) => expect(text.trimEnd().split('\n')).toHaveLength(1);
 
@@ -144,6 +148,23 @@ describe('fibbars describe latest --aws and executions --status', () => {
     expect(res.code).toBe(0);
     expect(sfn.commandCalls(DescribeExecutionCommand)[0]!.args[0].input).toEqual({ executionArn: EXEC('daily-2026-11-25') });
     expect(JSON.parse(res.stdout)).toMatchObject({ name: 'daily-2026-11-25', status: 'FAILED' });
+  });
+
+  it('shows the redrive count and date DescribeExecution gives', async () => {
+    sfn.on(DescribeExecutionCommand).resolves({
+      executionArn: EXEC('daily-2026-11-23'),
+      name: 'daily-2026-11-23',
+      status: 'SUCCEEDED',
+      stateMachineArn: ARN,
+      startDate: new Date('2026-11-23T21:30:00Z'),
+      redriveCount: 2,
+      redriveDate: new Date('2026-11-24T08:00:00Z'),
+    });
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [] });
+    const text = await cli(['describe', 'daily-2026-11-23', '--aws'], { env: ENV });
+    expect(text.stdout).toContain('\nredriven 2 times, last at 2026-11-24T08:00:00.000Z\n');
+    const json = JSON.parse((await cli(['describe', 'daily-2026-11-23', '--aws', '--json'], { env: ENV })).stdout) as Record<string, unknown>;
+    expect(json).toMatchObject({ redriveCount: 2, redriveDate: '2026-11-24T08:00:00.000Z' });
   });
 
   it('passes the status to ListExecutions as statusFilter', async () => {
