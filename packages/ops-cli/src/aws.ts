@@ -4,6 +4,7 @@ import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { STSClient } from '@aws-sdk/client-sts';
 import { withOneLineErrors } from './aws-errors.js';
 import type { Config } from './config.js';
+import { resolveDeployment } from './deployment.js';
 import { UsageError } from './errors.js';
 
 const ARN = /^arn:aws[a-zA-Z-]*:states:([a-z0-9-]+):(\d{12}):stateMachine:([A-Za-z0-9_-]{1,80})$/;
@@ -28,6 +29,16 @@ export function requireStateMachine(cfg: Config): StateMachineRef {
     throw new UsageError(`"${arn}" is not a state machine ARN: expected arn:aws:states:<region>:<account>:stateMachine:<name>`);
   }
   return { arn, region: m[1] as string, account: m[2] as string, name: m[3] as string, partition: arn.split(':')[1] as string };
+}
+
+/**
+ * The state machine an `--aws` command acts on: `--state-machine-arn` /
+ * FIBBARS_STATE_MACHINE_ARN when given, else the output StateMachineArn of
+ * the stack of `--env` (`deployment.ts`).
+ */
+export async function stateMachineOf(cfg: Config): Promise<StateMachineRef> {
+  const deployment = await resolveDeployment(cfg, { stateMachine: true });
+  return requireStateMachine({ ...cfg, stateMachineArn: deployment.stateMachineArn });
 }
 
 export function executionArn(sm: StateMachineRef, name: string): string {

@@ -9,7 +9,7 @@ import { nyse } from '@fibbars/ohlcv-core/calendar';
 import type { RunRecord } from '@fibbars/ohlcv-core/storage';
 import type { Command } from 'commander';
 import type { Ctx } from '../context.js';
-import { requireStateMachine, sfnClient } from '../aws.js';
+import { sfnClient, stateMachineOf } from '../aws.js';
 import { UsageError } from '../errors.js';
 import { duration } from '../format.js';
 import { awsOptions, example, jsonOption, lakeOption, sourceOption } from '../options.js';
@@ -21,6 +21,7 @@ import { executeLocalPipeline } from './run.js';
 
 interface AwsFlags {
   aws?: boolean;
+  env?: string;
   stateMachineArn?: string;
 }
 
@@ -39,9 +40,9 @@ function checkStopText(opts: { error?: string; cause?: string }): void {
   }
 }
 
-function awsTarget(ctx: Ctx, opts: AwsFlags) {
-  const cfg = ctx.config({ stateMachineArn: opts.stateMachineArn });
-  const sm = requireStateMachine(cfg);
+async function awsTarget(ctx: Ctx, opts: AwsFlags) {
+  const cfg = ctx.config({ stateMachineArn: opts.stateMachineArn, env: opts.env });
+  const sm = await stateMachineOf(cfg);
   return { sm, client: sfnClient(cfg, sm) };
 }
 
@@ -71,7 +72,7 @@ export function registerControl(program: Command, ctx: Ctx): void {
   stop.action(async (arg: string, opts: AwsFlags & { lake?: string; error?: string; cause?: string; json?: boolean }) => {
     checkStopText(opts);
     if (opts.aws) {
-      const { sm, client } = awsTarget(ctx, opts);
+      const { sm, client } = await awsTarget(ctx, opts);
       const { arn, out } = await onAwsExecution(client, sm, arg, async (a) => ({
         arn: a,
         out: await client.send(
@@ -134,7 +135,7 @@ skipped, so it resumes where it stopped. Only FAILED, ABORTED and TIMED_OUT runs
   );
   redrive.action(async (arg: string, opts: AwsFlags & SourceFlags & { lake?: string; json?: boolean }) => {
     if (opts.aws) {
-      const { sm, client } = awsTarget(ctx, opts);
+      const { sm, client } = await awsTarget(ctx, opts);
       try {
         const { arn, out } = await onAwsExecution(client, sm, arg, async (a) => ({
           arn: a,

@@ -20,7 +20,7 @@ import {
 import { openStore, RunStore, type RunRecord } from '@fibbars/ohlcv-core/storage';
 import type { Command } from 'commander';
 import type { Ctx } from '../context.js';
-import { executionArn, requireStateMachine, sfnClient, type StateMachineRef } from '../aws.js';
+import { executionArn, sfnClient, stateMachineOf, type StateMachineRef } from '../aws.js';
 import { positiveInt } from '../config.js';
 import { LakeNotFoundError, UsageError } from '../errors.js';
 import { duration, table } from '../format.js';
@@ -247,13 +247,13 @@ export function registerExecutions(program: Command, ctx: Ctx): void {
     'after',
     '\nLocal runs and backfills are listed from the lake\'s run records. A run whose process died (Ctrl-C, SIGKILL)\nis shown ABORTED, in the state it was in, as soon as that is known.\n',
   );
-  list.action(async (opts: { limit: string; status?: string; lake?: string; aws?: boolean; stateMachineArn?: string; json?: boolean }) => {
+  list.action(async (opts: { limit: string; status?: string; lake?: string; aws?: boolean; env?: string; stateMachineArn?: string; json?: boolean }) => {
     const limit = positiveInt('--limit', opts.limit, { max: 1000 });
     const status = opts.status === undefined ? undefined : parseStatus(opts.status);
     let rows: ExecutionRow[];
     if (opts.aws) {
-      const cfg = ctx.config({ stateMachineArn: opts.stateMachineArn });
-      const sm = requireStateMachine(cfg);
+      const cfg = ctx.config({ stateMachineArn: opts.stateMachineArn, env: opts.env });
+      const sm = await stateMachineOf(cfg);
       const out = await sfnClient(cfg, sm).send(
         new ListExecutionsCommand({ stateMachineArn: sm.arn, maxResults: limit, ...(status ? { statusFilter: status as SfnExecutionStatus } : {}) }),
       );
@@ -291,10 +291,10 @@ export function registerExecutions(program: Command, ctx: Ctx): void {
     'fibbars describe backfill-20261125       # backfills are executions too',
     'fibbars describe daily-2026-11-25 --aws',
   );
-  describe.action(async (name: string, opts: { lake?: string; aws?: boolean; stateMachineArn?: string; json?: boolean }) => {
+  describe.action(async (name: string, opts: { lake?: string; aws?: boolean; env?: string; stateMachineArn?: string; json?: boolean }) => {
     if (opts.aws) {
-      const cfg = ctx.config({ stateMachineArn: opts.stateMachineArn });
-      const sm = requireStateMachine(cfg);
+      const cfg = ctx.config({ stateMachineArn: opts.stateMachineArn, env: opts.env });
+      const sm = await stateMachineOf(cfg);
       const client = sfnClient(cfg, sm);
       const { arn, desc } = await onAwsExecution(client, sm, name, async (a) => ({
         arn: a,

@@ -3,7 +3,7 @@ import { explainFailure, localLogLocations } from '@fibbars/asl-definition';
 import { openStore } from '@fibbars/ohlcv-core/storage';
 import type { Command } from 'commander';
 import type { Ctx } from '../context.js';
-import { checkExecutionName, executionArn, requireStateMachine, sfnClient } from '../aws.js';
+import { checkExecutionName, executionArn, sfnClient, stateMachineOf } from '../aws.js';
 import { positiveInt } from '../config.js';
 import { defaultSession, parseSession, sessionsBefore } from '../dates.js';
 import { CommandFailedError, ExitError } from '../errors.js';
@@ -23,6 +23,7 @@ type RunOpts = SourceFlags & {
   aws?: boolean;
   name?: string;
   stateMachineArn?: string;
+  env?: string;
   backfillSessions: string;
   json?: boolean;
 };
@@ -44,8 +45,8 @@ const TASK_STATES = ['FetchOhlcv', 'FetchMeta', 'Consolidate', ...DEFAULT_INTERV
 
 async function runAws(ctx: Ctx, opts: RunOpts): Promise<void> {
   const date = opts.date ? parseSession('--date', opts.date, ctx.now()) : defaultSession(ctx.now());
-  const cfg = ctx.config({ stateMachineArn: opts.stateMachineArn });
-  const sm = requireStateMachine(cfg);
+  const cfg = ctx.config({ stateMachineArn: opts.stateMachineArn, env: opts.env });
+  const sm = await stateMachineOf(cfg);
   const name = checkExecutionName(opts.name ?? `daily-${date}`);
   const input = JSON.stringify({ date, ...(opts.lake ? { lake: cfg.lake } : {}) });
   const client = sfnClient(cfg, sm);

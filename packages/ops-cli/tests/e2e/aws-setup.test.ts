@@ -153,6 +153,16 @@ describe('the deployed names come from the stack outputs', () => {
     ]);
   });
 
+  it('executions --aws lists the executions of the state machine the stack of --env names', async () => {
+    aws.state.sfn['ListExecutions'] = { executions: [{ executionArn: `${SM_ARN.replace(':stateMachine:', ':execution:')}:daily-2026-11-20`, stateMachineArn: SM_ARN, name: 'daily-2026-11-20', status: 'SUCCEEDED', startDate: 1763674200, stopDate: 1763675000 }] };
+    const res = await fibbars(['executions', '--aws', '--env', 'dev', '--json'], withServer());
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(JSON.stringify(JSON.parse(res.stdout))).toContain('daily-2026-11-20');
+    expect(aws.calls.map((c) => c.operation)).toEqual(['DescribeStacks', 'ListExecutions']);
+    expect(aws.calls[1]?.params).toMatchObject({ stateMachineArn: SM_ARN });
+  });
+
   it('a schedule name given by flag needs no CloudFormation call', async () => {
     const res = await fibbars(['schedule', 'status', '--aws', '--schedule-name', 'dev-fibbars-daily'], withServer());
     expect(res.code).toBe(0);

@@ -87,8 +87,30 @@ describe('fibbars run --aws', () => {
     expect(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input).toMatchObject({ stateMachineArn: other, name: 'rerun-1' });
   });
 
+  it('reads the state machine from the stack of --env when no ARN is given', async () => {
+    const arn = 'arn:aws:states:us-east-1:123456789012:stateMachine:dev-fibbars-daily-pipeline';
+    cloudFormation
+      .on(DescribeStacksCommand, { StackName: 'dev-fibbars' })
+      .resolves({ Stacks: [{ StackName: 'dev-fibbars', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: [{ OutputKey: 'StateMachineArn', OutputValue: arn }] }] });
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'x', startDate: new Date() });
+    const res = await cli(['run', '--aws', '--env', 'dev', '--date', '2026-11-20'], { env: { AWS_REGION: 'us-east-1' } });
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input).toMatchObject({ stateMachineArn: arn, name: 'daily-2026-11-20' });
+  });
+
+  it('says which stack is missing, with the fix, when the environment is not deployed', async () => {
+    cloudFormation.on(DescribeStacksCommand).rejects(Object.assign(new Error('Stack with id prod-fibbars does not exist'), { name: 'ValidationError' }));
+    const res = await cli(['run', '--aws', '--date', '2026-11-20'], { env: { AWS_REGION: 'eu-west-1' } });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe(
+      'fibbars: no stack prod-fibbars in eu-west-1 (environment prod): deploy it (nx run infra:deploy -- --env prod), choose another with --env, or pass --state-machine-arn\n',
+    );
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
   it.each([
-    [{}, ['--date', '2026-11-20'], /^fibbars: --aws needs the state machine: pass --env dev\|prod to read it from the stack, or --state-machine-arn /],
+    [{ FIBBARS_ENV: 'staging' }, ['--date', '2026-11-20'], /^fibbars: FIBBARS_ENV "staging" is not a deployment environment: use dev or prod/],
     [ENV, ['--date', '2026-07-03'], /^fibbars: 2026-07-03 is not an NYSE session/],
     [ENV, ['--date', '2026-11-20', '--name', 'bad name!'], /^fibbars: execution name "bad name!" is not valid/],
     [{ FIBBARS_STATE_MACHINE_ARN: 'arn:aws:lambda:x' }, [], /^fibbars: "arn:aws:lambda:x" is not a state machine ARN/],
