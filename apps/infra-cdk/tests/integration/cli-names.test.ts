@@ -15,6 +15,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { deployedLogLocations } from '@fibbars/asl-definition';
 import { startAwsControlPlane, type ControlPlane, type StackOutput } from '@fibbars/testing';
 import { OUTPUT_KEYS } from '../../src/names.js';
 import { resourcesOf, synthesize } from '../unit/support/synth.js';
@@ -25,6 +26,7 @@ const require = createRequire(import.meta.url);
 const FIBBARS = join(dirname(require.resolve('@fibbars/ops-cli/package.json')), 'dist', 'bin.js');
 
 let aws: ControlPlane;
+let logGroups: string[];
 let stateMachineName: string;
 let schedule: { Name: string; GroupName: string };
 
@@ -37,6 +39,7 @@ beforeAll(async () => {
   const [smId, sm] = stateMachines[0]!;
   const [scheduleId, sc] = schedules[0]!;
   stateMachineName = sm.Properties?.['StateMachineName'] as string;
+  logGroups = Object.values(resourcesOf(template, 'AWS::Logs::LogGroup')).map((g) => g.Properties?.['LogGroupName'] as string);
   schedule = { Name: sc.Properties?.['Name'] as string, GroupName: (sc.Properties?.['GroupName'] as string | undefined) ?? 'default' };
   const refs: Record<string, string> = {
     [smId]: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${stateMachineName}`,
@@ -104,6 +107,11 @@ describe('the fibbars command against the synthesized stack', () => {
   it('the template declares the outputs the CLI reads', () => {
     const keys = aws.state.stacks['dev-fibbars']?.outputs.map((o) => o.OutputKey);
     expect(keys).toEqual(expect.arrayContaining([OUTPUT_KEYS.stateMachineArn, OUTPUT_KEYS.scheduleName, OUTPUT_KEYS.scheduleGroupName]));
+  });
+
+  it('describe --aws names log groups the template creates (the alert leads to real logs)', () => {
+    const logs = deployedLogLocations(stateMachineName.replace(/-daily-pipeline$/, ''));
+    expect(logGroups).toEqual(expect.arrayContaining([logs.jobLogGroup, ...logs.functionLogGroups]));
   });
 
   it('schedule status --env dev reaches the schedule the template creates', async () => {
