@@ -57,6 +57,20 @@ export function datasetDays(dataset: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/**
+ * Whether `name` is a dataset name the lake knows: `ohlcv_1d`, `ohlcv_<N>d`
+ * (N from 2 to 9999), `splits` or `tickers`. Narrows a string (say, from a
+ * listing or a user) to the type `read` and `scan` take.
+ */
+export function isDataset(name: string): name is Dataset {
+  try {
+    datasetSpec(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function datasetSpec(dataset: string): DatasetSpec {
   if (dataset === 'ohlcv_1d') return { schema: SILVER_DAILY_SCHEMA, span: ['date', 'date'], partitioned: true };
   if (dataset === 'splits') return { schema: SPLITS_SCHEMA, span: ['execution_date', 'execution_date'], partitioned: false };
@@ -277,24 +291,17 @@ export class Lake {
   }
 
   /** Datasets that have at least one version. */
-  async datasets(): Promise<string[]> {
+  async datasets(): Promise<Dataset[]> {
     if (this.store.listChildren) {
       // One listing of the dataset folders, not of every commit record ever written.
-      const names = (await this.store.listChildren('_commits/')).filter((n) => {
-        try {
-          datasetSpec(n);
-          return true;
-        } catch {
-          return false;
-        }
-      });
+      const names = (await this.store.listChildren('_commits/')).filter(isDataset);
       const present = await Promise.all(names.map(async (n) => (await this.versions(n)).length > 0));
       return names.filter((_, i) => present[i]);
     }
-    const names = new Set<string>();
+    const names = new Set<Dataset>();
     for (const { key } of await this.store.list('_commits/')) {
       const m = /^_commits\/([^/]+)\/\d{20}\.json$/.exec(key);
-      if (m?.[1]) names.add(m[1]);
+      if (m?.[1] && isDataset(m[1])) names.add(m[1]);
     }
     return [...names].sort();
   }
@@ -345,7 +352,7 @@ export class Lake {
    * version whose date range can overlap `[from, to]`, filtered to `tickers`.
    * An empty dataset reads as an empty frame with the dataset's schema.
    */
-  async read(dataset: string, options: ReadOptions = {}): Promise<DataFrame> {
+  async read(dataset: Dataset, options: ReadOptions = {}): Promise<DataFrame> {
     const spec = datasetSpec(dataset);
     if (options.from !== undefined) assertSession(options.from, 'from');
     if (options.to !== undefined) assertSession(options.to, 'to');
@@ -422,7 +429,7 @@ export class Lake {
    * const lf = await lake.scan('ohlcv_1d', { from: '2024-01-01' });
    * const counts = await lf.groupBy('date').len().collect();
    */
-  async scan(dataset: string, options: ReadOptions = {}): Promise<LazyDataFrame> {
+  async scan(dataset: Dataset, options: ReadOptions = {}): Promise<LazyDataFrame> {
     const spec = datasetSpec(dataset);
     if (options.from !== undefined) assertSession(options.from, 'from');
     if (options.to !== undefined) assertSession(options.to, 'to');

@@ -3,6 +3,7 @@
  * interval is one the lake holds, the ticker is known. Each failure is one
  * line naming the problem and the fix; none of them writes anything.
  */
+import type { Dataset } from '@fibbars/ohlcv-core';
 import { openStore, type ObjectStore } from '@fibbars/ohlcv-core/storage';
 import type { Config } from './config.js';
 import { IntervalNotConfiguredError, LakeNotFoundError, UnknownTickerError, UsageError } from './errors.js';
@@ -12,17 +13,22 @@ export interface OpenedLake {
   store: ObjectStore;
   lake: LakeLike;
   /** Datasets with at least one commit, e.g. `ohlcv_1d`, `ohlcv_5d`. */
-  datasets: string[];
+  datasets: Dataset[];
 }
 
 /** Datasets with at least one commit under `_commits/<dataset>/`. */
-export async function committedDatasets(store: ObjectStore): Promise<string[]> {
-  const names = new Set<string>();
+export async function committedDatasets(store: ObjectStore): Promise<Dataset[]> {
+  const names = new Set<Dataset>();
   for (const o of await store.list('_commits/')) {
     const m = /^_commits\/([^/]+)\/\d+\.json$/.exec(o.key);
-    if (m?.[1]) names.add(m[1]);
+    if (m?.[1] && isDatasetName(m[1])) names.add(m[1]);
   }
   return [...names].sort(compareDatasets);
+}
+
+/** ohlcv-core's dataset names (its `isDataset`), checked here without loading Polars: ops-cli starts fast. */
+function isDatasetName(name: string): name is Dataset {
+  return /^ohlcv_[1-9]\d{0,3}d$/.test(name) || name === 'splits' || name === 'tickers';
 }
 
 function compareDatasets(a: string, b: string): number {
@@ -56,8 +62,8 @@ export async function openExistingLake(cfg: Config): Promise<OpenedLake> {
 }
 
 /** `ohlcv_{days}d`, provided the lake holds it. */
-export function requireInterval(opened: OpenedLake, days: number): string {
-  const dataset = `ohlcv_${days}d`;
+export function requireInterval(opened: OpenedLake, days: number): Dataset {
+  const dataset = `ohlcv_${days}d` as const;
   if (!opened.datasets.includes(dataset)) {
     const have = intervalsIn(opened.datasets).join(', ');
     throw new IntervalNotConfiguredError(

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pl from 'nodejs-polars';
+import type { Dataset } from '@fibbars/ohlcv-core';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
 import { openLake, resampleLake } from './core.js';
 import { INTERVALS, compareBars, openDuck, sqlList, sqlString, type Comparison } from './duckdb.js';
@@ -280,7 +281,7 @@ async function headFiles(lakeDir: string, dataset: string): Promise<{ paths: str
   return { paths: (head?.files ?? []).map((f) => join(lakeDir, f.path)), bytes: (head?.files ?? []).reduce((n, f) => n + f.bytes, 0) };
 }
 
-async function lakeToParquet(lakeDir: string, dataset: string, from: string, out: string): Promise<void> {
+async function lakeToParquet(lakeDir: string, dataset: Dataset, from: string, out: string): Promise<void> {
   const df = await openLake(lakeDir).read(dataset, { from });
   await df.lazy().sinkParquet(out, { compression: 'zstd', statistics: true, maintainOrder: true }).collect();
 }

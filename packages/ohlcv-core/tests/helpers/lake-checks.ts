@@ -1,7 +1,7 @@
 /** Assertions about a lake's committed state, shared by crash, race and job tests. */
 import pl from 'nodejs-polars';
 import type { DataFrame } from 'nodejs-polars';
-import type { Lake } from '../../src/lake.js';
+import type { Dataset, Lake } from '../../src/lake.js';
 
 /** Files listed by any committed version that do not exist. */
 export async function missingCommittedFiles(lake: Lake): Promise<string[]> {
@@ -19,7 +19,7 @@ export async function missingCommittedFiles(lake: Lake): Promise<string[]> {
 /** Head frames of the given datasets (and the quarantine), for comparisons. */
 export async function snapshot(lake: Lake, datasets: readonly string[]): Promise<Record<string, DataFrame>> {
   const out: Record<string, DataFrame> = {};
-  for (const d of datasets) out[d] = await lake.read(d);
+  for (const d of datasets) out[d] = await lake.read(d as Dataset);
   out['quarantine'] = await lake.readQuarantine();
   return out;
 }

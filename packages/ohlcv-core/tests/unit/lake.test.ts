@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { readdir, utimes } from 'node:fs/promises';
 import * as path from 'node:path';
 import { CommitConflictError, ConfigError } from '../../src/errors.js';
-import { Lake, commitKey, openLake } from '../../src/lake.js';
+import { Lake, commitKey, isDataset, openLake } from '../../src/lake.js';
 import { hasSchema, SILVER_DAILY_SCHEMA, BAR_SCHEMA } from '../../src/schemas.js';
 import { dailyFrame, isoColumn } from '../helpers/frames.js';
 import { tempDir } from '../helpers/temp.js';
@@ -95,7 +95,11 @@ describe('Lake commits and reads', () => {
 
   it('rejects unknown datasets, bad dates and keys escaping the root with ConfigError', async () => {
     const { lake } = await freshLake();
+    // @ts-expect-error not a dataset name: refused by the type too
     await expect(lake.read('../etc')).rejects.toBeInstanceOf(ConfigError);
+    // @ts-expect-error a typo of a dataset name does not compile (and is refused at run time)
+    await expect(lake.read('ohlcv_1w')).rejects.toThrow('unknown dataset "ohlcv_1w": use ohlcv_1d, ohlcv_<N>d, splits or tickers');
+    expect(['ohlcv_1d', 'ohlcv_34d', 'splits', 'tickers', 'ohlcv_1w', 'ohlcv_0d', '../etc'].filter(isDataset)).toEqual(['ohlcv_1d', 'ohlcv_34d', 'splits', 'tickers']);
     await expect(lake.read('ohlcv_1d', { from: '2024-13-01' })).rejects.toBeInstanceOf(ConfigError);
     await expect(lake.store.put('../outside.txt', 'x')).rejects.toBeInstanceOf(ConfigError);
     expect(() => openLake('ftp://host/x')).toThrow(ConfigError);

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import pl from 'nodejs-polars';
+import type { Dataset } from '@fibbars/ohlcv-core';
 import type { Ctx } from '../context.js';
 import { positiveInt } from '../config.js';
 import { UsageError } from '../errors.js';
@@ -13,15 +14,15 @@ import { example, lakeOption } from '../options.js';
 export type SqlFormat = 'table' | 'csv' | 'json' | 'parquet';
 
 /** The table of the rows that `readQuarantine` returns (rejected daily rows with their `reason`). */
-export const QUARANTINE_TABLE = 'quarantine';
+export const QUARANTINE_TABLE = 'quarantine' as const;
 
 /** Tables a query can name: every committed dataset, and the quarantine. */
-export function sqlTables(opened: OpenedLake): string[] {
+export function sqlTables(opened: OpenedLake): (Dataset | typeof QUARANTINE_TABLE)[] {
   return [...opened.datasets, ...(opened.datasets.includes('ohlcv_1d') ? [QUARANTINE_TABLE] : [])];
 }
 
 /** The tables a query mentions (as whole words, any case): only those are scanned. */
-export function referencedTables(query: string, tables: readonly string[]): string[] {
+export function referencedTables<T extends string>(query: string, tables: readonly T[]): T[] {
   return tables.filter((t) => new RegExp(`(^|[^A-Za-z0-9_])${t}($|[^A-Za-z0-9_])`, 'i').test(query));
 }
 

@@ -22,7 +22,7 @@ import { cli, listFiles, tempDir } from '../support/cli.js';
 
 const SYN = ['--synthetic-tickers', '40'];
 const LAKE_MD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../ohlcv-core/LAKE.md');
-const BAR_DATASETS = ['ohlcv_3d', 'ohlcv_5d', 'ohlcv_8d', 'ohlcv_13d', 'ohlcv_21d', 'ohlcv_34d'];
+const BAR_DATASETS = ['ohlcv_3d', 'ohlcv_5d', 'ohlcv_8d', 'ohlcv_13d', 'ohlcv_21d', 'ohlcv_34d'] as const;
 
 /** What `fibbars gc --json` prints. */
 type GcJson = GcResult;
@@ -331,7 +331,7 @@ describe('fibbars duckdb-views', () => {
     const con = await duck.connect();
     try {
       await runScript(con, script);
-      for (const dataset of [...BAR_DATASETS, 'ohlcv_1d', 'splits']) {
+      for (const dataset of [...BAR_DATASETS, 'ohlcv_1d', 'splits'] as const) {
         const order = dataset === 'ohlcv_1d' ? 'ticker, date' : dataset === 'splits' ? 'ticker, execution_date' : 'ticker, start_date';
         const { columns, rows } = await runScript(con, `SELECT * FROM ${dataset} ORDER BY ${order}`);
         const df = await l.read(dataset);

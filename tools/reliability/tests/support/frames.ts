@@ -3,7 +3,7 @@
  * duplicated by (ticker, date) key, and whole committed datasets (an
  * "export") compared value by value.
  */
-import type { Lake } from '@fibbars/ohlcv-core';
+import type { Dataset, Lake } from '@fibbars/ohlcv-core';
 
 export type Row = Record<string, unknown>;
 type Frame = Awaited<ReturnType<Lake['read']>>;
@@ -77,7 +77,7 @@ export function rowsDifference(actual: readonly Row[], expected: readonly Row[])
 export type LakeExport = Record<string, Row[]>;
 
 /** Every committed dataset at its head version plus the quarantine: what `fibbars export` can see. */
-export async function exportLake(lake: Lake, datasets?: readonly string[]): Promise<LakeExport> {
+export async function exportLake(lake: Lake, datasets?: readonly Dataset[]): Promise<LakeExport> {
   const out: LakeExport = {};
   for (const d of datasets ?? (await lake.datasets())) out[d] = rowsOf(await lake.read(d));
   out['quarantine'] = rowsOf(await lake.readQuarantine()).sort((a, b) =>
