@@ -37,7 +37,15 @@ export interface ConsolidateLakeOptions {
   attempts?: number;
   /** Grace period of the gc that ends the job (default one hour, `DEFAULT_GC_GRACE_MS`); `false` skips it. */
   gcGraceMs?: number | false;
+  /**
+   * Called as the daily history is consolidated: once per new session parsed
+   * (`parsed` of `total`), then once before the files are written. A backfill
+   * of hundreds of sessions spends most of its consolidation here.
+   */
+  onProgress?: (progress: ConsolidateProgress) => void;
 }
+
+export type ConsolidateProgress = { phase: 'parse'; session: string; parsed: number; total: number } | { phase: 'write'; rows: number };
 
 export interface ConsolidateRowCounts {
   received: number;
@@ -145,9 +153,14 @@ async function consolidateDaily(
   // Downloads overlap (S3 latency dominates a backfill); each session is parsed as soon as it
   // arrives, so at most a few sessions of JSON are alive at once. The fetch id encodes the
   // fetch time: no need to read each meta record.
+  let parsed = 0;
   const frames = await pMap(
     todo,
-    async (fetch) => parseGroupedDaily(await lake.raw.read(fetch), fetch.session, fetchTimeOf(fetch.fetchId), fetch.fetchId),
+    async (fetch) => {
+      const frame = parseGroupedDaily(await lake.raw.read(fetch), fetch.session, fetchTimeOf(fetch.fetchId), fetch.fetchId);
+      options.onProgress?.({ phase: 'parse', session: fetch.session, parsed: ++parsed, total: todo.length });
+      return frame;
+    },
     { concurrency: RAW_READ_CONCURRENCY },
   );
   const raw = frames.length === 1 ? frames[0]! : pl.concat(frames, { how: 'vertical' });
@@ -176,7 +189,9 @@ async function consolidateDaily(
   ];
   const day = (iso: string): Expr => pl.lit(isoToEpochDay(iso)).cast(pl.Date);
   const inSpans = spans.map(([a, b]) => pl.col('date').gtEq(day(a)).and(pl.col('date').ltEq(day(b)))).reduce<Expr | null>((acc, e) => (acc ? acc.or(e) : e), null);
-  const files = changedMonths.length === 0 || inSpans === null ? [] : await lake.writeFiles('ohlcv_1d', merged.filter(inSpans), { monthly: true });
+  const toWrite = changedMonths.length === 0 || inSpans === null ? null : merged.filter(inSpans);
+  if (toWrite) options.onProgress?.({ phase: 'write', rows: toWrite.height });
+  const files = toWrite ? await lake.writeFiles('ohlcv_1d', toWrite, { monthly: true }) : [];
   const changedYears = new Set(files.map((f) => Number(f.partition?.slice(5))));
 
   const qFiles: CommitFile[] = [];

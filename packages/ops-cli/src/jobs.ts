@@ -53,9 +53,26 @@ export async function fetchSessions(
   );
 }
 
-export async function consolidate(lake: LakeLike, runId: string, maxRejectedShare?: number): Promise<ConsolidateLakeReport> {
+/**
+ * Consolidates the raw zone into the daily history. With a logger, draws a
+ * progress bar over the sessions parsed and says when the files are written,
+ * so a long backfill's consolidation does not look stuck.
+ */
+export async function consolidate(lake: LakeLike, runId: string, maxRejectedShare?: number, log?: Logger): Promise<ConsolidateLakeReport> {
   const core = await loadCore();
-  return core.consolidateLake(lake, { runId, ...(maxRejectedShare === undefined ? {} : { maxRejectedShare }) });
+  let bar: ProgressBar | undefined;
+  return core.consolidateLake(lake, {
+    runId,
+    ...(maxRejectedShare === undefined ? {} : { maxRejectedShare }),
+    ...(log
+      ? {
+          onProgress: (p) => {
+            if (p.phase === 'parse') (bar ??= new ProgressBar(log.stderr, p.total, 'consolidating sessions')).tick(p.session);
+            else log.info(`consolidating: validated, writing ${p.rows.toLocaleString('en-US')} rows of the daily history ...`);
+          },
+        }
+      : {}),
+  });
 }
 
 /** `--max-rejected-share` (or MAX_REJECTED_SHARE): the quality gate's largest quarantined share of a session. */

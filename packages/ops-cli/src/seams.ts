@@ -3,7 +3,7 @@
  * local engine are heavy, and `fibbars --help` or the AWS commands should not
  * pay for them. Types come from the packages themselves.
  */
-import type { ConsolidateLakeReport, Lake, ResampleLakeReport, ResampleIntervalReport } from '@fibbars/ohlcv-core';
+import type { ConsolidateLakeReport, ConsolidateProgress, Lake, ResampleLakeReport, ResampleIntervalReport } from '@fibbars/ohlcv-core';
 import type { MarketSource } from '@fibbars/fetchers';
 import type { PipelineRunRecord, RunLocalPipelineOptions } from '@fibbars/asl-definition/local';
 
@@ -18,7 +18,10 @@ export interface CoreApi {
   openLake(uri: string): Lake;
   /** Default grace period of `lake.gc` (one hour). */
   DEFAULT_GC_GRACE_MS: number;
-  consolidateLake(lake: Lake, options: { runId: string; maxRejectedShare?: number }): Promise<ConsolidateLakeReport>;
+  consolidateLake(
+    lake: Lake,
+    options: { runId: string; maxRejectedShare?: number; onProgress?: (progress: ConsolidateProgress) => void },
+  ): Promise<ConsolidateLakeReport>;
   resampleLake(lake: Lake, options: { days: number | readonly number[]; runId: string }): Promise<ResampleLakeReport>;
   resample(
     daily: DataFrameLike,

@@ -76,7 +76,7 @@ export async function backfillSessions(
     'Consolidate',
     async () => {
       options.log.info(`consolidating ...`);
-      return describeConsolidate(await consolidate(lake, options.runId, options.maxRejectedShare));
+      return describeConsolidate(await consolidate(lake, options.runId, options.maxRejectedShare, options.log));
     },
     (c) => ({ accepted: c.accepted, collapsed: c.collapsed, quarantined: c.quarantined }),
   );

@@ -181,7 +181,11 @@ export async function executeLocalPipeline(
       const ev = normaliseEvent(event, Date.now());
       if (ev) view.apply(ev);
     },
-  }).finally(() => process.removeListener('SIGINT', onSigint));
+  }).finally(() => {
+    process.removeListener('SIGINT', onSigint);
+    // A run stopped mid-state leaves states marked running: the view's timer must not keep redrawing.
+    view.stop();
+  });
   const nums = recordNumbers(record);
   const barsWritten: Record<string, number> = { ...nums.barsWritten };
   for (const r of pre?.resample ?? []) barsWritten[`${r.days}d`] = (barsWritten[`${r.days}d`] ?? 0) + r.bars;

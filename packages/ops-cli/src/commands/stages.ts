@@ -30,7 +30,7 @@ export function registerStages(program: Command, ctx: Ctx): void {
     const core = await loadCore();
     const lake = await core.openLake(cfg.lake);
     const started = Date.now();
-    const report = await consolidate(lake, newRunId('consolidate', ctx.now()), maxRejectedShare);
+    const report = await consolidate(lake, newRunId('consolidate', ctx.now()), maxRejectedShare, ctx.log);
     const summary = describeConsolidate(report);
     if (opts.json) ctx.log.json({ ...summary, elapsedMs: Date.now() - started, report });
     else {

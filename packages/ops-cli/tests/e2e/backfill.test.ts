@@ -51,6 +51,9 @@ describe('fibbars backfill', () => {
   it('shows progress on stderr as plain lines when not a TTY', () => {
     const n = september.fetch.fetched.length;
     expect(septemberStderr).toContain(`fetching sessions: ${n}/${n} (100%`);
+    // The consolidation, which a long backfill spends most of its time in, shows progress too.
+    expect(septemberStderr).toContain(`consolidating sessions: ${n}/${n} (100%`);
+    expect(septemberStderr).toMatch(/consolidating: validated, writing [\d,]+ rows of the daily history/);
     expect(septemberStderr).not.toContain('\r');
   });
 
