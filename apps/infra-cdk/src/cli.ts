@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { translateAwsError } from '@fibbars/ops-cli/aws-errors';
+import { translateAwsError } from '@fibbars/asl-definition/aws-errors';
 import { ENVIRONMENT_NAMES, stackName, type EnvironmentName } from './settings.js';
 
 export const CREDENTIALS_TIMEOUT_MS = 5_000;
@@ -27,7 +27,7 @@ export type CredentialCheck = { ok: true; source: string } | { ok: false; reason
 /**
  * Calls STS GetCallerIdentity with the SDK's default provider chain and
  * region, one attempt, giving up after `timeoutMs`. The reason of a failure
- * is one line that names the call and the fix (`@fibbars/ops-cli/aws-errors`).
+ * is one line that names the call and the fix (`@fibbars/asl-definition/aws-errors`).
  */
 export async function checkCredentials(timeoutMs = CREDENTIALS_TIMEOUT_MS): Promise<CredentialCheck> {
   const sts = new STSClient({ maxAttempts: 1 });

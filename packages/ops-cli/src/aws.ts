@@ -2,7 +2,7 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { STSClient } from '@aws-sdk/client-sts';
-import { withOneLineErrors } from './aws-errors.js';
+import { withOneLineErrors } from '@fibbars/asl-definition/aws-errors';
 import type { Config } from './config.js';
 import { resolveDeployment } from './deployment.js';
 import { UsageError } from './errors.js';

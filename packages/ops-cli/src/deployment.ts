@@ -14,7 +14,7 @@
  */
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
 import { ENVIRONMENT_NAMES, OUTPUT_KEYS, stackName, type EnvironmentName } from '@fibbars/asl-definition/names';
-import { withOneLineErrors } from './aws-errors.js';
+import { withOneLineErrors } from '@fibbars/asl-definition/aws-errors';
 import type { Config } from './config.js';
 import { CommandFailedError, UsageError } from './errors.js';
 

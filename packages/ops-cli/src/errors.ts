@@ -59,6 +59,8 @@ export function exitCodeOf(err: unknown): number {
   if (err instanceof ExitError) return err.exitCode;
   const name = err instanceof Error ? err.name : '';
   switch (name) {
+    case 'AwsSetupError': // @fibbars/asl-definition/aws-errors: 2 for a setup to fix, 1 otherwise
+      return (err as Error & { exitCode: number }).exitCode;
     case 'ConfigError':
       return EXIT.usage;
     case 'DataQualityError':
@@ -72,7 +74,8 @@ export function exitCodeOf(err: unknown): number {
 
 /** One line: the error's name (for contract errors) and its message. */
 export function oneLine(err: unknown): string {
-  if (err instanceof ExitError) return firstLine(err.message);
+  // Our own errors and translated AWS failures are already one line that says what to do.
+  if (err instanceof ExitError || (err instanceof Error && err.name === 'AwsSetupError')) return firstLine(err.message);
   if (err instanceof Error) {
     const msg = firstLine(err.message);
     return err.name && err.name !== 'Error' ? `${err.name}: ${msg}` : msg;

@@ -105,10 +105,13 @@ describe('the local pipeline with the real handlers and the real batch-runner', 
     const fetch = record.states.find((s) => s.name === 'FetchOhlcv');
     expect(fetch?.attempts).toBe(3);
     expect(fetch?.retries.map((r) => r.error.name)).toEqual(['RateLimitedError', 'RateLimitedError']);
-    expect(fetch?.retries.map((r) => JSON.parse(r.error.cause).errorMessage)).toEqual([
-      'vendor answered 429 (request 1)',
-      'vendor answered 429 (request 2)',
+    // Each attempt is a new invocation: the message names the function and its own request id.
+    const messages = fetch?.retries.map((r) => JSON.parse(r.error.cause).errorMessage as string) ?? [];
+    expect(messages).toEqual([
+      expect.stringMatching(/^vendor answered 429 \(request 1\) \(function fibbars-ohlcv, request [0-9a-f-]{36}\)$/),
+      expect.stringMatching(/^vendor answered 429 \(request 2\) \(function fibbars-ohlcv, request [0-9a-f-]{36}\)$/),
     ]);
+    expect(new Set(messages.map((m) => m.slice(-37))).size).toBe(2);
     expect(await openLake(lake).head('ohlcv_3d')).not.toBeNull();
   });
 

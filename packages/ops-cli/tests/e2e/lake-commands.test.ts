@@ -276,20 +276,25 @@ describe('fibbars doctor on a lake', () => {
     const res = await cli(['doctor', '--lake', lake, '--json'], { now });
     return (JSON.parse(res.stdout) as { checks: { name: string; status: string; detail: string; fix?: string }[] }).checks.find((c) => c.name === 'lake freshness');
   };
+  // Earlier tests of this file extend the lake: read where it ends now.
+  const latestInLake = async () => iso((await openLake(lake).read('ohlcv_1d')).getColumn('date').max());
 
   it('says how many sessions the daily history is behind the latest closed session', async () => {
-    // The fixed clock is after the close of 2026-11-25; the lake ends at RUN_DATE (2026-11-20).
-    expect(await freshness(new Date('2026-11-26T02:00:00Z'))).toEqual({
+    const latest = await latestInLake();
+    const target = nyse.nextSession(nyse.nextSession(latest));
+    // 23:00 UTC is 18:00 in New York in winter: the target session has closed.
+    expect(await freshness(new Date(`${target}T23:00:00Z`))).toEqual({
       name: 'lake freshness',
       status: 'warn',
-      detail: `latest session ${RUN_DATE}, 3 session(s) behind 2026-11-25`,
+      detail: `latest session ${latest}, 2 session(s) behind ${target}`,
       fix: `fibbars run --lake ${lake} (a run catches up the missing sessions)`,
     });
   });
 
   it('is ok when the latest closed session is in the lake (before the 16:30 cut-off of the next one)', async () => {
-    // 2026-11-23 12:00 New York: the 23rd has not closed yet, so the 20th is the latest closed session.
-    expect(await freshness(new Date('2026-11-23T17:00:00Z'))).toMatchObject({ status: 'ok', detail: `latest session ${RUN_DATE} (the latest closed one)` });
+    const latest = await latestInLake();
+    // 17:00 UTC is 12:00 in New York: the next session has not closed yet.
+    expect(await freshness(new Date(`${nyse.nextSession(latest)}T17:00:00Z`))).toMatchObject({ status: 'ok', detail: `latest session ${latest} (the latest closed one)` });
   });
 });
 

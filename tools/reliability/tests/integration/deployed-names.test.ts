@@ -12,13 +12,46 @@
  *   (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-scheduler-schedule.html#aws-resource-scheduler-schedule-return-values)
  */
 import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { deployedLogLocations } from '@fibbars/asl-definition';
+import { OUTPUT_KEYS } from '@fibbars/asl-definition/names';
+import { createApp, loadDefinition } from '@fibbars/infra-cdk';
 import { startAwsControlPlane, type ControlPlane, type StackOutput } from '@fibbars/testing';
-import { OUTPUT_KEYS } from '../../src/names.js';
-import { resourcesOf, synthesize } from '../unit/support/synth.js';
+
+// A cross-check of two products (apps/infra-cdk and packages/ops-cli), so it
+// lives with the workspace's end-to-end tools: neither product depends on the other.
+
+type Resource = { Type: string; Properties?: Record<string, unknown> };
+type Template = { Resources: Record<string, Resource>; Outputs: Record<string, { Value: unknown }> };
+
+/** The dev stack's template, synthesized against stand-in artifacts (the zips' bytes do not matter here). */
+function synthesizeDev(root: string): { template: Template; stackName: string } {
+  const lambdaDir = join(root, 'lambda');
+  const imageDir = join(root, 'image');
+  mkdirSync(lambdaDir, { recursive: true });
+  mkdirSync(join(imageDir, 'dist', 'bundle'), { recursive: true });
+  writeFileSync(join(lambdaDir, 'ohlcv.zip'), 'stand-in');
+  writeFileSync(join(lambdaDir, 'meta.zip'), 'stand-in');
+  writeFileSync(join(imageDir, 'Dockerfile'), 'FROM scratch\n');
+  writeFileSync(join(imageDir, 'dist', 'bundle', 'main.js'), '\n');
+  writeFileSync(join(imageDir, 'package.json'), '{}\n');
+  const app = createApp({
+    definition: loadDefinition(),
+    artifacts: { ohlcvZip: join(lambdaDir, 'ohlcv.zip'), metaZip: join(lambdaDir, 'meta.zip'), batchImageDir: imageDir },
+    context: { env: 'dev' },
+    outdir: join(root, 'cdk.out'),
+    cloudFormationValidation: false,
+  });
+  const stack = app.stacks[0];
+  if (!stack) throw new Error('the app has no stack');
+  return { template: app.app.synth().getStackByName(stack.stackName).template as Template, stackName: stack.stackName };
+}
+
+const resourcesOf = (template: Template, type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
 
 const ACCOUNT = '111111111111';
 const REGION = 'us-east-1';
@@ -26,20 +59,22 @@ const require = createRequire(import.meta.url);
 const FIBBARS = join(dirname(require.resolve('@fibbars/ops-cli/package.json')), 'dist', 'bin.js');
 
 let aws: ControlPlane;
+let root: string;
 let logGroups: string[];
 let stateMachineName: string;
 let schedule: { Name: string; GroupName: string };
 
 beforeAll(async () => {
-  const { template, stack } = synthesize({ env: 'dev' });
-  const stateMachines = Object.entries(resourcesOf(template, 'AWS::StepFunctions::StateMachine'));
-  const schedules = Object.entries(resourcesOf(template, 'AWS::Scheduler::Schedule'));
+  root = mkdtempSync(join(tmpdir(), 'fibbars-rel-names-'));
+  const { template, stackName } = synthesizeDev(root);
+  const stateMachines = resourcesOf(template, 'AWS::StepFunctions::StateMachine');
+  const schedules = resourcesOf(template, 'AWS::Scheduler::Schedule');
   expect(stateMachines).toHaveLength(1);
   expect(schedules).toHaveLength(1);
   const [smId, sm] = stateMachines[0]!;
   const [scheduleId, sc] = schedules[0]!;
   stateMachineName = sm.Properties?.['StateMachineName'] as string;
-  logGroups = Object.values(resourcesOf(template, 'AWS::Logs::LogGroup')).map((g) => g.Properties?.['LogGroupName'] as string);
+  logGroups = resourcesOf(template, 'AWS::Logs::LogGroup').map(([, g]) => g.Properties?.['LogGroupName'] as string);
   schedule = { Name: sc.Properties?.['Name'] as string, GroupName: (sc.Properties?.['GroupName'] as string | undefined) ?? 'default' };
   const refs: Record<string, string> = {
     [smId]: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${stateMachineName}`,
@@ -51,12 +86,12 @@ beforeAll(async () => {
     return ref === undefined ? undefined : refs[ref];
   };
   // Only the outputs the CLI reads need resolving; the others (joins, attributes) are left out.
-  const outputs: StackOutput[] = Object.entries(template.findOutputs('*'))
-    .map(([key, o]) => ({ OutputKey: key, OutputValue: resolve((o as { Value: unknown }).Value) }))
+  const outputs: StackOutput[] = Object.entries(template.Outputs)
+    .map(([key, o]) => ({ OutputKey: key, OutputValue: resolve(o.Value) }))
     .filter((o): o is StackOutput => o.OutputValue !== undefined);
   aws = await startAwsControlPlane({
     caller: { Account: ACCOUNT, Arn: `arn:aws:iam::${ACCOUNT}:role/operator`, UserId: 'AROAEXAMPLE' },
-    stacks: { [stack.stackName]: { outputs } },
+    stacks: { [stackName]: { outputs } },
     schedules: {
       [`${schedule.GroupName}/${schedule.Name}`]: {
         Name: schedule.Name,
@@ -77,6 +112,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await aws?.close();
+  rmSync(root, { recursive: true, force: true });
 });
 
 function fibbars(argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -1,5 +1,6 @@
 /**
- * Errors of AWS calls as one actionable line: which service and operation,
+ * Errors of AWS calls as one actionable line (`@fibbars/asl-definition/aws-errors`,
+ * shared by the `fibbars` command and the CDK app's deploy wrapper): which service and operation,
  * what is wrong, and the fix. The SDK's own messages ("Region is missing",
  * "Could not load credentials from any providers", "connect ECONNREFUSED
  * 127.0.0.1:9") name neither the call nor the remedy.
@@ -17,7 +18,25 @@
  * for credentials they refuse and `AccessDenied(Exception)` for a caller
  * without the IAM action (https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html).
  */
-import { CommandFailedError, UsageError, type ExitError } from './errors.js';
+
+/**
+ * The translated error: `exitCode` 2 for a setup the caller must fix (no
+ * region, no credentials), 1 for a failure to look at. Commands map it to
+ * their own exit; `name` is `AwsSetupError`.
+ */
+export class AwsSetupError extends Error {
+  override name = 'AwsSetupError';
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const setup = (message: string, cause: unknown) => new AwsSetupError(message, 2, { cause });
+const failure = (message: string, cause: unknown) => new AwsSetupError(message, 1, { cause });
 
 /** Display name and IAM action prefix by SDK client name. */
 const SERVICES: Record<string, { name: string; iam: string }> = {
@@ -46,7 +65,7 @@ const firstLine = (s: string): string => s.split('\n')[0]?.trim() ?? '';
  * The one-line error for a failed AWS call, or undefined when the error is
  * the service's own answer and should pass through unchanged.
  */
-export function translateAwsError(err: unknown, clientName: string | undefined, commandName: string | undefined): ExitError | undefined {
+export function translateAwsError(err: unknown, clientName: string | undefined, commandName: string | undefined): AwsSetupError | undefined {
   if (!(err instanceof Error)) return undefined;
   const service = SERVICES[clientName ?? ''] ?? { name: (clientName ?? 'AWS').replace(/Client$/, ''), iam: '' };
   const operation = (commandName ?? '').replace(/Command$/, '');
@@ -54,31 +73,22 @@ export function translateAwsError(err: unknown, clientName: string | undefined, 
   const e = err as Error & { code?: string; address?: string; port?: number; hostname?: string; $metadata?: unknown };
   const message = firstLine(e.message);
   if (message === 'Region is missing') {
-    return new UsageError(`${call}: no AWS region: export AWS_REGION=<region of the stack>, e.g. us-east-1, or set region in the profile's config`, { cause: err });
+    return setup(`${call}: no AWS region: export AWS_REGION=<region of the stack>, e.g. us-east-1, or set region in the profile's config`, err);
   }
   if (e.name === 'CredentialsProviderError' || /could not load credentials/i.test(message)) {
-    return new UsageError(
-      `${call}: no AWS credentials found: set AWS_PROFILE (and run aws sso login) or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`,
-      { cause: err },
-    );
+    return setup(`${call}: no AWS credentials found: set AWS_PROFILE (and run aws sso login) or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`, err);
   }
   const code = e.code ?? (NETWORK.has(e.name) ? e.name : undefined);
   if ((code && NETWORK.has(code)) || e.name === 'TimeoutError') {
     const where = e.address ? `${e.address}${e.port ? `:${e.port}` : ''}` : e.hostname ?? 'the endpoint';
-    return new CommandFailedError(
-      `${call}: endpoint unreachable (${code ?? e.name} at ${where}): check the network, AWS_REGION and any AWS_ENDPOINT_URL variable`,
-      { cause: err },
-    );
+    return failure(`${call}: endpoint unreachable (${code ?? e.name} at ${where}): check the network, AWS_REGION and any AWS_ENDPOINT_URL variable`, err);
   }
   if (REFUSED_CREDENTIALS.has(e.name)) {
-    return new CommandFailedError(
-      `${call}: AWS refused the credentials (${e.name}: ${message}): they are wrong or expired; refresh them (aws sso login) or fix AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY`,
-      { cause: err },
-    );
+    return failure(`${call}: AWS refused the credentials (${e.name}: ${message}): they are wrong or expired; refresh them (aws sso login) or fix AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY`, err);
   }
   if (ACCESS_DENIED.has(e.name)) {
     const action = service.iam && operation ? `${service.iam}:${operation}` : 'the IAM action';
-    return new CommandFailedError(`${call}: access denied (${message}): grant ${action} to the caller, or use a role that has it`, { cause: err });
+    return failure(`${call}: access denied (${message}): grant ${action} to the caller, or use a role that has it`, err);
   }
   return undefined;
 }
