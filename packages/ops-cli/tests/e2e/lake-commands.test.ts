@@ -277,7 +277,11 @@ describe('fibbars doctor on a lake', () => {
     return (JSON.parse(res.stdout) as { checks: { name: string; status: string; detail: string; fix?: string }[] }).checks.find((c) => c.name === 'lake freshness');
   };
   // Earlier tests of this file extend the lake: read where it ends now.
-  const latestInLake = async () => iso((await openLake(lake).read('ohlcv_1d')).getColumn('date').max());
+  const latestInLake = async () => {
+    // Series.max() of a Date column is its epoch day.
+    const day = Number((await openLake(lake).read('ohlcv_1d')).getColumn('date').max());
+    return new Date(day * 86_400_000).toISOString().slice(0, 10);
+  };
 
   it('says how many sessions the daily history is behind the latest closed session', async () => {
     const latest = await latestInLake();
