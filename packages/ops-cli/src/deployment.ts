@@ -13,7 +13,7 @@
  * (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStacks.html).
  */
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
-import { ENVIRONMENT_NAMES, OUTPUT_KEYS, stackName, type EnvironmentName } from '@fibbars/asl-definition/names';
+import { ENVIRONMENT_NAMES, OUTPUT_KEYS, SCHEDULE_GROUP, stackName, type EnvironmentName } from '@fibbars/asl-definition/names';
 import { withOneLineErrors } from '@fibbars/asl-definition/aws-errors';
 import type { Config } from './config.js';
 import { CommandFailedError, UsageError } from './errors.js';
@@ -56,7 +56,7 @@ export async function resolveDeployment(cfg: Config, needs: { stateMachine?: boo
       stack,
       stateMachineArn: cfg.stateMachineArn ?? '',
       scheduleName: cfg.scheduleName ?? '',
-      scheduleGroup: 'default',
+      scheduleGroup: SCHEDULE_GROUP,
       lakeUri: undefined,
       source: 'flags and environment',
     };
@@ -76,7 +76,7 @@ export async function resolveDeployment(cfg: Config, needs: { stateMachine?: boo
     stack,
     stateMachineArn: cfg.stateMachineArn ?? (needs.stateMachine ? output(OUTPUT_KEYS.stateMachineArn) : ''),
     scheduleName: cfg.scheduleName ?? (needs.schedule ? output(OUTPUT_KEYS.scheduleName) : ''),
-    scheduleGroup: outputs.find((o) => o.OutputKey === OUTPUT_KEYS.scheduleGroupName)?.OutputValue ?? 'default',
+    scheduleGroup: outputs.find((o) => o.OutputKey === OUTPUT_KEYS.scheduleGroupName)?.OutputValue ?? SCHEDULE_GROUP,
     lakeUri: outputs.find((o) => o.OutputKey === OUTPUT_KEYS.lakeUri)?.OutputValue,
     source: 'stack outputs',
   };

@@ -83,6 +83,7 @@ export function oneLine(err: unknown): string {
   return firstLine(String(err));
 }
 
-function firstLine(s: string): string {
+/** The first non-blank line, trimmed. */
+export function firstLine(s: string): string {
   return s.split('\n').find((l) => l.trim() !== '')?.trim() ?? s;
 }

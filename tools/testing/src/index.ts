@@ -3,3 +3,4 @@ export type { TestS3Server } from './s3-server.js';
 export { readGzipText, readSp500Rows, repoRoot, sharedDataPath, sp500, SP500_FILE } from './shared-data.js';
 export type { Sp500Row } from './shared-data.js';
 export * from './aws-control-plane.js';
+export * from './process.js';

@@ -6,8 +6,7 @@
  * a non-zero exit, before the aws-cdk CLI is started.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { startAwsControlPlane, type ControlPlane } from '@fibbars/testing';
-import { spawn } from 'node:child_process';
+import { runNode, startAwsControlPlane, type ControlPlane } from '@fibbars/testing';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -59,21 +58,8 @@ function bareEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   };
 }
 
-/**
- * The command as a child process. Asynchronous on purpose: the control plane
- * answers from this process, which a blocking spawnSync would freeze.
- */
-function spawnCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [cli, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', fail);
-    child.on('close', (status) => done({ status, stdout, stderr }));
-  });
-}
+/** The command as a child process (asynchronous: the control plane answers from this process). */
+const spawnCli = (args: string[], env: NodeJS.ProcessEnv) => runNode(cli, args, env);
 
 const KEYS = { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLEEXAMPLE00', AWS_SECRET_ACCESS_KEY: 'secret-example' };
 
@@ -86,7 +72,7 @@ describe('deploy stops before cdk, with one line', () => {
 
   it('without credentials', async () => {
     const result = await run(bareEnv({ AWS_REGION: 'us-east-1' }));
-    expect(result.status).toBe(1);
+    expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.lines).toEqual([
       'infra: STS GetCallerIdentity: no AWS credentials found: set AWS_PROFILE (and run aws sso login) or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
@@ -99,13 +85,13 @@ describe('deploy stops before cdk, with one line', () => {
     const env = bareEnv({ AWS_REGION: 'us-east-1' });
     writeFileSync(env.AWS_SHARED_CREDENTIALS_FILE as string, '[default]\n');
     const result = await spawnCli(['diff'], env);
-    expect(result.status).toBe(1);
+    expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^infra: STS GetCallerIdentity: no AWS credentials found/);
   });
 
   it('without a region', async () => {
     const result = await run(bareEnv(KEYS));
-    expect(result.status).toBe(1);
+    expect(result.code).toBe(1);
     expect(result.lines).toEqual([
       "infra: STS GetCallerIdentity: no AWS region: export AWS_REGION=<region of the stack>, e.g. us-east-1, or set region in the profile's config",
     ]);
@@ -115,7 +101,7 @@ describe('deploy stops before cdk, with one line', () => {
     aws.state.fault = { status: 403, code: 'InvalidClientTokenId', message: 'The security token included in the request is invalid.' };
     try {
       const result = await run(bareEnv({ ...KEYS, AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: aws.url }));
-      expect(result.status).toBe(1);
+      expect(result.code).toBe(1);
       expect(result.lines).toHaveLength(1);
       expect(result.lines[0]).toMatch(/^infra: STS GetCallerIdentity: AWS refused the credentials \(InvalidClientTokenId: .*\): they are wrong or expired/);
     } finally {
@@ -128,7 +114,7 @@ describe('deploy with credentials STS accepts', () => {
   it('gets past the check, says which account, and asks for the synthesized app', async () => {
     const env = bareEnv({ ...KEYS, AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: aws.url });
     const result = await spawnCli(['deploy'], env);
-    expect(result.status).toBe(1);
+    expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe(`infra: no synthesized app in ${join(bundleRoot, 'cdk.out')}; run: nx run infra:synth`);
     expect(aws.calls.map((c) => c.operation)).toContain('GetCallerIdentity');
   });
@@ -137,7 +123,7 @@ describe('deploy with credentials STS accepts', () => {
 describe('a bad argument', () => {
   it('exits 2 with the usage on one line', async () => {
     const result = await spawnCli(['deploy', '--env', 'staging'], bareEnv());
-    expect(result.status).toBe(2);
+    expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe('infra: --env must be one of dev, prod, got "staging"');
   });
 });

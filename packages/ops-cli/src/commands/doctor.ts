@@ -12,7 +12,7 @@ import { requireStateMachine, schedulerClient, sfnClient, stsClient } from '../a
 import { resolveDeployment, type Deployment } from '../deployment.js';
 import { isS3Uri, type Config } from '../config.js';
 import { defaultSession } from '../dates.js';
-import { CommandFailedError } from '../errors.js';
+import { CommandFailedError, firstLine } from '../errors.js';
 import { committedDatasets } from '../lake-access.js';
 import { loadCore } from '../seams.js';
 import { example, jsonOption, lakeOption } from '../options.js';
@@ -192,8 +192,6 @@ async function checkAws(cfg: Config): Promise<Check[]> {
   }
   return checks;
 }
-
-const firstLine = (s: string): string => s.split('\n')[0] ?? '';
 
 export function registerDoctor(program: Command, ctx: Ctx): void {
   const cmd = program.command('doctor').description('check Node, the lake (read and write), the API key (with a test request) and, with --aws, AWS access');

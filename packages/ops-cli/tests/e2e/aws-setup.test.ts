@@ -7,12 +7,11 @@
  * into one line that names the call and the fix, no SDK warnings, and the
  * deployed names read from the stack's outputs.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { OUTPUT_KEYS, scheduleName, stackName, stateMachineName } from '@fibbars/asl-definition/names';
-import { startAwsControlPlane, type ControlPlane } from '@fibbars/testing';
+import { bareAwsEnv, runNode, startAwsControlPlane, type ControlPlane } from '@fibbars/testing';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/bin.js');
 const ACCOUNT = '123456789012';
@@ -52,33 +51,8 @@ beforeEach(() => {
   aws.state.sfn = { DescribeStateMachine: { name: stateMachineName('dev'), status: 'ACTIVE', stateMachineArn: SM_ARN, definition: '{}', roleArn: 'r', type: 'STANDARD', creationDate: 1 } };
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The binary with only what a shell on a fresh machine has, plus `env`; no profile files, no instance metadata. */
-function fibbars(argv: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...argv], {
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: '/nonexistent',
-        AWS_CONFIG_FILE: '/nonexistent/config',
-        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
-        AWS_EC2_METADATA_DISABLED: 'true',
-        ...env,
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+/** The binary with only what a shell on a fresh machine has, plus `env`. */
+const fibbars = (argv: string[], env: Record<string, string> = {}) => runNode(BIN, argv, bareAwsEnv(env));
 
 const KEYS = { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret' };
 const withServer = () => ({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: aws.url, ...KEYS });

@@ -11,7 +11,6 @@
  * - AWS::Scheduler::Schedule: Ref returns the schedule's Name
  *   (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-scheduler-schedule.html#aws-resource-scheduler-schedule-return-values)
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -20,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { deployedLogLocations } from '@fibbars/asl-definition';
 import { OUTPUT_KEYS } from '@fibbars/asl-definition/names';
 import { createApp, loadDefinition } from '@fibbars/infra-cdk';
-import { startAwsControlPlane, type ControlPlane, type StackOutput } from '@fibbars/testing';
+import { bareAwsEnv, runNode, startAwsControlPlane, type ControlPlane, type StackOutput } from '@fibbars/testing';
 
 // A cross-check of two products (apps/infra-cdk and packages/ops-cli), so it
 // lives with the workspace's end-to-end tools: neither product depends on the other.
@@ -115,29 +114,8 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-function fibbars(argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [FIBBARS, ...argv], {
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: '/nonexistent',
-        AWS_CONFIG_FILE: '/nonexistent/config',
-        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_REGION: REGION,
-        AWS_ENDPOINT_URL: aws.url,
-        AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE',
-        AWS_SECRET_ACCESS_KEY: 'secret',
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+const fibbars = (argv: string[]) =>
+  runNode(FIBBARS, argv, bareAwsEnv({ AWS_REGION: REGION, AWS_ENDPOINT_URL: aws.url, AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret' }));
 
 describe('the fibbars command against the synthesized stack', () => {
   it('the template declares the outputs the CLI reads', () => {
