@@ -41,6 +41,12 @@ export async function stateMachineOf(cfg: Config): Promise<StateMachineRef> {
   return requireStateMachine({ ...cfg, stateMachineArn: deployment.stateMachineArn });
 }
 
+/** The state machine of an `--aws` command and a Step Functions client in its region. */
+export async function stepFunctionsOf(cfg: Config): Promise<{ sm: StateMachineRef; client: SFNClient }> {
+  const sm = await stateMachineOf(cfg);
+  return { sm, client: sfnClient(cfg, sm) };
+}
+
 export function executionArn(sm: StateMachineRef, name: string): string {
   return `arn:${sm.partition}:states:${sm.region}:${sm.account}:execution:${sm.name}:${name}`;
 }

@@ -9,7 +9,7 @@ import { nyse } from '@fibbars/ohlcv-core/calendar';
 import type { RunRecord } from '@fibbars/ohlcv-core/storage';
 import type { Command } from 'commander';
 import type { Ctx } from '../context.js';
-import { sfnClient, stateMachineOf } from '../aws.js';
+import { stepFunctionsOf } from '../aws.js';
 import { UsageError } from '../errors.js';
 import { duration } from '../format.js';
 import { awsOptions, example, jsonOption, lakeOption, sourceOption } from '../options.js';
@@ -40,11 +40,7 @@ function checkStopText(opts: { error?: string; cause?: string }): void {
   }
 }
 
-async function awsTarget(ctx: Ctx, opts: AwsFlags) {
-  const cfg = ctx.config({ stateMachineArn: opts.stateMachineArn, env: opts.env });
-  const sm = await stateMachineOf(cfg);
-  return { sm, client: sfnClient(cfg, sm) };
-}
+const awsTarget = (ctx: Ctx, opts: AwsFlags) => stepFunctionsOf(ctx.config({ stateMachineArn: opts.stateMachineArn, env: opts.env }));
 
 const nameOf = (arn: string): string => arn.split(':').pop() ?? arn;
 

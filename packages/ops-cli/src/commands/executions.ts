@@ -20,7 +20,7 @@ import {
 import { openStore, RunStore, type RunRecord } from '@fibbars/ohlcv-core/storage';
 import type { Command } from 'commander';
 import type { Ctx } from '../context.js';
-import { executionArn, sfnClient, stateMachineOf, type StateMachineRef } from '../aws.js';
+import { executionArn, sfnClient, stepFunctionsOf, type StateMachineRef } from '../aws.js';
 import { positiveInt } from '../config.js';
 import { LakeNotFoundError, UsageError } from '../errors.js';
 import { duration, table } from '../format.js';
@@ -252,9 +252,8 @@ export function registerExecutions(program: Command, ctx: Ctx): void {
     const status = opts.status === undefined ? undefined : parseStatus(opts.status);
     let rows: ExecutionRow[];
     if (opts.aws) {
-      const cfg = ctx.config({ stateMachineArn: opts.stateMachineArn, env: opts.env });
-      const sm = await stateMachineOf(cfg);
-      const out = await sfnClient(cfg, sm).send(
+      const { sm, client } = await stepFunctionsOf(ctx.config({ stateMachineArn: opts.stateMachineArn, env: opts.env }));
+      const out = await client.send(
         new ListExecutionsCommand({ stateMachineArn: sm.arn, maxResults: limit, ...(status ? { statusFilter: status as SfnExecutionStatus } : {}) }),
       );
       rows = (out.executions ?? []).map((e) => ({
@@ -293,9 +292,7 @@ export function registerExecutions(program: Command, ctx: Ctx): void {
   );
   describe.action(async (name: string, opts: { lake?: string; aws?: boolean; env?: string; stateMachineArn?: string; json?: boolean }) => {
     if (opts.aws) {
-      const cfg = ctx.config({ stateMachineArn: opts.stateMachineArn, env: opts.env });
-      const sm = await stateMachineOf(cfg);
-      const client = sfnClient(cfg, sm);
+      const { sm, client } = await stepFunctionsOf(ctx.config({ stateMachineArn: opts.stateMachineArn, env: opts.env }));
       const { arn, desc } = await onAwsExecution(client, sm, name, async (a) => ({
         arn: a,
         desc: await client.send(new DescribeExecutionCommand({ executionArn: a })),

@@ -3,7 +3,7 @@ import { explainFailure, localLogLocations } from '@fibbars/asl-definition';
 import { openStore } from '@fibbars/ohlcv-core/storage';
 import type { Command } from 'commander';
 import type { Ctx } from '../context.js';
-import { checkExecutionName, executionArn, sfnClient, stateMachineOf } from '../aws.js';
+import { checkExecutionName, executionArn, stepFunctionsOf } from '../aws.js';
 import { positiveInt } from '../config.js';
 import { defaultSession, parseSession, sessionsBefore } from '../dates.js';
 import { CommandFailedError, ExitError } from '../errors.js';
@@ -46,10 +46,9 @@ const TASK_STATES = ['FetchOhlcv', 'FetchMeta', 'Consolidate', ...DEFAULT_INTERV
 async function runAws(ctx: Ctx, opts: RunOpts): Promise<void> {
   const date = opts.date ? parseSession('--date', opts.date, ctx.now()) : defaultSession(ctx.now());
   const cfg = ctx.config({ stateMachineArn: opts.stateMachineArn, env: opts.env });
-  const sm = await stateMachineOf(cfg);
+  const { sm, client } = await stepFunctionsOf(cfg);
   const name = checkExecutionName(opts.name ?? `daily-${date}`);
   const input = JSON.stringify({ date, ...(opts.lake ? { lake: cfg.lake } : {}) });
-  const client = sfnClient(cfg, sm);
   try {
     const out = await client.send(new StartExecutionCommand({ stateMachineArn: sm.arn, name, input }));
     const result = { started: true, name, executionArn: out.executionArn, startDate: out.startDate?.toISOString(), date };
