@@ -2,14 +2,16 @@
 // without Jupyter. It does what `jupyter nbconvert --execute` does with the
 // kernel, over the Jupyter messaging protocol (v5.3) on ZeroMQ:
 //
-//   1. writes a connection file (tcp on 127.0.0.1, five free ports,
-//      hmac-sha256 with a random key);
+//   1. writes a connection file (tcp on 127.0.0.1, five free ports below the
+//      ephemeral range, hmac-sha256 with a random key);
 //   2. starts the kernel the way the kernel.json of `tslab install` does:
 //      `tslab kernel --config-path <connection file>`, in the notebook's folder;
 //   3. connects a DEALER to shell and control and a SUB to iopub with the
 //      zeromq package tslab itself loads (kernel/node_modules), and waits
 //      until a kernel_info_request has been answered on shell and its
 //      status: idle seen on iopub (so no output of the first cell is lost);
+//      a kernel that logs a failed bind or gives no answer within the startup
+//      timeout is shut down and a fresh one started, three tries in all;
 //   4. sends one execute_request per non-empty code cell, in order, and
 //      collects the iopub messages of that request (stream, display_data,
 //      update_display_data, execute_result, error, clear_output) as nbformat
@@ -34,20 +36,51 @@ export class NotebookError extends Error {
   name = 'NotebookError';
 }
 
+/** The kernel never became ready (no answer in time, or a socket it could not bind): worth one fresh start. */
+class KernelStartError extends NotebookError {}
+
+/** Fresh kernels (new ports, new key) tried before a start failure is reported. */
+const START_ATTEMPTS = 3;
+
 const DELIM = Buffer.from('<IDS|MSG>');
 const PROTOCOL_VERSION = '5.3';
 
-/** Five distinct free TCP ports on 127.0.0.1 (held open together so none repeats). */
-async function freePorts(count) {
+/** The lowest port of the machine's ephemeral range (Linux's /proc; 32768 where there is none). */
+function ephemeralLow() {
+  try {
+    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && low > 2048) return low;
+  } catch {
+    // not Linux
+  }
+  return 32768;
+}
+
+/**
+ * `count` distinct free TCP ports on 127.0.0.1, chosen BELOW the ephemeral
+ * range. Ports from `listen(0)` are ephemeral ones, and between our closing
+ * them and the kernel binding them any outgoing connection on the machine may
+ * take one as its source port; even our own ZeroMQ sockets, which reconnect
+ * every 100 ms until the kernel listens, can TCP-self-connect to an ephemeral
+ * port nobody listens on yet. tslab logs the failed bind and keeps running
+ * without that socket (its unhandledRejection handler), so the client would
+ * wait for a reply that never comes. Ports outside the range are only taken
+ * by an explicit bind.
+ */
+export async function freePorts(count) {
+  const high = ephemeralLow() - 1;
+  const low = Math.max(1024, high - 20_000);
   const servers = [];
   try {
-    for (let i = 0; i < count; i++) {
+    for (let tries = 0; servers.length < count; tries++) {
+      if (tries > 1000) throw new NotebookError(`no ${count} free TCP ports on 127.0.0.1 between ${low} and ${high}`);
+      const port = low + Math.floor(Math.random() * (high - low + 1));
       const server = net.createServer();
-      await new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve(undefined));
+      const bound = await new Promise((resolve) => {
+        server.once('error', () => resolve(false));
+        server.listen(port, '127.0.0.1', () => resolve(true));
       });
-      servers.push(server);
+      if (bound) servers.push(server);
     }
     return servers.map((server) => /** @type {import('node:net').AddressInfo} */ (server.address()).port);
   } finally {
@@ -119,19 +152,32 @@ function loadZmq(kernelDir) {
  * Executes every code cell of `source` in a fresh tslab kernel and writes the
  * executed notebook to `outPath`. Throws NotebookError on the first failing cell.
  * @param {string} source the .ipynb to execute
- * @param {{ kernelDir: string, outPath: string, cwd?: string, env?: Record<string, string | undefined>, timeoutSeconds?: number, startupTimeoutSeconds?: number }} options
+ * @param {{ kernelDir: string, outPath: string, cwd?: string, env?: Record<string, string | undefined>, timeoutSeconds?: number, startupTimeoutSeconds?: number, firstPorts?: number[] }} options
+ *   firstPorts: the five ports (shell, iopub, stdin, control, hb) of the first kernel instead of free ones (tests of the restart)
  * @returns {Promise<string>} outPath
  */
 export async function executeNotebook(source, options) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await executeOnce(source, options, attempt === 1 ? options.firstPorts : undefined);
+    } catch (error) {
+      if (!(error instanceof KernelStartError) || attempt >= START_ATTEMPTS) throw error;
+      process.stderr.write(`${error.message}; starting a fresh kernel (attempt ${attempt + 1} of ${START_ATTEMPTS})\n`);
+    }
+  }
+}
+
+/** One kernel, started and shut down; a start that fails throws KernelStartError before any cell ran. */
+async function executeOnce(source, options, ports) {
   const name = path.basename(source);
   const notebook = JSON.parse(readFileSync(source, 'utf8'));
   const cellTimeoutMs = (options.timeoutSeconds ?? 600) * 1000;
-  const startupTimeoutMs = (options.startupTimeoutSeconds ?? 120) * 1000;
+  const startupTimeoutMs = (options.startupTimeoutSeconds ?? 60) * 1000;
   const zmq = loadZmq(options.kernelDir);
   const tslabBin = path.join(options.kernelDir, 'node_modules', 'tslab', 'bin', 'tslab');
 
   const runtimeDir = mkdtempSync(path.join(tmpdir(), 'fibbars-kernel-'));
-  const [shell_port, iopub_port, stdin_port, control_port, hb_port] = await freePorts(5);
+  const [shell_port, iopub_port, stdin_port, control_port, hb_port] = ports ?? (await freePorts(5));
   const connection = {
     transport: 'tcp',
     ip: '127.0.0.1',
@@ -156,8 +202,15 @@ export async function executeNotebook(source, options) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let kernelLog = '';
+  let bindFailed;
+  const cannotBind = new Promise((_, reject) => (bindFailed = reject));
+  cannotBind.catch(() => {});
   const log = (chunk) => {
     kernelLog = (kernelLog + chunk.toString('utf8')).slice(-16_384);
+    // tslab logs a failed bind (its unhandledRejection handler) and runs on without the socket.
+    if (/EADDRINUSE|address already in use/i.test(kernelLog)) {
+      bindFailed(new KernelStartError(`${name}: the tslab kernel could not bind its ports:\n${kernelLog.trim()}`));
+    }
   };
   kernel.stdout.on('data', log);
   kernel.stderr.on('data', log);
@@ -219,14 +272,17 @@ export async function executeNotebook(source, options) {
     entry.resolveReply(message);
   };
 
-  const withDeadline = async (promise, ms, what) => {
+  const withDeadline = async (promise, ms, what, Failure = NotebookError) => {
     const timer = delay(ms);
     try {
       return await Promise.race([
         promise,
         died,
         timer.promise.then(() => {
-          throw new NotebookError(`${name}: ${what} timed out after ${Math.round(ms / 1000)} s${protocolError ? ` (${protocolError.message})` : ''}`);
+          const tail = kernelLog.trim().split('\n').slice(-20).join('\n');
+          throw new Failure(
+            `${name}: ${what} timed out after ${Math.round(ms / 1000)} s${protocolError ? ` (${protocolError.message})` : ''}${tail ? `; the kernel printed:\n${tail}` : ''}`,
+          );
         }),
       ]);
     } finally {
@@ -261,7 +317,7 @@ export async function executeNotebook(source, options) {
         if (idle) return info;
       }
     })();
-    const info = await withDeadline(startup, startupTimeoutMs, 'starting the tslab kernel');
+    const info = await withDeadline(Promise.race([startup, cannotBind]), startupTimeoutMs, 'starting the tslab kernel', KernelStartError);
     notebook.metadata = { ...notebook.metadata, language_info: info.content.language_info };
 
     const cells = notebook.cells ?? [];

@@ -74,8 +74,9 @@ function ensureKernel() {
  * Executes each notebook; resolves to the paths of the executed copies
  * (`<outDir>/<notebook file name>`, whichever engine ran).
  * @param {string[]} notebooks paths relative to the app root or absolute
- * @param {{ outDir?: string, env?: Record<string, string>, timeoutSeconds?: number, engine?: 'auto' | 'nbconvert' | 'kernel' }} options
+ * @param {{ outDir?: string, env?: Record<string, string>, timeoutSeconds?: number, engine?: 'auto' | 'nbconvert' | 'kernel', firstPorts?: number[] }} options
  *   engine: 'auto' (default) uses nbconvert when Jupyter is installed, else the kernel client
+ *   firstPorts: the kernel engine's first kernel binds these five ports (tests of its restart)
  * @returns {Promise<string[]>}
  */
 export async function runNotebooks(notebooks, options = {}) {
@@ -95,7 +96,13 @@ export async function runNotebooks(notebooks, options = {}) {
   for (const notebook of notebooks) {
     const source = path.resolve(APP_ROOT, notebook);
     executed.push(
-      await executeNotebook(source, { kernelDir: KERNEL_DIR, outPath: path.join(outDir, path.basename(source)), env, timeoutSeconds: options.timeoutSeconds ?? 600 }),
+      await executeNotebook(source, {
+        kernelDir: KERNEL_DIR,
+        outPath: path.join(outDir, path.basename(source)),
+        env,
+        timeoutSeconds: options.timeoutSeconds ?? 600,
+        firstPorts: options.firstPorts,
+      }),
     );
   }
   return executed;

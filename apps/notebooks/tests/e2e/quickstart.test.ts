@@ -1,8 +1,10 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { openLake, resample } from '@fibbars/ohlcv-core';
+import { freePorts } from '../../scripts/kernel-client.mjs';
 import { INSTALL_HINT, NotebookError, hasJupyter, runNotebooks } from '../../scripts/run-notebooks.mjs';
 
 // Executes the quickstart in the tslab kernel and checks what it computed
@@ -137,5 +139,50 @@ describe('the kernel client on a failing notebook', () => {
     await expect(run).rejects.toBeInstanceOf(NotebookError);
     await expect(run).rejects.toThrow(/failing\.ipynb: cell 3 \(the 3rd code cell\) failed[\s\S]*Error: boom in the third code cell/);
     expect(fs.existsSync(path.join(tmp, 'out', 'failing.ipynb'))).toBe(false);
+  });
+
+  it('starts a fresh kernel when the first cannot bind its shell port, and runs the notebook in it', async () => {
+    const notebook = {
+      cells: [{ cell_type: 'code', id: 'a', metadata: {}, source: '6 * 7', execution_count: null, outputs: [] }],
+      metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
+      nbformat: 4,
+      nbformat_minor: 5,
+    };
+    const source = path.join(tmp, 'restart.ipynb');
+    fs.writeFileSync(source, JSON.stringify(notebook));
+    const ports = await freePorts(5);
+    // Someone else listens on the first kernel's shell port: tslab logs the failed bind and runs on.
+    const squatter = net.createServer();
+    const connections = new Set<net.Socket>();
+    // (read, so that the client's FIN is seen and the socket closes)
+    squatter.on('connection', (socket) => connections.add(socket.on('close', () => connections.delete(socket)).resume()));
+    await new Promise<void>((resolve) => squatter.listen(ports[0], '127.0.0.1', resolve));
+    const stderr: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => (stderr.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      const [executed] = await runNotebooks([source], { engine: 'kernel', outDir: path.join(tmp, 'out'), timeoutSeconds: 120, firstPorts: ports });
+      const cells = (JSON.parse(fs.readFileSync(executed ?? '', 'utf8')) as { cells: Cell[] }).cells;
+      expect(cells[0]?.outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: ['42\n'] }]);
+    } finally {
+      process.stderr.write = write;
+      // The first kernel's client connected to the squatter; it must have hung up by now.
+      for (let waited = 0; connections.size > 0 && waited < 5000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+      const leftOpen = connections.size;
+      for (const socket of connections) socket.destroy();
+      await new Promise((resolve) => squatter.close(resolve));
+      expect(leftOpen).toBe(0);
+    }
+    expect(stderr.join('')).toMatch(/restart\.ipynb: the tslab kernel could not bind its ports[\s\S]*starting a fresh kernel \(attempt 2 of 3\)/);
+  });
+
+  it('picks the kernel ports below the ephemeral range, where no outgoing connection can take one', async () => {
+    const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    const ports = await freePorts(5);
+    expect(new Set(ports).size).toBe(5);
+    for (const port of ports) {
+      expect(port).toBeGreaterThanOrEqual(1024);
+      expect(port).toBeLessThan(low);
+    }
   });
 });
