@@ -8,7 +8,7 @@ import type { DataFrame, Series } from 'nodejs-polars';
 import { isSession } from './calendar.js';
 import { isoToEpochDay, toEpochMs } from './dates.js';
 import { ConfigError, DataQualityError } from './errors.js';
-import { RAW_DAILY_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA } from './schemas.js';
+import { RAW_DAILY_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, selectAs } from './schemas.js';
 
 type Json = Record<string, unknown>;
 
@@ -130,7 +130,7 @@ export function parseGroupedDaily(
     vwap[i] = num(r['vw']);
     transactions[i] = int(r['n']);
   });
-  return pl.DataFrame([
+  return selectAs(pl.DataFrame([
     pl.Series('ticker', ticker, pl.Utf8),
     dateColumn('date', new Array<number>(n).fill(day)),
     pl.Series('open', open, pl.Float64),
@@ -142,7 +142,7 @@ export function parseGroupedDaily(
     pl.Series('transactions', transactions, pl.Int64),
     datetimeColumn('fetched_at', new Array<number>(n).fill(fetchedMs)),
     pl.Series('fetch_id', new Array<string | null>(n).fill(fetchId ?? null), pl.Utf8),
-  ]).select(...Object.entries(RAW_DAILY_SCHEMA).map(([c, t]) => pl.col(c).cast(t)));
+  ]), RAW_DAILY_SCHEMA);
 }
 
 /**
@@ -158,7 +158,7 @@ export function parseGroupedDaily(
 export function parseTickers(pages: readonly unknown[]): DataFrame {
   const rows = resultsOf(pages, 'tickers').filter((r) => str(r['ticker']) !== null);
   const col = (name: string) => rows.map((r) => str(r[name]));
-  return pl.DataFrame([
+  return selectAs(pl.DataFrame([
     pl.Series('ticker', col('ticker'), pl.Utf8),
     pl.Series('name', col('name'), pl.Utf8),
     pl.Series('market', col('market'), pl.Utf8),
@@ -172,7 +172,7 @@ export function parseTickers(pages: readonly unknown[]): DataFrame {
     pl.Series('share_class_figi', col('share_class_figi'), pl.Utf8),
     datetimeColumn('last_updated_utc', rows.map((r) => timestampMs(r['last_updated_utc']))),
     datetimeColumn('delisted_utc', rows.map((r) => timestampMs(r['delisted_utc']))),
-  ]).select(...Object.entries(TICKERS_SCHEMA).map(([c, t]) => pl.col(c).cast(t)));
+  ]), TICKERS_SCHEMA);
 }
 
 /**
@@ -211,10 +211,10 @@ export function parseSplits(pages: readonly unknown[]): DataFrame {
     from.push(f);
     to.push(s);
   }
-  return pl.DataFrame([
+  return selectAs(pl.DataFrame([
     pl.Series('ticker', ticker, pl.Utf8),
     dateColumn('execution_date', day),
     pl.Series('split_from', from, pl.Float64),
     pl.Series('split_to', to, pl.Float64),
-  ]).select(...Object.entries(SPLITS_SCHEMA).map(([c, t]) => pl.col(c).cast(t)));
+  ]), SPLITS_SCHEMA);
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import pl from 'nodejs-polars';
 import { DataQualityError, SILVER_DAILY_SCHEMA, consolidate, hasSchema } from '../../src/index.js';
 import { bar, rawFrame, records } from './support/frames.js';
 
@@ -85,5 +86,17 @@ describe('consolidate', () => {
     const { daily } = consolidate(existing, rawFrame(day2));
     expect(hasSchema(daily, SILVER_DAILY_SCHEMA)).toBe(true);
     expect(daily.height).toBe(6);
+  });
+
+  it('keeps one row per (ticker, date), the first, when the existing history repeats a key', () => {
+    const history = consolidate(null, rawFrame(day1)).daily;
+    // The MSFT row twice, the second copy with another close: a history no lake job writes.
+    const msft = history.filter(pl.col('ticker').eq(pl.lit('MSFT')));
+    const existing = pl.concat([history, msft.withColumns(pl.lit(999).alias('close'))]);
+    const { daily } = consolidate(existing, rawFrame(day2));
+    expect(keys(records(daily))).toEqual(keys(records(consolidate(null, rawFrame([...day1, ...day2])).daily)));
+    const closeOn = (frame: typeof daily) => records(frame.filter(pl.col('ticker').eq(pl.lit('MSFT')).and(pl.col('date').eq(pl.col('date').min()))))[0]?.['close'];
+    expect(closeOn(daily)).toBe(closeOn(history));
+    expect(closeOn(daily)).not.toBe(999);
   });
 });
