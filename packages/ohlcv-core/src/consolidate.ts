@@ -3,6 +3,7 @@
 import pl from 'nodejs-polars';
 import type { DataFrame } from 'nodejs-polars';
 import { SILVER_DAILY_SCHEMA, conform } from './schemas.js';
+import { recordDateToIso } from './dates.js';
 import { once } from './memo.js';
 import { checkQuality, validateDaily } from './validate.js';
 import type { QualityOptions, ValidationCounts } from './validate.js';
@@ -41,14 +42,14 @@ function hasRepeatedKeys(sorted: DataFrame): boolean {
   const repeated = once('consolidate:repeated', () =>
     pl.col('ticker').eq(pl.col('ticker').shift(1)).and(pl.col('date').eq(pl.col('date').shift(1))).any().alias('repeated'),
   );
-  return sorted.select(repeated).getColumn('repeated').toArray()[0] === true;
+  return sorted.select(repeated).toRecords()[0]?.['repeated'] === true;
 }
 
-/** The distinct non-null dates of a column, as sorted ISO strings (Series operations: no expressions). */
+/** The distinct non-null dates of a Date column, as sorted ISO strings (frame operations and records: no expressions, no Series). */
 function distinctDates(df: DataFrame, col = 'date'): string[] {
   if (df.height === 0) return [];
-  const dates = df.getColumn(col).unique().cast(pl.Utf8).toArray() as unknown as (string | null)[];
-  return dates.filter((d): d is string => d !== null).sort();
+  const dates: unknown[] = df.select(col).unique().toRecords().map((r) => r[col]);
+  return dates.flatMap((d) => recordDateToIso(d) ?? []).sort();
 }
 
 /**

@@ -55,3 +55,13 @@ export function toEpochMs(t: Date | string | number, what = 'timestamp'): number
   if (!Number.isFinite(ms)) throw new RangeError(`invalid ${what} "${String(t)}"`);
   return ms;
 }
+
+/**
+ * The ISO day of a Polars `Date` value as `toRecords` returns it (a JS Date at
+ * UTC midnight), or null. Tested by shape, not `instanceof`: a Date made in
+ * another realm (a vm context, a test runner) is still a Date.
+ * @internal
+ */
+export function recordDateToIso(value: unknown): string | null {
+  return Object.prototype.toString.call(value) === '[object Date]' ? (value as Date).toISOString().slice(0, 10) : null;
+}

@@ -155,15 +155,18 @@ export function conform(df: DataFrame, schema: Schema, opts: { fillMissing?: rea
 /**
  * The columns of `schema`, in its order, each cast to its dtype (non-strict,
  * like `Expr.cast`), without building a single expression: a select by name
- * and Series casts of the columns whose dtype differs. nodejs-polars spends
- * about a millisecond on every expression object it builds (its `_Expr`
- * wrapper, pola-rs/nodejs-polars#265), which is most of a daily job's fixed cost.
+ * and Series casts of only the columns whose dtype differs. nodejs-polars
+ * spends about a millisecond on every expression or Series object it builds
+ * (its `_Expr` and `_Series` wrappers, pola-rs/nodejs-polars#265), which is
+ * most of a daily job's fixed cost; DataFrame operations and `dtypes` are cheap.
  * @internal
  */
 export function selectAs(df: DataFrame, schema: Schema): DataFrame {
   const picked = df.select(...Object.keys(schema));
+  // `dtypes` is one cheap native call; every Series object costs as much as an expression.
+  const have = picked.dtypes;
   const casts = Object.entries(schema)
-    .filter(([name, dtype]) => !picked.getColumn(name).dtype.equals(dtype))
+    .filter(([, dtype], i) => !have[i]!.equals(dtype))
     .map(([name, dtype]) => picked.getColumn(name).cast(dtype));
   return casts.length === 0 ? picked : picked.withColumns(...casts);
 }

@@ -13,6 +13,7 @@ import pl from 'nodejs-polars';
 import type { DataFrame, Expr, LazyDataFrame } from 'nodejs-polars';
 import { DataQualityError } from './errors.js';
 import { QUARANTINE_SCHEMA, RAW_DAILY_SCHEMA, conform } from './schemas.js';
+import { recordDateToIso } from './dates.js';
 import { once } from './memo.js';
 
 /** Reasons written to the `reason` column of quarantined rows. */
@@ -211,7 +212,8 @@ function countSessions(input: DataFrame, st: DataFrame): ValidationCounts {
   // from a handful of group rows: two expressions instead of a few dozen
   // (nodejs-polars spends about a millisecond building each, pola-rs/nodejs-polars#265).
   const n = once('validate:count', () => pl.len().alias('__n'));
-  const sessionsOf = (df: DataFrame) => df.getColumn('date').cast(pl.Utf8).toArray() as unknown as (string | null)[];
+  // Records, not columns: a few group rows, and every Series object costs about a millisecond too.
+  const isoOf = recordDateToIso;
   type Tally = { received: number; accepted: number; collapsed: number; quarantined: number; all: number };
   const tallies = new Map<string | null, Tally>();
   const tally = (session: string | null): Tally => {
@@ -219,23 +221,16 @@ function countSessions(input: DataFrame, st: DataFrame): ValidationCounts {
     if (t === undefined) tallies.set(session, (t = { received: 0, accepted: 0, collapsed: 0, quarantined: 0, all: 0 }));
     return t;
   };
-  const byStatus = st.groupBy(['date', STATUS]).agg(n);
-  const statuses = byStatus.getColumn(STATUS).toArray() as unknown as string[];
-  const statusCounts = byStatus.getColumn('__n').toArray() as unknown as number[];
-  sessionsOf(byStatus).forEach((session, i) => {
-    const t = tally(session);
-    const count = Number(statusCounts[i]);
+  for (const r of st.groupBy(['date', STATUS]).agg(n).toRecords()) {
+    const t = tally(isoOf(r['date']));
+    const count = Number(r['__n']);
     t.received += count;
-    const status = statuses[i];
+    const status = r[STATUS];
     if (status === 'accepted') t.accepted += count;
     else if (status === 'collapsed') t.collapsed += count;
     else t.quarantined += count; // quarantined, conflict
-  });
-  const byInput = input.groupBy('date').agg(n);
-  const inputCounts = byInput.getColumn('__n').toArray() as unknown as number[];
-  sessionsOf(byInput).forEach((session, i) => {
-    tally(session).all += Number(inputCounts[i]);
-  });
+  }
+  for (const r of input.groupBy('date').agg(n).toRecords()) tally(isoOf(r['date'])).all += Number(r['__n']);
 
   const totals = { received: 0, accepted: 0, collapsed: 0, quarantined: 0, superseded: 0 };
   const sessions: SessionCounts[] = [];
