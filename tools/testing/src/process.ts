@@ -13,10 +13,10 @@ export interface ProcessResult {
   stderr: string;
 }
 
-/** Runs `node <script> ...args` with exactly `env`, collecting its output. */
-export function runNode(script: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<ProcessResult> {
+/** Runs `node <script> ...args` with exactly `env` (in `options.cwd`, default this process's), collecting its output. */
+export function runNode(script: string, args: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string } = {}): Promise<ProcessResult> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [script, ...args], { env });
+    const child = spawn(process.execPath, [script, ...args], { env, ...(options.cwd !== undefined ? { cwd: options.cwd } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

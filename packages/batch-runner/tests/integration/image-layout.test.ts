@@ -3,7 +3,7 @@
 // dependencies the bundle's package.json lists. The bundle must run from it,
 // so nothing it needs can come from the workspace.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
+import { runNode, type ProcessResult } from '@fibbars/testing';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,16 +11,8 @@ import { openLake } from '@fibbars/ohlcv-core';
 import { lastSessions, syntheticMarket, writeRawSessions } from './support/market.js';
 import { PACKAGE_ROOT } from './support/run-bundle.js';
 
-function runApp(main: string, args: string[], cwd: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [main, ...args], { cwd, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function runApp(main: string, args: string[], cwd: string, env: Record<string, string>): Promise<ProcessResult> {
+  return runNode(main, args, { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env }, { cwd });
 }
 
 describe('bundle in the image layout', () => {

@@ -1,7 +1,7 @@
 // The image target where no engine runs: it must check the build context and
 // fail when a file the Dockerfile copies is missing or excluded.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
+import { runNode, type ProcessResult } from '@fibbars/testing';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,19 +9,8 @@ import { PACKAGE_ROOT } from './support/run-bundle.js';
 
 const IMAGE_SCRIPT = join(PACKAGE_ROOT, 'scripts', 'image.mjs');
 
-function runImage(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [IMAGE_SCRIPT, ...args], {
-      cwd: PACKAGE_ROOT,
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', FIBBARS_IMAGE_ENGINE: 'none' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function runImage(args: string[]): Promise<ProcessResult> {
+  return runNode(IMAGE_SCRIPT, args, { PATH: process.env['PATH'] ?? '/usr/bin:/bin', FIBBARS_IMAGE_ENGINE: 'none' }, { cwd: PACKAGE_ROOT });
 }
 
 /** A copy of the build context in a temp folder, to break on purpose. */
