@@ -63,5 +63,5 @@ export function toEpochMs(t: Date | string | number, what = 'timestamp'): number
  * @internal
  */
 export function recordDateToIso(value: unknown): string | null {
-  return Object.prototype.toString.call(value) === '[object Date]' ? (value as Date).toISOString().slice(0, 10) : null;
+  return Object.prototype.toString.call(value) === '[object Date]' ? dateToIso(value as Date) : null;
 }

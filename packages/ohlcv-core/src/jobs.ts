@@ -190,7 +190,7 @@ async function consolidateDaily(
   // isIn instead of two comparisons and a literal per span (nodejs-polars spends about a
   // millisecond building each expression object, pola-rs/nodejs-polars#265).
   const spanDays = new Set<number>();
-  for (const [a, b] of spans) for (let d = isoToEpochDay(a); d <= isoToEpochDay(b); d++) spanDays.add(d);
+  for (const [a, b] of spans) for (let d = isoToEpochDay(a), last = isoToEpochDay(b); d <= last; d++) spanDays.add(d);
   const inSpans = pl.col('date').isIn(pl.Series('days', [...spanDays], pl.Int32).cast(pl.Date).implode());
   const toWrite = changedMonths.length === 0 ? null : merged.filter(inSpans);
   if (toWrite) options.onProgress?.({ phase: 'write', rows: toWrite.height });

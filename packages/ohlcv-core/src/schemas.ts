@@ -135,11 +135,11 @@ export const TICKERS_SCHEMA: Schema = Object.freeze({
  */
 export function conform(df: DataFrame, schema: Schema, opts: { fillMissing?: readonly string[] } = {}): DataFrame {
   const have = new Set(df.columns);
-  const missing = Object.keys(schema).filter((c) => !have.has(c) && !(opts.fillMissing ?? []).includes(c));
+  const absent = Object.keys(schema).filter((c) => !have.has(c));
+  const missing = absent.filter((c) => !(opts.fillMissing ?? []).includes(c));
   if (missing.length > 0) {
     throw new TypeError(`frame is missing column(s) ${missing.join(', ')} (has ${df.columns.join(', ') || 'none'})`);
   }
-  const absent = Object.keys(schema).filter((c) => !have.has(c));
   if (absent.length === 0) return selectAs(df, schema);
   // Built once per (schema, present columns): nodejs-polars expressions cost ~1 ms each to build.
   const key = `conform:${Object.entries(schema)
