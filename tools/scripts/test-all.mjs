@@ -32,6 +32,7 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const rows = [];
+const failures = [];
 for (const p of roots) {
   const file = path.join(root, p.root, '.test-results', 'summary.json');
   if (!fs.existsSync(file)) continue;
@@ -39,10 +40,12 @@ for (const p of roots) {
   passed += s.passed;
   failed += s.failed + s.suitesFailed;
   skipped += s.skipped;
+  for (const f of s.failures ?? []) failures.push(`  ${p.name}: ${f}`);
   rows.push(`  ${p.name.padEnd(16)} ${String(s.passed).padStart(5)} passed ${String(s.failed).padStart(3)} failed  (${s.suites} suites)`);
 }
 console.log('\nTest summary by project:');
 console.log(rows.join('\n'));
+if (failures.length > 0) console.log(`Failed tests:\n${failures.join('\n')}`);
 const ok = nx.status === 0 && failed === 0;
 if (nx.status !== 0) console.log(`Nx exited with ${nx.status}: a lint, typecheck or test target failed (see above).`);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

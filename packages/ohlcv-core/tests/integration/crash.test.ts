@@ -83,11 +83,17 @@ afterAll(async () => {
 });
 
 describe('a consolidation killed with SIGKILL at random points', () => {
+  // A kill is aimed at a random point of the uninterrupted run's duration, so some
+  // children finish before it lands (a rerun after a partial commit has less to do).
+  // Children keep coming until KILLS kills have landed, at most MAX_CHILDREN of them,
+  // so how many landed never depends on the machine's load; every finished child is
+  // checked too, as a rerun that completes the work.
+  const MAX_CHILDREN = KILLS * 3;
   it(`leaves every dataset at its last good version after each of ${KILLS} kills, and a rerun completes it`, async () => {
     const outcomes = { killed: 0, finished: 0, partial: 0 };
     let lake = await copyOf('kill-0');
     let killsOnLake = 0;
-    for (let i = 0; i < KILLS; i += 1) {
+    for (let i = 0; outcomes.killed < KILLS && i < MAX_CHILDREN; i += 1) {
       // Up to KILLS_PER_ROUND kills on one lake: each later child is the rerun of the killed one.
       const delay = Math.floor(Math.random() * childMs * 1.1);
       const result = await runChild(lake.store.uri, delay);
@@ -110,7 +116,8 @@ describe('a consolidation killed with SIGKILL at random points', () => {
       if (datasetsDone > 0 && datasetsDone < DATASETS.length) outcomes.partial += 1;
 
       killsOnLake += killed ? 1 : 0;
-      if (!killed || killsOnLake === KILLS_PER_ROUND || i === KILLS - 1) {
+      const last = outcomes.killed === KILLS || i === MAX_CHILDREN - 1;
+      if (!killed || killsOnLake === KILLS_PER_ROUND || last) {
         if (killed) await consolidateLake(lake, { runId: `rerun-${i}` });
         const repaired = await snapshot(lake, DATASETS);
         for (const d of [...DATASETS, 'quarantine']) expect({ d, kill: i, equal: framesEqual(repaired[d], after[d]) }).toEqual({ d, kill: i, equal: true });
@@ -121,6 +128,8 @@ describe('a consolidation killed with SIGKILL at random points', () => {
       }
     }
     process.stdout.write(`crash test: ${JSON.stringify(outcomes)}, uninterrupted job ${childMs} ms after start-up\n`);
-    expect(outcomes.killed).toBeGreaterThan(KILLS / 2);
-  }, 300_000);
+    expect(outcomes.killed).toBe(KILLS);
+    // Kills that land between two dataset commits are the ones that test the protocol.
+    expect(outcomes.partial).toBeGreaterThan(0);
+  }, 600_000);
 });
