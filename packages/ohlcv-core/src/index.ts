@@ -14,3 +14,4 @@ export * from './jobs.js';
 export * from './resample-lake.js';
 export * from './gaps.js';
 export * from './health.js';
+export * from './memory.js';

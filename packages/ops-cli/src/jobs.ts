@@ -91,5 +91,8 @@ export async function resampleAll(
   intervals: readonly number[] = DEFAULT_INTERVALS,
 ): Promise<ResampleIntervalReport[]> {
   const core = await loadCore();
+  // A full build's windows are large Polars frames V8 cannot see: exposing gc lets the
+  // job collect each one as it drops it (ohlcv-core's memory.ts).
+  core.exposeGc();
   return (await core.resampleLake(lake, { days: intervals, runId })).intervals;
 }

@@ -23,6 +23,8 @@ export interface CoreApi {
     options: { runId: string; maxRejectedShare?: number; onProgress?: (progress: ConsolidateProgress) => void },
   ): Promise<ConsolidateLakeReport>;
   resampleLake(lake: Lake, options: { days: number | readonly number[]; runId: string }): Promise<ResampleLakeReport>;
+  /** Makes `gc` available so the jobs can free dropped Polars frames (ohlcv-core's memory.ts). */
+  exposeGc(): boolean;
   resample(
     daily: DataFrameLike,
     options: { days: number; anchor?: Anchor; splits?: DataFrameLike; asOf?: string },
@@ -53,7 +55,7 @@ async function load<T>(what: string, loader: () => Promise<unknown>, names: stri
 }
 
 export const loadCore = (): Promise<CoreApi> =>
-  load<CoreApi>('@fibbars/ohlcv-core', () => import('@fibbars/ohlcv-core'), ['openLake', 'consolidateLake', 'resampleLake', 'DEFAULT_GC_GRACE_MS']);
+  load<CoreApi>('@fibbars/ohlcv-core', () => import('@fibbars/ohlcv-core'), ['openLake', 'consolidateLake', 'resampleLake', 'exposeGc', 'DEFAULT_GC_GRACE_MS']);
 
 export const loadFetchers = (): Promise<FetchersApi> =>
   load<FetchersApi>('@fibbars/fetchers', () => import('@fibbars/fetchers'), ['SyntheticSource', 'createOhlcvHandler', 'createMetaHandler', 'sourceFromEnv', 'fetchSessions']);

@@ -66,6 +66,20 @@ describe('resampleLake', () => {
     expect(again.intervals.every((i) => i.mode === 'no-change' && !i.committed)).toBe(true);
   });
 
+  it('drops each window of a full build as it goes: a reclaim for its rows, and one per bar frame written', async () => {
+    const lake = await seedLake(await freshDir(), SESSIONS.length);
+    let reclaims = 0;
+    const report = await resampleLake(lake, { days: INTERVALS, runId: 'r1', reclaim: () => (reclaims += 1) });
+    const years = new Set(report.intervals.flatMap((i) => i.partitionsWritten));
+    // The history spans a year boundary, so the build has more than one window.
+    expect(years.size).toBeGreaterThan(1);
+    const framesWritten = report.intervals.reduce((n, i) => n + i.partitionsWritten.length, 0);
+    expect(reclaims).toBe(years.size + framesWritten);
+    for (const days of INTERVALS) {
+      expect(frameDifference(await lake.read(`ohlcv_${days}d`), await fullRebuild(lake, days))).toBeNull();
+    }
+  });
+
   it('recomputes only the buckets of new and refetched sessions and the history of a split ticker, ending equal to a full rebuild', async () => {
     const dir = await freshDir();
     const lake = await seedLake(dir, 40);
