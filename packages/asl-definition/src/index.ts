@@ -41,6 +41,7 @@ export {
   REDRIVABLE_STATUSES,
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_LEASE_MS,
+  DEFAULT_STOP_POLL_MS,
   currentState,
   deadRunReason,
   localProbe,

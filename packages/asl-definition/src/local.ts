@@ -40,6 +40,7 @@ import { readGoldenDefinition } from './golden.js';
 import {
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_LEASE_MS,
+  DEFAULT_STOP_POLL_MS,
   REDRIVABLE_STATUSES,
   markAborted,
   newLease,
@@ -231,8 +232,15 @@ export interface RunLocalPipelineOptions {
   jobRetryStrategies?: Record<string, JobRetryStrategy>;
   /** Timeout of the local fetcher functions, in seconds (default 900, the Lambda maximum). */
   lambdaTimeoutSeconds?: number;
-  /** How often the run renews its lease and looks for a stop request (default 5 s). */
+  /** How often the run renews its lease (default 5 s). */
   heartbeatMs?: number;
+  /**
+   * How often the run looks for a stop request (default 1 s, never less often
+   * than the heartbeat). Step Functions' StopExecution ends an execution at
+   * once; a local run can only notice a request it reads, so it reads often:
+   * one small read (a file, or one GET on an S3 lake) per second of a run.
+   */
+  stopPollMs?: number;
   /** How long a lease lasts without a heartbeat before readers declare the run dead (default 30 s). */
   leaseMs?: number;
   /** Aborting it stops the run (Ctrl-C): the record ends ABORTED with `abortCause`. */
@@ -556,6 +564,8 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
     }
   }
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const stopPollMs = Math.min(options.stopPollMs ?? DEFAULT_STOP_POLL_MS, heartbeatMs);
+  if (!(Number.isFinite(stopPollMs) && stopPollMs > 0)) throw new ConfigError(`stopPollMs ${String(options.stopPollMs)} must be > 0`);
   const leaseMs = options.leaseMs ?? Math.max(DEFAULT_LEASE_MS, 3 * heartbeatMs);
   if (!(Number.isFinite(heartbeatMs) && heartbeatMs > 0 && Number.isFinite(leaseMs) && leaseMs > heartbeatMs)) {
     throw new ConfigError(`heartbeatMs ${String(heartbeatMs)} must be > 0 and leaseMs ${String(leaseMs)} longer than it`);
@@ -937,15 +947,24 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
   if (options.signal?.aborted) onSignal();
   options.signal?.addEventListener('abort', onSignal, { once: true });
   let beating = false;
+  let lastBeat = Date.now();
+  /** The stop request for this attempt of the run, if one was made. */
+  const requestedStop = async (): Promise<Omit<RunAbort, 'at' | 'state'> | undefined> => {
+    const request = (await runs.stopRequest(runId)) as StopRequest | null;
+    if (!request || (request.redriveCount ?? 0) !== attempt) return undefined;
+    return { reason: 'stopped', ...(request.error ? { error: request.error } : {}), cause: request.cause ?? `stopped by fibbars stop at ${request.at}` };
+  };
   const heartbeat = setInterval(() => {
     if (beating || stopped) return;
     beating = true;
     void (async () => {
-      const request = (await runs.stopRequest(runId)) as StopRequest | null;
-      if (request && (request.redriveCount ?? 0) === attempt) {
-        stop({ reason: 'stopped', ...(request.error ? { error: request.error } : {}), cause: request.cause ?? `stopped by fibbars stop at ${request.at}` });
+      const request = await requestedStop();
+      if (request) {
+        stop(request);
         return;
       }
+      if (Date.now() - lastBeat < heartbeatMs - stopPollMs / 2) return;
+      lastBeat = Date.now();
       const stored = await runs.get(runId);
       const ended = stored?.status === 'ABORTED' ? (stored.abort as RunAbort | undefined) : undefined;
       if (ended) {
@@ -960,7 +979,7 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
       .finally(() => {
         beating = false;
       });
-  }, heartbeatMs);
+  }, stopPollMs);
   heartbeat.unref();
 
   let failure: { name: string; cause: string } | undefined;
@@ -981,6 +1000,10 @@ export async function runLocalPipeline(options: RunLocalPipelineOptions): Promis
   jobs.abort();
   await Promise.allSettled([...runningJobs]);
 
+  // A stop requested while the run was RUNNING ends it ABORTED, even when the
+  // request came after the last poll: StopExecution on a RUNNING execution
+  // aborts it, whatever its tasks were about to do.
+  if (!stopped) stopped = await requestedStop().catch(() => undefined);
   const ended = new Date();
   delete record.lease;
   const own = record.states.slice(firstOwn);

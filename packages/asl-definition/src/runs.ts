@@ -56,6 +56,8 @@ export interface StopRequest {
 /** Heartbeat every 5 s; the lease lasts 30 s (a run on another host is declared dead 30 s after its last beat). */
 export const DEFAULT_HEARTBEAT_MS = 5_000;
 export const DEFAULT_LEASE_MS = 30_000;
+/** A running local run reads its stop request every second (StopExecution on AWS takes effect at once). */
+export const DEFAULT_STOP_POLL_MS = 1_000;
 /** A RUNNING record written before leases existed: dead once nothing was recorded for an hour. */
 export const LEGACY_RUNNING_MS = 3_600_000;
 

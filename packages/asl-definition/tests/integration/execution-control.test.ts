@@ -166,6 +166,43 @@ describe('stopping a local run', () => {
     expect(await runs.stopRequest(record.runId)).toBeNull();
   });
 
+  it('ends ABORTED when the stop is requested while its last job finishes, before any poll read it', async () => {
+    // A heartbeat (and so a poll) of a minute never fires in this run: only the last
+    // look before the record ends can see the request, made from inside the last job.
+    const ok = recordingBatch([]);
+    let requested = 0;
+    const record = await runLocalPipeline({
+      lake,
+      date: '2024-03-08',
+      source,
+      heartbeatMs: 60_000,
+      intervals: [3],
+      bindings: {
+        ohlcv: okFetch('ohlcv'),
+        meta: okFetch('meta'),
+        batch: async (job, signal) => {
+          if (job.state.startsWith('Resample')) {
+            const running = (await listRuns(lake))[0] as PipelineRunRecord;
+            await runs.requestStop(running.runId, { runId: running.runId, at: new Date().toISOString(), redriveCount: 0, cause: 'late stop', by: { host: hostname(), pid: process.pid } });
+            requested++;
+          }
+          return ok(job, signal);
+        },
+        alert: () => {},
+      },
+    });
+    expect(requested).toBeGreaterThan(0);
+    expect(record).toMatchObject({ status: 'ABORTED', abort: { reason: 'stopped', cause: 'late stop' } });
+    expect(record.states.filter((s) => s.parent === undefined).every((s) => s.status === 'succeeded')).toBe(true);
+    expect(await runs.stopRequest(record.runId)).toBeNull();
+    expect((await listRuns(lake))[0]).toMatchObject({ runId: record.runId, status: 'ABORTED' });
+  });
+
+  it('refuses a stop poll that is not a positive number, before writing anything', async () => {
+    await expect(runLocalPipeline({ lake, date: '2024-03-08', source, stopPollMs: 0 })).rejects.toThrow(/stopPollMs 0 must be > 0/);
+    expect(await listRuns(lake)).toEqual([]);
+  });
+
   it('ends the run ABORTED when the caller aborts its signal (Ctrl-C)', async () => {
     const controller = new AbortController();
     const pending = runLocalPipeline({

@@ -69,6 +69,37 @@ async function startRun(
 
 const known = new Set<string>();
 
+/**
+ * Runs `fibbars stop <argv>` against a run held (its whole process group
+ * stopped with SIGSTOP) until the stop request is on disk, so the request is
+ * made while the run is RUNNING however fast this machine runs it; `whileHeld`
+ * runs first, while the run cannot move. A run that was RUNNING when stopped
+ * ends ABORTED, as StopExecution does on AWS.
+ */
+async function stopHeld(
+  run: { child: ChildProcess; runId: string },
+  argv: string[],
+  whileHeld: () => Promise<void> = async () => {},
+): Promise<Awaited<ReturnType<typeof cli>>> {
+  const group = -(run.child.pid as number);
+  process.kill(group, 'SIGSTOP');
+  let held = true;
+  try {
+    await whileHeld();
+    const stopping = cli(['stop', run.runId, ...argv]);
+    const request = path.join(lake, '_runs', '_stop', `${run.runId}.json`);
+    for (const deadline = Date.now() + 60_000; !(await readFile(request, 'utf8').then(() => true, () => false)); ) {
+      if (Date.now() > deadline) throw new Error(`fibbars stop wrote no request at ${request}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    process.kill(group, 'SIGCONT');
+    held = false;
+    return await stopping;
+  } finally {
+    if (held) process.kill(group, 'SIGCONT');
+  }
+}
+
 beforeAll(async () => {
   dir = await tempDir('fibbars-control-');
   lake = path.join(dir.dir, 'lake');
@@ -179,7 +210,7 @@ describe('a killed run', () => {
 describe('stopping and redriving a backfill', () => {
   it('stops a running backfill before its next stage, then redrives it over the same range to SUCCEEDED', async () => {
     const run = await startRun(known, ['backfill', '--from', '2026-10-01', '--to', '2026-10-30', '--lake', lake, ...SYN], 'backfill');
-    const res = await cli(['stop', run.runId, '--lake', lake]);
+    const res = await stopHeld(run, ['--lake', lake]);
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(new RegExp(`^stopped run ${run.runId}: ABORTED in (FetchSessions|Consolidate|Resample) \\(redrive it with "fibbars redrive ${run.runId}"\\)\n$`));
     expect(await run.exit).toBe(1);
@@ -216,10 +247,11 @@ describe('--help of the execution commands', () => {
 describe('stopping and interrupting a running run', () => {
   it('fibbars stop ends a run another process runs ABORTED, and that process says so', async () => {
     const run = await startRun(known);
-    const live = await cli(['describe', run.runId, '--lake', lake]);
-    expect(live.stdout).toMatch(new RegExp(`^${run.runId}: RUNNING for session ${RUN_DATE}`));
-    expect(live.stdout).toMatch(new RegExp(`\nrunning in \\w+: pid ${run.child.pid} on .+, last heartbeat 20\\d\\d-`));
-    const res = await cli(['stop', run.runId, '--lake', lake, '--cause', 'wrong session', '--json']);
+    const res = await stopHeld(run, ['--lake', lake, '--cause', 'wrong session', '--json'], async () => {
+      const live = await cli(['describe', run.runId, '--lake', lake]);
+      expect(live.stdout).toMatch(new RegExp(`^${run.runId}: RUNNING for session ${RUN_DATE}`));
+      expect(live.stdout).toMatch(new RegExp(`\nrunning in \\w+: pid ${run.child.pid} on .+, last heartbeat 20\\d\\d-`));
+    });
     expect(res.code).toBe(0);
     const out = JSON.parse(res.stdout) as { status: string; state: string; cause: string };
     expect(out).toMatchObject({ status: 'ABORTED', cause: 'wrong session' });
