@@ -46,7 +46,8 @@ export function requireArtifacts(paths: Artifacts = defaultArtifactPaths()): Art
   }
   const dockerfile = join(paths.batchImageDir, 'Dockerfile');
   if (!existsSync(dockerfile)) missing.push(`${dockerfile} (run: nx run batch-runner:bundle)`);
-  const bundle = join(paths.batchImageDir, 'dist', 'bundle');
+  // The file the image runs: a bundle folder without it is a failed or partial build.
+  const bundle = join(paths.batchImageDir, 'dist', 'bundle', 'main.js');
   if (!existsSync(bundle)) missing.push(`${bundle} (run: nx run batch-runner:bundle)`);
   if (missing.length > 0) {
     throw new MissingArtifactError(`missing build artifacts: ${missing.join('; ')}`);

@@ -65,9 +65,8 @@ const KEYS = { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLEEXAMPLE00', AWS_SECRET_ACCESS_KEY:
 
 describe('deploy stops before cdk, with one line', () => {
   const run = async (env: NodeJS.ProcessEnv) => {
-    const started = Date.now();
     const result = await spawnCli(['deploy', '--env', 'prod'], env);
-    return { ...result, elapsed: Date.now() - started, lines: result.stderr.trim().split('\n') };
+    return { ...result, lines: result.stderr.trim().split('\n') };
   };
 
   it('without credentials', async () => {
@@ -77,8 +76,6 @@ describe('deploy stops before cdk, with one line', () => {
     expect(result.lines).toEqual([
       'infra: STS GetCallerIdentity: no AWS credentials found: set AWS_PROFILE (and run aws sso login) or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
     ]);
-    // "At once": well inside the 5 s timeout, with room for a loaded machine.
-    expect(result.elapsed).toBeLessThan(15_000);
   });
 
   it('with an empty shared credentials file, like no credentials', async () => {
