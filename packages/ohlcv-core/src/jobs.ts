@@ -6,6 +6,7 @@
  * nothing when nothing is new.
  */
 import pl from 'nodejs-polars';
+import type { DataFrame } from 'nodejs-polars';
 import pMap from 'p-map';
 import { isSession } from './calendar.js';
 import { isoToEpochDay } from './dates.js';
@@ -13,7 +14,7 @@ import { CommitConflictError, ConfigError } from './errors.js';
 import { DEFAULT_GC_GRACE_MS, type Commit, type CommitFile, type Lake } from './lake.js';
 import { parseGroupedDaily, parseSplits, parseTickers } from './parse.js';
 import { QUARANTINE_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, emptyFrame } from './schemas.js';
-import { fetchTimeOf, type RawFetch } from './storage.js';
+import { fetchTimeOf, type RawFetch } from './raw-zone.js';
 import { consolidate } from './consolidate.js';
 import { median } from './validate.js';
 
@@ -108,7 +109,6 @@ export function refMeta(commit: Commit | null): RefMeta {
 /** Raw files downloaded at once by consolidation. */
 const RAW_READ_CONCURRENCY = 8;
 
-
 /** Runs `fn` again (up to `attempts` in all) when another writer committed first. */
 export async function withRetries<T>(attempts: number, fn: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
@@ -118,6 +118,49 @@ export async function withRetries<T>(attempts: number, fn: () => Promise<T>): Pr
       if (!(error instanceof CommitConflictError) || attempt >= attempts) throw error;
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// The daily plan (pure)
+// ---------------------------------------------------------------------------
+
+export interface ConsolidationPlanInput {
+  /** The head of `ohlcv_1d`, or null before the first consolidation. */
+  head: Commit | null;
+  /** The latest complete raw fetch of every session (`RawZone.latestBySession('ohlcv')`), by session. */
+  latest: ReadonlyMap<string, RawFetch>;
+}
+
+export interface ConsolidationPlan {
+  /**
+   * The fetches to parse: NYSE sessions whose latest raw fetch is not the one
+   * the head consolidated, in the raw zone's order. Empty: nothing to do.
+   */
+  fetches: RawFetch[];
+  /** Their sessions, ascending. */
+  sessions: string[];
+  /** Sessions with a new fetch that are not NYSE sessions: ignored. */
+  skipped: string[];
+  /** The months (`YYYY-MM`) of `sessions`. */
+  months: string[];
+  /** Head files whose dates overlap those months: read and merged with the new rows. */
+  read: CommitFile[];
+  /** Head quarantine files of those sessions: replaced by this run's. */
+  replacedQuarantine: CommitFile[];
+}
+
+export interface DailyRewrite {
+  /** The months (`YYYY-MM`) holding a session whose rows changed. */
+  months: string[];
+  /** Files of the plan's `read` overlapping those months: dropped, and their rows written again. */
+  replaced: CommitFile[];
+  /** Inclusive date spans whose merged rows are written: each replaced file's, and each changed month. */
+  spans: Array<[string, string]>;
+}
+
+/** New fetches: sessions whose latest raw fetch is not the one recorded. */
+function newFetches(latest: ReadonlyMap<string, RawFetch>, recorded: Record<string, string>): RawFetch[] {
+  return [...latest.values()].filter((f) => recorded[f.session] !== f.fetchId);
 }
 
 function monthOf(iso: string): string {
@@ -130,73 +173,124 @@ function lastDayOfMonth(month: string): string {
   return `${month}-${String(new Date(Date.UTC(y, m, 0)).getUTCDate()).padStart(2, '0')}`;
 }
 
-/** New fetches: sessions whose latest raw fetch is not the one recorded. */
-function newFetches(latest: Map<string, RawFetch>, recorded: Record<string, string>): RawFetch[] {
-  return [...latest.values()].filter((f) => recorded[f.session] !== f.fetchId);
+/** Whether a file's dates overlap any of the months (a file without dates overlaps all). */
+function overlapsMonths(f: CommitFile, months: readonly string[]): boolean {
+  return months.some((m) => (f.minDate === null || f.minDate.slice(0, 7) <= m) && (f.maxDate === null || f.maxDate.slice(0, 7) >= m));
 }
 
-async function consolidateDaily(
-  lake: Lake,
-  options: ConsolidateLakeOptions,
-): Promise<{ commit: Commit | null; head: Commit | null; sessions: string[]; skipped: string[]; rows: ConsolidateRowCounts; partitions: string[]; quarantineFiles: number }> {
-  const head = await lake.head('ohlcv_1d');
-  const meta = dailyMeta(head);
-  const latest = await lake.raw.latestBySession('ohlcv');
-  const pending = newFetches(latest, meta.fetches);
-  const skipped = pending.filter((f) => !isSession(f.session)).map((f) => f.session);
-  const todo = pending.filter((f) => isSession(f.session));
-  const zero: ConsolidateRowCounts = { received: 0, accepted: 0, collapsed: 0, quarantined: 0, superseded: 0 };
-  if (todo.length === 0) return { commit: null, head, sessions: [], skipped, rows: zero, partitions: [], quarantineFiles: 0 };
+/**
+ * What a consolidation reads, from the head of `ohlcv_1d` and the latest raw
+ * fetch of each session. No I/O: tested on its own, and the part that keeps a
+ * daily run's reads to the months of its new sessions.
+ *
+ * Daily files hold a month (or, written by older versions, a year): only the
+ * files whose dates overlap the months of the new sessions are read.
+ *
+ * @example
+ * planConsolidation({ head, latest: await lake.raw.latestBySession('ohlcv') });
+ * // { fetches: [...], sessions: ['2024-06-04'], skipped: [], months: ['2024-06'], read: [<June file>], replacedQuarantine: [] }
+ */
+export function planConsolidation(input: ConsolidationPlanInput): ConsolidationPlan {
+  const pending = newFetches(input.latest, dailyMeta(input.head).fetches);
+  const fetches = pending.filter((f) => isSession(f.session));
+  const sessions = fetches.map((f) => f.session).sort();
+  const months = [...new Set(sessions.map(monthOf))];
+  return {
+    fetches,
+    sessions,
+    skipped: pending.filter((f) => !isSession(f.session)).map((f) => f.session),
+    months,
+    read: (input.head?.files ?? []).filter((f) => overlapsMonths(f, months)),
+    replacedQuarantine: (input.head?.quarantine ?? []).filter((f) => sessions.some((s) => f.partition === `date=${s}`)),
+  };
+}
 
-  // Parse every new session; consolidate() validates, gates and merges (nothing is written before the gate passes).
-  // Downloads overlap (S3 latency dominates a backfill); each session is parsed as soon as it
-  // arrives, so at most a few sessions of JSON are alive at once. The fetch id encodes the
-  // fetch time: no need to read each meta record.
+/**
+ * What a consolidation writes, once `consolidate` has said which sessions'
+ * rows changed: only the read files overlapping a changed month are
+ * rewritten, with every row of the dates they span (a refetch with the same
+ * data rewrites none), so a daily run costs a month of rows whatever the history.
+ */
+export function planDailyRewrite(read: readonly CommitFile[], changedSessions: readonly string[]): DailyRewrite {
+  const months = [...new Set(changedSessions.map(monthOf))];
+  const replaced = read.filter((f) => overlapsMonths(f, months));
+  const spans: Array<[string, string]> = [
+    ...replaced.map((f): [string, string] => [f.minDate ?? '1990-01-01', f.maxDate ?? '2100-12-31']),
+    ...months.map((m): [string, string] => [`${m}-01`, lastDayOfMonth(m)]),
+  ];
+  return { months, replaced, spans };
+}
+
+/**
+ * The bookkeeping of the new `ohlcv_1d` version: the consolidated fetch id
+ * of each session, the changed sessions, the latest session, and the
+ * accepted rows of the latest `TRAILING_SESSIONS` sessions (quality gate).
+ */
+export function nextDailyMeta(
+  prev: DailyMeta,
+  plan: Pick<ConsolidationPlan, 'fetches' | 'sessions'>,
+  acceptedBySession: ReadonlyMap<string, number>,
+  changedSessions: string[],
+): DailyMeta {
+  const fetches = { ...prev.fetches };
+  for (const f of plan.fetches) fetches[f.session] = f.fetchId;
+  const recent = new Map(prev.recentRows);
+  for (const s of plan.sessions) recent.set(s, acceptedBySession.get(s) ?? 0);
+  const recentRows = [...recent.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).slice(-TRAILING_SESSIONS);
+  const allSessions = Object.keys(fetches).filter(isSession).sort();
+  return { fetches, changedSessions, latestSession: allSessions.at(-1) ?? null, recentRows };
+}
+
+// ---------------------------------------------------------------------------
+// Consolidation (I/O)
+// ---------------------------------------------------------------------------
+
+interface DailyResult {
+  commit: Commit | null;
+  head: Commit | null;
+  sessions: string[];
+  skipped: string[];
+  rows: ConsolidateRowCounts;
+  partitions: string[];
+  quarantineFiles: number;
+}
+
+/**
+ * The new sessions' raw rows, one frame. Downloads overlap (S3 latency
+ * dominates a backfill); each session is parsed as soon as it arrives, so at
+ * most a few sessions of JSON are alive at once. The fetch id encodes the
+ * fetch time: no need to read each meta record.
+ */
+async function parseFetches(lake: Lake, fetches: readonly RawFetch[], options: ConsolidateLakeOptions): Promise<DataFrame> {
   let parsed = 0;
   const frames = await pMap(
-    todo,
+    fetches,
     async (fetch) => {
       const frame = parseGroupedDaily(await lake.raw.read(fetch), fetch.session, fetchTimeOf(fetch.fetchId), fetch.fetchId);
-      options.onProgress?.({ phase: 'parse', session: fetch.session, parsed: ++parsed, total: todo.length });
+      options.onProgress?.({ phase: 'parse', session: fetch.session, parsed: ++parsed, total: fetches.length });
       return frame;
     },
     { concurrency: RAW_READ_CONCURRENCY },
   );
-  const raw = frames.length === 1 ? frames[0]! : pl.concat(frames, { how: 'vertical' });
-  const sessions = todo.map((f) => f.session).sort();
-  // Daily files hold a month (or, written by older versions, a year): only the files whose
-  // dates overlap the months of the new sessions are read, and only those holding a changed
-  // session are rewritten, so a daily run costs a month of rows whatever the history.
-  const months = [...new Set(sessions.map(monthOf))];
-  const overlaps = (f: CommitFile, ms: readonly string[]): boolean =>
-    ms.some((m) => (f.minDate === null || f.minDate.slice(0, 7) <= m) && (f.maxDate === null || f.maxDate.slice(0, 7) >= m));
-  const readFiles = (head?.files ?? []).filter((f) => overlaps(f, months));
-  const existing = readFiles.length > 0 ? await lake.readCommitFiles('ohlcv_1d', readFiles) : null;
-  const trailing = median(meta.recentRows.map(([, n]) => n));
-  const { daily: merged, quarantined, report } = consolidate(existing, raw, {
-    ...(options.maxRejectedShare !== undefined ? { maxRejectedShare: options.maxRejectedShare } : {}),
-    ...(trailing !== undefined ? { trailingMedianRows: trailing } : {}),
-  });
-  const counts = report.counts;
-  // Only files whose rows changed are rewritten (a refetch with the same data rewrites none):
-  // the files overlapping a changed month, with every row of the dates they span.
-  const changedMonths = [...new Set(report.changedSessions.map(monthOf))];
-  const oldFiles = readFiles.filter((f) => overlaps(f, changedMonths));
-  const spans: Array<[string, string]> = [
-    ...oldFiles.map((f): [string, string] => [f.minDate ?? '1990-01-01', f.maxDate ?? '2100-12-31']),
-    ...changedMonths.map((m): [string, string] => [`${m}-01`, lastDayOfMonth(m)]),
-  ];
+  return frames.length === 1 ? frames[0]! : pl.concat(frames, { how: 'vertical' });
+}
+
+/** Writes the merged rows of the rewrite's spans as new month files; none when no session changed. */
+async function writeRewrite(lake: Lake, merged: DataFrame, rewrite: DailyRewrite, options: ConsolidateLakeOptions): Promise<CommitFile[]> {
+  if (rewrite.months.length === 0) return [];
   // The days the spans cover, as one list (a few months, at most a legacy file's year): one
   // isIn instead of two comparisons and a literal per span (nodejs-polars spends about a
   // millisecond building each expression object, pola-rs/nodejs-polars#265).
   const spanDays = new Set<number>();
-  for (const [a, b] of spans) for (let d = isoToEpochDay(a), last = isoToEpochDay(b); d <= last; d++) spanDays.add(d);
+  for (const [a, b] of rewrite.spans) for (let d = isoToEpochDay(a), last = isoToEpochDay(b); d <= last; d++) spanDays.add(d);
   const inSpans = pl.col('date').isIn(pl.Series('days', [...spanDays], pl.Int32).cast(pl.Date).implode());
-  const toWrite = changedMonths.length === 0 ? null : merged.filter(inSpans);
-  if (toWrite) options.onProgress?.({ phase: 'write', rows: toWrite.height });
-  const files = toWrite ? await lake.writeFiles('ohlcv_1d', toWrite, { monthly: true }) : [];
-  const changedYears = new Set(files.map((f) => Number(f.partition?.slice(5))));
+  const toWrite = merged.filter(inSpans);
+  options.onProgress?.({ phase: 'write', rows: toWrite.height });
+  return lake.writeFiles('ohlcv_1d', toWrite, { monthly: true });
+}
 
+/** Writes each new session's quarantined rows as its own file (none for a clean session). */
+async function writeQuarantines(lake: Lake, quarantined: DataFrame, sessions: readonly string[]): Promise<CommitFile[]> {
   const qFiles: CommitFile[] = [];
   const qConformed = quarantined.select(...Object.keys(QUARANTINE_SCHEMA));
   for (const session of sessions) {
@@ -204,25 +298,45 @@ async function consolidateDaily(
     const file = await lake.writeQuarantine(session, part);
     if (file) qFiles.push(file);
   }
-  const oldQuarantine = (head?.quarantine ?? []).filter((f) => sessions.some((s) => f.partition === `date=${s}`));
+  return qFiles;
+}
 
-  const fetches = { ...meta.fetches };
-  for (const f of todo) fetches[f.session] = f.fetchId;
+/** The year partitions (`year=YYYY`) of written files, ascending. */
+function yearPartitions(files: readonly CommitFile[]): string[] {
+  const years = new Set(files.map((f) => Number(f.partition?.slice(5))));
+  return [...years].sort((a, b) => a - b).map((y) => `year=${y}`);
+}
+
+function noRows(): ConsolidateRowCounts {
+  return { received: 0, accepted: 0, collapsed: 0, quarantined: 0, superseded: 0 };
+}
+
+async function consolidateDaily(lake: Lake, options: ConsolidateLakeOptions): Promise<DailyResult> {
+  const head = await lake.head('ohlcv_1d');
+  const meta = dailyMeta(head);
+  const plan = planConsolidation({ head, latest: await lake.raw.latestBySession('ohlcv') });
+  const { sessions, skipped } = plan;
+  if (plan.fetches.length === 0) return { commit: null, head, sessions: [], skipped, rows: noRows(), partitions: [], quarantineFiles: 0 };
+
+  // Parse every new session; consolidate() validates, gates and merges (nothing is written before the gate passes).
+  const raw = await parseFetches(lake, plan.fetches, options);
+  const existing = plan.read.length > 0 ? await lake.readCommitFiles('ohlcv_1d', plan.read) : null;
+  const trailing = median(meta.recentRows.map(([, n]) => n));
+  const { daily: merged, quarantined, report } = consolidate(existing, raw, {
+    ...(options.maxRejectedShare !== undefined ? { maxRejectedShare: options.maxRejectedShare } : {}),
+    ...(trailing !== undefined ? { trailingMedianRows: trailing } : {}),
+  });
+  const counts = report.counts;
+  const rewrite = planDailyRewrite(plan.read, report.changedSessions);
+  const files = await writeRewrite(lake, merged, rewrite, options);
+  const qFiles = await writeQuarantines(lake, quarantined, sessions);
+
   const acceptedBySession = new Map(counts.sessions.map((s) => [s.session, s.accepted]));
-  const recent = new Map(meta.recentRows);
-  for (const s of sessions) recent.set(s, acceptedBySession.get(s) ?? 0);
-  const recentRows = [...recent.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).slice(-TRAILING_SESSIONS);
-  const allSessions = Object.keys(fetches).filter(isSession).sort();
-  const newMeta: DailyMeta = {
-    fetches,
-    changedSessions: report.changedSessions,
-    latestSession: allSessions.at(-1) ?? null,
-    recentRows,
-  };
+  const newMeta = nextDailyMeta(meta, plan, acceptedBySession, report.changedSessions);
   const commit = await lake.commit('ohlcv_1d', {
     parent: head?.version ?? 0,
     files,
-    removed: [...oldFiles.map((f) => f.path), ...oldQuarantine.map((f) => f.path)],
+    removed: [...rewrite.replaced.map((f) => f.path), ...plan.replacedQuarantine.map((f) => f.path)],
     quarantine: qFiles,
     runId: options.runId,
     meta: newMeta as unknown as Record<string, unknown>,
@@ -235,7 +349,7 @@ async function consolidateDaily(
     sessions,
     skipped,
     rows: { received: t.received, accepted: t.accepted, collapsed: t.collapsed, quarantined: t.quarantined, superseded: t.superseded },
-    partitions: [...changedYears].sort((a, b) => a - b).map((y) => `year=${y}`),
+    partitions: yearPartitions(files),
     quarantineFiles: qFiles.length,
   };
 }

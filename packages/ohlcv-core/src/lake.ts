@@ -18,17 +18,10 @@ import { epochDayToIso, isoToEpochDay } from './dates.js';
 import { once } from './memo.js';
 import { rebaseBars } from './resample.js';
 import { BAR_SCHEMA, QUARANTINE_SCHEMA, SILVER_DAILY_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, emptyFrame, type Schema } from './schemas.js';
-import {
-  LocalObjectStore,
-  ObjectNotFoundError,
-  RawZone,
-  RunStore,
-  assertSession,
-  openStore,
-  parseLakeUri,
-  type ObjectStore,
-  type OpenStoreOptions,
-} from './storage.js';
+import { ObjectNotFoundError, parseLakeUri, type ObjectStore } from './object-store.js';
+import { openStore, type OpenStoreOptions } from './open-store.js';
+import { RawZone, assertSession } from './raw-zone.js';
+import { RunStore } from './run-store.js';
 
 // ---------------------------------------------------------------------------
 // Datasets
@@ -467,36 +460,13 @@ export class Lake {
     return lf;
   }
 
-  private async scanParquetFile(key: string): Promise<LazyDataFrame> {
-    if (this.store instanceof LocalObjectStore) {
-      const file = path.join(this.store.root, ...key.split('/'));
-      await fs.access(file); // a clear ENOENT rather than a Polars error at collect time
-      return pl.scanParquet(file);
-    }
-    return pl.scanParquet(await this.cachedCopy(key));
-  }
-
   /**
-   * A local copy of a remote lake file, downloaded once: scanning it lazily
-   * keeps memory flat (a whole history never sits in memory as Parquet bytes
-   * plus frames) and works with any S3-compatible endpoint.
+   * A lazy scan of one lake file, through the store's local file: a folder
+   * lake's own file, a remote lake's copy in the cache folder (downloaded
+   * once; lake files are immutable).
    */
-  private async cachedCopy(key: string): Promise<string> {
-    const location = this.store.location;
-    const scope = location.kind === 's3' ? [location.bucket, ...location.prefix.split('/').filter(Boolean)] : ['other'];
-    const file = path.join(this.cacheDir, ...scope, ...key.split('/'));
-    try {
-      await fs.access(file);
-      return file;
-    } catch {
-      // not cached yet
-    }
-    const body = await this.store.get(key);
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${randomUUID()}.tmp`;
-    await fs.writeFile(tmp, body);
-    await fs.rename(tmp, file);
-    return file;
+  private async scanParquetFile(key: string): Promise<LazyDataFrame> {
+    return pl.scanParquet(await this.store.localFile(key, this.cacheDir));
   }
 
   /**
@@ -567,27 +537,10 @@ export class Lake {
       }
       if (hasBuckets && stats['blo'] !== null && stats['bhi'] !== null) buckets = [Number(stats['blo']), Number(stats['bhi'])];
     }
-    let bytes: number;
-    if (this.store instanceof LocalObjectStore) {
-      // Sink straight into the lake folder; the name is unique and uncommitted, so a
-      // half-written file is never referenced.
-      const file = path.join(this.store.root, ...key.split('/'));
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      const tmp = path.join(path.dirname(file), `.tmp-${path.basename(file)}`);
-      await df.lazy().sinkParquet(tmp, PARQUET_OPTIONS).collect();
-      await fs.rename(tmp, file);
-      bytes = (await fs.stat(file)).size;
-    } else {
-      const tmp = path.join(tmpdir(), `fibbars-${randomUUID()}.parquet`);
-      try {
-        await df.lazy().sinkParquet(tmp, PARQUET_OPTIONS).collect();
-        const body = await fs.readFile(tmp);
-        await this.store.put(key, body);
-        bytes = body.byteLength;
-      } finally {
-        await fs.rm(tmp, { force: true });
-      }
-    }
+    // The name is unique and uncommitted, so a half-written file is never referenced.
+    const bytes = await this.store.putFile(key, async (file) => {
+      await df.lazy().sinkParquet(file, PARQUET_OPTIONS).collect();
+    });
     return { path: key, rows: df.height, bytes, minDate, maxDate, partition, ...(buckets ? { buckets } : {}) };
   }
 
@@ -690,10 +643,8 @@ export class Lake {
         if (!options.dryRun) await this.store.delete(obj.key);
         deleted.push(obj.key);
       }
-      // Temp files of writers that died mid-write (folder lakes only; S3 uploads are atomic).
-      if (this.store instanceof LocalObjectStore && !options.dryRun) {
-        deleted.push(...(await this.store.sweepTemp(prefix, new Date(now - options.graceMs))));
-      }
+      // Temp files of writers that died mid-write (a folder lake's; S3 uploads are atomic).
+      if (!options.dryRun) deleted.push(...(await this.store.sweepTemp(prefix, new Date(now - options.graceMs))));
     }
     return { deleted, keptYoung, referenced: referenced.size };
   }

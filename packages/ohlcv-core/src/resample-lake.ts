@@ -456,9 +456,9 @@ function checkOptions(options: ResampleLakeOptions): { intervals: number[]; anch
   return { intervals: [...new Set(list)].sort((a, b) => a - b), anchor };
 }
 
-async function resampleOnce(lake: Lake, intervals: readonly number[], anchor: StoredAnchor, options: ResampleLakeOptions): Promise<ResampleIntervalReport[]> {
-  const [daily, splitsHead, ...heads] = await Promise.all([lake.head('ohlcv_1d'), lake.head('splits'), ...intervals.map((d) => lake.head(barDataset(d)))]);
-  const base = (days: number, head: Commit | null): ResampleIntervalReport => ({
+/** The report of an interval this run leaves as it is. */
+function unchangedReport(days: number, head: Commit | null): ResampleIntervalReport {
+  return {
     days,
     dataset: barDataset(days),
     mode: 'no-change',
@@ -470,13 +470,15 @@ async function resampleOnce(lake: Lake, intervals: readonly number[], anchor: St
     partitionsWritten: [],
     barsWritten: 0,
     bytesWritten: 0,
-  });
-  const latestSession = daily ? dailyMeta(daily).latestSession : null;
-  const firstSession = daily?.files.map((f) => f.minDate).filter((d): d is string => d !== null).sort()[0];
-  if (!daily || latestSession === null || firstSession === undefined) return intervals.map((d, i) => base(d, heads[i] ?? null));
-  const splitsVersion = splitsHead?.version ?? 0;
+  };
+}
 
-  // What changed since each head was built (commits after its recorded versions only).
+/**
+ * The plan inputs of each interval: what changed since its head was built,
+ * read from the commits after the versions the head records only (each
+ * distinct recorded version is read once for all intervals).
+ */
+async function planInputs(lake: Lake, intervals: readonly number[], heads: ReadonlyArray<Commit | null>): Promise<IntervalPlanInput[]> {
   const sinceDaily = new Map<number, string[]>();
   const sinceSplits = new Map<number, Array<[string, string]>>();
   const changedSessions = async (after: number): Promise<string[]> => {
@@ -507,8 +509,63 @@ async function resampleOnce(lake: Lake, intervals: readonly number[], anchor: St
       changedSplits: usable ? await changedSplits(prev.splitsVersion ?? 0) : [],
     });
   }
+  return inputs;
+}
+
+/** The bars a run computed before committing anything: full builds' files and incremental plans' fresh bars. */
+interface Computed {
+  /** Intervals built in full, in the order of `built`'s lists. */
+  full: number[];
+  built: Built | null;
+  fresh: Map<number, DataFrame[]>;
+}
+
+/** Commits one interval's new version (files written, head files replaced) and reports it. */
+async function commitInterval(
+  ctx: Context,
+  plan: Exclude<IntervalPlan, { action: 'current' }>,
+  head: Commit | null,
+  computed: Computed,
+  commitOpts: { runId: string; meta: Record<string, unknown>; now?: Date },
+): Promise<ResampleIntervalReport> {
+  const days = plan.days;
+  let files: CommitFile[];
+  let barsWritten: number;
+  let removed: string[];
+  if (plan.action === 'full') {
+    const k = computed.full.indexOf(days);
+    files = computed.built!.files[k]!;
+    barsWritten = computed.built!.bars[k]!;
+    removed = (head?.files ?? []).map((f) => f.path);
+  } else {
+    ({ files, bars: barsWritten } = await applyIncremental(ctx, plan, computed.fresh.get(days) ?? []));
+    removed = plan.rewrite.map((f) => f.path);
+  }
+  const commit = await ctx.lake.commit(barDataset(days), { parent: head?.version ?? 0, files, removed, ...commitOpts });
+  return {
+    ...unchangedReport(days, head),
+    mode: plan.action,
+    sourceVersion: ctx.daily.version,
+    version: commit.version,
+    committed: true,
+    bucketsRecomputed: plan.action === 'incremental' ? plan.buckets.length + plan.tickerBuckets.length : 0,
+    tickersRecomputed: plan.action === 'incremental' ? [...new Set(plan.tickerBuckets.map(([t]) => t))].sort() : [],
+    partitionsWritten: [...new Set(files.map((f) => f.partition ?? ''))].sort(),
+    barsWritten,
+    bytesWritten: files.reduce((n, f) => n + f.bytes, 0),
+  };
+}
+
+async function resampleOnce(lake: Lake, intervals: readonly number[], anchor: StoredAnchor, options: ResampleLakeOptions): Promise<ResampleIntervalReport[]> {
+  const [daily, splitsHead, ...heads] = await Promise.all([lake.head('ohlcv_1d'), lake.head('splits'), ...intervals.map((d) => lake.head(barDataset(d)))]);
+  const unchanged = (): ResampleIntervalReport[] => intervals.map((d, i) => unchangedReport(d, heads[i] ?? null));
+  const latestSession = daily ? dailyMeta(daily).latestSession : null;
+  const firstSession = daily?.files.map((f) => f.minDate).filter((d): d is string => d !== null).sort()[0];
+  if (!daily || latestSession === null || firstSession === undefined) return unchanged();
+  const splitsVersion = splitsHead?.version ?? 0;
+  const inputs = await planInputs(lake, intervals, heads);
   const plans = planResample({ anchor, dailyVersion: daily.version, splitsVersion, latestSession, intervals: inputs });
-  if (plans.every((p) => p.action === 'current')) return intervals.map((d, i) => base(d, heads[i] ?? null));
+  if (plans.every((p) => p.action === 'current')) return unchanged();
 
   const splits = splitsHead ? await lake.read('splits', { version: splitsHead.version }) : emptyFrame(SPLITS_SCHEMA);
   const ctx: Context = { lake, daily, splits, factors: splitFactorTable(splits), splitsVersion, latestSession, anchor, reclaim: options.reclaim ?? reclaimNativeMemory };
@@ -523,38 +580,8 @@ async function resampleOnce(lake: Lake, intervals: readonly number[], anchor: St
 
   const reports: ResampleIntervalReport[] = [];
   for (const [i, plan] of plans.entries()) {
-    const days = plan.days;
     const head = heads[i] ?? null;
-    const dataset = barDataset(days);
-    if (plan.action === 'current') {
-      reports.push(base(days, head));
-      continue;
-    }
-    let files: CommitFile[];
-    let barsWritten: number;
-    let removed: string[];
-    if (plan.action === 'full') {
-      const k = full.indexOf(days);
-      files = built!.files[k]!;
-      barsWritten = built!.bars[k]!;
-      removed = (head?.files ?? []).map((f) => f.path);
-    } else {
-      ({ files, bars: barsWritten } = await applyIncremental(ctx, plan, fresh.get(days) ?? []));
-      removed = plan.rewrite.map((f) => f.path);
-    }
-    const commit = await lake.commit(dataset, { parent: head?.version ?? 0, files, removed, ...commitOpts });
-    reports.push({
-      ...base(days, head),
-      mode: plan.action,
-      sourceVersion: daily.version,
-      version: commit.version,
-      committed: true,
-      bucketsRecomputed: plan.action === 'incremental' ? plan.buckets.length + plan.tickerBuckets.length : 0,
-      tickersRecomputed: plan.action === 'incremental' ? [...new Set(plan.tickerBuckets.map(([t]) => t))].sort() : [],
-      partitionsWritten: [...new Set(files.map((f) => f.partition ?? ''))].sort(),
-      barsWritten,
-      bytesWritten: files.reduce((n, f) => n + f.bytes, 0),
-    });
+    reports.push(plan.action === 'current' ? unchangedReport(plan.days, head) : await commitInterval(ctx, plan, head, { full, built, fresh }, commitOpts));
   }
   return reports;
 }

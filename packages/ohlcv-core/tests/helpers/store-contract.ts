@@ -3,8 +3,10 @@
  * (unit) and the S3 store on a loopback server (integration).
  */
 import { describe, expect, it } from '@jest/globals';
+import { readFile, writeFile } from 'node:fs/promises';
 import { CommitConflictError, ConfigError } from '../../src/errors.js';
 import { ObjectNotFoundError, RawZone, RunStore, type ObjectStore } from '../../src/storage.js';
+import { tempDir } from './temp.js';
 
 export function describeStoreContract(name: string, makeStore: () => Promise<ObjectStore>): void {
   describe(`${name} (ObjectStore contract)`, () => {
@@ -77,6 +79,25 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Obj
       await store.put('_commits/stray.json', '{}');
       expect(await store.listChildren!('_commits/')).toEqual(['ohlcv_1d', 'ohlcv_5d']);
       expect(await store.listChildren!('nothing/')).toEqual([]);
+    });
+
+    it('stores an object written as a local file, and hands it back as a local file', async () => {
+      const store = await makeStore();
+      const { dir: cacheDir, cleanup } = await tempDir('fibbars-store-cache');
+      try {
+        const bytes = await store.putFile('silver/d/year=2024/part-1.parquet', (file) => writeFile(file, 'parquet bytes'));
+        expect(bytes).toBe('parquet bytes'.length);
+        expect((await store.get('silver/d/year=2024/part-1.parquet')).toString()).toBe('parquet bytes');
+        expect((await store.list('silver/')).map((o) => o.key)).toEqual(['silver/d/year=2024/part-1.parquet']);
+        const local = await store.localFile('silver/d/year=2024/part-1.parquet', cacheDir);
+        expect(await readFile(local, 'utf8')).toBe('parquet bytes');
+        expect(await store.localFile('silver/d/year=2024/part-1.parquet', cacheDir)).toBe(local);
+        await expect(store.localFile('silver/d/year=2024/missing.parquet', cacheDir)).rejects.toThrow();
+        // Nothing was left behind for the sweep.
+        expect(await store.sweepTemp('silver/', new Date(Date.now() + 60_000))).toEqual([]);
+      } finally {
+        await cleanup();
+      }
     });
 
     it('rejects keys that escape the root with ConfigError and writes nothing', async () => {

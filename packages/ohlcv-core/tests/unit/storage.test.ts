@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
 import { LocalObjectStore, S3ObjectStore, assertKey, fetchTimeOf, newFetchId, openStore, parseLakeUri, redactUrl } from '../../src/storage.js';
@@ -80,5 +80,18 @@ describe('LocalObjectStore temp files', () => {
     await store.putIfAbsent('d/b.json', '2');
     await expect(store.putIfAbsent('d/b.json', '3')).rejects.toThrow(/already exists/);
     expect((await readdir(path.join(store.root, 'd'))).sort()).toEqual(['a.json', 'b.json']);
+  });
+
+  it('leaves the temp file of a putFile whose writer died out of listings, for sweepTemp to remove', async () => {
+    const store = await freshLocalStore();
+    const died = store.putFile('silver/d/part-1.parquet', async (file) => {
+      await writeFile(file, 'half');
+      throw new Error('killed');
+    });
+    await expect(died).rejects.toThrow('killed');
+    expect(await store.list('silver/')).toEqual([]);
+    expect(await store.sweepTemp('silver/', new Date(Date.now() - 60_000))).toEqual([]); // still young
+    expect(await store.sweepTemp('silver/', new Date(Date.now() + 60_000))).toEqual(['silver/d/.tmp-part-1.parquet']);
+    expect(await readdir(path.join(store.root, 'silver', 'd'))).toEqual([]);
   });
 });
