@@ -219,26 +219,11 @@ function batchParameters(jobName: string, jobDefinition: SubstitutionKey, comman
 // Pointers only: the job id and status (never rows; the job reads the lake).
 const BATCH_RESULT: State = { 'jobId.$': '$.JobId', 'status.$': '$.Status' };
 
-/**
- * The states between ShapeAlert and NotifyFailure: they turn the caught error
- * into `$.explained.detail`, one line for a person (what `explainFailure` in
- * failures.ts computes; a test holds the two equal). A failed Batch job's
- * Cause is the job description as JSON (States.TaskFailed); a fetcher's is the
- * Lambda error document. Every path a field is read from is first merged over
- * a default (`DECODE_DEFAULTS`), because a missing path fails a Pass state with
- * States.Runtime, which no Catch can take; StringToJson runs only on a cause
- * that starts with "{".
- */
-function explainStates(): Record<string, State> {
+const json = (value: unknown): Json => JSON.parse(JSON.stringify(value)) as Json;
+
+/** A Choice on the caught error: a failed Batch job's JSON cause, a fetcher's JSON cause, or any other cause as it is. */
+function classifyFailureStates(): Record<string, State> {
   const N = STATE_NAMES;
-  const code = '$.decoded.container.ExitCode';
-  const phrase = (next: string, template: string, ...args: string[]): State => ({
-    Type: 'Pass',
-    Parameters: { 'phrase.$': `States.Format('${template}', ${args.join(', ')})` },
-    ResultPath: '$.decoded.exit',
-    Next: next,
-  });
-  const json = (value: unknown): Json => JSON.parse(JSON.stringify(value)) as Json;
   return {
     [N.classifyFailure]: {
       Type: 'Choice',
@@ -267,6 +252,13 @@ function explainStates(): Record<string, State> {
       ResultPath: '$.explained',
       Next: N.notifyFailure,
     },
+  };
+}
+
+/** A failed Batch job: its description read from the cause, merged over the defaults. */
+function jobDescriptionStates(): Record<string, State> {
+  const N = STATE_NAMES;
+  return {
     [N.readJobDescription]: {
       Type: 'Pass',
       Comment: 'The Cause of a failed batch:submitJob.sync task is the job description (JSON).',
@@ -303,6 +295,20 @@ function explainStates(): Record<string, State> {
       ResultPath: '$.decoded',
       Next: N.classifyExitCode,
     },
+  };
+}
+
+/** A failed Batch job: its exit code as a phrase (`exitPhrase` in failures.ts), then the detail line. */
+function exitCodeStates(): Record<string, State> {
+  const N = STATE_NAMES;
+  const code = '$.decoded.container.ExitCode';
+  const phrase = (next: string, template: string, ...args: string[]): State => ({
+    Type: 'Pass',
+    Parameters: { 'phrase.$': `States.Format('${template}', ${args.join(', ')})` },
+    ResultPath: '$.decoded.exit',
+    Next: next,
+  });
+  return {
     [N.classifyExitCode]: {
       Type: 'Choice',
       Comment: 'Maps the exit code back to the batch-runner error name.',
@@ -334,6 +340,13 @@ function explainStates(): Record<string, State> {
       ResultPath: '$.explained',
       Next: N.notifyFailure,
     },
+  };
+}
+
+/** A fetcher error: the Lambda error document read from the cause, merged over the defaults, then the detail line. */
+function functionErrorStates(): Record<string, State> {
+  const N = STATE_NAMES;
+  return {
     [N.readFunctionError]: {
       Type: 'Pass',
       Comment: 'The Cause of a Lambda function error is the runtime error document (errorType, errorMessage, trace).',
@@ -368,22 +381,87 @@ function explainStates(): Record<string, State> {
 }
 
 /**
- * Build the state machine definition.
- *
- * @example
- * const definition = buildDefinition({ intervals: [3, 5], retry: { resample: [] } });
- * JSON.stringify(definition, null, 2); // what CDK deploys with definitionSubstitutions
+ * The states between ShapeAlert and NotifyFailure: they turn the caught error
+ * into `$.explained.detail`, one line for a person (what `explainFailure` in
+ * failures.ts computes; a test holds the two equal). A failed Batch job's
+ * Cause is the job description as JSON (States.TaskFailed); a fetcher's is the
+ * Lambda error document. Every path a field is read from is first merged over
+ * a default (`DECODE_DEFAULTS`), because a missing path fails a Pass state with
+ * States.Runtime, which no Catch can take; StringToJson runs only on a cause
+ * that starts with "{".
  */
-export function buildDefinition(options: BuildDefinitionOptions = {}): StateMachineDefinition {
-  const intervals = validateIntervals(options.intervals ?? DEFAULT_INTERVALS);
-  const retry: RetryPolicies = { ...DEFAULT_RETRY, ...options.retry };
-  const timeout = { ...DEFAULT_TIMEOUTS, ...options.timeoutSeconds };
+function explainStates(): Record<string, State> {
+  return { ...classifyFailureStates(), ...jobDescriptionStates(), ...exitCodeStates(), ...functionErrorStates() };
+}
+
+/** The stage states, in order: FetchAll (the two fetchers in parallel), Consolidate, Resample (one branch per interval). */
+function stageStates(intervals: number[], retry: RetryPolicies, timeout: Record<keyof RetryPolicies, number>): Record<string, State> {
   const N = STATE_NAMES;
   const sessionsEnv: State = { Name: 'FIBBARS_SESSIONS', 'Value.$': 'States.JsonToString($.fetch.ohlcv.sessions)' };
+  return {
+    [N.fetchAll]: {
+      Type: 'Parallel',
+      Comment: 'Input: {} or { "date": "YYYY-MM-DD" }; without a date the fetchers pick the latest session.',
+      Parameters: { 'input.$': '$', target: { lake: sub('LakeUri') } },
+      Branches: [
+        fetchBranch(N.fetchOhlcv, 'OhlcvFunctionArn', retry.fetch, timeout.fetch),
+        fetchBranch(N.fetchMeta, 'MetaFunctionArn', retry.fetch, timeout.fetch),
+      ],
+      ResultSelector: { 'ohlcv.$': '$[0]', 'meta.$': '$[1]' },
+      ResultPath: '$.fetch',
+      ...catchInto(N.fetchAll),
+      Next: N.consolidate,
+    },
+    [N.consolidate]: {
+      Type: 'Task',
+      Resource: 'arn:aws:states:::batch:submitJob.sync',
+      Parameters: batchParameters('fibbars-consolidate', 'ConsolidateJobDefinitionArn', ['consolidate'], [sessionsEnv]),
+      ResultSelector: BATCH_RESULT,
+      ResultPath: '$.consolidate',
+      TimeoutSeconds: timeout.consolidate,
+      ...retryField(retry.consolidate),
+      ...catchInto(N.consolidate),
+      Next: N.resample,
+    },
+    [N.resample]: {
+      Type: 'Parallel',
+      Branches: intervals.map((days) => resampleBranch(days, sessionsEnv, retry.resample, timeout.resample)),
+      ResultPath: '$.resample',
+      ...catchInto(N.resample),
+      Next: N.succeeded,
+    },
+  };
+}
 
-  const stages = [N.fetchAll, N.consolidate, N.resample];
+/** One branch of Resample: the resample job for `days`-session bars. */
+function resampleBranch(days: number, sessionsEnv: State, retry: Retrier[], timeout: number) {
+  const name = STATE_NAMES.resampleBranch(days);
+  return {
+    StartAt: name,
+    States: {
+      [name]: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::batch:submitJob.sync',
+        Parameters: batchParameters(
+          `fibbars-resample-${days}d`,
+          'ResampleJobDefinitionArn',
+          ['resample', '--days', String(days)],
+          [{ Name: 'RESAMPLE_DAYS', Value: String(days) }, sessionsEnv],
+        ),
+        ResultSelector: { days, ...BATCH_RESULT },
+        TimeoutSeconds: timeout,
+        ...retryField(retry),
+        End: true,
+      },
+    },
+  };
+}
+
+/** `<Stage>Failed` for each stage: records the stage name, because the error object does not name the state. */
+function stageFailedStates(): Record<string, State> {
+  const N = STATE_NAMES;
   const stageFailed: Record<string, State> = {};
-  for (const stage of stages) {
+  for (const stage of [N.fetchAll, N.consolidate, N.resample]) {
     stageFailed[N.stageFailed(stage)] = {
       Type: 'Pass',
       Comment: `Records that ${stage} failed: the error object does not name the state.`,
@@ -397,97 +475,70 @@ export function buildDefinition(options: BuildDefinitionOptions = {}): StateMach
       Next: N.shapeAlert,
     };
   }
+  return stageFailed;
+}
 
+/** The failure path after `<Stage>Failed`: ShapeAlert, the explaining states, NotifyFailure, PipelineFailed. */
+function alertStates(): Record<string, State> {
+  const N = STATE_NAMES;
+  return {
+    [N.shapeAlert]: {
+      Type: 'Pass',
+      Comment: 'Fills a missing Error or Cause so that the alert message always renders.',
+      Parameters: {
+        'execution.$': '$.failure.execution',
+        'state.$': '$.failure.state',
+        'error.$': 'States.JsonMerge($.failure.fallback, $.failure.error, false)',
+      },
+      ResultPath: '$.alert',
+      Next: N.classifyFailure,
+    },
+    ...explainStates(),
+    [N.notifyFailure]: {
+      Type: 'Task',
+      Resource: 'arn:aws:states:::sns:publish',
+      Parameters: {
+        TopicArn: sub('AlertTopicArn'),
+        Subject: ALERT_SUBJECT,
+        'Message.$': `States.Format('${ALERT_FORMAT}', $.alert.execution, $.alert.state, $.alert.error.Error, $.explained.detail)`,
+      },
+      ResultSelector: { 'messageId.$': '$.MessageId' },
+      ResultPath: '$.notification',
+      Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL' }],
+      // A lost alert must not hide the failure: the execution still ends failed.
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.notificationError', Next: N.failed }],
+      Next: N.failed,
+    },
+    [N.failed]: {
+      Type: 'Fail',
+      Comment: 'Fails the execution with the original error name and cause.',
+      ErrorPath: '$.alert.error.Error',
+      CausePath: '$.alert.error.Cause',
+    },
+  };
+}
+
+/**
+ * Build the state machine definition.
+ *
+ * @example
+ * const definition = buildDefinition({ intervals: [3, 5], retry: { resample: [] } });
+ * JSON.stringify(definition, null, 2); // what CDK deploys with definitionSubstitutions
+ */
+export function buildDefinition(options: BuildDefinitionOptions = {}): StateMachineDefinition {
+  const intervals = validateIntervals(options.intervals ?? DEFAULT_INTERVALS);
+  const retry: RetryPolicies = { ...DEFAULT_RETRY, ...options.retry };
+  const timeout = { ...DEFAULT_TIMEOUTS, ...options.timeoutSeconds };
   return {
     Comment:
       'fibbars daily pipeline: fetch daily bars and reference data, consolidate the daily history, ' +
       `resample to ${intervals.join(', ')}-session bars. Generated by @fibbars/asl-definition; do not edit by hand.`,
-    StartAt: N.fetchAll,
+    StartAt: STATE_NAMES.fetchAll,
     States: {
-      [N.fetchAll]: {
-        Type: 'Parallel',
-        Comment: 'Input: {} or { "date": "YYYY-MM-DD" }; without a date the fetchers pick the latest session.',
-        Parameters: { 'input.$': '$', target: { lake: sub('LakeUri') } },
-        Branches: [
-          fetchBranch(N.fetchOhlcv, 'OhlcvFunctionArn', retry.fetch, timeout.fetch),
-          fetchBranch(N.fetchMeta, 'MetaFunctionArn', retry.fetch, timeout.fetch),
-        ],
-        ResultSelector: { 'ohlcv.$': '$[0]', 'meta.$': '$[1]' },
-        ResultPath: '$.fetch',
-        ...catchInto(N.fetchAll),
-        Next: N.consolidate,
-      },
-      [N.consolidate]: {
-        Type: 'Task',
-        Resource: 'arn:aws:states:::batch:submitJob.sync',
-        Parameters: batchParameters('fibbars-consolidate', 'ConsolidateJobDefinitionArn', ['consolidate'], [sessionsEnv]),
-        ResultSelector: BATCH_RESULT,
-        ResultPath: '$.consolidate',
-        TimeoutSeconds: timeout.consolidate,
-        ...retryField(retry.consolidate),
-        ...catchInto(N.consolidate),
-        Next: N.resample,
-      },
-      [N.resample]: {
-        Type: 'Parallel',
-        Branches: intervals.map((days) => ({
-          StartAt: N.resampleBranch(days),
-          States: {
-            [N.resampleBranch(days)]: {
-              Type: 'Task',
-              Resource: 'arn:aws:states:::batch:submitJob.sync',
-              Parameters: batchParameters(
-                `fibbars-resample-${days}d`,
-                'ResampleJobDefinitionArn',
-                ['resample', '--days', String(days)],
-                [{ Name: 'RESAMPLE_DAYS', Value: String(days) }, sessionsEnv],
-              ),
-              ResultSelector: { days, ...BATCH_RESULT },
-              TimeoutSeconds: timeout.resample,
-              ...retryField(retry.resample),
-              End: true,
-            },
-          },
-        })),
-        ResultPath: '$.resample',
-        ...catchInto(N.resample),
-        Next: N.succeeded,
-      },
-      [N.succeeded]: { Type: 'Succeed' },
-      ...stageFailed,
-      [N.shapeAlert]: {
-        Type: 'Pass',
-        Comment: 'Fills a missing Error or Cause so that the alert message always renders.',
-        Parameters: {
-          'execution.$': '$.failure.execution',
-          'state.$': '$.failure.state',
-          'error.$': 'States.JsonMerge($.failure.fallback, $.failure.error, false)',
-        },
-        ResultPath: '$.alert',
-        Next: N.classifyFailure,
-      },
-      ...explainStates(),
-      [N.notifyFailure]: {
-        Type: 'Task',
-        Resource: 'arn:aws:states:::sns:publish',
-        Parameters: {
-          TopicArn: sub('AlertTopicArn'),
-          Subject: ALERT_SUBJECT,
-          'Message.$': `States.Format('${ALERT_FORMAT}', $.alert.execution, $.alert.state, $.alert.error.Error, $.explained.detail)`,
-        },
-        ResultSelector: { 'messageId.$': '$.MessageId' },
-        ResultPath: '$.notification',
-        Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL' }],
-        // A lost alert must not hide the failure: the execution still ends failed.
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.notificationError', Next: N.failed }],
-        Next: N.failed,
-      },
-      [N.failed]: {
-        Type: 'Fail',
-        Comment: 'Fails the execution with the original error name and cause.',
-        ErrorPath: '$.alert.error.Error',
-        CausePath: '$.alert.error.Cause',
-      },
+      ...stageStates(intervals, retry, timeout),
+      [STATE_NAMES.succeeded]: { Type: 'Succeed' },
+      ...stageFailedStates(),
+      ...alertStates(),
     },
   };
 }

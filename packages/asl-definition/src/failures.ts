@@ -41,7 +41,8 @@
  *   `TimeoutSeconds` elapses first fails with `States.Timeout`.
  *   https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
  */
-import { EXIT_CODES } from '@fibbars/batch-runner/errors';
+// The error name <-> exit code contract has one home: @fibbars/ohlcv-core/errors.
+import { EXIT_CODES, EXIT_NAMES } from '@fibbars/ohlcv-core/errors';
 
 // ---------------------------------------------------------------------------
 // Batch: retry strategies and the job description
@@ -213,15 +214,7 @@ export function lambdaTimeoutDocument(requestId: string, timeoutSeconds: number)
 // ---------------------------------------------------------------------------
 
 /** `EXIT_NAMES[code]`: the batch-runner error name of an exit code (1 = any other error). */
-export const EXIT_NAMES: readonly string[] = Object.freeze(
-  (() => {
-    const names: string[] = [];
-    for (const [name, code] of Object.entries(EXIT_CODES)) names[code] = name;
-    names[EXIT_CODES.ok] = 'ok';
-    names[EXIT_CODES.failure] = 'Error';
-    return Array.from(names, (n) => n ?? 'Error');
-  })(),
-);
+export { EXIT_NAMES };
 
 /** Placeholders for fields a job description or error document may lack. */
 export const DECODE_DEFAULTS = Object.freeze({

@@ -47,6 +47,7 @@ export {
   localProbe,
   markAborted,
   newLease,
+  newRunId,
   reconcileRun,
   reconcileRuns,
   stopRun,

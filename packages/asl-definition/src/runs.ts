@@ -11,6 +11,7 @@
  *
  * Light on purpose (no engine import): `fibbars executions` loads this.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { RunRecord, RunStore } from '@fibbars/ohlcv-core/storage';
@@ -21,6 +22,21 @@ export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 
 /** Statuses a run can be redriven from (as RedriveExecution: failed, aborted or timed out). */
 export const REDRIVABLE_STATUSES: readonly ExecutionStatus[] = ['FAILED', 'ABORTED', 'TIMED_OUT'];
+
+/**
+ * A new run id, sortable by start time (the one home of run ids: the local
+ * engine and the `fibbars` command's jobs).
+ *
+ * - `newRunId(at)`: an execution of the local engine (= its execution name),
+ *   `YYYYMMDDTHHmmssSSSZ-<8 hex>`: the UTC start time to the millisecond.
+ * - `newRunId(at, kind)`: a job the command runs itself (`backfill`,
+ *   `consolidate`, `resample`), `<kind>-YYYYMMDDTHHmmssZ-<6 hex>`: to the second.
+ */
+export function newRunId(at: Date = new Date(), kind?: string): string {
+  const stamp = at.toISOString().replace(/[-:]/g, '');
+  if (kind === undefined) return `${stamp.replace('.', '')}-${randomBytes(4).toString('hex')}`;
+  return `${kind}-${stamp.replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+}
 
 /** Who runs a local execution, and until when it counts as alive. */
 export interface RunLease {

@@ -3,13 +3,21 @@
  * fix it in one line; `ExitError` carries the exit code to the CLI edge.
  */
 
-/** Exit codes of `fibbars` (aligned with batch-runner's). */
+import { EXIT_CODES, exitCodeFor } from '@fibbars/ohlcv-core/errors';
+
+/**
+ * Exit codes of `fibbars`. The part shared with the pipeline's jobs (0, 1 and
+ * one code per named error) comes from the one home of that contract,
+ * `EXIT_CODES` of @fibbars/ohlcv-core/errors. What differs is the CLI's own:
+ * 2 means "usage" here, for every bad flag, argument or setup (`UsageError`,
+ * `AwsSetupError`), not only a `ConfigError`.
+ */
 export const EXIT = {
-  ok: 0,
-  failure: 1,
-  usage: 2,
-  dataQuality: 3,
-  commitConflict: 4,
+  ok: EXIT_CODES.ok,
+  failure: EXIT_CODES.failure,
+  usage: EXIT_CODES.ConfigError,
+  dataQuality: EXIT_CODES.DataQualityError,
+  commitConflict: EXIT_CODES.CommitConflictError,
 } as const;
 
 /** An error that ends the command with a given exit code and a one-line message. */
@@ -57,19 +65,10 @@ export class FindingsError extends ExitError {
 /** Maps any thrown error to an exit code, by class or by the contract `name`. */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof ExitError) return err.exitCode;
-  const name = err instanceof Error ? err.name : '';
-  switch (name) {
-    case 'AwsSetupError': // @fibbars/asl-definition/aws-errors: 2 for a setup to fix, 1 otherwise
-      return (err as Error & { exitCode: number }).exitCode;
-    case 'ConfigError':
-      return EXIT.usage;
-    case 'DataQualityError':
-      return EXIT.dataQuality;
-    case 'CommitConflictError':
-      return EXIT.commitConflict;
-    default:
-      return EXIT.failure;
-  }
+  // @fibbars/asl-definition/aws-errors: 2 for a setup to fix, 1 otherwise
+  if (err instanceof Error && err.name === 'AwsSetupError') return (err as Error & { exitCode: number }).exitCode;
+  // The shared contract: ConfigError 2 (= usage), DataQualityError 3, CommitConflictError 4, anything else 1.
+  return exitCodeFor(err);
 }
 
 /** One line: the error's name (for contract errors) and its message. */

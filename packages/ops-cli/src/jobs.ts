@@ -3,7 +3,7 @@
  * the raw zone, consolidate, resample. Shared by `run`, `backfill`,
  * `consolidate` and `resample`.
  */
-import { randomBytes } from 'node:crypto';
+import { newRunId as newSortableRunId } from '@fibbars/asl-definition';
 import type { FetchSessionsReport } from '@fibbars/fetchers';
 import { UsageError } from './errors.js';
 import type { Logger } from './output.js';
@@ -18,9 +18,9 @@ import {
   type ResampleIntervalReport,
 } from './seams.js';
 
+/** A job's run id, `<kind>-YYYYMMDDTHHmmssZ-<6 hex>` (run ids have one home: `newRunId` of @fibbars/asl-definition). */
 export function newRunId(kind: string, now: Date): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return `${kind}-${stamp}-${randomBytes(3).toString('hex')}`;
+  return newSortableRunId(now, kind);
 }
 
 export type FetchReport = FetchSessionsReport;
