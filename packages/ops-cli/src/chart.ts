@@ -89,7 +89,41 @@ export function splitMarkers(bars: readonly BarRow[], splits: readonly ChartSpli
   return out;
 }
 
+/** Where things go on the SVG: its size, the margins, the two panes and the scales that map bars into them. */
+interface SvgLayout {
+  W: number;
+  H: number;
+  m: { left: number; right: number; top: number; bottom: number };
+  plotW: number;
+  priceH: number;
+  volTop: number;
+  volH: number;
+  /** The price scale's range, padded. */
+  lo: number;
+  hi: number;
+  vmax: number;
+  /** Bars (at least 1) and the width of a candle's body. */
+  n: number;
+  bodyW: number;
+  x: (i: number) => number;
+  y: (p: number) => number;
+  yv: (v: number) => number;
+}
+
 export function renderSvg(bars: readonly BarRow[], options: ChartOptions): string {
+  const valid = bars.filter((b) => b.open !== null && b.high !== null && b.low !== null && b.close !== null);
+  const layout = svgLayout(bars, valid, options);
+  return [
+    ...svgHeader(layout, options),
+    ...svgAxes(bars, layout),
+    ...svgCandles(bars, layout),
+    ...svgSplits(bars, options.splits, layout),
+    ...svgLastPrice(valid, layout),
+    `</svg>`,
+  ].join('\n');
+}
+
+function svgLayout(bars: readonly BarRow[], valid: readonly BarRow[], options: ChartOptions): SvgLayout {
   const W = options.width ?? 1200;
   const H = options.height ?? 700;
   // The right margin holds the last-price label.
@@ -101,7 +135,20 @@ export function renderSvg(bars: readonly BarRow[], options: ChartOptions): strin
   const volH = plotH - gap - priceH;
   const volTop = m.top + priceH + gap;
 
-  const valid = bars.filter((b) => b.open !== null && b.high !== null && b.low !== null && b.close !== null);
+  const { lo, hi } = priceRange(valid);
+  const vmax = Math.max(1, ...bars.map((b) => b.volume ?? 0));
+
+  const n = Math.max(1, bars.length);
+  const band = plotW / n;
+  const bodyW = Math.max(1, Math.min(18, band * 0.7));
+  const x = (i: number) => m.left + band * (i + 0.5);
+  const y = (p: number) => m.top + ((hi - p) / (hi - lo)) * priceH;
+  const yv = (v: number) => volTop + volH - (v / vmax) * volH * VOLUME_HEADROOM;
+  return { W, H, m, plotW, priceH, volTop, volH, lo, hi, vmax, n, bodyW, x, y, yv };
+}
+
+/** The lowest low and highest high, padded by 5 % of their spread on either side (0..1 when no bar has a price). */
+function priceRange(valid: readonly BarRow[]): { lo: number; hi: number } {
   const lows = valid.map((b) => b.low as number);
   const highs = valid.map((b) => b.high as number);
   let lo = Math.min(...lows);
@@ -113,15 +160,10 @@ export function renderSvg(bars: readonly BarRow[], options: ChartOptions): strin
   const pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.05 || 1;
   lo -= pad;
   hi += pad;
-  const vmax = Math.max(1, ...bars.map((b) => b.volume ?? 0));
+  return { lo, hi };
+}
 
-  const n = Math.max(1, bars.length);
-  const band = plotW / n;
-  const bodyW = Math.max(1, Math.min(18, band * 0.7));
-  const x = (i: number) => m.left + band * (i + 0.5);
-  const y = (p: number) => m.top + ((hi - p) / (hi - lo)) * priceH;
-  const yv = (v: number) => volTop + volH - (v / vmax) * volH * VOLUME_HEADROOM;
-
+function svgHeader({ W, H, m }: SvgLayout, options: ChartOptions): string[] {
   const parts: string[] = [];
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Arial, Helvetica, sans-serif" role="img" aria-label="${esc(options.title)}">`,
@@ -129,8 +171,12 @@ export function renderSvg(bars: readonly BarRow[], options: ChartOptions): strin
   parts.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
   parts.push(`<text x="${m.left}" y="28" font-size="20" font-weight="bold" fill="#222">${esc(options.title)}</text>`);
   if (options.subtitle) parts.push(`<text x="${m.left}" y="48" font-size="12" fill="#666">${esc(options.subtitle)}</text>`);
+  return parts;
+}
 
-  // Grid and axes.
+/** Grid and axes: price and volume ticks, about 10 dates along the bottom, the two panes' frames. */
+function svgAxes(bars: readonly BarRow[], { W, H, m, plotW, priceH, volTop, volH, lo, hi, vmax, n, x, y, yv }: SvgLayout): string[] {
+  const parts: string[] = [];
   parts.push(`<g class="axis" font-size="11" fill="#555">`);
   for (const t of niceTicks(lo, hi, 6)) {
     const yy = f(y(t));
@@ -150,8 +196,12 @@ export function renderSvg(bars: readonly BarRow[], options: ChartOptions): strin
   parts.push(`</g>`);
   parts.push(`<rect class="price-pane" x="${m.left}" y="${m.top}" width="${plotW}" height="${priceH}" fill="none" stroke="#bbb"/>`);
   parts.push(`<rect class="volume-pane" x="${m.left}" y="${volTop}" width="${plotW}" height="${volH}" fill="none" stroke="#bbb"/>`);
+  return parts;
+}
 
-  // Candles and volume.
+/** Candles and volume. */
+function svgCandles(bars: readonly BarRow[], { volTop, volH, bodyW, x, y, yv }: SvgLayout): string[] {
+  const parts: string[] = [];
   parts.push(`<g class="candles">`);
   bars.forEach((b, i) => {
     if (b.open === null || b.high === null || b.low === null || b.close === null) return;
@@ -177,43 +227,46 @@ export function renderSvg(bars: readonly BarRow[], options: ChartOptions): strin
     }
   });
   parts.push(`</g>`);
+  return parts;
+}
 
-  // Splits: a dashed line through the price pane at the bar that holds the split, labelled with the ratio.
-  const markers = splitMarkers(bars, options.splits);
-  if (markers.length > 0) {
-    parts.push(`<g class="splits" font-size="11" font-weight="bold">`);
-    for (const { index, split } of markers) {
-      const cx = f(x(index));
-      const label = `split ${splitLabel(split)}`;
-      const w = label.length * 6.6 + 8;
-      const lx = f(Math.min(Math.max(cx - w / 2, m.left + 1), W - m.right - w - 1));
-      parts.push(
-        `<g class="split" data-date="${split.date}" data-bar="${bars[index]!.start_date}" data-ratio="${splitLabel(split)}">` +
-          `<line x1="${cx}" x2="${cx}" y1="${m.top + 20}" y2="${m.top + priceH}" stroke="${SPLIT}" stroke-width="1.5" stroke-dasharray="4 3"/>` +
-          `<rect x="${lx}" y="${m.top + 3}" width="${f(w)}" height="16" rx="3" fill="${SPLIT}"/>` +
-          `<text x="${f(lx + w / 2)}" y="${m.top + 15}" text-anchor="middle" fill="#ffffff">${esc(label)}</text>` +
-          `</g>`,
-      );
-    }
-    parts.push(`</g>`);
-  }
-
-  // The last close: a dashed line across the price pane and its value on the right axis, in the last candle's colour.
-  const lastBar = [...valid].pop();
-  if (lastBar) {
-    const close = lastBar.close as number;
-    const color = close >= (lastBar.open as number) ? UP : DOWN;
-    const yy = f(Math.min(Math.max(y(close), m.top), m.top + priceH));
+/** Splits: a dashed line through the price pane at the bar that holds the split, labelled with the ratio. */
+function svgSplits(bars: readonly BarRow[], splits: readonly ChartSplit[] | undefined, { W, m, priceH, x }: SvgLayout): string[] {
+  const markers = splitMarkers(bars, splits);
+  if (markers.length === 0) return [];
+  const parts: string[] = [];
+  parts.push(`<g class="splits" font-size="11" font-weight="bold">`);
+  for (const { index, split } of markers) {
+    const cx = f(x(index));
+    const label = `split ${splitLabel(split)}`;
+    const w = label.length * 6.6 + 8;
+    const lx = f(Math.min(Math.max(cx - w / 2, m.left + 1), W - m.right - w - 1));
     parts.push(
-      `<g class="last-price" data-price="${close}">` +
-        `<line x1="${m.left}" x2="${W - m.right}" y1="${yy}" y2="${yy}" stroke="${color}" stroke-width="1" stroke-dasharray="2 2"/>` +
-        `<rect x="${W - m.right + 2}" y="${f(yy - 9)}" width="${m.right - 6}" height="18" rx="2" fill="${color}"/>` +
-        `<text x="${W - m.right + 6}" y="${f(yy + 4)}" font-size="11" font-weight="bold" fill="#ffffff">${esc(formatPrice(close))}</text>` +
+      `<g class="split" data-date="${split.date}" data-bar="${bars[index]!.start_date}" data-ratio="${splitLabel(split)}">` +
+        `<line x1="${cx}" x2="${cx}" y1="${m.top + 20}" y2="${m.top + priceH}" stroke="${SPLIT}" stroke-width="1.5" stroke-dasharray="4 3"/>` +
+        `<rect x="${lx}" y="${m.top + 3}" width="${f(w)}" height="16" rx="3" fill="${SPLIT}"/>` +
+        `<text x="${f(lx + w / 2)}" y="${m.top + 15}" text-anchor="middle" fill="#ffffff">${esc(label)}</text>` +
         `</g>`,
     );
   }
-  parts.push(`</svg>`);
-  return parts.join('\n');
+  parts.push(`</g>`);
+  return parts;
+}
+
+/** The last close: a dashed line across the price pane and its value on the right axis, in the last candle's colour. */
+function svgLastPrice(valid: readonly BarRow[], { W, m, priceH, y }: SvgLayout): string[] {
+  const lastBar = [...valid].pop();
+  if (!lastBar) return [];
+  const close = lastBar.close as number;
+  const color = close >= (lastBar.open as number) ? UP : DOWN;
+  const yy = f(Math.min(Math.max(y(close), m.top), m.top + priceH));
+  return [
+    `<g class="last-price" data-price="${close}">` +
+      `<line x1="${m.left}" x2="${W - m.right}" y1="${yy}" y2="${yy}" stroke="${color}" stroke-width="1" stroke-dasharray="2 2"/>` +
+      `<rect x="${W - m.right + 2}" y="${f(yy - 9)}" width="${m.right - 6}" height="18" rx="2" fill="${color}"/>` +
+      `<text x="${W - m.right + 6}" y="${f(yy + 4)}" font-size="11" font-weight="bold" fill="#ffffff">${esc(formatPrice(close))}</text>` +
+      `</g>`,
+  ];
 }
 
 const require = createRequire(import.meta.url);

@@ -44,8 +44,17 @@ const awsTarget = (ctx: Ctx, opts: AwsFlags) => stepFunctionsOf(ctx.config({ sta
 
 const nameOf = (arn: string): string => arn.split(':').pop() ?? arn;
 
+type StopOpts = AwsFlags & { lake?: string; error?: string; cause?: string; json?: boolean };
+type RedriveOpts = AwsFlags & SourceFlags & { lake?: string; json?: boolean };
+
 export function registerControl(program: Command, ctx: Ctx): void {
-  // --- stop
+  registerStop(program, ctx);
+  registerRedrive(program, ctx);
+}
+
+// --- stop
+
+function registerStop(program: Command, ctx: Ctx): void {
   const stop = program
     .command('stop')
     .description('stop a running run: it ends ABORTED in the state it was in (local run, or an AWS execution with --aws: StopExecution)')
@@ -65,46 +74,50 @@ export function registerControl(program: Command, ctx: Ctx): void {
     'after',
     '\nA local run notices the stop at its next heartbeat (every 5 s), stops its jobs and ends ABORTED; a run whose\nprocess is already gone is marked ABORTED at once. Only a RUNNING run can be stopped.\n',
   );
-  stop.action(async (arg: string, opts: AwsFlags & { lake?: string; error?: string; cause?: string; json?: boolean }) => {
+  stop.action(async (arg: string, opts: StopOpts) => {
     checkStopText(opts);
-    if (opts.aws) {
-      const { sm, client } = await awsTarget(ctx, opts);
-      const { arn, out } = await onAwsExecution(client, sm, arg, async (a) => ({
-        arn: a,
-        out: await client.send(
-          new StopExecutionCommand({
-            executionArn: a,
-            ...(opts.error === undefined ? {} : { error: opts.error }),
-            ...(opts.cause === undefined ? {} : { cause: opts.cause }),
-          }),
-        ),
-      }));
-      const result = { name: nameOf(arn), executionArn: arn, status: 'ABORTED', stopDate: out.stopDate?.toISOString() };
-      if (opts.json) ctx.log.json(result);
-      else ctx.log.out(`stopped execution ${result.name} at ${result.stopDate ?? '-'}: it is ABORTED (redrive it with "fibbars redrive ${result.name} --aws")`);
-      return;
-    }
-    const { runs } = await localRuns(ctx, opts.lake);
-    const record = await resolveLocalRun(runs, arg, ctx.now());
-    if (record.status !== 'RUNNING') {
-      const how = record.status === 'ABORTED' ? 'it was already stopped' : 'nothing to stop';
-      throw new UsageError(`run ${record.runId} is ${String(record.status)}, not RUNNING: ${how}`);
-    }
-    ctx.log.info(`stopping ${record.runId} (it stops at its next heartbeat) ...`);
-    const ended = await stopRun(runs, record, {
-      ...(opts.error === undefined ? {} : { error: opts.error }),
-      ...(opts.cause === undefined ? {} : { cause: opts.cause }),
-    });
-    const abort = ended.abort as RunAbort | undefined;
-    const result = { name: ended.runId, status: String(ended.status), state: abort?.state, stoppedAt: ended.endedAt, cause: abort?.cause };
-    if (opts.json) ctx.log.json(result);
-    else {
-      const where = result.state ? ` in ${result.state}` : '';
-      ctx.log.out(`stopped run ${result.name}: ${result.status}${where} (redrive it with "fibbars redrive ${result.name}")`);
-    }
+    await (opts.aws ? stopAws(ctx, arg, opts) : stopLocal(ctx, arg, opts));
   });
+}
 
-  // --- redrive
+/** `--error` / `--cause` as given, leaving out those not given. */
+const stopText = (opts: StopOpts): { error?: string; cause?: string } => ({
+  ...(opts.error === undefined ? {} : { error: opts.error }),
+  ...(opts.cause === undefined ? {} : { cause: opts.cause }),
+});
+
+async function stopAws(ctx: Ctx, arg: string, opts: StopOpts): Promise<void> {
+  const { sm, client } = await awsTarget(ctx, opts);
+  const { arn, out } = await onAwsExecution(client, sm, arg, async (a) => ({
+    arn: a,
+    out: await client.send(new StopExecutionCommand({ executionArn: a, ...stopText(opts) })),
+  }));
+  const result = { name: nameOf(arn), executionArn: arn, status: 'ABORTED', stopDate: out.stopDate?.toISOString() };
+  if (opts.json) ctx.log.json(result);
+  else ctx.log.out(`stopped execution ${result.name} at ${result.stopDate ?? '-'}: it is ABORTED (redrive it with "fibbars redrive ${result.name} --aws")`);
+}
+
+async function stopLocal(ctx: Ctx, arg: string, opts: StopOpts): Promise<void> {
+  const { runs } = await localRuns(ctx, opts.lake);
+  const record = await resolveLocalRun(runs, arg, ctx.now());
+  if (record.status !== 'RUNNING') {
+    const how = record.status === 'ABORTED' ? 'it was already stopped' : 'nothing to stop';
+    throw new UsageError(`run ${record.runId} is ${String(record.status)}, not RUNNING: ${how}`);
+  }
+  ctx.log.info(`stopping ${record.runId} (it stops at its next heartbeat) ...`);
+  const ended = await stopRun(runs, record, stopText(opts));
+  const abort = ended.abort as RunAbort | undefined;
+  const result = { name: ended.runId, status: String(ended.status), state: abort?.state, stoppedAt: ended.endedAt, cause: abort?.cause };
+  if (opts.json) ctx.log.json(result);
+  else {
+    const where = result.state ? ` in ${result.state}` : '';
+    ctx.log.out(`stopped run ${result.name}: ${result.status}${where} (redrive it with "fibbars redrive ${result.name}")`);
+  }
+}
+
+// --- redrive
+
+function registerRedrive(program: Command, ctx: Ctx): void {
   const redrive = program
     .command('redrive')
     .description('re-run a FAILED, ABORTED or TIMED_OUT run from the state that did not succeed, as a new attempt of the same execution (--aws: RedriveExecution)')
@@ -129,60 +142,62 @@ every attempt with the redrive count. A backfill is redriven over the same range
 skipped, so it resumes where it stopped. Only FAILED, ABORTED and TIMED_OUT runs can be redriven.
 `,
   );
-  redrive.action(async (arg: string, opts: AwsFlags & SourceFlags & { lake?: string; json?: boolean }) => {
-    if (opts.aws) {
-      const { sm, client } = await awsTarget(ctx, opts);
-      try {
-        const { arn, out } = await onAwsExecution(client, sm, arg, async (a) => ({
-          arn: a,
-          out: await client.send(new RedriveExecutionCommand({ executionArn: a })),
-        }));
-        const result = { name: nameOf(arn), executionArn: arn, status: 'RUNNING', redriveDate: out.redriveDate?.toISOString() };
-        if (opts.json) ctx.log.json(result);
-        else {
-          ctx.log.out(`redrove execution ${result.name} at ${result.redriveDate ?? '-'}`);
-          ctx.log.out(`follow it with: fibbars describe ${result.name} --aws`);
-        }
-      } catch (err) {
-        if (err instanceof ExecutionNotRedrivable || (err as Error).name === 'ExecutionNotRedrivable') {
-          throw new UsageError(`execution ${nameOf(arg)} cannot be redriven: ${(err as Error).message}`, { cause: err });
-        }
-        throw err;
-      }
-      return;
+  redrive.action((arg: string, opts: RedriveOpts) => (opts.aws ? redriveAws(ctx, arg, opts) : redriveLocal(ctx, arg, opts)));
+}
+
+async function redriveAws(ctx: Ctx, arg: string, opts: RedriveOpts): Promise<void> {
+  const { sm, client } = await awsTarget(ctx, opts);
+  try {
+    const { arn, out } = await onAwsExecution(client, sm, arg, async (a) => ({
+      arn: a,
+      out: await client.send(new RedriveExecutionCommand({ executionArn: a })),
+    }));
+    const result = { name: nameOf(arn), executionArn: arn, status: 'RUNNING', redriveDate: out.redriveDate?.toISOString() };
+    if (opts.json) ctx.log.json(result);
+    else {
+      ctx.log.out(`redrove execution ${result.name} at ${result.redriveDate ?? '-'}`);
+      ctx.log.out(`follow it with: fibbars describe ${result.name} --aws`);
     }
-    const { runs, lake } = await localRuns(ctx, opts.lake);
-    const record = await resolveLocalRun(runs, arg, ctx.now());
-    const status = String(record.status);
-    if (!(REDRIVABLE_STATUSES as readonly string[]).includes(status)) {
-      const hint = status === 'RUNNING' ? `: stop it first with "fibbars stop ${record.runId}"` : '';
-      throw new UsageError(`run ${record.runId} is ${status}: only ${REDRIVABLE_STATUSES.join(', ')} runs can be redriven${hint}`);
+  } catch (err) {
+    if (err instanceof ExecutionNotRedrivable || (err as Error).name === 'ExecutionNotRedrivable') {
+      throw new UsageError(`execution ${nameOf(arg)} cannot be redriven: ${(err as Error).message}`, { cause: err });
     }
-    const cfg = ctx.config({ lake: opts.lake });
-    const chosen = chooseSource(opts, cfg, ctx.env);
-    if (record.kind === 'backfill') {
-      await redriveBackfill(ctx, record, { lake, chosen, json: opts.json });
-      return;
-    }
-    if (record.stateMachine !== 'fibbars-daily-pipeline') {
-      throw new UsageError(`run ${record.runId} is not a pipeline run or a backfill: it cannot be redriven`);
-    }
-    const pipeline = record as PipelineRunRecord;
-    if (typeof pipeline.source === 'string' && pipeline.source !== chosen.kind && pipeline.source !== 'custom') {
-      ctx.log.warn(`run ${record.runId} used the ${pipeline.source} market; this redrive uses ${chosen.kind} (pass --source ${pipeline.source} to keep it)`);
-    }
-    ctx.log.info(chosen.banner);
-    ctx.log.info(`redriving ${record.runId} (${status}) on ${cfg.lakeInput}`);
-    const source = await chosen.create(ctx.now, { concurrency: sessionConcurrency(undefined, ctx.env) });
-    await executeLocalPipeline(ctx, {
-      lake,
-      date: pipeline.input?.date ?? '-',
-      source,
-      sourceKind: chosen.kind,
-      started: Date.now(),
-      json: opts.json,
-      redrive: pipeline,
-    });
+    throw err;
+  }
+}
+
+async function redriveLocal(ctx: Ctx, arg: string, opts: RedriveOpts): Promise<void> {
+  const { runs, lake } = await localRuns(ctx, opts.lake);
+  const record = await resolveLocalRun(runs, arg, ctx.now());
+  const status = String(record.status);
+  if (!(REDRIVABLE_STATUSES as readonly string[]).includes(status)) {
+    const hint = status === 'RUNNING' ? `: stop it first with "fibbars stop ${record.runId}"` : '';
+    throw new UsageError(`run ${record.runId} is ${status}: only ${REDRIVABLE_STATUSES.join(', ')} runs can be redriven${hint}`);
+  }
+  const cfg = ctx.config({ lake: opts.lake });
+  const chosen = chooseSource(opts, cfg, ctx.env);
+  if (record.kind === 'backfill') {
+    await redriveBackfill(ctx, record, { lake, chosen, json: opts.json });
+    return;
+  }
+  if (record.stateMachine !== 'fibbars-daily-pipeline') {
+    throw new UsageError(`run ${record.runId} is not a pipeline run or a backfill: it cannot be redriven`);
+  }
+  const pipeline = record as PipelineRunRecord;
+  if (typeof pipeline.source === 'string' && pipeline.source !== chosen.kind && pipeline.source !== 'custom') {
+    ctx.log.warn(`run ${record.runId} used the ${pipeline.source} market; this redrive uses ${chosen.kind} (pass --source ${pipeline.source} to keep it)`);
+  }
+  ctx.log.info(chosen.banner);
+  ctx.log.info(`redriving ${record.runId} (${status}) on ${cfg.lakeInput}`);
+  const source = await chosen.create(ctx.now, { concurrency: sessionConcurrency(undefined, ctx.env) });
+  await executeLocalPipeline(ctx, {
+    lake,
+    date: pipeline.input?.date ?? '-',
+    source,
+    sourceKind: chosen.kind,
+    started: Date.now(),
+    json: opts.json,
+    redrive: pipeline,
   });
 }
 

@@ -24,7 +24,7 @@ import { executionArn, sfnClient, stepFunctionsOf, type StateMachineRef } from '
 import { positiveInt } from '../config.js';
 import { LakeNotFoundError, UsageError } from '../errors.js';
 import { duration, table } from '../format.js';
-import { summariseHistory } from '../history.js';
+import { summariseHistory, type HistoryView } from '../history.js';
 import { readableCause } from '../live-view.js';
 import { awsOptions, example, jsonOption, lakeOption } from '../options.js';
 
@@ -230,7 +230,23 @@ async function allHistory(ctx: Ctx, client: ReturnType<typeof sfnClient>, arn: s
   return events;
 }
 
+interface AwsFlags {
+  aws?: boolean;
+  env?: string;
+  stateMachineArn?: string;
+}
+
+type ListOpts = AwsFlags & { limit: string; status?: string; lake?: string; json?: boolean };
+type DescribeOpts = AwsFlags & { lake?: string; json?: boolean };
+
 export function registerExecutions(program: Command, ctx: Ctx): void {
+  registerList(program, ctx);
+  registerDescribe(program, ctx);
+}
+
+// --- executions
+
+function registerList(program: Command, ctx: Ctx): void {
   const list = program.command('executions').description('list pipeline runs: local run records, or AWS executions with --aws');
   list.option('--limit <n>', 'most recent runs to show', '20');
   list.option('--status <status>', `only runs with this status: ${EXECUTION_STATUSES.join(', ')}`);
@@ -247,35 +263,46 @@ export function registerExecutions(program: Command, ctx: Ctx): void {
     'after',
     '\nLocal runs and backfills are listed from the lake\'s run records. A run whose process died (Ctrl-C, SIGKILL)\nis shown ABORTED, in the state it was in, as soon as that is known.\n',
   );
-  list.action(async (opts: { limit: string; status?: string; lake?: string; aws?: boolean; env?: string; stateMachineArn?: string; json?: boolean }) => {
-    const limit = positiveInt('--limit', opts.limit, { max: 1000 });
-    const status = opts.status === undefined ? undefined : parseStatus(opts.status);
-    let rows: ExecutionRow[];
-    if (opts.aws) {
-      const { sm, client } = await stepFunctionsOf(ctx.config({ stateMachineArn: opts.stateMachineArn, env: opts.env }));
-      const out = await client.send(
-        new ListExecutionsCommand({ stateMachineArn: sm.arn, maxResults: limit, ...(status ? { statusFilter: status as SfnExecutionStatus } : {}) }),
-      );
-      rows = (out.executions ?? []).map((e) => ({
-        name: e.name ?? '?',
-        status: e.status ?? 'UNKNOWN',
-        date: /^daily-(\d{4}-\d{2}-\d{2})/.exec(e.name ?? '')?.[1],
-        startedAt: e.startDate?.toISOString(),
-        stoppedAt: e.stopDate?.toISOString(),
-        durationMs: e.startDate && e.stopDate ? e.stopDate.getTime() - e.startDate.getTime() : undefined,
-      }));
-    } else {
-      const { runs } = await localRuns(ctx, opts.lake);
-      rows = (await reconcileRuns(runs, ctx.now()))
-        .map(localRow)
-        .filter((r) => status === undefined || r.status === status)
-        .sort((a, b) => ((a.startedAt ?? a.name) < (b.startedAt ?? b.name) ? 1 : -1))
-        .slice(0, limit);
-    }
-    if (opts.json) ctx.log.json({ executions: rows });
-    else printRows(ctx, rows, status);
-  });
+  list.action((opts: ListOpts) => listExecutions(ctx, opts));
+}
 
+async function listExecutions(ctx: Ctx, opts: ListOpts): Promise<void> {
+  const limit = positiveInt('--limit', opts.limit, { max: 1000 });
+  const status = opts.status === undefined ? undefined : parseStatus(opts.status);
+  const rows = opts.aws ? await awsExecutionRows(ctx, opts, limit, status) : await localExecutionRows(ctx, opts.lake, limit, status);
+  if (opts.json) ctx.log.json({ executions: rows });
+  else printRows(ctx, rows, status);
+}
+
+/** The latest executions of the state machine (ListExecutions lists the most recent first). */
+async function awsExecutionRows(ctx: Ctx, opts: AwsFlags, limit: number, status: ExecutionStatus | undefined): Promise<ExecutionRow[]> {
+  const { sm, client } = await stepFunctionsOf(ctx.config({ stateMachineArn: opts.stateMachineArn, env: opts.env }));
+  const out = await client.send(
+    new ListExecutionsCommand({ stateMachineArn: sm.arn, maxResults: limit, ...(status ? { statusFilter: status as SfnExecutionStatus } : {}) }),
+  );
+  return (out.executions ?? []).map((e) => ({
+    name: e.name ?? '?',
+    status: e.status ?? 'UNKNOWN',
+    date: /^daily-(\d{4}-\d{2}-\d{2})/.exec(e.name ?? '')?.[1],
+    startedAt: e.startDate?.toISOString(),
+    stoppedAt: e.stopDate?.toISOString(),
+    durationMs: e.startDate && e.stopDate ? e.stopDate.getTime() - e.startDate.getTime() : undefined,
+  }));
+}
+
+/** The lake's run records, reconciled, newest first. */
+async function localExecutionRows(ctx: Ctx, lakeFlag: string | undefined, limit: number, status: ExecutionStatus | undefined): Promise<ExecutionRow[]> {
+  const { runs } = await localRuns(ctx, lakeFlag);
+  return (await reconcileRuns(runs, ctx.now()))
+    .map(localRow)
+    .filter((r) => status === undefined || r.status === status)
+    .sort((a, b) => ((a.startedAt ?? a.name) < (b.startedAt ?? b.name) ? 1 : -1))
+    .slice(0, limit);
+}
+
+// --- describe
+
+function registerDescribe(program: Command, ctx: Ctx): void {
   const describe = program
     .command('describe')
     .description('show one run state by state, with durations, retries and errors (local run id, or AWS execution name with --aws)')
@@ -290,101 +317,123 @@ export function registerExecutions(program: Command, ctx: Ctx): void {
     'fibbars describe backfill-20261125       # backfills are executions too',
     'fibbars describe daily-2026-11-25 --aws',
   );
-  describe.action(async (name: string, opts: { lake?: string; aws?: boolean; env?: string; stateMachineArn?: string; json?: boolean }) => {
-    if (opts.aws) {
-      const { sm, client } = await stepFunctionsOf(ctx.config({ stateMachineArn: opts.stateMachineArn, env: opts.env }));
-      const { arn, desc } = await onAwsExecution(client, sm, name, async (a) => ({
-        arn: a,
-        desc: await client.send(new DescribeExecutionCommand({ executionArn: a })),
-      }));
-      const view = summariseHistory(await allHistory(ctx, client, arn));
-      const result = {
-        name: desc.name ?? name,
-        executionArn: arn,
-        status: desc.status,
-        startedAt: desc.startDate?.toISOString(),
-        stoppedAt: desc.stopDate?.toISOString(),
-        error: desc.error ?? view.failure?.error,
-        cause: desc.cause ?? view.failure?.cause,
-        ...(desc.redriveCount ? { redriveCount: desc.redriveCount, redriveDate: desc.redriveDate?.toISOString() } : {}),
-        states: view.states,
-      };
-      if (opts.json) {
-        ctx.log.json(result);
-        return;
-      }
-      ctx.log.out(`${result.name}: ${result.status} (started ${result.startedAt ?? '-'}, stopped ${result.stoppedAt ?? '-'})`);
-      if (desc.redriveCount) {
-        ctx.log.out(`redriven ${desc.redriveCount} time${desc.redriveCount === 1 ? '' : 's'}, last at ${desc.redriveDate?.toISOString() ?? '-'}`);
-      }
-      // The state names of the stage that failed and the deployment's log groups (stack naming, `<prefix>-daily-pipeline`).
-      const logs = deployedLogLocations(sm.name.replace(/-daily-pipeline$/, ''));
-      const failedStage = view.states.find((s) => s.type === 'Pass' && s.name.endsWith('Failed') && s.name !== 'PipelineFailed')?.name.replace(/Failed$/, '');
-      if (result.error) ctx.log.out(`error: ${result.error}: ${explainFailure(failedStage ?? '', result.error, result.cause ?? '', logs)}`);
-      for (const l of table(
-        ['state', 'type', 'status', 'attempts', 'duration', 'error'],
-        view.states.map((s) => [
-          s.name,
-          s.type,
-          s.status,
-          String(s.attempts),
-          s.durationMs === undefined ? '-' : duration(s.durationMs),
-          s.errors.map((e) => `${e.error}: ${e.cause}`).join(' | ') || '',
-        ]),
-      )) {
-        ctx.log.out(l);
-      }
-      return;
-    }
-    const { runs } = await localRuns(ctx, opts.lake);
-    const record = await resolveLocalRun(runs, name, ctx.now());
-    const row = localRow(record);
-    const states = localStates(record);
-    if (opts.json) {
-      ctx.log.json({ ...row, states, record });
-      return;
-    }
-    const what = record.kind === 'backfill' ? `backfill of ${row.date ?? '-'}` : `for session ${row.date ?? '-'}`;
-    ctx.log.out(`${row.name}: ${row.status} ${what} (started ${row.startedAt ?? '-'}, ${row.durationMs === undefined ? '-' : duration(row.durationMs)})`);
-    const redrives = typeof record.redriveCount === 'number' ? record.redriveCount : 0;
-    if (redrives > 0) ctx.log.out(`redriven ${redrives} time${redrives === 1 ? '' : 's'}, last at ${String(record.redriveDate ?? '-')} from ${String(record.redriveFrom ?? '-')}`);
-    const lease = record.lease as { host?: string; pid?: number; heartbeatAt?: string } | undefined;
-    if (record.status === 'RUNNING' && lease) {
-      const open = [...(Array.isArray(record.states) ? (record.states as { name: string; parent?: string; status?: string }[]) : [])]
-        .reverse()
-        .find((s) => s.parent === undefined && s.status === 'running');
-      ctx.log.out(`running${open ? ` in ${open.name}` : ''}: pid ${lease.pid ?? '?'} on ${lease.host ?? '?'}, last heartbeat ${lease.heartbeatAt ?? '-'}`);
-    }
-    const abort = record.abort as { state?: string; cause?: string; reason?: string } | undefined;
-    if (record.status === 'ABORTED' && abort) {
-      ctx.log.out(`aborted${abort.state ? ` in ${abort.state}` : ''}: ${abort.cause ?? abort.reason ?? 'stopped'}`);
-    }
-    if (record.error) {
-      const e = record.error as { name?: string; cause?: string } | string;
-      // The first state that failed (the stage, or a task inside a Parallel stage).
-      const failed = (Array.isArray(record.states) ? (record.states as { name: string; parent?: string; status?: string }[]) : []).find(
-        (s) => s.status === 'caught' || s.status === 'failed',
-      );
-      const stage = failed?.name;
-      const parent = failed?.parent;
-      ctx.log.out(
-        typeof e === 'string'
-          ? `error: ${e}`
-          : `error: ${e.name ?? 'Error'}: ${explainFailure(parent ?? stage ?? '', e.name ?? '', e.cause ?? '', localLogLocations(row.name))}`,
-      );
-    }
-    // With redrives, a column says which attempt of the execution ran each state.
-    const cells = (s: LocalStateRow): string[] => [
+  describe.action((name: string, opts: DescribeOpts) => (opts.aws ? describeAws(ctx, name, opts) : describeLocal(ctx, name, opts)));
+}
+
+async function describeAws(ctx: Ctx, name: string, opts: DescribeOpts): Promise<void> {
+  const { sm, client } = await stepFunctionsOf(ctx.config({ stateMachineArn: opts.stateMachineArn, env: opts.env }));
+  const { arn, desc } = await onAwsExecution(client, sm, name, async (a) => ({
+    arn: a,
+    desc: await client.send(new DescribeExecutionCommand({ executionArn: a })),
+  }));
+  const view = summariseHistory(await allHistory(ctx, client, arn));
+  const result = {
+    name: desc.name ?? name,
+    executionArn: arn,
+    status: desc.status,
+    startedAt: desc.startDate?.toISOString(),
+    stoppedAt: desc.stopDate?.toISOString(),
+    error: desc.error ?? view.failure?.error,
+    cause: desc.cause ?? view.failure?.cause,
+    ...(desc.redriveCount ? { redriveCount: desc.redriveCount, redriveDate: desc.redriveDate?.toISOString() } : {}),
+    states: view.states,
+  };
+  if (opts.json) {
+    ctx.log.json(result);
+    return;
+  }
+  ctx.log.out(`${result.name}: ${result.status} (started ${result.startedAt ?? '-'}, stopped ${result.stoppedAt ?? '-'})`);
+  if (desc.redriveCount) {
+    ctx.log.out(`redriven ${desc.redriveCount} time${desc.redriveCount === 1 ? '' : 's'}, last at ${desc.redriveDate?.toISOString() ?? '-'}`);
+  }
+  if (result.error) ctx.log.out(`error: ${result.error}: ${explainAwsFailure(sm, view, result.error, result.cause ?? '')}`);
+  printAwsStates(ctx, view);
+}
+
+/** An execution's error decoded for the stage that failed, with the deployment's log groups. */
+function explainAwsFailure(sm: StateMachineRef, view: HistoryView, error: string, cause: string): string {
+  // The state names of the stage that failed and the deployment's log groups (stack naming, `<prefix>-daily-pipeline`).
+  const logs = deployedLogLocations(sm.name.replace(/-daily-pipeline$/, ''));
+  const failedStage = view.states.find((s) => s.type === 'Pass' && s.name.endsWith('Failed') && s.name !== 'PipelineFailed')?.name.replace(/Failed$/, '');
+  return explainFailure(failedStage ?? '', error, cause, logs);
+}
+
+function printAwsStates(ctx: Ctx, view: HistoryView): void {
+  for (const l of table(
+    ['state', 'type', 'status', 'attempts', 'duration', 'error'],
+    view.states.map((s) => [
       s.name,
+      s.type,
       s.status,
-      s.attempts === undefined ? '-' : String(s.attempts),
+      String(s.attempts),
       s.durationMs === undefined ? '-' : duration(s.durationMs),
-      s.error ?? '',
-    ];
-    for (const l of redrives > 0
-      ? table(['state', 'redrive', 'status', 'attempts', 'duration', 'error'], states.map((s) => { const c = cells(s); return [c[0] as string, String(s.redrive ?? 0), ...c.slice(1)]; }))
-      : table(['state', 'status', 'attempts', 'duration', 'error'], states.map(cells))) {
-      ctx.log.out(l);
-    }
-  });
+      s.errors.map((e) => `${e.error}: ${e.cause}`).join(' | ') || '',
+    ]),
+  )) {
+    ctx.log.out(l);
+  }
+}
+
+type RecordedState = { name: string; parent?: string; status?: string };
+
+const recordedStates = (record: RunRecord): RecordedState[] => (Array.isArray(record.states) ? (record.states as RecordedState[]) : []);
+
+async function describeLocal(ctx: Ctx, name: string, opts: DescribeOpts): Promise<void> {
+  const { runs } = await localRuns(ctx, opts.lake);
+  const record = await resolveLocalRun(runs, name, ctx.now());
+  const row = localRow(record);
+  const states = localStates(record);
+  if (opts.json) {
+    ctx.log.json({ ...row, states, record });
+    return;
+  }
+  const redrives = typeof record.redriveCount === 'number' ? record.redriveCount : 0;
+  printLocalOverview(ctx, record, row, redrives);
+  if (record.error) printLocalError(ctx, record, row);
+  printLocalStates(ctx, states, redrives);
+}
+
+/** The run's headline, then its redrives, the process running it or why it was aborted. */
+function printLocalOverview(ctx: Ctx, record: RunRecord, row: ExecutionRow, redrives: number): void {
+  const what = record.kind === 'backfill' ? `backfill of ${row.date ?? '-'}` : `for session ${row.date ?? '-'}`;
+  ctx.log.out(`${row.name}: ${row.status} ${what} (started ${row.startedAt ?? '-'}, ${row.durationMs === undefined ? '-' : duration(row.durationMs)})`);
+  if (redrives > 0) ctx.log.out(`redriven ${redrives} time${redrives === 1 ? '' : 's'}, last at ${String(record.redriveDate ?? '-')} from ${String(record.redriveFrom ?? '-')}`);
+  const lease = record.lease as { host?: string; pid?: number; heartbeatAt?: string } | undefined;
+  if (record.status === 'RUNNING' && lease) {
+    const open = [...recordedStates(record)].reverse().find((s) => s.parent === undefined && s.status === 'running');
+    ctx.log.out(`running${open ? ` in ${open.name}` : ''}: pid ${lease.pid ?? '?'} on ${lease.host ?? '?'}, last heartbeat ${lease.heartbeatAt ?? '-'}`);
+  }
+  const abort = record.abort as { state?: string; cause?: string; reason?: string } | undefined;
+  if (record.status === 'ABORTED' && abort) {
+    ctx.log.out(`aborted${abort.state ? ` in ${abort.state}` : ''}: ${abort.cause ?? abort.reason ?? 'stopped'}`);
+  }
+}
+
+function printLocalError(ctx: Ctx, record: RunRecord, row: ExecutionRow): void {
+  const e = record.error as { name?: string; cause?: string } | string;
+  // The first state that failed (the stage, or a task inside a Parallel stage).
+  const failed = recordedStates(record).find((s) => s.status === 'caught' || s.status === 'failed');
+  const stage = failed?.name;
+  const parent = failed?.parent;
+  ctx.log.out(
+    typeof e === 'string'
+      ? `error: ${e}`
+      : `error: ${e.name ?? 'Error'}: ${explainFailure(parent ?? stage ?? '', e.name ?? '', e.cause ?? '', localLogLocations(row.name))}`,
+  );
+}
+
+function printLocalStates(ctx: Ctx, states: LocalStateRow[], redrives: number): void {
+  // With redrives, a column says which attempt of the execution ran each state.
+  const cells = (s: LocalStateRow): string[] => [
+    s.name,
+    s.status,
+    s.attempts === undefined ? '-' : String(s.attempts),
+    s.durationMs === undefined ? '-' : duration(s.durationMs),
+    s.error ?? '',
+  ];
+  for (const l of redrives > 0
+    ? table(['state', 'redrive', 'status', 'attempts', 'duration', 'error'], states.map((s) => { const c = cells(s); return [c[0] as string, String(s.redrive ?? 0), ...c.slice(1)]; }))
+    : table(['state', 'status', 'attempts', 'duration', 'error'], states.map(cells))) {
+    ctx.log.out(l);
+  }
 }

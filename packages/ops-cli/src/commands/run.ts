@@ -129,51 +129,50 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
   await executeLocalPipeline(ctx, { lake: cfg.lake, date, source, sourceKind: chosen.kind, started, backfilled, pre, json: opts.json });
 }
 
+interface LocalPipelineParams {
+  lake: string;
+  date: string;
+  source: MarketSource;
+  sourceKind: string;
+  started: number;
+  backfilled?: number;
+  pre?: { consolidate: ConsolidateSummary; resample: ResampleSummary[] };
+  json?: boolean;
+  redrive?: PipelineRunRecord;
+}
+
 /** The local engine with the real parts bound, a live view, Ctrl-C ending the run ABORTED; prints the summary, throws unless it succeeded. */
-export async function executeLocalPipeline(
-  ctx: Ctx,
-  params: {
-    lake: string;
-    date: string;
-    source: MarketSource;
-    sourceKind: string;
-    started: number;
-    backfilled?: number;
-    pre?: { consolidate: ConsolidateSummary; resample: ResampleSummary[] };
-    json?: boolean;
-    redrive?: PipelineRunRecord;
-  },
-): Promise<PipelineRunRecord> {
-  const { lake, date, source, pre, started } = params;
-  const backfilled = params.backfilled ?? 0;
-  const chosen = { kind: params.sourceKind };
-  const opts = { json: params.json };
-  const cfg = { lake };
+export async function executeLocalPipeline(ctx: Ctx, params: LocalPipelineParams): Promise<PipelineRunRecord> {
+  const interrupt = new AbortController();
+  const record = await runWithLiveView(ctx, params, interrupt);
+  const summary = runSummary(record, params);
+  if (params.json) ctx.log.json(summary);
+  else printRunSummary(ctx, record, summary);
+  throwUnlessSucceeded(record, interrupt.signal.aborted);
+  return record;
+}
+
+/** Runs the pipeline on the local engine, drawing its states live on stderr; Ctrl-C aborts `interrupt`. */
+async function runWithLiveView(ctx: Ctx, params: LocalPipelineParams, interrupt: AbortController): Promise<PipelineRunRecord> {
+  const { lake, date, source } = params;
   const view = new LiveView(ctx.log.stderr, TASK_STATES);
   const engine = await loadLocalEngine();
   const fetchers = await loadFetchers();
-  // The handlers log JSON lines for CloudWatch; here stdout is the user's, so
-  // only warnings go to stderr, one line each (failures show in the live view).
-  const logger = {
-    info: () => undefined,
-    warn: (m: string, e?: Record<string, unknown>) => ctx.log.warn(`${m}${e ? ` ${JSON.stringify(e)}` : ''}`),
-    error: () => undefined,
-  };
+  const logger = handlerLogger(ctx);
   // Ctrl-C stops the run: it ends ABORTED in the state it was in (a second Ctrl-C kills the process as usual).
-  const interrupt = new AbortController();
   const onSigint = (): void => {
     ctx.log.info('interrupted: stopping the run (Ctrl-C again to kill it)');
     interrupt.abort('interrupted (SIGINT)');
   };
   process.once('SIGINT', onSigint);
-  const record = await engine.runLocalPipeline({
-    lake: cfg.lake,
+  return engine.runLocalPipeline({
+    lake,
     ...(params.redrive ? { redrive: params.redrive } : { date }),
     source,
     signal: interrupt.signal,
     bindings: {
-      ohlcv: fetchers.createOhlcvHandler({ source, lake: cfg.lake, logger, now: ctx.now }),
-      meta: fetchers.createMetaHandler({ source, lake: cfg.lake, logger, now: ctx.now }),
+      ohlcv: fetchers.createOhlcvHandler({ source, lake, logger, now: ctx.now }),
+      meta: fetchers.createMetaHandler({ source, lake, logger, now: ctx.now }),
       alert: (alert) => ctx.log.info(`ALERT ${alert.subject}: ${alert.message}`),
     },
     onEvent: (event) => {
@@ -185,14 +184,32 @@ export async function executeLocalPipeline(
     // A run stopped mid-state leaves states marked running: the view's timer must not keep redrawing.
     view.stop();
   });
+}
+
+/**
+ * The handlers log JSON lines for CloudWatch; here stdout is the user's, so
+ * only warnings go to stderr, one line each (failures show in the live view).
+ */
+function handlerLogger(ctx: Ctx) {
+  return {
+    info: () => undefined,
+    warn: (m: string, e?: Record<string, unknown>) => ctx.log.warn(`${m}${e ? ` ${JSON.stringify(e)}` : ''}`),
+    error: () => undefined,
+  };
+}
+
+/** The run's numbers, with those of the backfill that ran before it (`pre`) added in. */
+function runSummary(record: PipelineRunRecord, params: LocalPipelineParams): RunSummary {
+  const { pre } = params;
+  const backfilled = params.backfilled ?? 0;
   const nums = recordNumbers(record);
   const barsWritten: Record<string, number> = { ...nums.barsWritten };
   for (const r of pre?.resample ?? []) barsWritten[`${r.days}d`] = (barsWritten[`${r.days}d`] ?? 0) + r.bars;
   const summary: RunSummary = {
     runId: record.runId,
     status: record.status,
-    date,
-    source: chosen.kind,
+    date: params.date,
+    source: params.sourceKind,
     backfilled,
     sessionsFetched: backfilled + nums.sessions.length,
     rows: {
@@ -201,23 +218,29 @@ export async function executeLocalPipeline(
       quarantined: nums.quarantined + (pre?.consolidate.quarantined ?? 0),
     },
     barsWritten,
-    elapsedMs: Date.now() - started,
+    elapsedMs: Date.now() - params.started,
     ...(record.error ? { error: record.error } : {}),
   };
   if (record.redriveCount) Object.assign(summary, { redriveCount: record.redriveCount, redriveFrom: record.redriveFrom });
-  if (opts.json) ctx.log.json(summary);
-  else {
-    const redriven = record.redriveCount ? `, redrive ${record.redriveCount} from ${record.redriveFrom ?? '?'}` : '';
-    ctx.log.out(`run ${summary.runId}: ${summary.status} for ${date} (${chosen.kind} market${redriven})`);
-    ctx.log.out(`sessions fetched: ${summary.sessionsFetched}${backfilled > 0 ? ` (${backfilled} backfilled first)` : ''}`);
-    ctx.log.out(`rows: ${summary.rows.accepted} accepted, ${summary.rows.collapsed} collapsed, ${summary.rows.quarantined} quarantined`);
-    ctx.log.out(`bars written: ${Object.entries(summary.barsWritten).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
-    ctx.log.out(`elapsed ${duration(summary.elapsedMs)}`);
-  }
+  return summary;
+}
+
+function printRunSummary(ctx: Ctx, record: PipelineRunRecord, summary: RunSummary): void {
+  const { backfilled } = summary;
+  const redriven = record.redriveCount ? `, redrive ${record.redriveCount} from ${record.redriveFrom ?? '?'}` : '';
+  ctx.log.out(`run ${summary.runId}: ${summary.status} for ${summary.date} (${summary.source} market${redriven})`);
+  ctx.log.out(`sessions fetched: ${summary.sessionsFetched}${backfilled > 0 ? ` (${backfilled} backfilled first)` : ''}`);
+  ctx.log.out(`rows: ${summary.rows.accepted} accepted, ${summary.rows.collapsed} collapsed, ${summary.rows.quarantined} quarantined`);
+  ctx.log.out(`bars written: ${Object.entries(summary.barsWritten).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
+  ctx.log.out(`elapsed ${duration(summary.elapsedMs)}`);
+}
+
+/** An aborted run exits 130 when Ctrl-C stopped it, any other run that did not succeed fails the command. */
+function throwUnlessSucceeded(record: PipelineRunRecord, interrupted: boolean): void {
   if (record.status === 'ABORTED') {
     const where = record.abort?.state ?? record.finalState ?? '?';
     const message = `the pipeline run ${record.runId} was stopped in ${where} (${record.abort?.cause ?? 'stopped'}): redrive it with "fibbars redrive ${record.runId}"`;
-    throw interrupt.signal.aborted ? new ExitError(message, 130) : new CommandFailedError(message);
+    throw interrupted ? new ExitError(message, 130) : new CommandFailedError(message);
   }
   if (record.status !== 'SUCCEEDED') {
     // Name the task that failed, not the Fail state the error was routed to.
@@ -231,7 +254,6 @@ export async function executeLocalPipeline(
       `the pipeline run ${record.runId} failed in ${failed} (${error}): see "fibbars describe ${record.runId}", then "fibbars redrive ${record.runId}"`,
     );
   }
-  return record;
 }
 
 export function registerRun(program: Command, ctx: Ctx): void {
