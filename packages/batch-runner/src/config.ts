@@ -4,6 +4,7 @@
 // one-line ConfigError that names the flag or variable it came from.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { isIsoDate } from '@fibbars/ohlcv-core/dates';
 import { parseLakeUri } from '@fibbars/ohlcv-core/storage';
 import { ConfigError } from './errors.js';
 
@@ -101,15 +102,10 @@ const shareSchema = z
   .transform(Number)
   .pipe(z.number().min(0, 'must be a number between 0 and 1').max(1, 'must be a number between 0 and 1'));
 
-function isCalendarDate(iso: string): boolean {
-  const date = new Date(`${iso}T00:00:00Z`);
-  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(iso);
-}
-
 const isoDate = z
   .string({ error: 'must hold ISO dates YYYY-MM-DD' })
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'must hold ISO dates YYYY-MM-DD')
-  .refine(isCalendarDate, { message: 'holds a date that is not a calendar date', abort: true });
+  .refine(isIsoDate, { message: 'holds a date that is not a calendar date', abort: true });
 
 // The state machine passes `States.JsonToString(sessions)`, a JSON array; a
 // person types `2024-06-03,2024-06-04`. Both are accepted; `[]` is a day

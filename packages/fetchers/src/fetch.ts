@@ -5,13 +5,14 @@
  * local engine and tests all call the same code.
  */
 import { randomUUID } from 'node:crypto';
-import { nyse } from '@fibbars/ohlcv-core/calendar';
+import { latestClosedSession, newYorkClock, nyse } from '@fibbars/ohlcv-core/calendar';
+import { isIsoDate } from '@fibbars/ohlcv-core/dates';
 import { RawZone, openStore, parseLakeUri } from '@fibbars/ohlcv-core/storage';
 import type { OpenStoreOptions, RawKind, RawMeta } from '@fibbars/ohlcv-core/storage';
+import pLimit from 'p-limit';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import type { MarketSource, SourceResult } from './source.js';
-import { addDays, newYorkClock } from './time.js';
 
 /** Input of both handlers (the Step Functions task payload). */
 export interface FetchEvent {
@@ -70,18 +71,13 @@ export const DEFAULT_MAX_BACKFILL_SESSIONS = 5;
 export const DEFAULT_LOOKBACK_SESSIONS = 20;
 /** Largest lookback window (about four years of sessions). */
 export const MAX_LOOKBACK_SESSIONS = 1000;
-/** Minutes after midnight New York time from which today's session counts as fetchable (16:30). */
-export const SESSION_READY_MINUTES = 16 * 60 + 30;
 
 const EventSchema = z
   .object({
     date: z
       .string()
       .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date in YYYY-MM-DD form')
-      .refine((d) => {
-        const t = Date.parse(`${d}T00:00:00Z`);
-        return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === d;
-      }, 'is not a real calendar date')
+      .refine(isIsoDate, 'is not a real calendar date')
       .nullish(),
     maxBackfillSessions: z.number().int().min(1).max(10_000).nullish(),
     lookbackSessions: z.number().int().min(1).max(MAX_LOOKBACK_SESSIONS).nullish(),
@@ -105,12 +101,12 @@ export function parseEvent(event: unknown): FetchEvent {
   return out;
 }
 
-/** The latest session whose data can exist at `now`: today's counts from 16:30 New York time. */
-export function latestFetchableSession(now: Date): string {
-  const ny = newYorkClock(now);
-  const cutoff = ny.minutes >= SESSION_READY_MINUTES ? ny.date : addDays(ny.date, -1);
-  return nyse.latestSessionOnOrBefore(cutoff);
-}
+/**
+ * The latest session whose data can exist at `now`: today's counts from 16:30
+ * New York time. ohlcv-core's `latestClosedSession`, under the name this
+ * package has always exported.
+ */
+export const latestFetchableSession: (now: Date) => string = latestClosedSession;
 
 /**
  * Sessions to fetch when no date is given, oldest first, at most `cap`:
@@ -159,20 +155,12 @@ export function splitsCoverage(meta: Pick<RawMeta, 'session' | 'requests'>): { f
       const q = new URL(url).searchParams;
       const from = q.get('execution_date.gte');
       const to = q.get('execution_date.lte');
-      if (from !== null && to !== null && ISO_DATE.test(from) && ISO_DATE.test(to) && from <= to) return { from, to };
+      if (isIsoDate(from) && isIsoDate(to) && from <= to) return { from, to };
     } catch {
       // not a URL: the fetch covers its own session
     }
   }
   return { from: meta.session, to: meta.session };
-}
-
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
-
-/** `YYYY-MM-DD` naming a day that exists. */
-function isCalendarDate(d: string): boolean {
-  const t = Date.parse(`${d}T00:00:00Z`);
-  return ISO_DATE.test(d) && !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === d;
 }
 
 /**
@@ -241,27 +229,29 @@ async function settleAll<T>(tasks: Promise<T>[]): Promise<T[]> {
 }
 
 /**
- * Runs `task` over `items` with at most `concurrency` in flight. After the
- * first failure no new item starts; the ones in flight finish, then the
- * first failure is thrown.
+ * Runs `task` over `items` with at most `concurrency` in flight (p-limit),
+ * results in the order of `items`. After the first failure no new item
+ * starts; the ones in flight finish, then the first failure is thrown (so no
+ * write is still running when the caller sees the error).
  */
-async function pool<T, R>(items: readonly T[], concurrency: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
+async function mapLimited<T, R>(items: readonly T[], concurrency: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const limit = pLimit(concurrency);
   let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (failure === undefined && next < items.length) {
-      const i = next++;
-      try {
-        out[i] = await task(items[i]!);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+  const out = await Promise.all(
+    items.map((item) =>
+      limit(async () => {
+        if (failure !== undefined) return undefined;
+        try {
+          return await task(item);
+        } catch (error) {
+          failure ??= { error };
+          return undefined;
+        }
+      }),
+    ),
+  );
   if (failure) throw failure.error;
-  return out;
+  return out as R[];
 }
 
 interface Written {
@@ -427,14 +417,14 @@ export async function fetchSessions(deps: FetchSessionsDeps, options: FetchSessi
   const latest = latestFetchableSession((deps.now ?? (() => new Date()))());
   const sessions = [...options.sessions];
   sessions.forEach((s, i) => {
-    if (!isCalendarDate(s) || s < nyse.range.from || s > nyse.range.to || !nyse.isSession(s)) {
+    if (!isIsoDate(s) || s < nyse.range.from || s > nyse.range.to || !nyse.isSession(s)) {
       throw new ConfigError(`session ${JSON.stringify(s)} is not an NYSE session`);
     }
     if (s > latest) throw new ConfigError(`session ${s} is after the latest closed session ${latest}: its data does not exist yet`);
     if (i > 0 && s <= sessions[i - 1]!) throw new ConfigError(`sessions must be ascending and distinct (${sessions[i - 1]} then ${s})`);
   });
   const snapshot = options.snapshotSession ?? sessions.at(-1);
-  if (snapshot !== undefined && (!isCalendarDate(snapshot) || snapshot > latest)) {
+  if (snapshot !== undefined && (!isIsoDate(snapshot) || snapshot > latest)) {
     throw new ConfigError(`snapshot session ${JSON.stringify(snapshot)} is not a date on or before the latest closed session ${latest}`);
   }
   const concurrency = options.concurrency ?? 4;
@@ -455,7 +445,7 @@ export async function fetchSessions(deps: FetchSessionsDeps, options: FetchSessi
   report.tickerRows = tickers!.rows;
   report.requests += splits!.requests + tickers!.requests;
   report.rawKeys.push(tickers!.key, splits!.key);
-  const daily = await pool(todo, concurrency, async (session) => {
+  const daily = await mapLimited(todo, concurrency, async (session) => {
     const written = await fetchDaily(deps, deps.raw, session, log);
     report.rows += written.rows;
     report.requests += written.requests;

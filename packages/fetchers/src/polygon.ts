@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
+import { isIsoDate } from '@fibbars/ohlcv-core/dates';
 import { z } from 'zod';
 import { ConfigError, InvalidResponseError } from './errors.js';
 import { HttpClient, redactKey } from './http.js';
@@ -69,7 +70,7 @@ export const SplitsPageSchema = z.object({
     .array(
       z.looseObject({
         ticker: z.string(),
-        execution_date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+        execution_date: z.string().refine(isIsoDate, 'must be a calendar date YYYY-MM-DD'),
         split_from: z.number().positive(),
         split_to: z.number().positive(),
       }),
@@ -233,7 +234,7 @@ export class PolygonSource implements MarketSource {
 }
 
 function isSession(session: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(session) || session < nyse.range.from || session > nyse.range.to) {
+  if (!isIsoDate(session) || session < nyse.range.from || session > nyse.range.to) {
     throw new ConfigError(`session ${JSON.stringify(session)} is not a date the NYSE calendar covers`);
   }
   return nyse.isSession(session);

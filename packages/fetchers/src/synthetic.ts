@@ -11,11 +11,12 @@
  * Anchors and splits are cached per listing for the life of the process.
  */
 import { createHash } from 'node:crypto';
-import { nyse } from '@fibbars/ohlcv-core/calendar';
+import { newYorkClock, nyse } from '@fibbars/ohlcv-core/calendar';
+import { checkIsoDate } from '@fibbars/ohlcv-core/dates';
 import { ConfigError } from './errors.js';
 import type { MarketSource, SourceRequest, SourceResult } from './source.js';
 import { EMPTY_RESULT } from './source.js';
-import { newYorkClock, newYorkCloseMs } from './time.js';
+import { newYorkCloseMs } from './time.js';
 
 /** Options of the synthetic market. */
 export interface SyntheticOptions {
@@ -358,7 +359,7 @@ export class SyntheticSource implements MarketSource {
   }
 
   private inCalendar(date: string): boolean {
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw new ConfigError(`date ${JSON.stringify(date)} is not in YYYY-MM-DD form`);
+    checkIsoDate(date);
     return date >= nyse.range.from && date <= nyse.range.to;
   }
 

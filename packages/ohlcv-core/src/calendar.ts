@@ -290,6 +290,66 @@ export function bucketBounds(bucket: number, days: number): BucketBounds {
   return { first: sessionAt(bucket * days), last: sessionAt(bucket * days + days - 1) };
 }
 
+/**
+ * The Fibonacci session counts the pipeline resamples by default (bar
+ * lengths in sessions, so bucket sizes for `bucketOf`).
+ */
+export const DEFAULT_INTERVALS: readonly number[] = Object.freeze([3, 5, 8, 13, 21, 34]);
+
+/**
+ * Minutes after midnight New York time from which today's session counts as
+ * closed (16:30): the vendors publish a session's daily bars by then.
+ */
+export const SESSION_READY_MINUTES = 16 * 60 + 30;
+
+const NY_PARTS = new Intl.DateTimeFormat('en-US', {
+  timeZone: 'America/New_York',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  hourCycle: 'h23',
+});
+
+/** Wall-clock date and time in New York (the exchange's time zone). */
+export interface NewYorkClock {
+  /** The date in New York, `YYYY-MM-DD`. */
+  date: string;
+  /** Minutes after midnight in New York. */
+  minutes: number;
+}
+
+/**
+ * The date and minutes after midnight in New York at the instant `at`,
+ * whatever the machine's time zone.
+ *
+ * @example
+ * newYorkClock(new Date('2026-12-02T03:00:00Z')); // { date: '2026-12-01', minutes: 1320 }
+ */
+export function newYorkClock(at: Date): NewYorkClock {
+  const parts: Record<string, string> = {};
+  for (const p of NY_PARTS.formatToParts(at)) parts[p.type] = p.value;
+  return {
+    date: `${parts.year}-${parts.month}-${parts.day}`,
+    minutes: Number(parts.hour) * 60 + Number(parts.minute),
+  };
+}
+
+/**
+ * The latest session whose daily bars can exist at the instant `now`: today's
+ * session once it is 16:30 in New York ({@link SESSION_READY_MINUTES}), else
+ * the session before (on a non-session day, the last session before it).
+ *
+ * @example
+ * latestClosedSession(new Date('2026-11-25T21:29:00Z')); // '2026-11-24' (16:29 in New York)
+ * latestClosedSession(new Date('2026-11-25T21:30:00Z')); // '2026-11-25'
+ */
+export function latestClosedSession(now: Date): string {
+  const ny = newYorkClock(now);
+  return ny.minutes >= SESSION_READY_MINUTES ? latestSessionOnOrBefore(ny.date) : previousSession(ny.date);
+}
+
 /** The NYSE calendar as one object; see the individual functions for details. */
 export interface NyseCalendar {
   readonly isSession: typeof isSession;

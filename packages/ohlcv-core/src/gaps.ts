@@ -1,5 +1,9 @@
-import { nyse } from './calendar.js';
+// The gap analysis (DESIGN §3.4): sessions missing from the lake and
+// per-ticker holes, by the NYSE calendar. `fibbars gaps`, `checkHealth` and a
+// notebook all use this one.
 import pl from 'nodejs-polars';
+import { nyse } from './calendar.js';
+import { epochDayToIso } from './dates.js';
 
 export interface TickerHoles {
   ticker: string;
@@ -70,9 +74,6 @@ export function findGaps(tickers: readonly string[], dates: readonly string[]): 
   };
 }
 
-const DAY_MS = 86_400_000;
-const isoOfDay = (day: number) => new Date(day * DAY_MS).toISOString().slice(0, 10);
-
 /**
  * `findGaps` for a whole daily history, aggregated by Polars: the set of
  * present sessions and each ticker's first / last / row count come from one
@@ -110,10 +111,10 @@ export async function findGapsInFrame(daily: pl.DataFrame): Promise<GapReport> {
   if (holed.length > 0) {
     const detail = daily.filter(pl.col('ticker').isIn(holed)).select('ticker', day.alias('d'));
     tickers.push(...(detail.getColumn('ticker').toArray() as string[]));
-    dates.push(...(detail.getColumn('d').toArray() as number[]).map((d) => isoOfDay(Number(d))));
+    dates.push(...(detail.getColumn('d').toArray() as number[]).map((d) => epochDayToIso(Number(d))));
   }
   // Every present session once more, so the lake-level set is exact.
-  const report = findGaps([...tickers, ...present.map(() => '\u0000present')], [...dates, ...present.map(isoOfDay)]);
+  const report = findGaps([...tickers, ...present.map(() => '\u0000present')], [...dates, ...present.map(epochDayToIso)]);
   const tickerHoles = report.tickerHoles.filter((h) => h.ticker !== '\u0000present');
   return {
     ...report,

@@ -1,5 +1,5 @@
 // The public API of @fibbars/ohlcv-core. Entry points without Polars live in
-// ./calendar, ./storage and ./errors for code that must stay native-free.
+// ./calendar, ./dates, ./storage and ./errors for code that must stay native-free.
 export * from './errors.js';
 export * from './calendar.js';
 export * from './dates.js';

@@ -5,16 +5,13 @@
 // scan (`resampleMany`).
 import pl from 'nodejs-polars';
 import type { DataFrame, Expr, LazyDataFrame } from 'nodejs-polars';
-import { bucketBounds, latestSessionOnOrBefore, nyse, sessionIndex } from './calendar.js';
+import { DEFAULT_INTERVALS, bucketBounds, latestSessionOnOrBefore, nyse, sessionIndex } from './calendar.js';
 import type { BucketBounds } from './calendar.js';
 import { epochDayToIso, isoToEpochDay } from './dates.js';
 import { ConfigError } from './errors.js';
 import { dailyArrays, kernelBars, type DailyArrays } from './kernel.js';
 import { once } from './memo.js';
 import { BAR_SCHEMA, SILVER_DAILY_SCHEMA, SPLITS_SCHEMA, conform } from './schemas.js';
-
-/** The Fibonacci session counts resampled by default. */
-export const DEFAULT_INTERVALS: readonly number[] = Object.freeze([3, 5, 8, 13, 21, 34]);
 
 /**
  * How bars are aligned:

@@ -1,7 +1,9 @@
-import { nyse } from '@fibbars/ohlcv-core/calendar';
+// Date flags of the commands. The rules are ohlcv-core's (Polars-free entry
+// points): what an ISO date is, the New York clock, and the 16:30 cut-off
+// after which today's session counts as closed.
+import { latestClosedSession, newYorkClock, nyse } from '@fibbars/ohlcv-core/calendar';
+import { isIsoDate } from '@fibbars/ohlcv-core/dates';
 import { NotASessionError, UsageError } from './errors.js';
-
-const ISO = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /**
  * Checks a `YYYY-MM-DD` flag value names a real calendar date inside the
@@ -11,14 +13,13 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})$/;
  */
 export function parseIsoDate(flag: string, value: string, now: Date): string {
   const v = value.trim();
-  const d = ISO.test(v) ? new Date(`${v}T00:00:00Z`) : undefined;
-  if (!d || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== v) {
+  if (!isIsoDate(v)) {
     throw new UsageError(`${flag} "${value}" is not a date: use YYYY-MM-DD, e.g. ${flag} ${defaultSession(now)}`);
   }
   if (v < nyse.range.from || v > nyse.range.to) {
     throw new UsageError(`${flag} ${v} is outside the NYSE calendar (${nyse.range.from} to ${nyse.range.to}): pick a date in that range`);
   }
-  const today = newYorkDate(now);
+  const today = newYorkClock(now).date;
   if (v > today) {
     throw new UsageError(`${flag} ${v} is in the future (today is ${today} in New York): pass ${flag} ${defaultSession(now)} or earlier`);
   }
@@ -46,26 +47,12 @@ export function parseSession(flag: string, value: string, now: Date): string {
   return v;
 }
 
-/** Today's date in New York. */
-export function newYorkDate(now: Date): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York', year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
-}
-
-function newYorkMinutes(now: Date): number {
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone: 'America/New_York', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(now);
-  const get = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
-  return get('hour') * 60 + get('minute');
-}
-
 /**
  * The session a run without `--date` is for: today's session once the close
- * has settled (16:30 New York time), else the previous session.
+ * has settled (16:30 New York time), else the previous session. This is
+ * ohlcv-core's `latestClosedSession`.
  */
-export function defaultSession(now: Date): string {
-  const today = newYorkDate(now);
-  if (nyse.isSession(today) && newYorkMinutes(now) >= 16 * 60 + 30) return today;
-  return nyse.isSession(today) ? nyse.previousSession(today) : nyse.latestSessionOnOrBefore(today);
-}
+export const defaultSession: (now: Date) => string = latestClosedSession;
 
 export function weekday(iso: string): string {
   return new Date(`${iso}T12:00:00Z`).toLocaleDateString('en-US', { weekday: 'long', timeZone: 'UTC' });

@@ -16,6 +16,7 @@ export {
   exitCodeOf,
 } from './errors.js';
 export { renderSvg, renderHtml, renderPng, type ChartOptions, type ChartSplit } from './chart.js';
-export { findGaps, findGapsInFrame, type GapReport, type TickerHoles } from './gaps.js';
+// The gap analysis lives in ohlcv-core; re-exported here for existing callers.
+export { findGaps, findGapsInFrame, type GapReport, type TickerHoles } from '@fibbars/ohlcv-core';
 export type { BarRow } from './commands/bars.js';
 export { summariseHistory, type HistoryStateRow, type HistoryView } from './history.js';

@@ -63,5 +63,5 @@ export const loadFetchers = (): Promise<FetchersApi> =>
 export const loadLocalEngine = (): Promise<LocalEngineApi> =>
   load<LocalEngineApi>('@fibbars/asl-definition/local', () => import('@fibbars/asl-definition/local'), ['runLocalPipeline']);
 
-/** The six Fibonacci intervals the pipeline builds by default. */
-export const DEFAULT_INTERVALS = [3, 5, 8, 13, 21, 34] as const;
+/** The six Fibonacci intervals the pipeline builds by default (ohlcv-core's, from its Polars-free calendar). */
+export { DEFAULT_INTERVALS } from '@fibbars/ohlcv-core/calendar';

@@ -117,6 +117,27 @@ describe('fetchSessions: a backfill against the local vendor server serving the 
     expect(await raw.sessions('ohlcv')).toEqual(sessions);
   });
 
+  it('lets the sessions in flight finish before it throws the first failure, and starts no other', async () => {
+    const market = new SyntheticSource({ seed: 7, tickers: 20 });
+    const [slow, bad, ...rest] = nyse.sessionsBetween('2026-06-01', '2026-06-05');
+    const asked: string[] = [];
+    const source = {
+      name: market.name,
+      tickers: (asOf?: string) => market.tickers(asOf),
+      splits: (from: string, to: string) => market.splits(from, to),
+      groupedDaily: async (session: string) => {
+        asked.push(session);
+        if (session === bad) throw Object.assign(new Error(`no bars for ${session}`), { name: 'UpstreamUnavailableError' });
+        if (session === slow) await new Promise((resolve) => setTimeout(resolve, 100));
+        return market.groupedDaily(session);
+      },
+    };
+    await expect(fetchSessions({ source, raw, now: NOW }, { sessions: [slow!, bad!, ...rest], concurrency: 2 })).rejects.toThrow(`no bars for ${bad}`);
+    // The slow session was in flight when the other failed: it is written by the time the error arrives.
+    expect(await raw.sessions('ohlcv')).toEqual([slow]);
+    expect(asked).toEqual([slow, bad]);
+  });
+
   it.each([
     [['2026-11-27'], /after the latest closed session 2026-11-25/, 'a session of tomorrow'],
     [['2027-01-04'], /after the latest closed session/, 'a session of next year'],

@@ -1,9 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import {
+  DEFAULT_INTERVALS,
+  SESSION_READY_MINUTES,
   bucketBounds,
   bucketOf,
   isSession,
+  latestClosedSession,
   latestSessionOnOrBefore,
+  newYorkClock,
   nextSession,
   nyse,
   previousSession,
@@ -175,6 +179,36 @@ describe('nyse calendar', () => {
     expect(() => sessionAt(1.5)).toThrow(/session index 1.5/);
     expect(() => bucketOf('2024-07-05', 0)).toThrow(/positive integer/);
     expect(() => bucketOf('2024-07-06', 5)).toThrow(/not an NYSE session/);
+  });
+});
+
+describe('the New York clock and the 16:30 cut-off', () => {
+  it('gives the New York date, which lags UTC in the evening, in summer and in winter time', () => {
+    expect(newYorkClock(new Date('2024-03-16T02:00:00Z'))).toEqual({ date: '2024-03-15', minutes: 22 * 60 });
+    expect(newYorkClock(new Date('2026-12-02T03:00:00Z'))).toEqual({ date: '2026-12-01', minutes: 22 * 60 });
+    expect(newYorkClock(new Date('2026-12-01T05:00:00Z'))).toEqual({ date: '2026-12-01', minutes: 0 });
+    expect(SESSION_READY_MINUTES).toBe(16 * 60 + 30);
+  });
+
+  it.each([
+    ['2024-03-15T20:29:59Z', '2024-03-14', 'Friday 16:29 ET: today is not ready'],
+    ['2024-03-15T20:30:00Z', '2024-03-15', 'Friday 16:30 ET: today counts'],
+    ['2024-03-16T15:00:00Z', '2024-03-15', 'Saturday: Friday'],
+    ['2024-03-18T14:00:00Z', '2024-03-15', 'Monday morning: Friday'],
+    ['2024-07-04T23:00:00Z', '2024-07-03', 'Independence Day evening: the day before'],
+    ['2024-01-02T21:29:00Z', '2023-12-29', 'winter, 16:29 ET on the first session of the year'],
+    ['2024-01-02T21:30:00Z', '2024-01-02', 'winter, 16:30 ET'],
+    ['2026-11-26T22:00:00Z', '2026-11-25', 'Thanksgiving evening: the Wednesday'],
+    ['2026-12-02T03:00:00Z', '2026-12-01', 'UTC is already on the next day, New York is not'],
+  ])('latestClosedSession at %s is %s (%s)', (at, expected) => {
+    expect(latestClosedSession(new Date(at))).toBe(expected);
+  });
+});
+
+describe('DEFAULT_INTERVALS', () => {
+  it('is the Fibonacci session counts, frozen', () => {
+    expect([...DEFAULT_INTERVALS]).toEqual([3, 5, 8, 13, 21, 34]);
+    expect(Object.isFrozen(DEFAULT_INTERVALS)).toBe(true);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { runInNewContext } from 'node:vm';
 import pl from 'nodejs-polars';
-import { dateToIso, epochDayToIso, isoToEpochDay, recordDateToIso, toEpochMs } from '../../src/dates.js';
+import { checkIsoDate, dateToIso, epochDayToIso, isIsoDate, isoToEpochDay, recordDateToIso, toEpochMs } from '../../src/dates.js';
 
 describe('dates', () => {
   it('converts ISO dates to epoch days and back', () => {
@@ -16,6 +16,25 @@ describe('dates', () => {
     expect(() => isoToEpochDay('2023-02-29')).toThrow(/invalid date "2023-02-29"/);
     expect(toEpochMs('1970-01-01T00:00:01Z')).toBe(1000);
     expect(() => toEpochMs('yesterday', 'fetchedAt')).toThrow(/invalid fetchedAt "yesterday"/);
+  });
+});
+
+describe('isIsoDate and checkIsoDate', () => {
+  it('accept exactly the YYYY-MM-DD strings that name a day that exists', () => {
+    for (const ok of ['2024-02-29', '2000-02-29', '1990-01-01', '2026-12-31', '0050-06-01']) expect(isIsoDate(ok)).toBe(true);
+    for (const bad of ['2023-02-29', '2100-02-29', '2024-13-01', '2024-04-31', '2024-01-00', '2024-6-4', '2024/06/04', ' 2024-06-04', '2024-06-04T00:00:00Z', '', 'yesterday']) {
+      expect(isIsoDate(bad)).toBe(false);
+    }
+    for (const notString of [20240604, null, undefined, new Date(0), ['2024-06-04']]) expect(isIsoDate(notString)).toBe(false);
+  });
+
+  it('checkIsoDate returns the date, or throws a one-line ConfigError naming the value', () => {
+    expect(checkIsoDate('2024-06-03')).toBe('2024-06-03');
+    expect(() => checkIsoDate('2024-02-30')).toThrow(expect.objectContaining({ name: 'ConfigError', message: 'date "2024-02-30" is not a calendar date YYYY-MM-DD' }));
+    expect(() => checkIsoDate('yesterday', 'event.date')).toThrow('event.date "yesterday" is not a calendar date YYYY-MM-DD');
+    expect(() => checkIsoDate(20240604, '--date')).toThrow('--date 20240604 is not a calendar date YYYY-MM-DD');
+    expect(() => checkIsoDate(undefined)).toThrow('date undefined is not a calendar date YYYY-MM-DD');
+    expect(() => checkIsoDate(10n)).toThrow('date 10 is not a calendar date YYYY-MM-DD');
   });
 });
 

@@ -1,8 +1,8 @@
-import { nyse } from '@fibbars/ohlcv-core/calendar';
+import { latestClosedSession, nyse } from '@fibbars/ohlcv-core/calendar';
 import type { Command } from 'commander';
 import type { Ctx } from '../context.js';
 import { positiveInt } from '../config.js';
-import { defaultSession, parseIsoDate } from '../dates.js';
+import { parseIsoDate } from '../dates.js';
 import { UsageError } from '../errors.js';
 import { duration } from '../format.js';
 import { consolidate, fetchSessions, newRunId, parseShare, resampleAll, type FetchReport } from '../jobs.js';
@@ -131,7 +131,7 @@ export function registerBackfill(program: Command, ctx: Ctx): void {
       const concurrency = sessionConcurrency(opts.concurrency, ctx.env);
       const maxRejectedShare = parseShare(opts.maxRejectedShare ?? ctx.env.MAX_REJECTED_SHARE);
       if (from > to) throw new UsageError(`--from ${from} is after --to ${to}: swap them`);
-      const latest = defaultSession(ctx.now());
+      const latest = latestClosedSession(ctx.now());
       if (to > latest) {
         throw new UsageError(`--to ${to} is after the latest closed session ${latest}: pass --to ${latest} or earlier`);
       }

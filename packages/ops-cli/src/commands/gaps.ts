@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import type { Ctx } from '../context.js';
 import { FindingsError } from '../errors.js';
-import { findGapsInFrame } from '../gaps.js';
 import { openExistingLake } from '../lake-access.js';
 import { example, jsonOption, lakeOption } from '../options.js';
 
@@ -23,6 +22,8 @@ export function registerGaps(program: Command, ctx: Ctx): void {
   cmd.action(async (opts: { lake?: string; json?: boolean; limit: string }) => {
     const cfg = ctx.config({ lake: opts.lake });
     const opened = await openExistingLake(cfg);
+    // ohlcv-core's gap analysis, loaded only when the command runs (it brings Polars).
+    const { findGapsInFrame } = await import('@fibbars/ohlcv-core');
     const report = await findGapsInFrame(await opened.lake.read('ohlcv_1d'));
     const found = () => {
       if (report.missingSessions.length === 0 && report.holes === 0) return;
