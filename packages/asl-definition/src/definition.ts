@@ -3,11 +3,12 @@
  * from typed code so that the interval list and the retry policies are data,
  * and so that the error names come from the packages that throw them.
  */
+import { DEFAULT_INTERVALS } from '@fibbars/ohlcv-core/calendar';
 import { FETCHER_ERROR_NAMES } from '@fibbars/fetchers/errors';
 import { DECODE_DEFAULTS, EXIT_NAMES } from './failures.js';
 
-/** Fibonacci session counts resampled by default, one Batch branch each. */
-export const DEFAULT_INTERVALS: readonly number[] = Object.freeze([3, 5, 8, 13, 21, 34]);
+/** Fibonacci session counts resampled by default, one Batch branch each (their one home is ohlcv-core's calendar). */
+export { DEFAULT_INTERVALS };
 
 /**
  * Placeholders in the definition, filled by CDK `definitionSubstitutions` on

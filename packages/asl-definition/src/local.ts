@@ -24,6 +24,7 @@
  * - `run-records.ts`    reading run records (`listRuns`, `getRun`).
  */
 import './polyfill.js';
+import { checkIsoDate } from '@fibbars/ohlcv-core/dates';
 import { ConfigError } from '@fibbars/ohlcv-core/errors';
 import { openStore, parseLakeUri, RunStore } from '@fibbars/ohlcv-core/storage';
 import { buildDefinition, substitute, DEFAULT_INTERVALS, type StateMachineDefinition, type Substitutions } from './definition.js';
@@ -78,7 +79,6 @@ export { getRun, listRuns } from './local/run-records.js';
 // The options, checked
 // ---------------------------------------------------------------------------
 
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** Everything a run needs, from its options (or the record it redrives). */
 interface ResolvedRun {
@@ -154,13 +154,7 @@ function resolveRun(options: RunLocalPipelineOptions): ResolvedRun {
   }
   // A redrive uses the same input as the original execution.
   const date = previous ? previous.input.date : options.date;
-  if (date !== undefined) {
-    // An impossible date (2024-13-01) makes an Invalid Date, whose toISOString throws.
-    const parsed = new Date(`${date}T00:00:00Z`);
-    if (!ISO_DATE.test(date) || Number.isNaN(parsed.getTime()) || !parsed.toISOString().startsWith(date)) {
-      throw new ConfigError(`date ${JSON.stringify(date)} is not a calendar date YYYY-MM-DD`);
-    }
-  }
+  if (date !== undefined) checkIsoDate(date);
   const timing = resolveTiming(options);
   const requested = previous ? previous.intervals : options.intervals;
   const intervals = [...(requested ?? DEFAULT_INTERVALS)];

@@ -5,7 +5,7 @@
  */
 import { ExecutionNotRedrivable, RedriveExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { REDRIVABLE_STATUSES, stopRun, type RunAbort } from '@fibbars/asl-definition';
-import { nyse } from '@fibbars/ohlcv-core/calendar';
+import { DEFAULT_INTERVALS, nyse } from '@fibbars/ohlcv-core/calendar';
 import type { RunRecord } from '@fibbars/ohlcv-core/storage';
 import type { Command } from 'commander';
 import type { Ctx } from '../context.js';
@@ -223,7 +223,7 @@ async function redriveBackfill(
     log: ctx.log,
     now: ctx.now,
     runId: record.runId,
-    intervals: Array.isArray(input.intervals) && input.intervals.length > 0 ? input.intervals : [3, 5, 8, 13, 21, 34],
+    intervals: Array.isArray(input.intervals) && input.intervals.length > 0 ? input.intervals : [...DEFAULT_INTERVALS],
     redrive: record,
   });
   const redriveCount = (typeof record.redriveCount === 'number' ? record.redriveCount : 0) + 1;
