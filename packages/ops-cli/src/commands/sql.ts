@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import pl from 'nodejs-polars';
+import type pl from 'nodejs-polars';
 import type { Dataset } from '@fibbars/ohlcv-core';
 import type { Ctx } from '../context.js';
 import { positiveInt } from '../config.js';
@@ -35,7 +35,9 @@ export function referencedTables<T extends string>(query: string, tables: readon
 export async function runSql(opened: OpenedLake, query: string): Promise<pl.DataFrame> {
   const tables = sqlTables(opened);
   const used = referencedTables(query, tables);
-  const ctx = pl.SQLContext();
+  // Polars is loaded when a query runs, not when the CLI starts (--help stays fast).
+  const { default: polars } = await import('nodejs-polars');
+  const ctx = polars.SQLContext();
   for (const name of used) {
     ctx.register(name, name === QUARANTINE_TABLE ? (await opened.lake.readQuarantine()).lazy() : await opened.lake.scan(name));
   }

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import pl from 'nodejs-polars';
 import type { Ctx } from '../context.js';
 import { positiveInt } from '../config.js';
 import { CommandFailedError, UsageError } from '../errors.js';
@@ -49,6 +48,8 @@ export function registerTickers(program: Command, ctx: Ctx): void {
     const limit = positiveInt('--limit', opts.limit);
     const cfg = ctx.config({ lake: opts.lake });
     const opened = await openExistingLake(cfg);
+    // Polars is loaded when the command runs, not when the CLI starts (--help stays fast).
+    const { default: pl } = await import('nodejs-polars');
     // Aggregated from a scan of two columns: the history is never materialised.
     const stats = await (await opened.lake.scan('ohlcv_1d'))
       .select('ticker', 'date')

@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { cli, listFiles, tempDir } from '../support/cli.js';
@@ -90,6 +92,31 @@ describe('fibbars --help', () => {
     const res = await cli(['--help']);
     expect(res.code).toBe(0);
     for (const c of commands) expect(res.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
+  });
+
+  it('starts without loading Polars: the native module is loaded by the commands that use it', async () => {
+    // A preload that notes every module the process loads whose name holds "nodejs-polars"
+    // (ESM imports of a CommonJS package pass through Module._load too).
+    const dir = await tempDir('fibbars-help-');
+    try {
+      const hook = path.join(dir.dir, 'note-polars.cjs');
+      await writeFile(
+        hook,
+        "const M = require('module'); const load = M._load; let seen = false;\n" +
+          "M._load = function (request, ...rest) { if (String(request).includes('nodejs-polars')) seen = true; return load.call(this, request, ...rest); };\n" +
+          "process.on('exit', () => process.stderr.write(`polars loaded: ${seen}\\n`));\n",
+      );
+      const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/bin.js');
+      const run = (args: string[]) => spawnSync(process.execPath, ['--require', hook, bin, ...args], { encoding: 'utf8' });
+      const help = run(['--help']);
+      expect(help.status).toBe(0);
+      expect(help.stderr).toContain('polars loaded: false');
+      // The hook does see Polars when something loads it, so the line above can fail.
+      const direct = spawnSync(process.execPath, ['--require', hook, '--input-type=module', '-e', "import('nodejs-polars')"], { encoding: 'utf8', cwd: path.dirname(bin) });
+      expect(direct.stderr).toContain('polars loaded: true');
+    } finally {
+      await dir.cleanup();
+    }
   });
 
   it('prints the help on stderr with exit 2 when no command is given', async () => {
