@@ -3,7 +3,9 @@
  * that enforces `If-None-Match: *` on PutObject the way S3 does (412 when the
  * key exists), which the emulator itself ignores. Conditional PUTs of one key
  * are serialised until the previous one has answered, so two racing writers
- * see exactly one winner.
+ * see exactly one winner. The workspace's one such server: suites with extra
+ * needs build on it (batch-runner's rival writer through `onConditionalPut`,
+ * the reliability suite's fault-injecting proxy in front of `endpoint`).
  *
  * @example
  * import { startS3Server } from '@fibbars/testing';
@@ -29,6 +31,18 @@ export interface TestS3Server {
   /** Number of PUTs the hook answered with 412. */
   rejectedConditionalPuts(): number;
   /**
+   * Runs `hook` on every `If-None-Match: *` PUT (multipart parts aside) that
+   * the server enforces, once the PUTs of the same key before it have
+   * answered and before the server looks for the key: a test can make
+   * another writer win the race there. `undefined` removes it.
+   */
+  onConditionalPut(hook: ConditionalPutHook | undefined): void;
+  /**
+   * Holds the next request whose decoded path (with query) matches `path`
+   * until `release()`; `reached` resolves when it arrives.
+   */
+  hold(path: RegExp): { reached: Promise<void>; release(): void };
+  /**
    * How the server treats `If-None-Match: *` from now on: `enforce` (as S3,
    * the default), `ignore` (as the bare emulator and some S3-compatible
    * stores: the PUT overwrites), `refuse` (as OpenStack Swift: 501 NotImplemented).
@@ -37,6 +51,9 @@ export interface TestS3Server {
   createBucket(name?: string): Promise<string>;
   stop(): Promise<void>;
 }
+
+/** What `onConditionalPut` hooks get: the object's decoded `/bucket/key` path, and whether the key exists now. */
+export type ConditionalPutHook = (put: { path: string; exists(): Promise<boolean> }) => Promise<void>;
 
 export function s3ClientFor(endpoint: string): S3Client {
   return new S3Client({
@@ -66,6 +83,16 @@ export async function startS3Server(): Promise<TestS3Server> {
   let rejected = 0;
   let port = 0;
   let mode: 'enforce' | 'ignore' | 'refuse' = 'enforce';
+  let conditionalPutHook: ConditionalPutHook | undefined;
+  let held: { path: RegExp; arrived: () => void; released: Promise<void> } | undefined;
+
+  app.addHook('onRequest', async (request) => {
+    const current = held;
+    if (current === undefined || !current.path.test(decodeURIComponent(request.url))) return;
+    held = undefined;
+    current.arrived();
+    await current.released;
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     if (request.method !== 'PUT' || request.headers['if-none-match'] !== '*') return;
@@ -93,8 +120,10 @@ export async function startS3Server(): Promise<TestS3Server> {
       if (locks.get(objectPath) === chained) locks.delete(objectPath);
     });
     await previous;
-    // A real HEAD over loopback (fastify's inject cannot load under Jest's ESM VM).
-    if ((await headStatus(port, objectPath)) === 200) {
+    // Real HEADs over loopback (fastify's inject cannot load under Jest's ESM VM).
+    const exists = async () => (await headStatus(port, objectPath)) === 200;
+    if (conditionalPutHook) await conditionalPutHook({ path: decodeURIComponent(objectPath), exists });
+    if (await exists()) {
       rejected += 1;
       reply
         .code(412)
@@ -135,6 +164,17 @@ export async function startS3Server(): Promise<TestS3Server> {
     rejectedConditionalPuts: () => rejected,
     setConditionalWrites: (m) => {
       mode = m;
+    },
+    onConditionalPut: (hook) => {
+      conditionalPutHook = hook;
+    },
+    hold(path) {
+      let arrived!: () => void;
+      let release!: () => void;
+      const reached = new Promise<void>((resolve) => (arrived = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      held = { path, arrived, released };
+      return { reached, release };
     },
     createBucket,
     async stop() {

@@ -31,6 +31,19 @@ export function sp500(): { path: string | null; reason: string } {
     : { path: null, reason: `skipped: shared data file ${SP500_FILE} not found at ${path}` };
 }
 
+/**
+ * The path of a shared data file that a suite cannot do without: throws an
+ * Error naming the missing file and where it was looked for, so the suite
+ * fails instead of passing on nothing.
+ */
+export function requireSharedData(name: string): string {
+  const path = sharedDataPath(name);
+  if (!existsSync(path)) {
+    throw new Error(`missing test input: shared data file ${name} not found at ${path} (the repo's ../shared/data, or the folder $FIBBARS_SHARED_DATA names)`);
+  }
+  return path;
+}
+
 /** Text of a gzipped shared file. */
 export function readGzipText(path: string): string {
   return gunzipSync(readFileSync(path)).toString('utf8');

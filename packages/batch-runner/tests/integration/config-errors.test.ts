@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lakeFiles } from './support/lake-files.js';
-import { lastSessions, syntheticMarket, writeRawSessions } from './support/market.js';
+import { syntheticMarket } from '@fibbars/testing/market';
+import { lastSessions, writeRawSessions } from './support/market.js';
 import { runBundle } from './support/run-bundle.js';
 
 describe('batch-runner bundle with a bad configuration', () => {

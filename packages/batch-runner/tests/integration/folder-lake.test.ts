@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
 import { openLake, resample } from '@fibbars/ohlcv-core';
 import { commitKeys, lakeFiles } from './support/lake-files.js';
-import { lastSessions, syntheticMarket, writeRawSessions, type VendorBar } from './support/market.js';
+import { syntheticMarket, type VendorBar } from '@fibbars/testing/market';
+import { lastSessions, writeRawSessions } from './support/market.js';
 import { doneReport, runBundle } from './support/run-bundle.js';
 
 const TICKERS = 40;

@@ -8,7 +8,8 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, sym
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLake } from '@fibbars/ohlcv-core';
-import { lastSessions, syntheticMarket, writeRawSessions } from './support/market.js';
+import { syntheticMarket } from '@fibbars/testing/market';
+import { lastSessions, writeRawSessions } from './support/market.js';
 import { PACKAGE_ROOT } from './support/run-bundle.js';
 
 function runApp(main: string, args: string[], cwd: string, env: Record<string, string>): Promise<ProcessResult> {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { openLake, resample } from '@fibbars/ohlcv-core';
-import { writeRawSessions, type VendorBar } from './support/market.js';
+import type { VendorBar } from '@fibbars/testing/market';
+import { writeRawSessions } from './support/market.js';
 import { doneReport, PACKAGE_ROOT, runBundle } from './support/run-bundle.js';
 
 // The repository root is two levels above the package; the data sits beside it.

@@ -11,6 +11,7 @@ import { resample } from '../../src/resample.js';
 import { frameDifference, framesEqual } from '../helpers/lake-checks.js';
 import { bar, writeOhlcv, writeSplits, type RawBar } from '../helpers/raw.js';
 import { tempDir } from '../helpers/temp.js';
+import { mulberry32 } from '@fibbars/testing/random';
 
 // Lake jobs on many tiny windows: generous per-test limits so a loaded CI machine cannot time them out (no speed is asserted).
 jest.setTimeout(180_000);
@@ -209,15 +210,7 @@ describe('resampleLake', () => {
   it('after a seeded random run of days with splits, late splits, corrections and refetches, equals a full rebuild every day', async () => {
     const seed = Number(process.env.FIBBARS_TEST_SEED ?? 20261201);
     console.log(`random daily runs: seed ${seed} (set FIBBARS_TEST_SEED to replay)`);
-    let state = seed >>> 0;
-    const random = (): number => {
-      // mulberry32
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const random = mulberry32(seed);
     const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
     const ratios: Array<[number, number]> = [[1, 2], [2, 3], [4, 1], [1, 10], [3, 1]];
     const dir = await freshDir();

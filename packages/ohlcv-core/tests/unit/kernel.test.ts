@@ -5,24 +5,14 @@
 import { describe, expect, it } from '@jest/globals';
 import pl from 'nodejs-polars';
 import type { DataFrame } from 'nodejs-polars';
+// mulberry32: a small seeded generator, so a failure replays.
+import { mulberry32 as random } from '@fibbars/testing/random';
 import { ConfigError, nyse, resample, resampleLazy, resampleMany } from '../../src/index.js';
 import { dailyArrays, kernelBars, lakeArrays } from '../../src/kernel.js';
 import { prepareRows, splitFactorTable } from '../../src/resample.js';
 import { isoToEpochDay } from '../../src/dates.js';
 import { SILVER_DAILY_SCHEMA } from '../../src/schemas.js';
 import { frameDifference } from '../helpers/lake-checks.js';
-
-/** mulberry32: a small seeded generator, so a failure replays. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SESSIONS = nyse.sessionsBetween('2023-09-01', '2024-03-28');
 

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import pl from 'nodejs-polars';
 import type { DataFrame } from 'nodejs-polars';
 import { DEFAULT_INTERVALS, isoToEpochDay, nyse, resampleMany, validateDaily } from '../../src/index.js';
-import { readSp500Rows, sp500, type Sp500Row as Row } from '@fibbars/testing';
+import { readSp500Rows, requireSharedData, SP500_FILE, type Sp500Row as Row } from '@fibbars/testing';
 
 interface RefBar {
   ticker: string;
@@ -130,73 +130,63 @@ function diffBars(got: Record<string, unknown>[], want: RefBar[]): string[] {
   return problems;
 }
 
-const data = sp500();
+// The sample is this suite's input: when it is missing, every test fails with
+// the path it was looked for at, rather than passing on nothing.
+describe('reference: S&P 500 sample 2013-2017', () => {
+  let rows: Row[];
+  let valid: Row[];
+  let daily: DataFrame;
+  let quarantined: DataFrame;
 
-if (data.path) {
-  const path = data.path;
-  describe('reference: S&P 500 sample 2013-2017', () => {
-    let rows: Row[];
-    let valid: Row[];
-    let daily: DataFrame;
-    let quarantined: DataFrame;
+  beforeAll(() => {
+    rows = readSp500Rows(requireSharedData(SP500_FILE));
+    valid = rows.filter((r) => plainReason(r) === null);
+    const result = validateDaily(toFrame(rows));
+    daily = result.accepted;
+    quarantined = result.quarantined;
+  });
 
-    beforeAll(() => {
-      rows = readSp500Rows(path);
-      valid = rows.filter((r) => plainReason(r) === null);
-      const result = validateDaily(toFrame(rows));
-      daily = result.accepted;
-      quarantined = result.quarantined;
-    });
+  it('quarantines the known bad rows with their reasons, and exactly the rows the plain rules reject', () => {
+    const q = quarantined.select(pl.col('ticker'), pl.col('date').cast(pl.Utf8), pl.col('reason')).toRecords();
+    const got = q.map((r) => `${String(r['ticker'])} ${String(r['date'])} ${String(r['reason'])}`).sort();
+    expect(got).toEqual(
+      expect.arrayContaining([
+        'BHF 2017-07-26 missing-price',
+        'CHD 2014-05-19 ohlc-inconsistent',
+        'AOS 2014-05-19 ohlc-inconsistent',
+        'BBY 2016-03-14 ohlc-inconsistent',
+        'CHK 2014-06-30 ohlc-inconsistent',
+      ]),
+    );
+    const plain = rows
+      .map((r) => [r, plainReason(r)] as const)
+      .filter(([, reason]) => reason !== null)
+      .map(([r, reason]) => `${r.ticker} ${r.date} ${reason}`)
+      .sort();
+    expect(got).toEqual(plain);
+    expect(daily.height).toBe(valid.length);
+    expect(daily.height + quarantined.height).toBe(rows.length);
+  });
 
-    it('quarantines the known bad rows with their reasons, and exactly the rows the plain rules reject', () => {
-      const q = quarantined.select(pl.col('ticker'), pl.col('date').cast(pl.Utf8), pl.col('reason')).toRecords();
-      const got = q.map((r) => `${String(r['ticker'])} ${String(r['date'])} ${String(r['reason'])}`).sort();
-      expect(got).toEqual(
-        expect.arrayContaining([
-          'BHF 2017-07-26 missing-price',
-          'CHD 2014-05-19 ohlc-inconsistent',
-          'AOS 2014-05-19 ohlc-inconsistent',
-          'BBY 2016-03-14 ohlc-inconsistent',
-          'CHK 2014-06-30 ohlc-inconsistent',
-        ]),
-      );
-      const plain = rows
-        .map((r) => [r, plainReason(r)] as const)
-        .filter(([, reason]) => reason !== null)
-        .map(([r, reason]) => `${r.ticker} ${r.date} ${reason}`)
-        .sort();
-      expect(got).toEqual(plain);
-      expect(daily.height).toBe(valid.length);
-      expect(daily.height + quarantined.height).toBe(rows.length);
-    });
-
-    for (const anchor of ['calendar', 'ticker'] as const) {
-      it(`matches the plain implementation on every column of every bar, all six intervals, ${anchor} anchor`, async () => {
-        const many = await resampleMany(daily, { anchor });
-        for (const days of DEFAULT_INTERVALS) {
-          const problems = diffBars(barsOf(many.get(days)!), plainBars(valid, days, anchor));
-          expect({ days, problems }).toEqual({ days, problems: [] });
-        }
-      });
-    }
-
-    it('does not depend on row order: shuffled input gives the same bars', async () => {
-      const shuffled = daily.sample({ n: daily.height, withReplacement: false, seed: 42, shuffle: true });
-      expect(shuffled.frameEqual(daily)).toBe(false);
-      for (const anchor of ['calendar', 'ticker'] as const) {
-        const many = await resampleMany(shuffled, { anchor, intervals: [5, 34] });
-        for (const days of [5, 34]) {
-          const problems = diffBars(barsOf(many.get(days)!), plainBars(valid, days, anchor));
-          expect({ anchor, days, problems }).toEqual({ anchor, days, problems: [] });
-        }
+  for (const anchor of ['calendar', 'ticker'] as const) {
+    it(`matches the plain implementation on every column of every bar, all six intervals, ${anchor} anchor`, async () => {
+      const many = await resampleMany(daily, { anchor });
+      for (const days of DEFAULT_INTERVALS) {
+        const problems = diffBars(barsOf(many.get(days)!), plainBars(valid, days, anchor));
+        expect({ days, problems }).toEqual({ days, problems: [] });
       }
     });
+  }
+
+  it('does not depend on row order: shuffled input gives the same bars', async () => {
+    const shuffled = daily.sample({ n: daily.height, withReplacement: false, seed: 42, shuffle: true });
+    expect(shuffled.frameEqual(daily)).toBe(false);
+    for (const anchor of ['calendar', 'ticker'] as const) {
+      const many = await resampleMany(shuffled, { anchor, intervals: [5, 34] });
+      for (const days of [5, 34]) {
+        const problems = diffBars(barsOf(many.get(days)!), plainBars(valid, days, anchor));
+        expect({ anchor, days, problems }).toEqual({ anchor, days, problems: [] });
+      }
+    }
   });
-} else {
-  describe('reference: S&P 500 sample 2013-2017 (data absent)', () => {
-    it('is skipped because the shared data file is absent', () => {
-      console.warn(data.reason);
-      expect(data.path).toBeNull();
-    });
-  });
-}
+});

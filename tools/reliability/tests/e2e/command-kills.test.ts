@@ -6,9 +6,11 @@
 // command is then re-run to completion, and the lake must equal the
 // uninterrupted run's dataset by dataset: the same datasets exist, and every
 // one holds the same rows. Run records and commit counts may differ. The seed
-// fixes each kill point as a fraction of the measured duration; the CLI reads
-// the real clock only to refuse dates after the latest closed session, and
-// every date here is given explicitly and long past.
+// (FIBBARS_RELIABILITY_SEED, else RELIABILITY_SEED, else a fresh random one;
+// printed and in the test names) fixes each kill point as a fraction of the
+// measured duration; the CLI reads the real clock only to refuse dates after
+// the latest closed session, and every date here is given explicitly and long
+// past.
 //
 // One window is too narrow for a random kill to hit in a few tries (a few
 // milliseconds of a ten-second command): `run` fetches its catch-up sessions 4
@@ -26,17 +28,17 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openLake } from '@fibbars/ohlcv-core';
+import { mulberry32, seedFromEnv } from '@fibbars/testing/random';
 import { missingCommittedFiles, rowsDifference, rowsOf, tally, type Row } from '../support/frames.js';
-import { seeded } from '../support/jobs.js';
 import { requireBundle, tempDir } from '../support/pipeline.js';
 import { copyLake, ledger } from '../support/scenario.js';
 
 const GROUP = 'crashes (SIGKILL)';
-const SEED = Number(process.env.FIBBARS_RELIABILITY_SEED ?? process.env.RELIABILITY_SEED ?? 20260811);
+const SEED = seedFromEnv(['FIBBARS_RELIABILITY_SEED', 'RELIABILITY_SEED']);
 // Modest for CI time; RELIABILITY_KILLS sets both counts for a soak run.
 const BACKFILL_KILLS = Number(process.env.RELIABILITY_KILLS ?? 6);
 const RUN_KILLS = Number(process.env.RELIABILITY_KILLS ?? 4);
-for (const [name, n] of [['seed', SEED], ['kills', BACKFILL_KILLS], ['kills', RUN_KILLS]] as const) {
+for (const [name, n] of [['kills', BACKFILL_KILLS], ['kills', RUN_KILLS]] as const) {
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${String(n)}`);
 }
 
@@ -294,13 +296,13 @@ async function killLoop(
 
 describe(`fibbars commands SIGKILLed at seeded points (seed ${SEED}; FIBBARS_RELIABILITY_SEED to replay)`, () => {
   it(`backfill killed ${BACKFILL_KILLS} times, each re-run equals the uninterrupted backfill`, async () => {
-    const kills = await killLoop('backfill', BACKFILL, null, backfillRef, BACKFILL_KILLS, seeded(SEED));
+    const kills = await killLoop('backfill', BACKFILL, null, backfillRef, BACKFILL_KILLS, mulberry32(SEED));
     // Asserted, not hoped for: the kills really cut the command short.
     expect(kills.filter((k) => k.landed).length).toBeGreaterThanOrEqual(1);
   }, 240_000);
 
   it(`run on a backfilled lake killed ${RUN_KILLS} times, each re-run equals the uninterrupted run`, async () => {
-    const kills = await killLoop('run', RUN, backfilled, runRef, RUN_KILLS, seeded(SEED + 1));
+    const kills = await killLoop('run', RUN, backfilled, runRef, RUN_KILLS, mulberry32(SEED + 1));
     expect(kills.filter((k) => k.landed).length).toBeGreaterThanOrEqual(1);
   }, 240_000);
 });

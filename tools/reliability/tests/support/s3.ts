@@ -1,17 +1,16 @@
 /**
- * A real S3-protocol server on loopback (fauxqs 1.9.2) with the request hook
- * S3's conditional writes need (`If-None-Match: *` on an existing key answers
- * 412, which the emulator ignores), behind a small fault-injecting proxy: the
- * SDK in the tests, the fetchers and the batch-runner processes all talk to
- * the proxy, which fails the requests a scenario chooses (500, 503, a reset
- * before the request reaches the server, or a reset after the server has
- * applied it, so the client never hears the answer).
+ * The workspace's S3 test server (`startS3Server` of @fibbars/testing: fauxqs
+ * on loopback, with the request hook S3's conditional writes need), behind a
+ * small fault-injecting proxy: the SDK in the tests, the fetchers and the
+ * batch-runner processes all talk to the proxy, which fails the requests a
+ * scenario chooses (500, 503, a reset before the request reaches the server,
+ * or a reset after the server has applied it, so the client never hears the
+ * answer).
  */
-import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { buildApp } from 'fauxqs';
+import { S3Client } from '@aws-sdk/client-s3';
+import { startS3Server } from '@fibbars/testing';
 
 export type StorageFault = '500' | '503' | 'reset' | 'lost-response';
 /** Which request (1-based count through the proxy) gets which fault; undefined passes. */
@@ -34,54 +33,9 @@ export interface FaultyS3 {
   stop(): Promise<void>;
 }
 
-function headStatus(port: number, objectPath: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'HEAD', path: objectPath, agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function startServer(): Promise<{ port: number; refused: () => number; close: () => Promise<void> }> {
-  const app = buildApp({ logger: false });
-  const locks = new Map<string, Promise<void>>();
-  let port = 0;
-  let refused = 0;
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.method !== 'PUT' || request.headers['if-none-match'] !== '*' || request.url.includes('uploadId=')) return;
-    const objectPath = request.url.split('?')[0] ?? request.url;
-    // Conditional PUTs of one key are serialised, so two racing writers see one winner.
-    const previous = locks.get(objectPath) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    const chained = previous.then(() => mine);
-    locks.set(objectPath, chained);
-    reply.raw.once('close', () => {
-      release();
-      if (locks.get(objectPath) === chained) locks.delete(objectPath);
-    });
-    await previous;
-    if ((await headStatus(port, objectPath)) === 200) {
-      refused += 1;
-      reply
-        .code(412)
-        .header('content-type', 'application/xml')
-        .send('<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>');
-      return reply;
-    }
-    return;
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address() as AddressInfo;
-  port = address.port;
-  return { port, refused: () => refused, close: () => app.close() };
-}
-
 export async function startFaultyS3(): Promise<FaultyS3> {
-  const upstream = await startServer();
+  const upstream = await startS3Server();
+  const upstreamPort = Number(new URL(upstream.endpoint).port);
   const sockets = new Set<Socket>();
   const state = {
     plan: undefined as FaultPlan | undefined,
@@ -105,7 +59,7 @@ export async function startFaultyS3(): Promise<FaultyS3> {
       return;
     }
     const forward = http.request(
-      { host: '127.0.0.1', port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent: false },
+      { host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers, agent: false },
       (answer) => {
         if (fault === 'lost-response') {
           // The server applied the request; the client never hears it.
@@ -132,8 +86,7 @@ export async function startFaultyS3(): Promise<FaultyS3> {
     forcePathStyle: true,
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
-  const bucket = `lake-${randomBytes(4).toString('hex')}`;
-  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  const bucket = upstream.bucket;
   return {
     endpoint,
     bucket,
@@ -151,12 +104,12 @@ export async function startFaultyS3(): Promise<FaultyS3> {
     get requests() {
       return state.requests;
     },
-    preconditionFailures: () => upstream.refused(),
+    preconditionFailures: () => upstream.rejectedConditionalPuts(),
     async stop() {
       client.destroy();
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => proxy.close(() => resolve()));
-      await upstream.close();
+      await upstream.stop();
     },
   };
 }
