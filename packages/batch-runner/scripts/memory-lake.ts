@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
 import { openStore, RawZone } from '@fibbars/ohlcv-core/storage';
+import { mulberry32 } from '@fibbars/testing/random';
 
 const [lake, tickersArg, yearArg] = process.argv.slice(2);
 const tickers = Number(tickersArg);
@@ -15,14 +16,7 @@ if (!lake || !Number.isInteger(tickers) || tickers < 1 || !Number.isInteger(year
 
 const sessions = nyse.sessionsBetween(`${year}-01-01`, `${year}-12-31`);
 
-let state = (0x9e3779b9 ^ year) >>> 0;
-function random(): number {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const random = mulberry32((0x9e3779b9 ^ year) >>> 0);
 const round = (x: number) => Math.round(x * 10_000) / 10_000;
 const symbols = Array.from({ length: tickers }, (_, i) => `S${i.toString(36).toUpperCase().padStart(4, '0')}`);
 const price = symbols.map(() => 10 + random() * 300);

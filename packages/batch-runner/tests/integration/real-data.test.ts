@@ -2,17 +2,18 @@
 // the quality gate trips on a real bad-print day at the default threshold,
 // the rows are quarantined under a looser one, and the bars match resample().
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { openLake, resample } from '@fibbars/ohlcv-core';
+import { requireSharedData, SP500_FILE } from '@fibbars/testing';
 import type { VendorBar } from '@fibbars/testing/market';
 import { writeRawSessions } from './support/market.js';
-import { doneReport, PACKAGE_ROOT, runBundle } from './support/run-bundle.js';
+import { doneReport, runBundle } from './support/run-bundle.js';
 
-// The repository root is two levels above the package; the data sits beside it.
-const DATA = join(PACKAGE_ROOT, '..', '..', '..', 'shared', 'data', 'sp500-daily-2013-2017.csv.gz');
+// A missing file fails the suite naming it (the test is about real data; it must not pass on none).
+const DATA = requireSharedData(SP500_FILE);
 const FROM = '2014-05-12';
 const TO = '2014-05-23';
 // Documented in the data's README: bad prints on this session.
@@ -45,57 +46,48 @@ function vendorSessions(): Map<string, VendorBar[]> {
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
-if (!existsSync(DATA)) {
-  describe('batch-runner bundle on real daily bars (data absent)', () => {
-    it('is skipped because the shared data is absent', () => {
-      console.warn(`skipped: ${DATA} is not present (real data lives beside the repository, in ../shared/data)`);
-      expect(existsSync(DATA)).toBe(false);
-    });
+describe('batch-runner bundle on real daily bars', () => {
+  let work: string;
+  let lake: string;
+  let sessions: Map<string, VendorBar[]>;
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'batch-runner-real-'));
+    lake = join(work, 'lake');
+    sessions = vendorSessions();
+    await writeRawSessions(lake, sessions);
   });
-} else {
-  describe('batch-runner bundle on real daily bars', () => {
-    let work: string;
-    let lake: string;
-    let sessions: Map<string, VendorBar[]>;
 
-    beforeAll(async () => {
-      work = mkdtempSync(join(tmpdir(), 'batch-runner-real-'));
-      lake = join(work, 'lake');
-      sessions = vendorSessions();
-      await writeRawSessions(lake, sessions);
-    });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-    afterAll(() => rmSync(work, { recursive: true, force: true }));
+  it('fails the quality gate at the default 1% on the session with real bad prints', async () => {
+    const result = await runBundle(['consolidate'], { cwd: work, env: { FIBBARS_LAKE: lake } });
 
-    it('fails the quality gate at the default 1% on the session with real bad prints', async () => {
-      const result = await runBundle(['consolidate'], { cwd: work, env: { FIBBARS_LAKE: lake } });
-
-      expect(result.code).toBe(3);
-      expect(result.errors).toEqual([{ level: 'error', error: 'DataQualityError', message: expect.stringContaining(BAD_SESSION) }]);
-      expect(await openLake(lake).head('ohlcv_1d')).toBeNull();
-    });
-
-    it('quarantines the bad prints and keeps the rest under MAX_REJECTED_SHARE=0.05', async () => {
-      const result = await runBundle(['consolidate'], { cwd: work, env: { FIBBARS_LAKE: lake, MAX_REJECTED_SHARE: '0.05', FIBBARS_RUN_ID: 'real-1' } });
-      const report = doneReport(result);
-
-      const received = [...sessions.values()].reduce((n, bars) => n + bars.length, 0);
-      const quarantine = await openLake(lake).readQuarantine({ from: BAD_SESSION, to: BAD_SESSION });
-      expect(quarantine.getColumn('ticker').toArray()).toEqual(expect.arrayContaining(BAD_TICKERS));
-      expect(report['consolidate']).toMatchObject({ sessions: [...sessions.keys()], rows: { received } });
-      const rows = (report['consolidate'] as { rows: { accepted: number; quarantined: number } }).rows;
-      expect(rows.accepted + rows.quarantined).toBe(received);
-      expect((await openLake(lake).read('ohlcv_1d')).height).toBe(rows.accepted);
-    });
-
-    it('resamples the real history into bars equal to resample() of it', async () => {
-      const result = await runBundle(['resample', '--days', '5'], { cwd: work, env: { FIBBARS_LAKE: lake, FIBBARS_RUN_ID: 'real-1' } });
-      doneReport(result);
-
-      const daily = await openLake(lake).read('ohlcv_1d');
-      const reference = resample(daily, { days: 5, asOf: TO }).sort(['ticker', 'start_date']);
-      const committed = await openLake(lake).read('ohlcv_5d');
-      expect(committed.select(...reference.columns).toRecords()).toEqual(reference.toRecords());
-    });
+    expect(result.code).toBe(3);
+    expect(result.errors).toEqual([{ level: 'error', error: 'DataQualityError', message: expect.stringContaining(BAD_SESSION) }]);
+    expect(await openLake(lake).head('ohlcv_1d')).toBeNull();
   });
-}
+
+  it('quarantines the bad prints and keeps the rest under MAX_REJECTED_SHARE=0.05', async () => {
+    const result = await runBundle(['consolidate'], { cwd: work, env: { FIBBARS_LAKE: lake, MAX_REJECTED_SHARE: '0.05', FIBBARS_RUN_ID: 'real-1' } });
+    const report = doneReport(result);
+
+    const received = [...sessions.values()].reduce((n, bars) => n + bars.length, 0);
+    const quarantine = await openLake(lake).readQuarantine({ from: BAD_SESSION, to: BAD_SESSION });
+    expect(quarantine.getColumn('ticker').toArray()).toEqual(expect.arrayContaining(BAD_TICKERS));
+    expect(report['consolidate']).toMatchObject({ sessions: [...sessions.keys()], rows: { received } });
+    const rows = (report['consolidate'] as { rows: { accepted: number; quarantined: number } }).rows;
+    expect(rows.accepted + rows.quarantined).toBe(received);
+    expect((await openLake(lake).read('ohlcv_1d')).height).toBe(rows.accepted);
+  });
+
+  it('resamples the real history into bars equal to resample() of it', async () => {
+    const result = await runBundle(['resample', '--days', '5'], { cwd: work, env: { FIBBARS_LAKE: lake, FIBBARS_RUN_ID: 'real-1' } });
+    doneReport(result);
+
+    const daily = await openLake(lake).read('ohlcv_1d');
+    const reference = resample(daily, { days: 5, asOf: TO }).sort(['ticker', 'start_date']);
+    const committed = await openLake(lake).read('ohlcv_5d');
+    expect(committed.select(...reference.columns).toRecords()).toEqual(reference.toRecords());
+  });
+});

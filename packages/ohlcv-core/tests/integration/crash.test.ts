@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { cp } from 'node:fs/promises';
 import * as path from 'node:path';
+import { mulberry32, seedFromEnv } from '@fibbars/testing/random';
 import { consolidateLake } from '../../src/jobs.js';
 import { openLake, type Lake } from '../../src/lake.js';
 import { buildChild } from '../helpers/build-child.js';
@@ -89,13 +90,17 @@ describe('a consolidation killed with SIGKILL at random points', () => {
   // so how many landed never depends on the machine's load; every finished child is
   // checked too, as a rerun that completes the work.
   const MAX_CHILDREN = KILLS * 3;
-  it(`leaves every dataset at its last good version after each of ${KILLS} kills, and a rerun completes it`, async () => {
+  // The kill points come from a seeded PRNG: FIBBARS_CRASH_SEED replays a run (the seed is printed).
+  const seed = seedFromEnv('FIBBARS_CRASH_SEED');
+  const random = mulberry32(seed);
+  it(`leaves every dataset at its last good version after each of ${KILLS} kills, and a rerun completes it (seed ${seed})`, async () => {
+    console.log(`crash test seed ${seed}: FIBBARS_CRASH_SEED=${seed} replays these kill points`);
     const outcomes = { killed: 0, finished: 0, partial: 0 };
     let lake = await copyOf('kill-0');
     let killsOnLake = 0;
     for (let i = 0; outcomes.killed < KILLS && i < MAX_CHILDREN; i += 1) {
       // Up to KILLS_PER_ROUND kills on one lake: each later child is the rerun of the killed one.
-      const delay = Math.floor(Math.random() * childMs * 1.1);
+      const delay = Math.floor(random() * childMs * 1.1);
       const result = await runChild(lake.store.uri, delay);
       const killed = result.signal === 'SIGKILL';
       if (killed) outcomes.killed += 1;

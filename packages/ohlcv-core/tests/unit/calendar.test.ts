@@ -15,7 +15,7 @@ import {
   sessionIndex,
   sessionsBetween,
 } from '../../src/calendar.js';
-import { readGzipText, sp500 } from '@fibbars/testing';
+import { readGzipText, requireSharedData, SP500_FILE } from '@fibbars/testing';
 
 function sessionsInYear(year: number): number {
   return nyse.sessionsBetween(`${year}-01-01`, `${year}-12-31`).length;
@@ -212,29 +212,18 @@ describe('DEFAULT_INTERVALS', () => {
   });
 });
 
-const data = sp500();
-
-if (data.path) {
-  const path = data.path;
-  describe('nyse calendar against the shared S&P 500 sample', () => {
-    it('has the 1,233 sessions of 2013-02-08..2017-12-29, exactly the dates in the data', () => {
-      const lines = readGzipText(path).split('\n');
-      const dateCol = lines[0]!.split(',').indexOf('date');
-      const dates = new Set<string>();
-      for (let k = 1; k < lines.length; k++) {
-        const line = lines[k]!;
-        if (line) dates.add(line.split(',')[dateCol]!);
-      }
-      const sessions = sessionsBetween('2013-02-08', '2017-12-29');
-      expect(sessions).toHaveLength(1233);
-      expect([...dates].sort()).toEqual(sessions);
-    });
+describe('nyse calendar against the shared S&P 500 sample', () => {
+  it('has the 1,233 sessions of 2013-02-08..2017-12-29, exactly the dates in the data', () => {
+    // A missing sample fails the test, naming the file (the calendar is checked against real data).
+    const lines = readGzipText(requireSharedData(SP500_FILE)).split('\n');
+    const dateCol = lines[0]!.split(',').indexOf('date');
+    const dates = new Set<string>();
+    for (let k = 1; k < lines.length; k++) {
+      const line = lines[k]!;
+      if (line) dates.add(line.split(',')[dateCol]!);
+    }
+    const sessions = sessionsBetween('2013-02-08', '2017-12-29');
+    expect(sessions).toHaveLength(1233);
+    expect([...dates].sort()).toEqual(sessions);
   });
-} else {
-  describe('nyse calendar against the shared S&P 500 sample (data absent)', () => {
-    it('is skipped because the shared data file is absent', () => {
-      console.warn(data.reason);
-      expect(data.path).toBeNull();
-    });
-  });
-}
+});
