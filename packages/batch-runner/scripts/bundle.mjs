@@ -54,13 +54,14 @@ for (const stale of await readdir(outdir)) {
   if (!written.has(stale) && !stale.endsWith('.tmp')) await rm(join(outdir, stale), { recursive: true, force: true });
 }
 
-const dependencies = Object.fromEntries(
-  EXTERNAL.map((name) => {
-    const version = pkg.dependencies?.[name];
-    if (version === undefined) throw new Error(`${name} is external to the bundle but not a dependency of ${pkg.name}`);
-    return [name, version];
-  }),
-);
+// The package depends on nodejs-polars alone, which selects its native module per
+// platform (an optional dependency). The image has one platform, linux/amd64 on a
+// Debian (glibc) Node image (Dockerfile), so the bundle names that native module
+// outright, at the version of nodejs-polars (they are released together): npm on a
+// Node 20 image would skip the optional one, whose manifest says Node >= 22.
+const polars = pkg.dependencies?.['nodejs-polars'];
+if (polars === undefined) throw new Error(`nodejs-polars is external to the bundle but not a dependency of ${pkg.name}`);
+const dependencies = Object.fromEntries(EXTERNAL.map((name) => [name, polars]));
 const bundlePackage = {
   name: `${pkg.name}-bundle`,
   version: pkg.version,

@@ -4,9 +4,10 @@
 // so nothing it needs can come from the workspace.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { runNode, type ProcessResult } from '@fibbars/testing';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { openLake } from '@fibbars/ohlcv-core';
 import { syntheticMarket } from '@fibbars/testing/market';
 import { lastSessions, writeRawSessions } from './support/market.js';
@@ -30,8 +31,13 @@ describe('bundle in the image layout', () => {
     for (const file of copied) cpSync(join(PACKAGE_ROOT, file), join(app, file.replace('dist/bundle/', '')));
     // What `npm install --omit=dev` puts into the image: the listed dependencies only.
     const pkg = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    // Each one as installed here: the package's own dependency, or (the native module)
+    // the optional dependency the package manager installed beside nodejs-polars.
+    const polars = realpathSync(join(PACKAGE_ROOT, 'node_modules', 'nodejs-polars'));
     for (const name of Object.keys(pkg.dependencies)) {
-      symlinkSync(realpathSync(join(PACKAGE_ROOT, 'node_modules', name)), join(app, 'node_modules', name), 'dir');
+      const own = join(PACKAGE_ROOT, 'node_modules', name);
+      const installed = existsSync(own) ? own : dirname(createRequire(join(polars, 'package.json')).resolve(`${name}/package.json`));
+      symlinkSync(realpathSync(installed), join(app, 'node_modules', name), 'dir');
     }
   });
 
