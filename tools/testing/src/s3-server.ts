@@ -77,6 +77,34 @@ function headStatus(port: number, objectPath: string): Promise<number> {
   });
 }
 
+/** S3's answer to If-None-Match where conditional writes are not implemented. */
+const NOT_IMPLEMENTED_XML =
+  '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NotImplemented</Code>' +
+  '<Message>A header you provided implies functionality that is not implemented</Message><Header>If-None-Match</Header></Error>';
+/** S3's answer to a create-only PUT of a key that exists. */
+const PRECONDITION_FAILED_XML =
+  '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code>' +
+  '<Message>At least one of the pre-conditions you specified did not hold</Message>' +
+  '<Condition>If-None-Match</Condition></Error>';
+
+/**
+ * Takes the per-key lock of a conditional PUT: resolves once every earlier
+ * conditional PUT of the same key has finished; the lock is released when
+ * this request's connection closes.
+ */
+function lockKey(locks: Map<string, Promise<void>>, objectPath: string, onClose: (release: () => void) => void): Promise<void> {
+  const previous = locks.get(objectPath) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((resolve) => (release = resolve));
+  const chained = previous.then(() => mine);
+  locks.set(objectPath, chained);
+  onClose(() => {
+    release();
+    if (locks.get(objectPath) === chained) locks.delete(objectPath);
+  });
+  return previous;
+}
+
 export async function startS3Server(): Promise<TestS3Server> {
   const app = buildApp({ logger: false });
   const locks = new Map<string, Promise<void>>();
@@ -98,41 +126,19 @@ export async function startS3Server(): Promise<TestS3Server> {
     if (request.method !== 'PUT' || request.headers['if-none-match'] !== '*') return;
     if (mode === 'ignore') return;
     if (mode === 'refuse') {
-      reply
-        .code(501)
-        .header('content-type', 'application/xml')
-        .send(
-          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NotImplemented</Code>' +
-            '<Message>A header you provided implies functionality that is not implemented</Message><Header>If-None-Match</Header></Error>',
-        );
+      reply.code(501).header('content-type', 'application/xml').send(NOT_IMPLEMENTED_XML);
       return reply;
     }
     const objectPath = request.url.split('?')[0] ?? request.url;
     if (request.url.includes('uploadId=')) return; // a multipart part
     // Wait for any conditional PUT of the same key to finish, then hold the key.
-    const previous = locks.get(objectPath) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    const chained = previous.then(() => mine);
-    locks.set(objectPath, chained);
-    reply.raw.once('close', () => {
-      release();
-      if (locks.get(objectPath) === chained) locks.delete(objectPath);
-    });
-    await previous;
+    await lockKey(locks, objectPath, (release) => reply.raw.once('close', release));
     // Real HEADs over loopback (fastify's inject cannot load under Jest's ESM VM).
     const exists = async () => (await headStatus(port, objectPath)) === 200;
     if (conditionalPutHook) await conditionalPutHook({ path: decodeURIComponent(objectPath), exists });
     if (await exists()) {
       rejected += 1;
-      reply
-        .code(412)
-        .header('content-type', 'application/xml')
-        .send(
-          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code>' +
-            '<Message>At least one of the pre-conditions you specified did not hold</Message>' +
-            '<Condition>If-None-Match</Condition></Error>',
-        );
+      reply.code(412).header('content-type', 'application/xml').send(PRECONDITION_FAILED_XML);
       return reply;
     }
     return;
