@@ -18,7 +18,8 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export function quickStartCommands(readme) {
   const section = readme.split(/^## Quick start/m)[1];
   if (section === undefined) throw new Error('README.md has no "## Quick start" section');
-  const block = /```(?:sh|bash)?\n([\s\S]*?)```/.exec(section.split(/^## /m)[0] ?? '')?.[1];
+  // The info string may carry attributes after the language (```sh not-run: ..., tools/scripts/README.md).
+  const block = /```(?:sh|bash)?(?:[ \t][^\n]*)?\n([\s\S]*?)```/.exec(section.split(/^## /m)[0] ?? '')?.[1];
   if (block === undefined) throw new Error('README.md\'s "Quick start" has no ```sh block');
   return block
     .split('\n')

@@ -210,7 +210,8 @@ async function recipeBlocks(): Promise<string[]> {
   if (start < 0) throw new Error('LAKE.md has no section "Reading the lake without ohlcv-core (DuckDB)"');
   const end = md.indexOf('\n## ', start + 1);
   const section = md.slice(start, end < 0 ? undefined : end);
-  return [...section.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  // The info string may carry a `not-run: ...` marker (tools/scripts/README.md).
+  return [...section.matchAll(/```sql(?:[ \t][^\n]*)?\n([\s\S]*?)```/g)].map((m) => m[1]!);
 }
 
 /** Runs every statement of `sql` and returns the last one's rows, as JSON-able values. */
