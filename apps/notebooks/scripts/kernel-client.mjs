@@ -168,14 +168,45 @@ export async function executeNotebook(source, options) {
 }
 
 /** One kernel, started and shut down; a start that fails throws KernelStartError before any cell ran. */
+/** One kernel, started and shut down; a start that fails throws KernelStartError before any cell ran. */
 async function executeOnce(source, options, ports) {
   const name = path.basename(source);
   const notebook = JSON.parse(readFileSync(source, 'utf8'));
   const cellTimeoutMs = (options.timeoutSeconds ?? 600) * 1000;
   const startupTimeoutMs = (options.startupTimeoutSeconds ?? 60) * 1000;
   const zmq = loadZmq(options.kernelDir);
-  const tslabBin = path.join(options.kernelDir, 'node_modules', 'tslab', 'bin', 'tslab');
+  const { runtimeDir, connection, connectionFile } = await writeConnectionFile(ports);
+  const kernel = spawnKernel(source, options, name, connectionFile);
+  const channels = createChannels(zmq, connection);
+  const withDeadline = deadlines(name, kernel, channels);
 
+  try {
+    channels.connect();
+    const info = await startupHandshake(channels, withDeadline, kernel.cannotBind, startupTimeoutMs);
+    notebook.metadata = { ...notebook.metadata, language_info: info.content.language_info };
+
+    const cells = notebook.cells ?? [];
+    /** Outputs that carry a display_id, for update_display_data (which may target earlier cells). */
+    const displays = new Map();
+    for (let index = 0; index < cells.length; index++) {
+      await runCell({ name, channels, withDeadline, cellTimeoutMs, displays }, cells, index);
+    }
+
+    return writeExecutedNotebook(notebook, cells, options.outPath);
+  } finally {
+    await shutdownKernel(kernel, channels, withDeadline);
+    channels.close();
+    rmSync(runtimeDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Writes the connection file of a new kernel (tcp on 127.0.0.1, hmac-sha256
+ * with a random key) into a fresh runtime folder.
+ * @param {number[] | undefined} ports shell, iopub, stdin, control, hb; free ones when undefined
+ * @returns {Promise<{ runtimeDir: string, connection: Record<string, any>, connectionFile: string }>}
+ */
+async function writeConnectionFile(ports) {
   const runtimeDir = mkdtempSync(path.join(tmpdir(), 'fibbars-kernel-'));
   const [shell_port, iopub_port, stdin_port, control_port, hb_port] = ports ?? (await freePorts(5));
   const connection = {
@@ -192,11 +223,22 @@ async function executeOnce(source, options, ports) {
   };
   const connectionFile = path.join(runtimeDir, 'kernel-connection.json');
   writeFileSync(connectionFile, JSON.stringify(connection, null, 1), { mode: 0o600 });
-  const address = (port) => `tcp://127.0.0.1:${port}`;
+  return { runtimeDir, connection, connectionFile };
+}
 
-  // The kernel, as kernel.json starts it (argv: tslab kernel --config-path {connection_file}),
-  // run by this same node so PATH cannot pick another one.
-  const kernel = spawn(process.execPath, [tslabBin, 'kernel', '--config-path', connectionFile], {
+/**
+ * Starts the kernel, as kernel.json starts it (argv: tslab kernel --config-path {connection_file}),
+ * run by this same node so PATH cannot pick another one, and watches its log and exit.
+ * @param {string} source the .ipynb (its folder is the default cwd)
+ * @param {{ kernelDir: string, cwd?: string, env?: Record<string, string | undefined> }} options
+ * @param {string} name the notebook's file name, for messages
+ * @param {string} connectionFile
+ * @returns {{ child: import('node:child_process').ChildProcess, exited: Promise<{ code: number | null, signal: string | null, error?: Error }>, died: Promise<never>, cannotBind: Promise<never>, logTail: () => string }}
+ *   died rejects with a NotebookError once the kernel exits; cannotBind with a KernelStartError once it logs a failed bind
+ */
+function spawnKernel(source, options, name, connectionFile) {
+  const tslabBin = path.join(options.kernelDir, 'node_modules', 'tslab', 'bin', 'tslab');
+  const child = spawn(process.execPath, [tslabBin, 'kernel', '--config-path', connectionFile], {
     cwd: options.cwd ?? path.dirname(source),
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -212,11 +254,11 @@ async function executeOnce(source, options, ports) {
       bindFailed(new KernelStartError(`${name}: the tslab kernel could not bind its ports:\n${kernelLog.trim()}`));
     }
   };
-  kernel.stdout.on('data', log);
-  kernel.stderr.on('data', log);
+  child.stdout.on('data', log);
+  child.stderr.on('data', log);
   const exited = new Promise((resolve) => {
-    kernel.once('exit', (code, signal) => resolve({ code, signal }));
-    kernel.once('error', (error) => resolve({ code: null, signal: null, error }));
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', (error) => resolve({ code: null, signal: null, error }));
   });
   const died = exited.then(({ code, signal, error }) => {
     throw new NotebookError(
@@ -224,16 +266,24 @@ async function executeOnce(source, options, ports) {
     );
   });
   died.catch(() => {});
+  return { child, exited, died, cannotBind, logTail: () => kernelLog };
+}
 
+/**
+ * The ZeroMQ side of one kernel: a DEALER on shell and on control, a SUB on
+ * iopub, and the requests awaiting their reply and idle status.
+ * @param {any} zmq the zeromq module (loadZmq)
+ * @param {{ shell_port: number, iopub_port: number, control_port: number, key: string }} connection
+ */
+function createChannels(zmq, connection) {
   const context = new zmq.Context({ ioThreads: 1 });
   const shell = new zmq.Dealer({ context, linger: 0 });
   const control = new zmq.Dealer({ context, linger: 0 });
   const iopub = new zmq.Subscriber({ context, linger: 0 });
   const session = randomUUID();
+  const address = (port) => `tcp://127.0.0.1:${port}`;
   /** @type {Map<string, { replied: Promise<any>, idle: Promise<void>, reply?: any, onIopub: (message: any) => void, resolveReply: (m: any) => void, resolveIdle: () => void }>} */
   const pending = new Map();
-  /** Outputs that carry a display_id, for update_display_data (which may target earlier cells). */
-  const displays = new Map();
   let closing = false;
   let protocolError = null;
 
@@ -271,15 +321,50 @@ async function executeOnce(source, options, ports) {
     entry.reply = message;
     entry.resolveReply(message);
   };
+  const onStatusOrOutput = (message) => {
+    const entry = pending.get(message.parent_header?.msg_id);
+    if (entry === undefined) return;
+    if (message.header.msg_type === 'status' && message.content.execution_state === 'idle') entry.resolveIdle();
+    else entry.onIopub(message);
+  };
 
-  const withDeadline = async (promise, ms, what, Failure = NotebookError) => {
+  /** Connects the three sockets, subscribes to all of iopub and starts reading them. */
+  const connect = () => {
+    shell.connect(address(connection.shell_port));
+    control.connect(address(connection.control_port));
+    iopub.connect(address(connection.iopub_port));
+    iopub.subscribe();
+    void receive(shell, onReply);
+    void receive(control, onReply);
+    void receive(iopub, onStatusOrOutput);
+  };
+  const close = () => {
+    closing = true;
+    shell.close();
+    control.close();
+    iopub.close();
+  };
+  return { shell, control, pending, track, send, connect, close, protocolError: () => protocolError };
+}
+
+/**
+ * `withDeadline(promise, ms, what, Failure)`: the promise, unless the kernel
+ * dies first (NotebookError) or `ms` pass (a `Failure` naming `what`, the last
+ * protocol error and the tail of the kernel's log).
+ * @param {string} name the notebook's file name, for messages
+ * @param {{ died: Promise<never>, logTail: () => string }} kernel
+ * @param {{ protocolError: () => any }} channels
+ */
+function deadlines(name, kernel, channels) {
+  return async (promise, ms, what, Failure = NotebookError) => {
     const timer = delay(ms);
     try {
       return await Promise.race([
         promise,
-        died,
+        kernel.died,
         timer.promise.then(() => {
-          const tail = kernelLog.trim().split('\n').slice(-20).join('\n');
+          const tail = kernel.logTail().trim().split('\n').slice(-20).join('\n');
+          const protocolError = channels.protocolError();
           throw new Failure(
             `${name}: ${what} timed out after ${Math.round(ms / 1000)} s${protocolError ? ` (${protocolError.message})` : ''}${tail ? `; the kernel printed:\n${tail}` : ''}`,
           );
@@ -289,149 +374,171 @@ async function executeOnce(source, options, ports) {
       timer.cancel();
     }
   };
+}
 
-  try {
-    shell.connect(address(shell_port));
-    control.connect(address(control_port));
-    iopub.connect(address(iopub_port));
-    iopub.subscribe();
-    void receive(shell, onReply);
-    void receive(control, onReply);
-    void receive(iopub, (message) => {
-      const entry = pending.get(message.parent_header?.msg_id);
-      if (entry === undefined) return;
-      if (message.header.msg_type === 'status' && message.content.execution_state === 'idle') entry.resolveIdle();
-      else entry.onIopub(message);
-    });
-
-    // Ready once a kernel_info_request is answered on shell AND its idle status
-    // arrives on iopub: only then is the subscription surely live (a SUB drops
-    // what is published before it is connected).
-    const startup = (async () => {
-      for (;;) {
-        const entry = track(await send(shell, 'kernel_info_request', {}));
-        const info = await entry.replied;
-        const wait = delay(1000);
-        const idle = await Promise.race([entry.idle.then(() => true), wait.promise.then(() => false)]);
-        wait.cancel();
-        if (idle) return info;
-      }
-    })();
-    const info = await withDeadline(Promise.race([startup, cannotBind]), startupTimeoutMs, 'starting the tslab kernel', KernelStartError);
-    notebook.metadata = { ...notebook.metadata, language_info: info.content.language_info };
-
-    const cells = notebook.cells ?? [];
-    for (let index = 0; index < cells.length; index++) {
-      const cell = cells[index];
-      if (cell.cell_type !== 'code') continue;
-      const code = text(cell.source);
-      /** @type {any[]} */
-      const outputs = [];
-      cell.outputs = outputs;
-      cell.execution_count = null;
-      if (code.trim() === '') continue; // nbclient does not send empty cells either
-      let clearPending = false;
-      const add = (output) => {
-        if (clearPending) {
-          outputs.length = 0;
-          clearPending = false;
-        }
-        const last = outputs[outputs.length - 1];
-        if (output.output_type === 'stream' && last?.output_type === 'stream' && last.name === output.name) last.text += output.text;
-        else outputs.push(output);
-      };
-      const onIopub = ({ header, content }) => {
-        switch (header.msg_type) {
-          case 'execute_input':
-            cell.execution_count = content.execution_count ?? cell.execution_count;
-            break;
-          case 'stream':
-            add({ output_type: 'stream', name: content.name, text: content.text });
-            break;
-          case 'display_data':
-          case 'execute_result': {
-            const output =
-              header.msg_type === 'display_data'
-                ? { output_type: 'display_data', data: content.data ?? {}, metadata: content.metadata ?? {} }
-                : { output_type: 'execute_result', execution_count: content.execution_count ?? null, data: content.data ?? {}, metadata: content.metadata ?? {} };
-            add(output);
-            const id = content.transient?.display_id;
-            if (id) displays.set(id, [...(displays.get(id) ?? []), output]);
-            break;
-          }
-          case 'update_display_data':
-            for (const output of displays.get(content.transient?.display_id) ?? []) {
-              output.data = content.data ?? {};
-              output.metadata = content.metadata ?? {};
-            }
-            break;
-          case 'error':
-            add({ output_type: 'error', ename: content.ename ?? 'Error', evalue: content.evalue ?? '', traceback: content.traceback ?? [] });
-            break;
-          case 'clear_output':
-            if (content.wait) clearPending = true;
-            else outputs.length = 0;
-            break;
-          default:
-            break;
-        }
-      };
-      const msgId = await send(shell, 'execute_request', { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
-      const entry = track(msgId, onIopub);
-      const where = `cell ${index} (the ${ordinal(cells.slice(0, index + 1).filter((c) => c.cell_type === 'code').length)} code cell)`;
-      const [reply] = await withDeadline(Promise.all([entry.replied, entry.idle]), cellTimeoutMs, `${where}`);
-      pending.delete(msgId);
-      cell.execution_count = reply.content.execution_count ?? cell.execution_count;
-      const errors = outputs.filter((o) => o.output_type === 'error');
-      if (reply.content.status !== 'ok' || errors.length > 0) {
-        // tslab prints compile and runtime errors to stderr and replies
-        // { status: 'error' } without ename/evalue/traceback: report both.
-        const error = errors[0] ?? reply.content;
-        const stderr = outputs.filter((o) => o.output_type === 'stream' && o.name === 'stderr').map((o) => o.text).join('');
-        const lines = [
-          `${name}: ${where} failed (execute_reply status ${reply.content.status})`,
-          ...(error.ename || error.evalue ? [`${error.ename ?? 'Error'}: ${error.evalue ?? ''}`] : []),
-          ...(Array.isArray(error.traceback) ? error.traceback : []),
-          ...(stderr.trim() ? [stderr.trim()] : []),
-          '--- cell source ---',
-          code,
-        ];
-        throw new NotebookError(lines.filter((line) => line !== '').join('\n'));
-      }
+/**
+ * Ready once a kernel_info_request is answered on shell AND its idle status
+ * arrives on iopub: only then is the subscription surely live (a SUB drops
+ * what is published before it is connected).
+ * @returns {Promise<any>} the kernel_info_reply; KernelStartError on a failed bind or past the startup timeout
+ */
+async function startupHandshake(channels, withDeadline, cannotBind, startupTimeoutMs) {
+  const startup = (async () => {
+    for (;;) {
+      const entry = channels.track(await channels.send(channels.shell, 'kernel_info_request', {}));
+      const info = await entry.replied;
+      const wait = delay(1000);
+      const idle = await Promise.race([entry.idle.then(() => true), wait.promise.then(() => false)]);
+      wait.cancel();
+      if (idle) return info;
     }
+  })();
+  return withDeadline(Promise.race([startup, cannotBind]), startupTimeoutMs, 'starting the tslab kernel', KernelStartError);
+}
 
-    const out = {
-      ...notebook,
-      cells: cells.map((cell) => (cell.cell_type === 'code' ? { ...cell, outputs: (cell.outputs ?? []).map(onDisk) } : cell)),
-    };
-    mkdirSync(path.dirname(options.outPath), { recursive: true });
-    writeFileSync(options.outPath, `${JSON.stringify(out, null, 1)}\n`);
-    return options.outPath;
-  } finally {
-    // Ask politely (control channel, as jupyter_client does), then make sure.
-    if (kernel.exitCode === null && kernel.signalCode === null) {
-      try {
-        const entry = track(await withDeadline(send(control, 'shutdown_request', { restart: false }), 2000, 'shutdown_request'));
-        await withDeadline(entry.replied, 5000, 'shutdown_reply');
-      } catch {
-        // the kernel is killed below either way
-      }
-      const stopped = async (ms) => {
-        const timer = delay(ms);
-        const done = await Promise.race([exited.then(() => true), timer.promise.then(() => false)]);
-        timer.cancel();
-        return done;
-      };
-      if (!(await stopped(3000))) {
-        kernel.kill('SIGTERM');
-        if (!(await stopped(3000))) kernel.kill('SIGKILL');
-      }
+/**
+ * The iopub handler of one cell's execute_request: turns its messages into
+ * nbformat outputs in `outputs` (and the cell's execution_count).
+ * @param {any} cell the notebook cell
+ * @param {any[]} outputs the cell's outputs, filled in place
+ * @param {Map<string, any[]>} displays outputs by display_id, across cells
+ * @returns {(message: any) => void}
+ */
+function outputCollector(cell, outputs, displays) {
+  let clearPending = false;
+  const add = (output) => {
+    if (clearPending) {
+      outputs.length = 0;
+      clearPending = false;
     }
-    await exited;
-    closing = true;
-    shell.close();
-    control.close();
-    iopub.close();
-    rmSync(runtimeDir, { recursive: true, force: true });
+    const last = outputs[outputs.length - 1];
+    if (output.output_type === 'stream' && last?.output_type === 'stream' && last.name === output.name) last.text += output.text;
+    else outputs.push(output);
+  };
+  return ({ header, content }) => {
+    switch (header.msg_type) {
+      case 'execute_input':
+        cell.execution_count = content.execution_count ?? cell.execution_count;
+        break;
+      case 'stream':
+        add({ output_type: 'stream', name: content.name, text: content.text });
+        break;
+      case 'display_data':
+      case 'execute_result': {
+        const output =
+          header.msg_type === 'display_data'
+            ? { output_type: 'display_data', data: content.data ?? {}, metadata: content.metadata ?? {} }
+            : { output_type: 'execute_result', execution_count: content.execution_count ?? null, data: content.data ?? {}, metadata: content.metadata ?? {} };
+        add(output);
+        const id = content.transient?.display_id;
+        if (id) displays.set(id, [...(displays.get(id) ?? []), output]);
+        break;
+      }
+      case 'update_display_data':
+        for (const output of displays.get(content.transient?.display_id) ?? []) {
+          output.data = content.data ?? {};
+          output.metadata = content.metadata ?? {};
+        }
+        break;
+      case 'error':
+        add({ output_type: 'error', ename: content.ename ?? 'Error', evalue: content.evalue ?? '', traceback: content.traceback ?? [] });
+        break;
+      case 'clear_output':
+        if (content.wait) clearPending = true;
+        else outputs.length = 0;
+        break;
+      default:
+        break;
+    }
+  };
+}
+
+/**
+ * The message of a failed cell: tslab prints compile and runtime errors to
+ * stderr and replies { status: 'error' } without ename/evalue/traceback, so
+ * both the error (output or reply) and the cell's stderr are reported.
+ */
+function cellFailureMessage(name, where, reply, outputs, errors, code) {
+  const error = errors[0] ?? reply.content;
+  const stderr = outputs.filter((o) => o.output_type === 'stream' && o.name === 'stderr').map((o) => o.text).join('');
+  const lines = [
+    `${name}: ${where} failed (execute_reply status ${reply.content.status})`,
+    ...(error.ename || error.evalue ? [`${error.ename ?? 'Error'}: ${error.evalue ?? ''}`] : []),
+    ...(Array.isArray(error.traceback) ? error.traceback : []),
+    ...(stderr.trim() ? [stderr.trim()] : []),
+    '--- cell source ---',
+    code,
+  ];
+  return lines.filter((line) => line !== '').join('\n');
+}
+
+/**
+ * Executes cell `index` (if it is a non-empty code cell) and records its
+ * outputs and execution_count; NotebookError when it fails or times out.
+ * @param {{ name: string, channels: ReturnType<typeof createChannels>, withDeadline: ReturnType<typeof deadlines>, cellTimeoutMs: number, displays: Map<string, any[]> }} run
+ * @param {any[]} cells
+ * @param {number} index
+ */
+async function runCell({ name, channels, withDeadline, cellTimeoutMs, displays }, cells, index) {
+  const cell = cells[index];
+  if (cell.cell_type !== 'code') return;
+  const code = text(cell.source);
+  /** @type {any[]} */
+  const outputs = [];
+  cell.outputs = outputs;
+  cell.execution_count = null;
+  if (code.trim() === '') return; // nbclient does not send empty cells either
+  const onIopub = outputCollector(cell, outputs, displays);
+  const msgId = await channels.send(channels.shell, 'execute_request', { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
+  const entry = channels.track(msgId, onIopub);
+  const where = `cell ${index} (the ${ordinal(cells.slice(0, index + 1).filter((c) => c.cell_type === 'code').length)} code cell)`;
+  const [reply] = await withDeadline(Promise.all([entry.replied, entry.idle]), cellTimeoutMs, `${where}`);
+  channels.pending.delete(msgId);
+  cell.execution_count = reply.content.execution_count ?? cell.execution_count;
+  const errors = outputs.filter((o) => o.output_type === 'error');
+  if (reply.content.status !== 'ok' || errors.length > 0) {
+    throw new NotebookError(cellFailureMessage(name, where, reply, outputs, errors, code));
   }
+}
+
+/**
+ * Writes the executed notebook as nbformat would (multi-line strings as lists of lines).
+ * @returns {string} outPath
+ */
+function writeExecutedNotebook(notebook, cells, outPath) {
+  const out = {
+    ...notebook,
+    cells: cells.map((cell) => (cell.cell_type === 'code' ? { ...cell, outputs: (cell.outputs ?? []).map(onDisk) } : cell)),
+  };
+  mkdirSync(path.dirname(outPath), { recursive: true });
+  writeFileSync(outPath, `${JSON.stringify(out, null, 1)}\n`);
+  return outPath;
+}
+
+/**
+ * Stops the kernel if it still runs: asks politely (shutdown_request on
+ * control, as jupyter_client does), then makes sure (SIGTERM, then SIGKILL);
+ * resolves once it exited.
+ */
+async function shutdownKernel(kernel, channels, withDeadline) {
+  const { child, exited } = kernel;
+  if (child.exitCode === null && child.signalCode === null) {
+    try {
+      const entry = channels.track(await withDeadline(channels.send(channels.control, 'shutdown_request', { restart: false }), 2000, 'shutdown_request'));
+      await withDeadline(entry.replied, 5000, 'shutdown_reply');
+    } catch {
+      // the kernel is killed below either way
+    }
+    const stopped = async (ms) => {
+      const timer = delay(ms);
+      const done = await Promise.race([exited.then(() => true), timer.promise.then(() => false)]);
+      timer.cancel();
+      return done;
+    };
+    if (!(await stopped(3000))) {
+      child.kill('SIGTERM');
+      if (!(await stopped(3000))) child.kill('SIGKILL');
+    }
+  }
+  await exited;
 }

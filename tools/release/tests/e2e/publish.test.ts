@@ -114,8 +114,16 @@ describe('a release through changesets to a local registry', () => {
   const changeset = (...args: string[]) => run(bin('changeset'), args, tree, registry.env);
 
   beforeAll(async () => {
-    // The public packages as the release script builds them (cached by Nx).
-    timed('build', () => ok(run(bin('nx'), ['run-many', '-t', 'build', '--projects=tag:public', '--output-style=static'], root), 'nx build'));
+    // The public packages as the release script builds them: built before this test by
+    // its target's dependsOn. Not rebuilt here: a rebuild rewrites dist/ in place while
+    // other suites (running beside this one) import from it.
+    timed('build', () => {
+      const missing = manifests(root);
+      const unbuilt = [...missing].filter(([dir, m]) => dir.startsWith('packages/') && m.private !== true && !fs.existsSync(path.join(root, dir, 'dist', 'index.js')));
+      if (unbuilt.length > 0) {
+        throw new Error(`the public packages are not built (${unbuilt.map(([dir]) => dir).join(', ')}): run "nx run-many -t build --projects=tag:public" (nx run release:test does it first)`);
+      }
+    });
     // A clone, not a worktree: the tags changesets creates stay in it.
     ok(run('git', ['clone', '--quiet', '--shared', root, tree], tmp), 'git clone');
     // The rehearsal starts from a released state: changesets pending on main

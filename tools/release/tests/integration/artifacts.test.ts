@@ -100,13 +100,13 @@ describe('which artifacts a release deploys (artifacts.mjs list)', () => {
 
 describe('nx affected -t package', () => {
   it('runs no package task when only ops-cli changes', () => {
-    const r = nx('affected', '-t', 'package', `--files=${CLI_CHANGE}`, '--output-style=static');
+    const r = nx('affected', '-t', 'package', '--exclude-task-dependencies', `--files=${CLI_CHANGE}`, '--output-style=static');
     expect(r.status).toBe(0);
     expect(r.stdout).not.toMatch(/fetchers:package|batch-runner:package/);
   });
 
   it('builds the Lambda zips and the image context, named with their versions, when ohlcv-core changes', () => {
-    const r = nx('affected', '-t', 'package', `--files=${CORE_CHANGE}`, '--output-style=static');
+    const r = nx('affected', '-t', 'package', '--exclude-task-dependencies', `--files=${CORE_CHANGE}`, '--output-style=static');
     expect(r.stderr + r.stdout).toMatch(/Successfully ran target package/);
     expect(r.status).toBe(0);
     const listed = JSON.parse(artifacts('list', `--files=${CORE_CHANGE}`, '--json').stdout) as Deployable[];
