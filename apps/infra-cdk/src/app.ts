@@ -3,8 +3,10 @@
  * chosen with `-c env=dev|prod`, with cdk-nag's AwsSolutions checks applied.
  */
 import { App, Validations, type AppProps } from 'aws-cdk-lib';
+import { ArtifactStoreStack } from './artifact-store.js';
 import type { Artifacts } from './artifacts.js';
 import type { AslDefinition } from './definition.js';
+import type { ReleaseManifest } from './release.js';
 import { awsSolutionsChecks } from './nag.js';
 import { resolveSettings, selectedEnvironments, stackName } from './settings.js';
 import { FibbarsStack } from './stack.js';
@@ -13,7 +15,10 @@ export { FEATURE_FLAGS } from './stack.js';
 
 export interface CreateAppOptions {
   readonly definition: AslDefinition;
-  readonly artifacts: Artifacts;
+  /** Local build outputs, for the deployables `release` does not name. */
+  readonly artifacts?: Artifacts;
+  /** The published artifacts (`release.ts`). */
+  readonly release?: ReleaseManifest;
   /** Extra CDK context (tests); `cdk -c key=value` reaches the app the usual way. */
   readonly context?: Record<string, unknown>;
   readonly outdir?: string;
@@ -29,6 +34,8 @@ export interface FibbarsApp {
   readonly app: App;
   /** One stack per selected environment, in `ENVIRONMENT_NAMES` order. */
   readonly stacks: FibbarsStack[];
+  /** Where releases publish the artifacts (`nx run infra:bootstrap`), shared by the environments. */
+  readonly artifactStore: ArtifactStoreStack;
 }
 
 /** Creates the app and its stacks; synthesize with `app.synth()`. */
@@ -45,10 +52,12 @@ export function createApp(options: CreateAppOptions): FibbarsApp {
     return new FibbarsStack(app, stackName(envName), {
       settings,
       definition: options.definition,
-      artifacts: options.artifacts,
+      ...(options.artifacts ? { artifacts: options.artifacts } : {}),
+      ...(options.release ? { release: options.release } : {}),
       description: `fibbars daily OHLCV pipeline (${envName})`,
     });
   });
+  const artifactStore = new ArtifactStoreStack(app);
   Validations.of(app).addPlugins(awsSolutionsChecks(app));
-  return { app, stacks };
+  return { app, stacks, artifactStore };
 }

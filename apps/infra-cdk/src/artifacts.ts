@@ -35,20 +35,31 @@ export function defaultArtifactPaths(): Artifacts {
   };
 }
 
+/** Which local artifacts a synthesis needs: those the release manifest does not name. */
+export interface NeededArtifacts {
+  readonly fetchers: boolean;
+  readonly image: boolean;
+}
+
 /**
- * Checks that every artifact exists and returns the paths; throws
+ * Checks that every needed artifact exists and returns the paths; throws
  * `MissingArtifactError` with the Nx target to run otherwise.
  */
-export function requireArtifacts(paths: Artifacts = defaultArtifactPaths()): Artifacts {
+export function requireArtifacts(
+  paths: Artifacts = defaultArtifactPaths(),
+  needed: NeededArtifacts = { fetchers: true, image: true },
+): Artifacts {
   const missing: string[] = [];
-  for (const zip of [paths.ohlcvZip, paths.metaZip]) {
+  for (const zip of needed.fetchers ? [paths.ohlcvZip, paths.metaZip] : []) {
     if (!existsSync(zip) || !statSync(zip).isFile()) missing.push(`${zip} (run: nx run fetchers:package)`);
   }
-  const dockerfile = join(paths.batchImageDir, 'Dockerfile');
-  if (!existsSync(dockerfile)) missing.push(`${dockerfile} (run: nx run batch-runner:bundle)`);
-  // The file the image runs: a bundle folder without it is a failed or partial build.
-  const bundle = join(paths.batchImageDir, 'dist', 'bundle', 'main.js');
-  if (!existsSync(bundle)) missing.push(`${bundle} (run: nx run batch-runner:bundle)`);
+  if (needed.image) {
+    const dockerfile = join(paths.batchImageDir, 'Dockerfile');
+    if (!existsSync(dockerfile)) missing.push(`${dockerfile} (run: nx run batch-runner:bundle)`);
+    // The file the image runs: a bundle folder without it is a failed or partial build.
+    const bundle = join(paths.batchImageDir, 'dist', 'bundle', 'main.js');
+    if (!existsSync(bundle)) missing.push(`${bundle} (run: nx run batch-runner:bundle)`);
+  }
   if (missing.length > 0) {
     throw new MissingArtifactError(`missing build artifacts: ${missing.join('; ')}`);
   }

@@ -10,14 +10,23 @@
  *
  *   node dist/cli.js deploy [--env dev|prod] [-- <extra cdk arguments>]
  *   node dist/cli.js diff   [--env dev|prod] [-- <extra cdk arguments>]
+ *   node dist/cli.js bootstrap [-- <extra cdk arguments>]
+ *
+ * `deploy` deploys the artifacts the release manifest names and refuses, with
+ * one line, when it names none or one that is not published (`published.ts`);
+ * `bootstrap` deploys the artifact store they are published to
+ * (`artifact-store.ts`), once per account and region.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { translateAwsError } from '@fibbars/asl-definition/aws-errors';
+import { ARTIFACT_STORE_STACK } from './artifact-store.js';
+import { unpublishedArtifacts } from './published.js';
+import { loadReleaseManifest, missingFromRelease, releaseManifestPath, type ReleaseManifest } from './release.js';
 import { ENVIRONMENT_NAMES, stackName, type EnvironmentName } from './settings.js';
 
 export const CREDENTIALS_TIMEOUT_MS = 5_000;
@@ -51,6 +60,12 @@ export interface CliDeps {
   readonly runCdk: (args: string[]) => Promise<number>;
   /** Folder of the synthesized app. */
   readonly cloudAssembly: string;
+  /** Where the release manifest is read from (named in messages). */
+  readonly releasePath: string;
+  /** The release manifest a deploy deploys (`release.ts`); `undefined` when nothing was published. */
+  readonly loadRelease: () => ReleaseManifest | undefined;
+  /** One line per artifact the manifest names that is not published (`published.ts`). */
+  readonly checkPublished: (manifest: ReleaseManifest) => Promise<string[]>;
   readonly stderr: (line: string) => void;
 }
 
@@ -59,16 +74,16 @@ export class UsageError extends Error {
 }
 
 export interface ParsedArgs {
-  readonly command: 'deploy' | 'diff';
+  readonly command: 'deploy' | 'diff' | 'bootstrap';
   readonly env: EnvironmentName;
   readonly cdkArgs: string[];
 }
 
-const USAGE = 'usage: cli.js deploy|diff [--env dev|prod] [-- <cdk arguments>]';
+const USAGE = 'usage: cli.js deploy|diff [--env dev|prod] [-- <cdk arguments>] | cli.js bootstrap [-- <cdk arguments>]';
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const [command, ...rest] = argv;
-  if (command !== 'deploy' && command !== 'diff') {
+  if (command !== 'deploy' && command !== 'diff' && command !== 'bootstrap') {
     throw new UsageError(`unknown command ${JSON.stringify(command ?? '')}; ${USAGE}`);
   }
   let env: string = 'dev';
@@ -110,17 +125,66 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     deps.stderr(`infra: ${credentials.reason}`);
     return 1;
   }
+  const stack = stackName(parsed.env);
+  const refuse = async (check: () => Promise<string | undefined> | string | undefined): Promise<boolean> => {
+    let refusal: string | undefined;
+    try {
+      refusal = await check();
+    } catch (error) {
+      refusal = (error as Error).message.split('\n')[0];
+    }
+    if (refusal !== undefined) deps.stderr(`infra: ${refusal}`);
+    return refusal !== undefined;
+  };
+  if (parsed.command === 'deploy' && (await refuse(() => releaseRefusal(deps)))) return 1;
   if (!existsSync(join(deps.cloudAssembly, 'manifest.json'))) {
     deps.stderr(`infra: no synthesized app in ${deps.cloudAssembly}; run: nx run infra:synth`);
     return 1;
   }
-  const stack = stackName(parsed.env);
+  if (parsed.command === 'deploy' && (await refuse(() => assemblyRefusal(deps, stack)))) return 1;
+  if (parsed.command === 'bootstrap') {
+    deps.stderr(`infra: deploying ${ARTIFACT_STORE_STACK} (where releases publish) in ${credentials.source}`);
+    return deps.runCdk(['deploy', '--app', deps.cloudAssembly, '--require-approval', 'broadening', ARTIFACT_STORE_STACK, ...parsed.cdkArgs]);
+  }
   deps.stderr(`infra: ${parsed.command === 'deploy' ? 'deploying' : 'diffing'} ${stack} in ${credentials.source}`);
   const args =
     parsed.command === 'deploy'
       ? ['deploy', '--app', deps.cloudAssembly, '--require-approval', 'broadening', stack, ...parsed.cdkArgs]
       : ['diff', '--app', deps.cloudAssembly, stack, ...parsed.cdkArgs];
   return deps.runCdk(args);
+}
+
+/**
+ * Why a deploy must not start, or `undefined`: a deploy deploys published
+ * artifacts only. It needs a release manifest naming both deployables and
+ * every artifact in it published (`assemblyRefusal`: and a synthesized app
+ * built from it).
+ */
+async function releaseRefusal(deps: CliDeps): Promise<string | undefined> {
+  const release = deps.loadRelease();
+  const missing = missingFromRelease(release);
+  if (release === undefined || missing.length > 0) {
+    return `nothing published to deploy: ${deps.releasePath} names no ${missing.join(', no ')}`;
+  }
+  const problems = await deps.checkPublished(release);
+  if (problems.length > 0) return problems.length === 1 ? problems[0] : `${problems[0]} (and ${problems.length - 1} more)`;
+  return undefined;
+}
+
+/**
+ * A synthesized app with no image to build and no local zip to upload:
+ * `cdk deploy` would otherwise build and push them from this machine.
+ */
+function assemblyRefusal(deps: CliDeps, stack: string): string | undefined {
+  const assetsFile = join(deps.cloudAssembly, `${stack}.assets.json`);
+  if (existsSync(assetsFile)) {
+    const assets = JSON.parse(readFileSync(assetsFile, 'utf8')) as { dockerImages?: object; files?: Record<string, { source?: { path?: string } }> };
+    const localZips = Object.values(assets.files ?? {}).filter((file) => file.source?.path?.endsWith('.zip') === true);
+    if (Object.keys(assets.dockerImages ?? {}).length > 0 || localZips.length > 0) {
+      return `the synthesized app in ${deps.cloudAssembly} would build or upload artifacts from this machine (it was not synthesized from ${deps.releasePath}): run nx run infra:synth`;
+    }
+  }
+  return undefined;
 }
 
 function cdkBin(): string {
@@ -156,6 +220,9 @@ if (isMain()) {
     checkCredentials: () => checkCredentials(),
     runCdk: spawnCdk,
     cloudAssembly: join(packageRoot, 'cdk.out'),
+    releasePath: releaseManifestPath(),
+    loadRelease: () => loadReleaseManifest(),
+    checkPublished: (manifest) => unpublishedArtifacts(manifest),
     stderr: (line) => console.error(line),
   });
 }

@@ -11,9 +11,11 @@
 import { CfnOutput, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import type * as batch from 'aws-cdk-lib/aws-batch';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -36,6 +38,7 @@ import { DataLake } from './parts/data.js';
 import { Fetchers } from './parts/fetchers.js';
 import { Monitoring } from './parts/monitoring.js';
 import { Orchestration } from './parts/orchestration.js';
+import { parseEcrRepository, type ReleaseManifest } from './release.js';
 import type { EnvironmentSettings } from './settings.js';
 
 export { LAKE_PREFIX, OUTPUT_KEYS, SCHEDULE_EXPRESSION, SCHEDULE_TIME_ZONE };
@@ -56,7 +59,42 @@ export interface FibbarsStackProps extends StackProps {
   readonly settings: EnvironmentSettings;
   /** The ASL definition with `${...}` placeholders (from `buildDefinition()`). */
   readonly definition: AslDefinition;
-  readonly artifacts: Artifacts;
+  /**
+   * Local build outputs, staged as CDK assets (synth, diff, tests): needed for
+   * each deployable the release manifest does not name.
+   */
+  readonly artifacts?: Artifacts;
+  /** The published artifacts to deploy (`release.ts`); they win over `artifacts`. */
+  readonly release?: ReleaseManifest;
+}
+
+/** The two Lambdas' code: the published zips by bucket and key, or the local zips as assets. */
+function fetcherCode(scope: Construct, props: FibbarsStackProps): Record<'ohlcv' | 'meta', lambda.Code> {
+  const published = props.release?.fetchers;
+  if (published !== undefined) {
+    const bucket = s3.Bucket.fromBucketName(scope, 'ArtifactBucket', published.bucket);
+    return {
+      ohlcv: lambda.Code.fromBucketV2(bucket, published.lambdas.ohlcv.key),
+      meta: lambda.Code.fromBucketV2(bucket, published.lambdas.meta.key),
+    };
+  }
+  if (props.artifacts === undefined) throw new Error('the stack needs the fetchers zips: a published release or local artifacts');
+  return { ohlcv: lambda.Code.fromAsset(props.artifacts.ohlcvZip), meta: lambda.Code.fromAsset(props.artifacts.metaZip) };
+}
+
+/** The Batch image: the published image by digest (never rebuilt), or the local build context as an asset. */
+function batchImage(scope: Construct, props: FibbarsStackProps): { published: ecs.ContainerImage } | { contextDir: string } {
+  const published = props.release?.['batch-runner'];
+  if (published !== undefined) {
+    const { account, region, name } = parseEcrRepository(published.repository);
+    const repository = ecr.Repository.fromRepositoryAttributes(scope, 'ImageRepository', {
+      repositoryName: name,
+      repositoryArn: `arn:${Stack.of(scope).partition}:ecr:${region}:${account}:repository/${name}`,
+    });
+    return { published: ecs.ContainerImage.fromEcrRepository(repository, published.digest) };
+  }
+  if (props.artifacts === undefined) throw new Error('the stack needs the batch-runner image: a published release or local artifacts');
+  return { contextDir: props.artifacts.batchImageDir };
 }
 
 export class FibbarsStack extends Stack {
@@ -89,7 +127,7 @@ export class FibbarsStack extends Stack {
   constructor(scope: Construct, id: string, props: FibbarsStackProps) {
     super(scope, id, props);
     for (const [flag, value] of Object.entries(FEATURE_FLAGS)) this.node.setContext(flag, value);
-    const { settings, definition, artifacts } = props;
+    const { settings, definition } = props;
     checkPlaceholders(definition);
     Tags.of(this).add('project', 'fibbars');
     Tags.of(this).add('environment', settings.envName);
@@ -104,9 +142,9 @@ export class FibbarsStack extends Stack {
     const data = (this.data = new DataLake(context));
     const fetchers = (this.fetchers = new Fetchers(context, {
       data,
-      zips: { ohlcv: artifacts.ohlcvZip, meta: artifacts.metaZip },
+      code: fetcherCode(this, props),
     }));
-    const batchJobs = (this.batch = new BatchJobs(context, { data, imageDir: artifacts.batchImageDir }));
+    const batchJobs = (this.batch = new BatchJobs(context, { data, image: batchImage(this, props) }));
     const alerting = (this.alerting = new Alerting(context));
     this.orchestration = new Orchestration(context, { definition, data, fetchers, batch: batchJobs, alerting });
     this.monitoring = new Monitoring(context, { stateMachine: this.orchestration.stateMachine, fetchers, alerting });

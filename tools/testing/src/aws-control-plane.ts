@@ -11,6 +11,11 @@
  * - Step Functions: AWS JSON 1.0 (`X-Amz-Target: AWSStepFunctions.<Op>`,
  *   errors as `{"__type": ...}`); https://docs.aws.amazon.com/step-functions/latest/apireference/CommonErrors.html
  * - EventBridge Scheduler GetSchedule: REST JSON, `GET /schedules/{Name}?groupName=`.
+ * - ECR DescribeImages by digest: AWS JSON 1.1
+ *   (`X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.DescribeImages`), with
+ *   its documented errors for a repository or image that does not exist
+ *   (`RepositoryNotFoundException`, `ImageNotFoundException`, HTTP 400);
+ *   https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html
  *
  * It answers only what a test configured; anything else is a 400 naming
  * the unhandled call, so a test cannot pass on an answer nobody set.
@@ -39,12 +44,14 @@ export interface ControlPlaneState {
   sfn: Record<string, unknown>;
   /** Schedules by `group/name`. */
   schedules: Record<string, Record<string, unknown>>;
+  /** ECR repositories by name, each with the digests of its images. */
+  ecr: Record<string, { digests: string[] }>;
   /** When set, every call answers this fault. */
   fault?: AwsFault;
 }
 
 export interface ReceivedCall {
-  service: 'cloudformation' | 'sts' | 'states' | 'scheduler';
+  service: 'cloudformation' | 'sts' | 'states' | 'scheduler' | 'ecr';
   operation: string;
   params: Record<string, unknown>;
 }
@@ -71,12 +78,40 @@ function queryError(fault: AwsFault): string {
   return `<ErrorResponse><Error><Type>Sender</Type><Code>${fault.code}</Code><Message>${xmlEscape(fault.message)}</Message></Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>`;
 }
 
+const ECR_TARGET = 'AmazonEC2ContainerRegistry_V20150921.';
+
+/** DescribeImages with `imageIds` by digest, as ECR answers it; any other ECR call is a fault naming it. */
+function describeImages(state: ControlPlaneState, operation: string, params: Record<string, unknown>): AwsFault | { imageDetails: unknown[] } {
+  if (operation !== 'DescribeImages') return { status: 400, code: 'UnhandledByTestServer', message: `no answer set for ECR ${operation}` };
+  const name = String(params['repositoryName'] ?? '');
+  const repository = state.ecr[name];
+  const registryId = String(params['registryId'] ?? state.caller.Account);
+  if (repository === undefined) {
+    return { status: 400, code: 'RepositoryNotFoundException', message: `The repository with name '${name}' does not exist in the registry with id '${registryId}'` };
+  }
+  const ids = (params['imageIds'] as Array<{ imageDigest?: string }> | undefined) ?? [];
+  const missing = ids.find((id) => id.imageDigest === undefined || !repository.digests.includes(id.imageDigest));
+  if (missing !== undefined) {
+    return { status: 400, code: 'ImageNotFoundException', message: `The image with imageId {imageDigest:'${String(missing.imageDigest)}'} does not exist within the repository with name '${name}' in the registry with id '${registryId}'` };
+  }
+  return { imageDetails: ids.map((id) => ({ registryId, repositoryName: name, imageDigest: id.imageDigest, imagePushedAt: 1764633600 })) };
+}
+
+function ecrAnswer(state: ControlPlaneState, calls: ReceivedCall[], operation: string, text: string): { status: number; body: string } {
+  const params = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  calls.push({ service: 'ecr', operation, params });
+  const answer = state.fault ?? describeImages(state, operation, params);
+  if (!('imageDetails' in answer)) return { status: answer.status, body: JSON.stringify({ __type: answer.code, message: answer.message }) };
+  return { status: 200, body: JSON.stringify(answer) };
+}
+
 export async function startAwsControlPlane(initial: Partial<ControlPlaneState> = {}): Promise<ControlPlane> {
   const state: ControlPlaneState = {
     stacks: {},
     caller: { Account: '123456789012', Arn: 'arn:aws:iam::123456789012:user/operator', UserId: 'AIDAEXAMPLE' },
     sfn: {},
     schedules: {},
+    ecr: {},
     ...initial,
   };
   const calls: ReceivedCall[] = [];
@@ -88,6 +123,8 @@ export async function startAwsControlPlane(initial: Partial<ControlPlaneState> =
         res.writeHead(status, { 'content-type': contentType, 'x-amzn-requestid': '00000000-0000-0000-0000-000000000000', ...extra });
         res.end(payload);
       };
+      const ecr = typeof target === 'string' && target.startsWith(ECR_TARGET) ? ecrAnswer(state, calls, target.slice(ECR_TARGET.length), text) : undefined;
+      if (ecr) return send(ecr.status, 'application/x-amz-json-1.1', ecr.body);
       if (typeof target === 'string') {
         const operation = target.split('.').pop() ?? '';
         calls.push({ service: 'states', operation, params: text ? (JSON.parse(text) as Record<string, unknown>) : {} });

@@ -21,8 +21,12 @@ export type JobName = 'consolidate' | 'resample';
 
 export interface BatchJobsProps {
   readonly data: DataLake;
-  /** Docker build context of the batch-runner image (holds its Dockerfile). */
-  readonly imageDir: string;
+  /**
+   * The batch-runner image: the published one by digest (a release), or the
+   * Docker build context of a local asset (synth, diff and tests only; `infra:deploy`
+   * refuses to deploy without a published image, so a deploy never builds one).
+   */
+  readonly image: { readonly published: ecs.ContainerImage } | { readonly contextDir: string };
 }
 
 export class BatchJobs {
@@ -66,11 +70,14 @@ export class BatchJobs {
       description: 'fibbars Batch task execution: pull the image, write the job log group',
     });
     this.jobRole = this.lakeJobRole();
-    this.image = ecs.ContainerImage.fromAsset(props.imageDir, {
-      exclude: [...BATCH_IMAGE_EXCLUDES],
-      ignoreMode: IgnoreMode.DOCKER,
-      platform: Platform.LINUX_AMD64,
-    });
+    this.image =
+      'published' in props.image
+        ? props.image.published
+        : ecs.ContainerImage.fromAsset(props.image.contextDir, {
+            exclude: [...BATCH_IMAGE_EXCLUDES],
+            ignoreMode: IgnoreMode.DOCKER,
+            platform: Platform.LINUX_AMD64,
+          });
     this.consolidateJob = this.jobDefinition('consolidate', ['consolidate']);
     // The state machine overrides the command per interval (`resample --days N`);
     // `Ref::days` lets an operator submit it by hand with `--parameters days=8`.
@@ -78,7 +85,7 @@ export class BatchJobs {
     acknowledge(
       this.executionRole,
       'AwsSolutions-IAM5',
-      'ecr:GetAuthorizationToken supports no resource-level permissions; image pulls are scoped to the asset repository.',
+      'ecr:GetAuthorizationToken supports no resource-level permissions; image pulls are scoped to the image repository (the published one, or the asset repository).',
       ['Resource::*'],
     );
   }

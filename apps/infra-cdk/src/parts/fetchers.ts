@@ -16,8 +16,8 @@ export type FetcherName = 'ohlcv' | 'meta';
 
 export interface FetchersProps {
   readonly data: DataLake;
-  /** The esbuild zip of each handler. */
-  readonly zips: Readonly<Record<FetcherName, string>>;
+  /** Each handler's code: the published zip in the artifact bucket, or the local zip as an asset (`stack.ts`). */
+  readonly code: Readonly<Record<FetcherName, lambda.Code>>;
 }
 
 /** One fetcher Lambda and the log group named in the alert text. */
@@ -63,7 +63,7 @@ export class Fetchers {
       description: `fibbars ${name} fetcher`,
       runtime: lambda.Runtime.NODEJS_24_X,
       handler: 'index.handler',
-      code: lambda.Code.fromAsset(this.props.zips[name]),
+      code: this.props.code[name],
       memorySize: settings[name].memoryMiB,
       timeout: Duration.minutes(settings[name].timeoutMinutes),
       role,

@@ -3,8 +3,10 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, runCli, type CliDeps, type CredentialCheck } from '../../src/cli.js';
+import type { ReleaseManifest } from '../../src/release.js';
+import { sampleRelease } from './support/release.js';
 
-function harness(credentials: CredentialCheck, withAssembly = true) {
+function harness(credentials: CredentialCheck, withAssembly = true, release: ReleaseManifest | null = sampleRelease(), unpublished: string[] = []) {
   const assembly = mkdtempSync(join(tmpdir(), 'fibbars-cdkout-'));
   if (withAssembly) writeFileSync(join(assembly, 'manifest.json'), '{}');
   const calls: string[][] = [];
@@ -16,6 +18,9 @@ function harness(credentials: CredentialCheck, withAssembly = true) {
       return 0;
     },
     cloudAssembly: assembly,
+    releasePath: '/repo/apps/infra-cdk/release.json',
+    loadRelease: () => release ?? undefined,
+    checkPublished: async () => unpublished,
     stderr: (line) => lines.push(line),
   };
   return { deps, calls, lines, assembly };
@@ -88,5 +93,70 @@ describe('runCli', () => {
       },
     });
     expect([code, looked, lines.length]).toEqual([2, false, 1]);
+  });
+});
+
+describe('deploy deploys published artifacts only', () => {
+  const ok: CredentialCheck = { ok: true, source: 'account 123456789012 as arn:aws:iam::123456789012:user/ops' };
+
+  it('refuses with one line when nothing was published', async () => {
+    const { deps, calls, lines } = harness(ok, true, null);
+    expect(await runCli(['deploy'], deps)).toBe(1);
+    expect(calls).toEqual([]);
+    expect(lines).toEqual([
+      'infra: nothing published to deploy: /repo/apps/infra-cdk/release.json names no fetchers (run: nx run fetchers:publish), no batch-runner (run: nx run batch-runner:publish)',
+    ]);
+  });
+
+  it('refuses when the manifest names only one deployable', async () => {
+    const { 'batch-runner': _image, ...fetchersOnly } = sampleRelease();
+    const { deps, calls, lines } = harness(ok, true, fetchersOnly);
+    expect(await runCli(['deploy'], deps)).toBe(1);
+    expect(calls).toEqual([]);
+    expect(lines).toEqual(['infra: nothing published to deploy: /repo/apps/infra-cdk/release.json names no batch-runner (run: nx run batch-runner:publish)']);
+  });
+
+  it('refuses, naming the first, when an artifact the manifest names is not published', async () => {
+    const { deps, calls, lines } = harness(ok, true, sampleRelease(), ['zip one is not published', 'image is not published']);
+    expect(await runCli(['deploy'], deps)).toBe(1);
+    expect(calls).toEqual([]);
+    expect(lines).toEqual(['infra: zip one is not published (and 1 more)']);
+  });
+
+  it('refuses a synthesized app that would build an image or upload a local zip', async () => {
+    for (const assets of [
+      { dockerImages: { abc: { source: { directory: 'asset.abc' } } }, files: {} },
+      { files: { def: { source: { path: 'asset.def.zip', packaging: 'file' } } } },
+    ]) {
+      const { deps, calls, lines, assembly } = harness(ok);
+      writeFileSync(join(assembly, 'dev-fibbars.assets.json'), JSON.stringify(assets));
+      expect(await runCli(['deploy'], deps)).toBe(1);
+      expect(calls).toEqual([]);
+      expect(lines).toEqual([
+        `infra: the synthesized app in ${assembly} would build or upload artifacts from this machine (it was not synthesized from /repo/apps/infra-cdk/release.json): run nx run infra:synth`,
+      ]);
+    }
+  });
+
+  it('deploys an app whose only asset is its template', async () => {
+    const { deps, calls, assembly } = harness(ok);
+    writeFileSync(join(assembly, 'dev-fibbars.assets.json'), JSON.stringify({ files: { t: { source: { path: 'dev-fibbars.template.json', packaging: 'file' } } } }));
+    expect(await runCli(['deploy'], deps)).toBe(0);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('diff needs no release', async () => {
+    const { deps, calls } = harness(ok, true, null);
+    expect(await runCli(['diff'], deps)).toBe(0);
+    expect(calls).toHaveLength(1);
+  });
+});
+
+describe('bootstrap', () => {
+  it('deploys the artifact store, with no release needed', async () => {
+    const { deps, calls, lines, assembly } = harness({ ok: true, source: 'account 123456789012 as x' }, true, null);
+    expect(await runCli(['bootstrap'], deps)).toBe(0);
+    expect(lines).toEqual(['infra: deploying fibbars-artifacts (where releases publish) in account 123456789012 as x']);
+    expect(calls).toEqual([['deploy', '--app', assembly, '--require-approval', 'broadening', 'fibbars-artifacts']]);
   });
 });

@@ -10,6 +10,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { createApp, type FibbarsApp } from '../../../src/app.js';
 import type { Artifacts } from '../../../src/artifacts.js';
 import { loadDefinition } from '../../../src/definition.js';
+import type { ReleaseManifest } from '../../../src/release.js';
 import type { FibbarsStack } from '../../../src/stack.js';
 
 export function standInArtifacts(root = mkdtempSync(join(tmpdir(), 'fibbars-infra-'))): Artifacts {
@@ -43,12 +44,16 @@ export interface Synthesized extends FibbarsApp {
   readonly outdir: string;
 }
 
-/** Synthesizes the app with the given context and returns its only or first stack. */
-export function synthesize(context: Record<string, unknown> = { env: 'dev' }): Synthesized {
+/**
+ * Synthesizes the app with the given context and returns its only or first
+ * stack; with a release manifest, the deployables it names come from it.
+ */
+export function synthesize(context: Record<string, unknown> = { env: 'dev' }, release?: ReleaseManifest): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'fibbars-cdk-out-'));
   const built = createApp({
     definition: loadDefinition(),
     artifacts: standInArtifacts(),
+    ...(release ? { release } : {}),
     context,
     outdir,
     cloudFormationValidation: false,
