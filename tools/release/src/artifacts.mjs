@@ -2,8 +2,9 @@
 // Which deployable artifacts a release ships, and the versioned copies of them.
 //
 //   node tools/release/src/artifacts.mjs list [--base REF] [--head REF] [--files a,b] [--json]
-//       the deployables Nx counts as affected since REF (default: nx.json's
-//       defaultBase), each with its version and the artifact files it deploys
+//       the deployables Nx counts as affected since REF (default: the last
+//       release tag, base.mjs; with none, every deployable), each with its
+//       version and the artifact files it deploys
 //   node tools/release/src/artifacts.mjs stage <project>
 //       copies a deployable's built outputs to <package>/dist/artifacts/ under
 //       names that carry the package version (the `package` target calls it)
@@ -18,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { releaseBase } from './base.mjs';
 
 export const WORKSPACE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -75,14 +77,18 @@ async function versionOf(root) {
  */
 export async function releaseArtifacts(options = {}) {
   const affectedArgs = options.files !== undefined ? [`--files=${options.files.join(',')}`] : [];
+  let everything = false;
   if (options.files === undefined) {
-    if (options.base !== undefined) affectedArgs.push(`--base=${options.base}`);
+    const chosen = releaseBase({ base: options.base });
+    options.onBase?.(chosen.reason);
+    if (chosen.base === null) everything = true;
+    else affectedArgs.push(`--base=${chosen.base}`);
     if (options.head !== undefined) affectedArgs.push(`--head=${options.head}`);
   }
   const deployable = JSON.parse(nx(['show', 'projects', '--projects=tag:deployable', '--json']));
   const unknown = deployable.filter((name) => !(name in DEPLOYABLES));
   if (unknown.length > 0) throw new Error(`deployable project(s) without an artifact rule in artifacts.mjs: ${unknown.join(', ')}`);
-  const affected = new Set(JSON.parse(nx(['show', 'projects', '--affected', ...affectedArgs, '--json'])));
+  const affected = new Set(everything ? deployable : JSON.parse(nx(['show', 'projects', '--affected', ...affectedArgs, '--json'])));
   const out = [];
   for (const name of deployable.filter((project) => affected.has(project)).sort()) {
     const rule = DEPLOYABLES[name];
@@ -166,7 +172,7 @@ export async function main(argv) {
     if (options.files !== undefined && (options.base !== undefined || options.head !== undefined)) {
       throw new UsageError('--files cannot be combined with --base/--head');
     }
-    const result = await releaseArtifacts(options);
+    const result = await releaseArtifacts({ ...options, onBase: (reason) => console.error(`artifacts: ${reason}`) });
     if (options.json) console.log(JSON.stringify(result, null, 2));
     else if (result.length === 0) console.log('no deployable is affected: this release deploys nothing');
     else {

@@ -225,6 +225,9 @@ describe('a release through changesets to a local registry', () => {
     expect(bumped).toEqual(planned.map((r) => r.name).sort());
     for (const r of planned) expect([...after.values()].find((m) => m.name === r.name)?.version).toBe(r.newVersion);
     expect(bumped).toContain('@fibbars/asl-definition');
+    // The state machine is deployed by the stack: the private infra package
+    // (asl-definition at `workspace:*`) gets a version, and so a release tag.
+    expect(bumped).toContain('@fibbars/infra-cdk');
     const allowed = new Set(['@fibbars/asl-definition', ...dependentsOf('@fibbars/asl-definition', [...before.values()])]);
     expect(bumped.filter((name) => !allowed.has(name))).toEqual([]);
 
