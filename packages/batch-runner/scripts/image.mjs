@@ -1,18 +1,32 @@
-// Builds the batch-runner image with docker or podman, tagged with the package
-// version and the git sha. Where no engine runs it says so on one line and
-// checks the build context instead: the bundle, its package.json and every
-// file the Dockerfile copies must be there and not excluded by .dockerignore.
-// Exit 0 only when the image was built, or when no engine runs and the context
-// is complete.
+// Builds the batch-runner image, tagged with the package version, into an OCI
+// image layout (dist/image/oci) plus dist/image/image.json (version, tag,
+// manifest digest), which `publish.mjs batch-runner` pushes.
 //
-//   node scripts/image.mjs [--context DIR]
-//   FIBBARS_IMAGE_ENGINE=docker|podman|none forces the engine (none: check only)
+// - With a running Docker or Podman: `docker build` of the Dockerfile, a
+//   smoke run, then the image exported to the same layout (`docker save`,
+//   then `skopeo copy docker-archive:... oci:...`). Not exercised here: no
+//   engine runs on the machines this is tested on.
+// - Without one: the daemonless build of scripts/oci-image.mjs with Debian's
+//   umoci (node from npm, glibc from Debian's .debs), smoke-tested in a chroot.
+// - Neither: exit 1 with one line. A build that built nothing never succeeds.
+//
+//   node scripts/image.mjs                   build
+//   node scripts/image.mjs --check-context   only check the Docker build context (prints that no image was built)
+//   FIBBARS_IMAGE_ENGINE=docker|podman|umoci forces the engine
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildOciImage, manifestDigest } from './oci-image.mjs';
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+for (const arg of args) {
+  if (!['--context', '--check-context'].includes(arg) && args[args.indexOf(arg) - 1] !== '--context') {
+    console.error(`image: unknown argument ${arg}; usage: image.mjs [--check-context] [--context DIR]`);
+    process.exit(2);
+  }
+}
 const contextArg = process.argv.indexOf('--context');
 const context = contextArg === -1 ? packageRoot : resolve(process.argv[contextArg + 1] ?? '.');
 const IMAGE = 'fibbars/batch-runner';
@@ -97,35 +111,65 @@ function checkContext() {
   return sources;
 }
 
+function onPath(command) {
+  return run('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
 function detectEngine() {
   const forced = process.env.FIBBARS_IMAGE_ENGINE;
   if (forced !== undefined && forced !== '') {
-    if (!['docker', 'podman', 'none'].includes(forced)) fail(`FIBBARS_IMAGE_ENGINE must be docker, podman or none (got "${forced}")`);
-    return forced === 'none' ? { reason: 'no container engine used (FIBBARS_IMAGE_ENGINE=none)' } : { engine: forced };
+    if (!['docker', 'podman', 'umoci'].includes(forced)) {
+      console.error(`image: FIBBARS_IMAGE_ENGINE must be docker, podman or umoci (got "${forced}")`);
+      process.exit(2);
+    }
+    return forced;
   }
   for (const engine of ['docker', 'podman']) {
-    if (run(engine, ['info'], { stdio: 'ignore' }).status === 0) return { engine };
+    if (run(engine, ['info'], { stdio: 'ignore' }).status === 0) return engine;
   }
-  return { reason: 'no container engine is running (docker info and podman info failed)' };
+  if (onPath('umoci')) return 'umoci';
+  fail('no container engine is running and umoci is not installed: start Docker or Podman, or install umoci (apt-get install umoci)');
+}
+
+function gitSha() {
+  return run('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: packageRoot }).stdout?.trim() ?? '';
+}
+
+/** docker/podman build, a smoke run, and the image exported to the OCI layout. */
+function buildWithEngine(engine, version, outDir) {
+  const tag = `${IMAGE}:${version}`;
+  console.error(`image: building ${tag} with ${engine}`);
+  const built = run(engine, ['build', '--platform', 'linux/amd64', '-t', tag, '-f', 'Dockerfile', '.'], { cwd: context, stdio: 'inherit' });
+  if (built.status !== 0) fail(`${engine} build failed with exit code ${built.status}`);
+  const smoke = run(engine, ['run', '--rm', tag, '--version']);
+  if (smoke.status !== 0 || smoke.stdout.trim() !== version) fail(`the image does not start: ${smoke.stderr.trim() || smoke.stdout.trim()}`);
+  if (!onPath('skopeo')) fail('skopeo is needed to export the image to an OCI layout (apt-get install skopeo)');
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const archive = join(outDir, 'image.tar');
+  if (run(engine, ['save', '-o', archive, tag]).status !== 0) fail(`${engine} save failed`);
+  const copied = run('skopeo', ['copy', `docker-archive:${archive}`, `oci:${join(outDir, 'oci')}:${version}`]);
+  if (copied.status !== 0) fail(`skopeo could not export the image: ${copied.stderr.trim()}`);
+  rmSync(archive);
+  return { image: IMAGE, version, tag: version, manifestDigest: manifestDigest(join(outDir, 'oci'), version), engine, builtAt: new Date().toISOString() };
 }
 
 const sources = checkContext();
-const { engine, reason } = detectEngine();
-if (engine === undefined) {
-  console.log(`image: ${reason}; build context checked instead: ${sources.join(', ')} present`);
+if (args.includes('--check-context')) {
+  console.log(`image: build context checked, no image built: ${sources.join(', ')} present`);
   process.exit(0);
 }
-
+const engine = detectEngine();
 const { version } = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8'));
-const sha = run('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: packageRoot }).stdout.trim();
-if (sha === '') fail('cannot read the git sha (git rev-parse HEAD failed)');
-const tags = [`${IMAGE}:${version}`, `${IMAGE}:${sha}`];
-console.log(`image: building ${tags.join(', ')} with ${engine}`);
-const built = run(engine, ['build', '--platform', 'linux/amd64', ...tags.flatMap((tag) => ['-t', tag]), '-f', 'Dockerfile', '.'], {
-  cwd: context,
-  stdio: 'inherit',
-});
-if (built.status !== 0) fail(`${engine} build failed with exit code ${built.status}`);
-const smoke = run(engine, ['run', '--rm', tags[0], '--version']);
-if (smoke.status !== 0 || smoke.stdout.trim() !== version) fail(`the image does not start: ${smoke.stderr.trim() || smoke.stdout.trim()}`);
-console.log(`image: built ${tags.join(', ')}`);
+const outDir = join(packageRoot, 'dist', 'image');
+const started = Date.now();
+try {
+  const image =
+    engine === 'umoci'
+      ? buildOciImage({ bundleDir: join(context, 'dist', 'bundle'), outDir, workspaceRoot: join(packageRoot, '..', '..'), version, revision: gitSha(), log: (l) => console.error(l) })
+      : buildWithEngine(engine, version, outDir);
+  writeFileSync(join(outDir, 'image.json'), `${JSON.stringify(image, null, 2)}\n`);
+  console.log(`image: built ${IMAGE}:${version} with ${engine} in ${((Date.now() - started) / 1000).toFixed(0)} s: ${join(outDir, 'oci')} (${image.manifestDigest})`);
+} catch (error) {
+  fail(error.message.split('\n')[0]);
+}
