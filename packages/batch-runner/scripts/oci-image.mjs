@@ -16,7 +16,7 @@
 // with a smoke test in a chroot of the unpacked image (root only): the CLI
 // prints its version and nodejs-polars loads; a failure fails the build.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -24,8 +24,19 @@ export const IMAGE = 'fibbars/batch-runner';
 export const DEBS = ['libc6', 'libgcc-s1', 'libstdc++6'];
 const BUNDLE_FILES = ['main.js', 'main.js.map', 'package.json'];
 
+/**
+ * `chroot` lives in /usr/sbin, which a non-login PATH (CI's, cron's) often
+ * lacks: look there too, after PATH.
+ */
+function tool(command) {
+  for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/sbin']) {
+    if (existsSync(join(dir, command))) return join(dir, command);
+  }
+  throw new Error(`${command} is not installed (not on PATH, /usr/sbin or /sbin)`);
+}
+
 function run(command, args, options = {}) {
-  const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
+  const result = spawnSync(command === 'chroot' ? tool('chroot') : command, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
   if (result.error) throw new Error(`${command} could not start: ${result.error.message}`);
   if (result.status !== 0) {
     const detail = `${result.stderr ?? ''}${result.stdout ?? ''}`.trim().split('\n').slice(-3).join(' ');
@@ -99,7 +110,7 @@ export function smokeTest(layoutRef, version, log) {
     const rootfs = join(dir, 'bundle', 'rootfs');
     const printed = run('chroot', [rootfs, '/usr/local/bin/node', '/app/main.js', '--version']).trim();
     if (printed !== version) throw new Error(`the image's CLI printed ${JSON.stringify(printed)}, not its version ${version}`);
-    const polars = run('chroot', [rootfs, '/usr/local/bin/node', '-e', "import('/app/node_modules/nodejs-polars/bin/index.js').then((m) => console.log(m.default.DataFrame({ a: [1, 2] }).height))"]).trim();
+    const polars = run('chroot', [rootfs, '/usr/local/bin/node', '-e', "import('/app/node_modules/nodejs-polars/bin/index.js').then((m) => process.stdout.write(String(m.default.DataFrame({ a: [1, 2] }).height)))"]).trim();
     if (polars !== '2') throw new Error(`nodejs-polars did not load in the image (printed ${JSON.stringify(polars)})`);
     log(`image: smoke test passed in a chroot: main.js --version printed ${printed}, nodejs-polars loaded`);
   } finally {
