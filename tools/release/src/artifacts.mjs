@@ -20,8 +20,9 @@ import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { releaseBase } from './base.mjs';
+import { WORKSPACE_ROOT } from './manifest.mjs';
 
-export const WORKSPACE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export { WORKSPACE_ROOT };
 
 /**
  * Every project tagged `deployable`, and what it deploys. A deployable missing
@@ -65,7 +66,8 @@ function nx(args, cwd = WORKSPACE_ROOT) {
   return result.stdout;
 }
 
-async function versionOf(root) {
+/** The `version` of the package.json under `root` (relative to the workspace). */
+export async function versionOf(root) {
   const pkg = JSON.parse(await readFile(path.join(WORKSPACE_ROOT, root, 'package.json'), 'utf8'));
   return pkg.version;
 }

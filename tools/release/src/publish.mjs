@@ -12,6 +12,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
+import { versionOf } from './artifacts.mjs';
 import { WORKSPACE_ROOT, manifestPath, readManifest, updateManifest } from './manifest.mjs';
 import { HANDLERS, publishZips } from './publish-zips.mjs';
 
@@ -77,10 +78,6 @@ function parseArgs(argv, env) {
   return options;
 }
 
-async function packageVersion(dir) {
-  return JSON.parse(await readFile(path.join(WORKSPACE_ROOT, dir, 'package.json'), 'utf8')).version;
-}
-
 /** An S3 client from the SDK's standard settings; path-style when the endpoint is overridden (loopback servers). */
 function s3Client(env) {
   const custom = Boolean(env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL);
@@ -95,7 +92,7 @@ async function record(project, entry, file, same) {
 }
 
 async function publishFetchers(options, log, env) {
-  const version = await packageVersion('packages/fetchers');
+  const version = await versionOf('packages/fetchers');
   const zips = Object.fromEntries(HANDLERS.map((h) => [h, path.join(WORKSPACE_ROOT, 'packages/fetchers/dist/lambda', `${h}.zip`)]));
   for (const file of Object.values(zips)) {
     await stat(file).catch(() => {
