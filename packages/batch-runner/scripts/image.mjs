@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildOciImage, manifestDigest } from './oci-image.mjs';
+import { buildOciImage, findTool, manifestDigest } from './oci-image.mjs';
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -111,10 +111,6 @@ function checkContext() {
   return sources;
 }
 
-function onPath(command) {
-  return run('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-}
-
 function detectEngine() {
   const forced = process.env.FIBBARS_IMAGE_ENGINE;
   if (forced !== undefined && forced !== '') {
@@ -127,7 +123,7 @@ function detectEngine() {
   for (const engine of ['docker', 'podman']) {
     if (run(engine, ['info'], { stdio: 'ignore' }).status === 0) return engine;
   }
-  if (onPath('umoci')) return 'umoci';
+  if (findTool('umoci') !== undefined) return 'umoci';
   fail('no container engine is running and umoci is not installed: start Docker or Podman, or install umoci (apt-get install umoci)');
 }
 
@@ -143,7 +139,7 @@ function buildWithEngine(engine, version, outDir) {
   if (built.status !== 0) fail(`${engine} build failed with exit code ${built.status}`);
   const smoke = run(engine, ['run', '--rm', tag, '--version']);
   if (smoke.status !== 0 || smoke.stdout.trim() !== version) fail(`the image does not start: ${smoke.stderr.trim() || smoke.stdout.trim()}`);
-  if (!onPath('skopeo')) fail('skopeo is needed to export the image to an OCI layout (apt-get install skopeo)');
+  if (findTool('skopeo') === undefined) fail('skopeo is needed to export the image to an OCI layout (apt-get install skopeo)');
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const archive = join(outDir, 'image.tar');

@@ -25,18 +25,21 @@ export const DEBS = ['libc6', 'libgcc-s1', 'libstdc++6'];
 const BUNDLE_FILES = ['main.js', 'main.js.map', 'package.json'];
 
 /**
- * `chroot` lives in /usr/sbin, which a non-login PATH (CI's, cron's) often
- * lacks: look there too, after PATH.
+ * Where `command` is installed: PATH first, then /usr/sbin and /sbin, which a
+ * non-login PATH (CI's, cron's) often lacks and where `chroot` lives.
+ * `undefined` when it is nowhere.
  */
-function tool(command) {
+export function findTool(command) {
   for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/sbin']) {
     if (existsSync(join(dir, command))) return join(dir, command);
   }
-  throw new Error(`${command} is not installed (not on PATH, /usr/sbin or /sbin)`);
+  return undefined;
 }
 
 function run(command, args, options = {}) {
-  const result = spawnSync(command === 'chroot' ? tool('chroot') : command, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
+  const found = findTool(command);
+  if (found === undefined) throw new Error(`${command} is not installed (not on PATH, /usr/sbin or /sbin)`);
+  const result = spawnSync(found, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
   if (result.error) throw new Error(`${command} could not start: ${result.error.message}`);
   if (result.status !== 0) {
     const detail = `${result.stderr ?? ''}${result.stdout ?? ''}`.trim().split('\n').slice(-3).join(' ');

@@ -16,6 +16,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+// The image builder owns the layout it writes, and how to read its digest.
+import { manifestDigest } from '../../../packages/batch-runner/scripts/oci-image.mjs';
 
 const ECR_HOST = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;
 
@@ -26,11 +28,12 @@ function skopeo(args) {
 }
 
 /** The local manifest digest of `tag` in an OCI layout. */
-export function layoutDigest(layout, tag) {
-  const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8'));
-  const entry = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag);
-  if (entry === undefined) throw new Error(`${layout} holds no image tagged ${tag}: run nx run batch-runner:image`);
-  return entry.digest;
+function layoutDigest(layout, tag) {
+  try {
+    return manifestDigest(layout, tag);
+  } catch (error) {
+    throw new Error(`${error.message.split('\n')[0]}: run nx run batch-runner:image`, { cause: error });
+  }
 }
 
 async function ecrCredentials(host) {
