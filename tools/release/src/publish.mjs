@@ -100,19 +100,29 @@ async function publishFetchers(options, log, env) {
     });
   }
   await readManifest(options.manifest); // a broken manifest stops before any upload
-  if (options.dryRun) {
-    for (const h of HANDLERS) log(`publish: would upload ${zips[h]} to s3://${options.bucket}/fetchers/${version}/${h}-<sha256>.zip`);
-    return undefined;
-  }
   const client = s3Client(env);
   try {
-    const result = await publishZips({ client, bucket: options.bucket, version, zips, log });
+    const result = await publishZips({ client, bucket: options.bucket, version, zips, log, dryRun: options.dryRun });
     const lambdas = Object.fromEntries(HANDLERS.map((h) => [h, { key: result.lambdas[h].key, sha256: result.lambdas[h].sha256, bytes: result.lambdas[h].bytes }]));
     const entry = { version, bucket: options.bucket, lambdas, publishedAt: new Date().toISOString() };
+    if (options.dryRun) return undefined;
     const same = (current) => current.version === version && current.bucket === options.bucket && JSON.stringify(current.lambdas) === JSON.stringify(lambdas);
     return record('fetchers', entry, options.manifest, same);
   } finally {
     client.destroy();
+  }
+}
+
+/** publish-image.mjs, loaded only for batch-runner; a clear error when it is not there. */
+async function loadPublishImage() {
+  const url = new URL('./publish-image.mjs', import.meta.url);
+  try {
+    return (await import(url.href)).publishImage;
+  } catch (error) {
+    if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes(fileURLToPath(url))) {
+      throw new Error(`${path.relative(WORKSPACE_ROOT, fileURLToPath(url))} is missing: this checkout cannot publish the batch-runner image`, { cause: error });
+    }
+    throw error;
   }
 }
 
@@ -127,10 +137,10 @@ async function publishBatchRunner(options, log) {
     log(`publish: would push ${path.join(imageDir, 'oci')}:${tag} to ${options.repository}:${tag}`);
     return undefined;
   }
-  const { publishImage } = await import('./publish-image.mjs');
+  const publishImage = await loadPublishImage();
   const result = await publishImage({ layout: path.join(imageDir, 'oci'), tag, repository: options.repository, insecure: options.insecure, log });
   const entry = { version, repository: result.repository, tag: result.tag, digest: result.digest, publishedAt: new Date().toISOString() };
-  const same = (current) => current.repository === entry.repository && current.tag === entry.tag && current.digest === entry.digest;
+  const same = (current) => current.version === version && current.repository === entry.repository && current.tag === entry.tag && current.digest === entry.digest;
   return record('batch-runner', entry, options.manifest, same);
 }
 
@@ -141,6 +151,7 @@ export async function main(argv, { env = process.env, log = (line) => console.er
     return 0;
   }
   const entry = options.project === 'fetchers' ? await publishFetchers(options, log, env) : await publishBatchRunner(options, log);
+  if (options.dryRun) log(`publish: dry run: nothing published, ${options.manifest} not written`);
   if (entry !== undefined) {
     log(`publish: ${options.project} ${entry.version} recorded in ${options.manifest}`);
     out(JSON.stringify({ [options.project]: entry }));

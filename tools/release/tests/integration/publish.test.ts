@@ -13,6 +13,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { runNode, startS3Server, type TestS3Server } from '@fibbars/testing';
+import { publishZips as publishZipsJs } from '../../src/publish-zips.mjs';
+
+type Published = { bucket: string; version: string; lambdas: Record<string, { key: string; sha256: string; bytes: number; uploaded: boolean }> };
+const publishZips = publishZipsJs as (options: {
+  client: { send(command: unknown): Promise<unknown> };
+  bucket: string;
+  version: string;
+  zips: Record<string, string>;
+  log?: (line: string) => void;
+}) => Promise<Published>;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const script = path.join(root, 'tools/release/src/publish.mjs');
@@ -132,7 +142,8 @@ describe('publish fetchers', () => {
     const file = path.join(tmp, 'dry.json');
     const r = await publish(['fetchers', '--bucket', bucket, '--dry-run', '--manifest', file]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain(`would upload ${path.join(zipDir, 'ohlcv.zip')} to s3://${bucket}/fetchers/${version}/ohlcv-<sha256>.zip`);
+    for (const handler of ['ohlcv', 'meta']) expect(r.stderr).toContain(`${handler}.zip -> s3://${bucket}/${keyOf(handler)} (would upload)`);
+    expect(r.stdout).toBe('');
     expect((await s3.client.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).toEqual([]);
     expect(fs.existsSync(file)).toBe(false);
   });
@@ -162,6 +173,48 @@ describe('publish fetchers', () => {
     const r = await publish(['fetchers', '--bucket', bucket, '--manifest', file]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('publish: release manifest: fetchers.version is not valid ("x")');
+    expect((await s3.client.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).toEqual([]);
+  });
+});
+
+describe('publishZips', () => {
+  const zips = { ohlcv: path.join(zipDir, 'ohlcv.zip'), meta: path.join(zipDir, 'meta.zip') };
+
+  it('counts a key another publisher wrote first (412) as published', async () => {
+    const bucket = await s3.createBucket();
+    // The rival writes the same bytes just before our create-only PUT reaches the key.
+    s3.onConditionalPut(async ({ path: objectPath }) => {
+      const handler = objectPath.includes('/ohlcv-') ? 'ohlcv' : 'meta';
+      const key = objectPath.slice(bucket.length + 2);
+      await s3.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: local[handler]!.bytes }));
+    });
+    const lines: string[] = [];
+    try {
+      const result = await publishZips({ client: s3.client, bucket, version, zips, log: (l) => lines.push(l) });
+      expect(result.lambdas.ohlcv).toEqual({ key: keyOf('ohlcv'), sha256: local.ohlcv!.sha, bytes: local.ohlcv!.bytes.length, uploaded: false });
+    } finally {
+      s3.onConditionalPut(undefined);
+    }
+    expect(lines.filter((l) => l.endsWith('(already published)'))).toHaveLength(2);
+    expect(s3.rejectedConditionalPuts()).toBeGreaterThanOrEqual(2);
+  });
+
+  it('fails and removes the object when the server stored other bytes than were sent', async () => {
+    const bucket = await s3.createBucket();
+    // A body damaged on the way: fauxqs ignores the checksum headers, so the ETag check must catch it.
+    const damaging = {
+      send(command: unknown) {
+        if (command instanceof PutObjectCommand && command.input.Body instanceof Uint8Array) {
+          const body = Buffer.from(command.input.Body);
+          body[100] = (body[100] ?? 0) ^ 0xff;
+          command.input.Body = body;
+        }
+        return s3.client.send(command as PutObjectCommand);
+      },
+    };
+    await expect(publishZips({ client: damaging, bucket, version, zips })).rejects.toThrow(
+      `s3://${bucket}/${keyOf('ohlcv')}: the server stored other bytes`,
+    );
     expect((await s3.client.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).toEqual([]);
   });
 });
