@@ -1,4 +1,4 @@
-// Regenerates state_machine_definition.json from src/definition.ts.
+// Regenerates state_machine_definition.json (P = 1) and state_machine_definition.p4.json (P = 4) from src/definition.ts.
 // `node scripts/golden.mjs --check` exits 1 when the file is out of date.
 import { build } from 'esbuild';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -16,22 +16,29 @@ const bundle = await build({
 });
 const code = bundle.outputFiles[0].text;
 const { buildDefinition } = await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
-const text = `${JSON.stringify(buildDefinition(), null, 2)}\n`;
-const target = `${root}state_machine_definition.json`;
-
-if (process.argv.includes('--check')) {
-  let current = '';
-  try {
-    current = readFileSync(target, 'utf8');
-  } catch {
-    // missing counts as out of date
+// The default topology (P = 1) and the partitioned one (P = 4), both reviewed.
+const goldens = [
+  ['state_machine_definition.json', {}],
+  ['state_machine_definition.p4.json', { partitions: 4 }],
+];
+let stale = false;
+for (const [name, options] of goldens) {
+  const text = `${JSON.stringify(buildDefinition(options), null, 2)}\n`;
+  const target = `${root}${name}`;
+  if (process.argv.includes('--check')) {
+    let current = '';
+    try {
+      current = readFileSync(target, 'utf8');
+    } catch {
+      // missing counts as out of date
+    }
+    if (current !== text) {
+      console.error(`${name} is out of date: run \`pnpm --filter @fibbars/asl-definition golden\` and review the diff`);
+      stale = true;
+    } else console.log(`${name} is up to date`);
+  } else {
+    writeFileSync(target, text);
+    console.log(`wrote ${target}`);
   }
-  if (current !== text) {
-    console.error('state_machine_definition.json is out of date: run `pnpm --filter @fibbars/asl-definition golden` and review the diff');
-    process.exit(1);
-  }
-  console.log('state_machine_definition.json is up to date');
-} else {
-  writeFileSync(target, text);
-  console.log(`wrote ${target}`);
 }
+if (stale) process.exit(1);

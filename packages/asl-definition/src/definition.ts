@@ -56,7 +56,19 @@ export interface BuildDefinitionOptions {
   retry?: Partial<RetryPolicies>;
   /** Task timeouts in seconds. Defaults: fetch 900 (the Lambda maximum), consolidate 3600, resample 3600. */
   timeoutSeconds?: Partial<Record<keyof RetryPolicies, number>>;
+  /**
+   * Ticker partitions of the resample stage (DESIGN §6; default 1, today's
+   * topology). With P > 1 each interval's branch is a Distributed Map over
+   * the partitions, one Batch job each (`resample --partition i/P`), then
+   * one fan-in job (`commit-partitions`) that publishes them as one version.
+   */
+  partitions?: number;
+  /** Partition jobs of one interval running at once (the Map's MaxConcurrency; default: all P). */
+  maxConcurrency?: number;
 }
+
+/** The largest partition count the definition accepts (ohlcv-core's `MAX_PARTITIONS`). */
+export const MAX_DEFINITION_PARTITIONS = 1024;
 
 /** Errors raised by the Lambda service itself, worth a retry (AWS's recommended set). */
 export const LAMBDA_SERVICE_ERRORS = Object.freeze([
@@ -110,6 +122,9 @@ export const STATE_NAMES = Object.freeze({
   consolidate: 'Consolidate',
   resample: 'Resample',
   resampleBranch: (days: number) => `Resample${days}d`,
+  listPartitions: 'ListPartitions',
+  resamplePartition: (days: number) => `Resample${days}dPartition`,
+  commitPartitions: (days: number) => `Commit${days}dPartitions`,
   stageFailed: (stage: string) => `${stage}Failed`,
   shapeAlert: 'ShapeAlert',
   classifyFailure: 'ClassifyFailure',
@@ -396,7 +411,7 @@ function explainStates(): Record<string, State> {
 }
 
 /** The stage states, in order: FetchAll (the two fetchers in parallel), Consolidate, Resample (one branch per interval). */
-function stageStates(intervals: number[], retry: RetryPolicies, timeout: Record<keyof RetryPolicies, number>): Record<string, State> {
+function stageStates(intervals: number[], retry: RetryPolicies, timeout: Record<keyof RetryPolicies, number>, scale: Scale): Record<string, State> {
   const N = STATE_NAMES;
   const sessionsEnv: State = { Name: 'FIBBARS_SESSIONS', 'Value.$': 'States.JsonToString($.fetch.ohlcv.sessions)' };
   return {
@@ -422,11 +437,26 @@ function stageStates(intervals: number[], retry: RetryPolicies, timeout: Record<
       TimeoutSeconds: timeout.consolidate,
       ...retryField(retry.consolidate),
       ...catchInto(N.consolidate),
-      Next: N.resample,
+      Next: scale.partitions > 1 ? N.listPartitions : N.resample,
     },
+    ...(scale.partitions > 1
+      ? {
+          [N.listPartitions]: {
+            Type: 'Pass',
+            Comment: `The ${scale.partitions} ticker partitions every interval's Map iterates (i/P, as batch-runner's --partition takes them).`,
+            Result: Array.from({ length: scale.partitions }, (_, i) => `${i}/${scale.partitions}`),
+            ResultPath: '$.partitions',
+            Next: N.resample,
+          },
+        }
+      : {}),
     [N.resample]: {
       Type: 'Parallel',
-      Branches: intervals.map((days) => resampleBranch(days, sessionsEnv, retry.resample, timeout.resample)),
+      Branches: intervals.map((days) =>
+        scale.partitions > 1
+          ? partitionedBranch(days, sessionsEnv, retry.resample, timeout.resample, scale)
+          : resampleBranch(days, sessionsEnv, retry.resample, timeout.resample),
+      ),
       ResultPath: '$.resample',
       ...catchInto(N.resample),
       Next: N.succeeded,
@@ -456,6 +486,98 @@ function resampleBranch(days: number, sessionsEnv: State, retry: Retrier[], time
       },
     },
   };
+}
+
+/** How the resample stage scales out: P ticker partitions, at most `maxConcurrency` jobs of an interval at once. */
+interface Scale {
+  partitions: number;
+  maxConcurrency: number;
+}
+
+/**
+ * One branch of Resample with P > 1: a Distributed Map whose iterations are
+ * the partitions (one Batch job each, staging its files), then the fan-in
+ * job that commits every partition's files as one version. On AWS each
+ * iteration is a child execution; a failed one fails the Map with
+ * `States.ExceedToleratedFailureThreshold` (the tolerated failure count is
+ * 0 by default), which the Parallel's Catch routes to the alert:
+ * https://docs.aws.amazon.com/step-functions/latest/dg/maprun-fail-threshold.html
+ */
+function partitionedBranch(days: number, sessionsEnv: State, retry: Retrier[], timeout: number, scale: Scale): State {
+  const N = STATE_NAMES;
+  const map = N.resampleBranch(days);
+  const worker = N.resamplePartition(days);
+  const commit = N.commitPartitions(days);
+  const env = [{ Name: 'RESAMPLE_DAYS', Value: String(days) }, sessionsEnv];
+  return {
+    StartAt: map,
+    States: {
+      [map]: {
+        Type: 'Map',
+        Comment: `The ${days}-session bars of each ticker partition, staged for ${commit}.`,
+        ItemsPath: '$.partitions',
+        // Each child execution gets its partition and the sessions, not the whole state.
+        ItemSelector: { 'partition.$': '$$.Map.Item.Value', 'fetch.$': '$.fetch' },
+        MaxConcurrency: scale.maxConcurrency,
+        Label: map,
+        ItemProcessor: {
+          ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+          StartAt: worker,
+          States: {
+            [worker]: {
+              Type: 'Task',
+              Resource: 'arn:aws:states:::batch:submitJob.sync',
+              Parameters: {
+                JobName: `fibbars-resample-${days}d-partition`,
+                JobQueue: sub('JobQueueArn'),
+                JobDefinition: sub('ResampleJobDefinitionArn'),
+                ContainerOverrides: {
+                  'Command.$': `States.Array('resample', '--days', '${days}', '--partition', $.partition)`,
+                  Environment: [
+                    { Name: 'FIBBARS_LAKE', Value: sub('LakeUri') },
+                    // On AWS the child execution's name (each iteration is one); staging is keyed by what was built, not by run.
+                    { Name: 'FIBBARS_RUN_ID', 'Value.$': '$$.Execution.Name' },
+                    ...env,
+                  ],
+                },
+              },
+              ResultSelector: { days, 'partition.$': '$.Container.Command[4]', ...BATCH_RESULT },
+              TimeoutSeconds: timeout,
+              ...retryField(retry),
+              End: true,
+            },
+          },
+        },
+        ResultPath: '$.partitionJobs',
+        Next: commit,
+      },
+      [commit]: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::batch:submitJob.sync',
+        Parameters: batchParameters(
+          `fibbars-commit-${days}d-partitions`,
+          'ResampleJobDefinitionArn',
+          ['commit-partitions', '--days', String(days), '--partitions', String(scale.partitions)],
+          env,
+        ),
+        ResultSelector: { days, partitions: scale.partitions, ...BATCH_RESULT },
+        TimeoutSeconds: timeout,
+        ...retryField(retry),
+        End: true,
+      },
+    },
+  };
+}
+
+function checkScale(options: BuildDefinitionOptions): Scale {
+  const partitions = options.partitions ?? 1;
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_DEFINITION_PARTITIONS) {
+    throw new RangeError(`partitions: ${String(partitions)} is not a whole number from 1 to ${MAX_DEFINITION_PARTITIONS}`);
+  }
+  const maxConcurrency = options.maxConcurrency ?? partitions;
+  if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) throw new RangeError(`maxConcurrency: ${String(maxConcurrency)} is not a whole number >= 1`);
+  if (options.maxConcurrency !== undefined && partitions === 1) throw new RangeError('maxConcurrency applies to partitions > 1 only');
+  return { partitions, maxConcurrency: Math.min(maxConcurrency, partitions) };
 }
 
 /** `<Stage>Failed` for each stage: records the stage name, because the error object does not name the state. */
@@ -530,13 +652,14 @@ export function buildDefinition(options: BuildDefinitionOptions = {}): StateMach
   const intervals = validateIntervals(options.intervals ?? DEFAULT_INTERVALS);
   const retry: RetryPolicies = { ...DEFAULT_RETRY, ...options.retry };
   const timeout = { ...DEFAULT_TIMEOUTS, ...options.timeoutSeconds };
+  const scale = checkScale(options);
   return {
     Comment:
       'fibbars daily pipeline: fetch daily bars and reference data, consolidate the daily history, ' +
-      `resample to ${intervals.join(', ')}-session bars. Generated by @fibbars/asl-definition; do not edit by hand.`,
+      `resample to ${intervals.join(', ')}-session bars${scale.partitions > 1 ? ` in ${scale.partitions} ticker partitions` : ''}. Generated by @fibbars/asl-definition; do not edit by hand.`,
     StartAt: STATE_NAMES.fetchAll,
     States: {
-      ...stageStates(intervals, retry, timeout),
+      ...stageStates(intervals, retry, timeout, scale),
       [STATE_NAMES.succeeded]: { Type: 'Succeed' },
       ...stageFailedStates(),
       ...alertStates(),

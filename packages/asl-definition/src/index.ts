@@ -17,7 +17,7 @@ export type {
   SubstitutionKey,
   Substitutions,
 } from './definition.js';
-export { GOLDEN_DEFINITION_PATH, readGoldenDefinition } from './golden.js';
+export { GOLDEN_DEFINITION_PATH, GOLDEN_PARTITIONED_DEFINITION_PATH, readGoldenDefinition } from './golden.js';
 export { BATCH_SUBMIT_ERRORS } from './definition.js';
 export {
   JOB_RETRY_STRATEGIES,

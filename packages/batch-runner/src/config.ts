@@ -6,9 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { isIsoDate } from '@fibbars/ohlcv-core/dates';
 import { parseLakeUri } from '@fibbars/ohlcv-core/storage';
+import { MAX_PARTITIONS, parsePartition, type TickerPartitionSpec } from '@fibbars/ohlcv-core/partitions';
 import { ConfigError } from './errors.js';
 
-export type Command = 'consolidate' | 'resample';
+export type Command = 'consolidate' | 'resample' | 'commit-partitions';
 
 /** Environment variables batch-runner reads (a subset of `process.env`). */
 export const ENV = {
@@ -17,6 +18,8 @@ export const ENV = {
   runId: 'FIBBARS_RUN_ID',
   maxRejectedShare: 'MAX_REJECTED_SHARE',
   sessions: 'FIBBARS_SESSIONS',
+  partition: 'FIBBARS_PARTITION',
+  partitions: 'FIBBARS_PARTITIONS',
   heartbeatMs: 'FIBBARS_HEARTBEAT_MS',
   batchJobId: 'AWS_BATCH_JOB_ID',
 } as const;
@@ -31,6 +34,8 @@ export interface Flags {
   maxRejectedShare?: string | undefined;
   date?: string | undefined;
   sessions?: string | undefined;
+  partition?: string | undefined;
+  partitions?: string | undefined;
 }
 
 interface Common {
@@ -54,9 +59,18 @@ export interface ResampleConfig extends Common {
   command: 'resample';
   /** Session counts to resample, in the order given, without duplicates. */
   days: number[];
+  /** This worker's ticker partition (`--partition i/P`); absent or P = 1: the unpartitioned job. */
+  partition?: TickerPartitionSpec;
 }
 
-export type RunnerConfig = ConsolidateConfig | ResampleConfig;
+export interface CommitPartitionsConfig extends Common {
+  command: 'commit-partitions';
+  days: number[];
+  /** The partition count P the workers ran with (>= 2). */
+  partitions: number;
+}
+
+export type RunnerConfig = ConsolidateConfig | ResampleConfig | CommitPartitionsConfig;
 
 // The lake URI rules are ohlcv-core's (the same parser opens the lake later).
 const lakeSchema = z
@@ -125,6 +139,26 @@ const sessionsSchema = z
   .pipe(z.array(isoDate, { error: 'must be a JSON array or a comma-separated list of ISO dates' }))
   .transform((dates) => [...new Set(dates)].sort());
 
+// `i/P`, the rules of ohlcv-core's parsePartition (its message names what is wrong).
+const partitionSchema = z
+  .string()
+  .trim()
+  .transform((text, ctx) => {
+    try {
+      return parsePartition(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `must be i/P, partition i of P counted from 0 (${error instanceof Error ? error.message : String(error)})` });
+      return z.NEVER;
+    }
+  });
+
+const partitionsSchema = z
+  .string()
+  .trim()
+  .regex(/^\d+$/, `must be a whole number of partitions from 2 to ${MAX_PARTITIONS}`)
+  .transform(Number)
+  .pipe(z.number().min(2, `must be a whole number of partitions from 2 to ${MAX_PARTITIONS}`).max(MAX_PARTITIONS, `must be a whole number of partitions from 2 to ${MAX_PARTITIONS}`));
+
 const heartbeatSchema = z
   .string()
   .trim()
@@ -189,12 +223,21 @@ export function loadConfig(command: Command, flags: Flags, env: Env, now: Date =
         : pick(undefined, '', env, ENV.sessions);
   if (sessionsSource !== undefined) common.sessions = parse(sessionsSchema, sessionsSource);
 
-  if (command === 'resample') {
+  if (command === 'resample' || command === 'commit-partitions') {
     const daysSource = pick(flags.days, 'days', env, ENV.days);
     if (daysSource === undefined) {
       throw new ConfigError(`no interval given: pass --days N[,M...] or set ${ENV.days}`);
     }
-    return { command, ...common, days: parse(daysSchema, daysSource) };
+    const days = parse(daysSchema, daysSource);
+    if (command === 'commit-partitions') {
+      const source = pick(flags.partitions, 'partitions', env, ENV.partitions);
+      if (source === undefined) throw new ConfigError(`no partition count given: pass --partitions P (the workers' P) or set ${ENV.partitions}`);
+      return { command, ...common, days, partitions: parse(partitionsSchema, source) };
+    }
+    const partitionSource = pick(flags.partition, 'partition', env, ENV.partition);
+    const config: ResampleConfig = { command, ...common, days };
+    if (partitionSource !== undefined) config.partition = parse(partitionSchema, partitionSource);
+    return config;
   }
 
   const config: ConsolidateConfig = { command, ...common };

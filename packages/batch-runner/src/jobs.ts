@@ -1,4 +1,4 @@
-// The seam to ohlcv-core: the three functions the two jobs call. main() takes
+// The seam to ohlcv-core: the four functions the jobs call. main() takes
 // them as a parameter so the CLI can run in-process against any implementation;
 // the default loads ohlcv-core lazily, after the configuration is validated, so
 // a bad configuration exits before the native Polars module is even loaded.
@@ -20,6 +20,15 @@ export interface ResampleJobOptions {
   days: readonly number[];
   runId: string;
   onProgress?: (message: string) => void;
+  /** A partition worker: build and stage only these tickers (ohlcv-core's `partition`). */
+  partition?: { index: number; count: number };
+}
+
+export interface CommitPartitionsJobOptions {
+  days: readonly number[];
+  partitions: number;
+  runId: string;
+  onProgress?: (message: string) => void;
 }
 
 /** What batch-runner needs from `@fibbars/ohlcv-core`. */
@@ -27,6 +36,7 @@ export interface CoreJobs {
   openLake(uri: string): Lake;
   consolidateLake(lake: Lake, options: ConsolidateJobOptions): Promise<ConsolidateReport>;
   resampleLake(lake: Lake, options: ResampleJobOptions): Promise<ResampleReport>;
+  commitPartitions(lake: Lake, options: CommitPartitionsJobOptions): Promise<ResampleReport>;
 }
 
 /** Loads the jobs from `@fibbars/ohlcv-core`. */
@@ -40,5 +50,6 @@ export async function loadCoreJobs(): Promise<CoreJobs> {
     openLake: (uri) => core.openLake(uri),
     consolidateLake: (lake, options) => core.consolidateLake(lake, options),
     resampleLake: (lake, options) => core.resampleLake(lake, options),
+    commitPartitions: (lake, options) => core.commitPartitions(lake, options),
   };
 }

@@ -26,8 +26,8 @@ export interface RunReport {
   runId: string;
   /** The sessions the pipeline run is about (`--sessions`, `FIBBARS_SESSIONS`), when given. */
   sessions?: string[];
-  /** `committed` when any dataset got a new version, `no-change` otherwise. */
-  status: 'committed' | 'no-change';
+  /** `committed` when any dataset got a new version, `staged` for a partition worker's work, `no-change` otherwise. */
+  status: 'committed' | 'staged' | 'no-change';
   elapsedMs: number;
   /** Peak resident set size of the process (JS heap plus native Polars memory). */
   maxRssMiB: number;
@@ -56,7 +56,9 @@ async function runJob(config: RunnerConfig, deps: MainDeps, log: Logger): Promis
       command: config.command,
       lake: config.lake,
       runId: config.runId,
-      ...(config.command === 'resample' ? { days: config.days } : {}),
+      ...(config.command !== 'consolidate' ? { days: config.days } : {}),
+      ...(config.command === 'resample' && config.partition ? { partition: `${config.partition.index}/${config.partition.count}` } : {}),
+      ...(config.command === 'commit-partitions' ? { partitions: config.partitions } : {}),
       ...(config.sessions !== undefined ? { sessions: config.sessions } : {}),
       ...(config.command === 'consolidate' && config.maxRejectedShare !== undefined ? { maxRejectedShare: config.maxRejectedShare } : {}),
       version: VERSION,
@@ -92,11 +94,11 @@ async function runJob(config: RunnerConfig, deps: MainDeps, log: Logger): Promis
       // number of intervals).
       stage = 'resample';
       log.info('progress', { stage, status: 'started', days: config.days, elapsedMs: elapsedMs() });
-      const result = await jobs.resampleLake(lake, {
-        days: config.days,
-        runId: config.runId,
-        onProgress: (message: string) => log.info('progress', { stage, status: 'running', message, elapsedMs: elapsedMs() }),
-      });
+      const onProgress = (message: string): void => log.info('progress', { stage, status: 'running', message, elapsedMs: elapsedMs() });
+      const result =
+        config.command === 'commit-partitions'
+          ? await jobs.commitPartitions(lake, { days: config.days, partitions: config.partitions, runId: config.runId, onProgress })
+          : await jobs.resampleLake(lake, { days: config.days, runId: config.runId, onProgress, ...(config.partition ? { partition: config.partition } : {}) });
       for (const interval of result.intervals) {
         report.resample.push(interval);
         log.info('progress', {
@@ -108,6 +110,7 @@ async function runJob(config: RunnerConfig, deps: MainDeps, log: Logger): Promis
           bytes: interval.bytesWritten,
           partitions: interval.partitionsWritten,
           version: interval.version,
+          ...(interval.staged ? { staged: interval.staged } : {}),
           elapsedMs: elapsedMs(),
         });
       }
@@ -124,7 +127,7 @@ async function runJob(config: RunnerConfig, deps: MainDeps, log: Logger): Promis
 
 function buildProgram(run: (config: RunnerConfig) => Promise<void>, env: Env, now: () => Date, stdout: LineSink): Command {
   const program = new Command('batch-runner')
-    .description('Runs the fibbars Batch jobs (consolidate, resample) against a lake.')
+    .description('Runs the fibbars Batch jobs (consolidate, resample, commit-partitions) against a lake.')
     .version(VERSION)
     .exitOverride()
     .configureOutput({
@@ -152,7 +155,20 @@ function buildProgram(run: (config: RunnerConfig) => Promise<void>, env: Env, no
     .option('--lake <uri>', 'lake folder or s3://bucket/prefix (env FIBBARS_LAKE)')
     .option('--run-id <id>', 'run id recorded in the commits (env FIBBARS_RUN_ID)')
     .option('--sessions <list>', 'sessions this run is about, JSON array or comma list, recorded in the report (env FIBBARS_SESSIONS)')
+    .option('--partition <i/P>', 'build only ticker partition i of P (from 0) and stage it for commit-partitions (env FIBBARS_PARTITION)')
+    .addHelpText('after', '\nWith --partition the job commits nothing: run every partition 0..P-1, then\n  batch-runner commit-partitions --days <same list> --partitions P\nwhich publishes one version per interval from all of them.')
     .action(async (flags: Flags) => run(loadConfig('resample', flags, env, now())));
+
+  program
+    .command('commit-partitions')
+    .description('Publish the bars staged by resample --partition i/P for every i as one version per interval (the fan-in commit).')
+    .option('--days <list>', 'session counts, as given to the partition workers (env RESAMPLE_DAYS)')
+    .option('--partitions <P>', 'the partition count the workers ran with, >= 2 (env FIBBARS_PARTITIONS)')
+    .option('--lake <uri>', 'lake folder or s3://bucket/prefix (env FIBBARS_LAKE)')
+    .option('--run-id <id>', 'run id recorded in the commits (env FIBBARS_RUN_ID)')
+    .option('--sessions <list>', 'sessions this run is about, JSON array or comma list, recorded in the report (env FIBBARS_SESSIONS)')
+    .addHelpText('after', '\nFails with ConfigError (exit 2), committing nothing, when a partition has not staged its work\nfor the current heads; with CommitConflictError (exit 4) when another writer committed meanwhile.')
+    .action(async (flags: Flags) => run(loadConfig('commit-partitions', flags, env, now())));
 
   return program;
 }

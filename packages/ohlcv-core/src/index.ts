@@ -12,6 +12,8 @@ export * from './storage.js';
 export * from './lake.js';
 export * from './jobs.js';
 export * from './resample-lake.js';
+export * from './partitions.js';
+export * from './fan-in.js';
 export * from './gaps.js';
 export * from './health.js';
 export * from './memory.js';

@@ -90,6 +90,11 @@ export interface CommitFile {
    * rewrites only the files holding the buckets it recomputes.
    */
   buckets?: [number, number] | null;
+  /**
+   * Bar datasets built by ticker partitions (`partitions` > 1 in the commit's
+   * meta): the partition whose tickers the file holds (LAKE.md "Partitions").
+   */
+  tickerPartition?: number;
 }
 
 /** One version of a dataset: the whole list of its live files. */

@@ -26,6 +26,7 @@ import { reclaimNativeMemory } from './memory.js';
 import { dailyArrays, kernelBars, lakeArrays, type BucketSet, type DailyArrays } from './kernel.js';
 import { prepareRows, splitFactorTable, type TickerFactors } from './resample.js';
 import { SPLITS_SCHEMA, emptyFrame } from './schemas.js';
+import { MAX_PARTITIONS, parseStaged, stageKey, tickerPartition, type StageBasis, type StagedPartition, type TickerPartitionSpec } from './partitions.js';
 
 export type StoredAnchor = 'calendar' | 'ticker';
 
@@ -69,6 +70,13 @@ export interface ResampleLakeOptions {
    * keeps the peak memory to the frames in flight (`memory.ts`).
    */
   reclaim?: () => void;
+  /**
+   * Build only the tickers of this partition (DESIGN §6, LAKE.md
+   * "Partitions"): the files are written and staged for the fan-in commit
+   * (`commitPartitions`), nothing is committed and no gc runs. A count of 1
+   * is the unpartitioned job.
+   */
+  partition?: TickerPartitionSpec;
 }
 
 export interface ResampleIntervalReport {
@@ -86,11 +94,14 @@ export interface ResampleIntervalReport {
   barsWritten: number;
   /** Bytes of the Parquet files this run wrote for the interval. */
   bytesWritten: number;
+  /** A partition worker's interval: `i/P`, and whether its staged work was kept from an earlier run. */
+  staged?: { partition: string; reused: boolean; key: string };
 }
 
 export interface ResampleLakeReport {
   runId: string;
-  status: 'committed' | 'no-change';
+  /** `staged`: a partition worker's work, written and waiting for the fan-in commit. */
+  status: 'committed' | 'staged' | 'no-change';
   intervals: ResampleIntervalReport[];
   /** Files removed by the gc that ends the job. */
   gcDeleted: number;
@@ -105,6 +116,8 @@ export interface BarMeta {
   /** Files hold bars on their end date's split basis. */
   basis: typeof END_DATE_BASIS;
   layout: number;
+  /** Ticker partitions the version was built by (absent: 1). */
+  partitions?: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -126,6 +139,8 @@ export interface PlanInput {
   splitsVersion: number;
   latestSession: string | null;
   intervals: readonly IntervalPlanInput[];
+  /** Ticker partitions the run builds with (default 1); a head built with another count is rebuilt. */
+  partitions?: number;
 }
 
 export type IntervalPlan =
@@ -168,6 +183,8 @@ export function planResample(input: PlanInput): IntervalPlan[] {
     if (!head || !prev) return { days, action: 'full', reason: 'no version yet' };
     if (prev.layout !== BAR_LAYOUT || prev.basis !== END_DATE_BASIS) return { days, action: 'full', reason: `layout ${String(prev.layout ?? 1)} is rebuilt as layout ${BAR_LAYOUT}` };
     if (prev.anchor !== input.anchor) return { days, action: 'full', reason: `anchor changed from ${String(prev.anchor)} to ${input.anchor}` };
+    const partitions = input.partitions ?? 1;
+    if ((prev.partitions ?? 1) !== partitions) return { days, action: 'full', reason: `built by ${prev.partitions ?? 1} ticker partition(s), now ${partitions}` };
     if (prev.sourceVersion === input.dailyVersion && (prev.splitsVersion ?? 0) === input.splitsVersion) return { days, action: 'current' };
     if (input.anchor === 'ticker') return { days, action: 'full', reason: 'the ticker anchor renumbers rows on every change' };
     if (head.files.some((f) => !f.buckets)) return { days, action: 'full', reason: 'files without bucket ranges' };
@@ -226,6 +243,8 @@ interface Context {
   latestSession: string;
   anchor: StoredAnchor;
   reclaim: () => void;
+  /** A partition worker's partition (null: every ticker). */
+  partition: TickerPartitionSpec | null;
 }
 
 /**
@@ -237,7 +256,13 @@ async function windowArrays(
   ctx: Context,
   window: { from?: string; to?: string; tickers?: readonly string[] },
 ): Promise<{ source: DataFrame | null; arrays: DailyArrays } | null> {
-  const scan = await ctx.lake.scan('ohlcv_1d', { version: ctx.daily.version, ...window });
+  let scan = await ctx.lake.scan('ohlcv_1d', { version: ctx.daily.version, ...window });
+  if (ctx.partition && window.tickers === undefined) {
+    // Only this partition's tickers: the window's ticker column first (one column), then the rows.
+    const part = ctx.partition;
+    const tickers = (await scan.select('ticker').unique().collect()).getColumn('ticker').toArray() as string[];
+    scan = scan.filter(isInList('ticker', tickers.filter((t) => tickerPartition(t, part.count) === part.index)));
+  }
   // The scan yields the files in date order, so each ticker's rows come in date order and the
   // kernel's arrays are put in ticker order in JS (lakeArrays); one order serves every interval.
   // Rows stay on their own split basis, each with its cumulative factor: the kernel moves the rows
@@ -439,7 +464,8 @@ async function applyIncremental(ctx: Context, plan: Incremental, fresh: readonly
   return { files, bars: added.reduce((n, f) => n + f.height, 0) };
 }
 
-function checkOptions(options: ResampleLakeOptions): { intervals: number[]; anchor: StoredAnchor } {
+/** @internal */
+export function checkOptions(options: ResampleLakeOptions): { intervals: number[]; anchor: StoredAnchor } {
   if (!options || typeof options.runId !== 'string' || options.runId === '') throw new ConfigError('resampleLake needs a runId');
   const list = typeof options.days === 'number' ? [options.days] : [...(options.days ?? [])];
   if (list.length === 0) throw new ConfigError('resampleLake needs at least one interval');
@@ -450,14 +476,23 @@ function checkOptions(options: ResampleLakeOptions): { intervals: number[]; anch
   if (anchor !== 'calendar' && anchor !== 'ticker') {
     throw new ConfigError(`anchor ${JSON.stringify(anchor)} cannot be stored: use calendar or ticker (latest is read-time only)`);
   }
+  const part = options.partition;
+  if (part !== undefined) {
+    if (!Number.isInteger(part?.count) || part.count < 1 || part.count > MAX_PARTITIONS) {
+      throw new ConfigError(`partition count must be a whole number from 1 to ${MAX_PARTITIONS}, got ${String(part?.count)}`);
+    }
+    if (!Number.isInteger(part.index) || part.index < 0 || part.index >= part.count) {
+      throw new ConfigError(`partition ${String(part.index)}/${part.count}: the index counts from 0 and must be below ${part.count}`);
+    }
+  }
   if (options.concurrency !== undefined && !(Number.isInteger(options.concurrency) && options.concurrency >= 1)) {
     throw new ConfigError(`concurrency must be a whole number >= 1, got ${String(options.concurrency)}`);
   }
   return { intervals: [...new Set(list)].sort((a, b) => a - b), anchor };
 }
 
-/** The report of an interval this run leaves as it is. */
-function unchangedReport(days: number, head: Commit | null): ResampleIntervalReport {
+/** The report of an interval this run leaves as it is. @internal */
+export function unchangedReport(days: number, head: Commit | null): ResampleIntervalReport {
   return {
     days,
     dataset: barDataset(days),
@@ -520,6 +555,40 @@ interface Computed {
   fresh: Map<number, DataFrame[]>;
 }
 
+/** One interval's change: the files written, the bars in them, the head files they replace. */
+async function intervalChange(
+  ctx: Context,
+  plan: Exclude<IntervalPlan, { action: 'current' }>,
+  head: Commit | null,
+  computed: Computed,
+): Promise<{ files: CommitFile[]; barsWritten: number; removed: string[] }> {
+  if (plan.action === 'full') {
+    const k = computed.full.indexOf(plan.days);
+    return { files: computed.built!.files[k]!, barsWritten: computed.built!.bars[k]!, removed: (head?.files ?? []).map((f) => f.path) };
+  }
+  const { files, bars } = await applyIncremental(ctx, plan, computed.fresh.get(plan.days) ?? []);
+  return { files, barsWritten: bars, removed: plan.rewrite.map((f) => f.path) };
+}
+
+/** The report of an interval a run changed (committed, or staged by a partition worker). */
+function changedReport(
+  plan: Exclude<IntervalPlan, { action: 'current' }>,
+  head: Commit | null,
+  change: { files: CommitFile[]; barsWritten: number },
+  sourceVersion: number,
+): ResampleIntervalReport {
+  return {
+    ...unchangedReport(plan.days, head),
+    mode: plan.action,
+    sourceVersion,
+    bucketsRecomputed: plan.action === 'incremental' ? plan.buckets.length + plan.tickerBuckets.length : 0,
+    tickersRecomputed: plan.action === 'incremental' ? [...new Set(plan.tickerBuckets.map(([t]) => t))].sort() : [],
+    partitionsWritten: [...new Set(change.files.map((f) => f.partition ?? ''))].sort(),
+    barsWritten: change.barsWritten,
+    bytesWritten: change.files.reduce((n, f) => n + f.bytes, 0),
+  };
+}
+
 /** Commits one interval's new version (files written, head files replaced) and reports it. */
 async function commitInterval(
   ctx: Context,
@@ -528,60 +597,135 @@ async function commitInterval(
   computed: Computed,
   commitOpts: { runId: string; meta: Record<string, unknown>; now?: Date },
 ): Promise<ResampleIntervalReport> {
-  const days = plan.days;
-  let files: CommitFile[];
-  let barsWritten: number;
-  let removed: string[];
-  if (plan.action === 'full') {
-    const k = computed.full.indexOf(days);
-    files = computed.built!.files[k]!;
-    barsWritten = computed.built!.bars[k]!;
-    removed = (head?.files ?? []).map((f) => f.path);
-  } else {
-    ({ files, bars: barsWritten } = await applyIncremental(ctx, plan, computed.fresh.get(days) ?? []));
-    removed = plan.rewrite.map((f) => f.path);
-  }
-  const commit = await ctx.lake.commit(barDataset(days), { parent: head?.version ?? 0, files, removed, ...commitOpts });
+  const change = await intervalChange(ctx, plan, head, computed);
+  const commit = await ctx.lake.commit(barDataset(plan.days), { parent: head?.version ?? 0, files: change.files, removed: change.removed, ...commitOpts });
+  return { ...changedReport(plan, head, change, ctx.daily.version), version: commit.version, committed: true };
+}
+
+/** What a partition's staged work was computed from. */
+function stageBasis(ctx: Context, days: number, head: Commit | null): StageBasis {
+  return { dataset: barDataset(days), parent: head?.version ?? 0, dailyVersion: ctx.daily.version, splitsVersion: ctx.splitsVersion, count: ctx.partition!.count };
+}
+
+/** A staging manifest an earlier run of this partition left for the same basis, when all its files are still there. */
+async function reusableStage(lake: Lake, key: string): Promise<StagedPartition | null> {
+  if (!(await lake.store.exists(key))) return null;
+  const staged = parseStaged(key, await lake.store.get(key));
+  for (const f of staged.files) if (!(await lake.store.exists(f.path))) return null; // collected since: redo
+  return staged;
+}
+
+/** A partition worker's interval: its files written and listed in a staging manifest for the fan-in commit. */
+async function stageInterval(
+  ctx: Context,
+  plan: Exclude<IntervalPlan, { action: 'current' }>,
+  head: Commit | null,
+  computed: Computed,
+  stageOpts: { runId: string; meta: Record<string, unknown>; now?: Date },
+): Promise<ResampleIntervalReport> {
+  const part = ctx.partition!;
+  const change = await intervalChange(ctx, plan, head, computed);
+  const files = change.files.map((f) => ({ ...f, tickerPartition: part.index }));
+  const basis = stageBasis(ctx, plan.days, head);
+  const key = stageKey(basis, part.index);
+  const report = changedReport(plan, head, { files, barsWritten: change.barsWritten }, ctx.daily.version);
+  const staged: StagedPartition = {
+    ...basis,
+    partition: part.index,
+    runId: stageOpts.runId,
+    mode: plan.action,
+    files,
+    removed: change.removed,
+    bucketsRecomputed: report.bucketsRecomputed,
+    tickersRecomputed: report.tickersRecomputed,
+    barsWritten: change.barsWritten,
+    meta: stageOpts.meta,
+    stagedAt: (stageOpts.now ?? new Date()).toISOString(),
+  };
+  await ctx.lake.store.put(key, `${JSON.stringify(staged)}\n`);
+  return { ...report, staged: { partition: `${part.index}/${part.count}`, reused: false, key } };
+}
+
+/** The report of a partition's interval whose staged work an earlier run left. */
+function reusedReport(days: number, head: Commit | null, staged: StagedPartition, key: string): ResampleIntervalReport {
   return {
     ...unchangedReport(days, head),
-    mode: plan.action,
-    sourceVersion: ctx.daily.version,
-    version: commit.version,
-    committed: true,
-    bucketsRecomputed: plan.action === 'incremental' ? plan.buckets.length + plan.tickerBuckets.length : 0,
-    tickersRecomputed: plan.action === 'incremental' ? [...new Set(plan.tickerBuckets.map(([t]) => t))].sort() : [],
-    partitionsWritten: [...new Set(files.map((f) => f.partition ?? ''))].sort(),
-    barsWritten,
-    bytesWritten: files.reduce((n, f) => n + f.bytes, 0),
+    mode: staged.mode,
+    sourceVersion: staged.dailyVersion,
+    bucketsRecomputed: staged.bucketsRecomputed,
+    tickersRecomputed: staged.tickersRecomputed,
+    staged: { partition: `${staged.partition}/${staged.count}`, reused: true, key },
   };
 }
 
+/** A partition worker sees only its partition's files of a head built with the same partition count. */
+function partitionView(head: Commit | null, part: TickerPartitionSpec | null): Commit | null {
+  if (!head || !part || Number(head.meta['partitions'] ?? 1) !== part.count) return head;
+  return { ...head, files: head.files.filter((f) => f.tickerPartition === part.index) };
+}
+
+/**
+ * A partition worker's plan: only its tickers' split bars, and work staged
+ * (possibly empty) whenever the head is behind, so the fan-in finds every
+ * partition's manifest even when this partition has nothing to recompute.
+ */
+function partitionPlans(plans: IntervalPlan[], heads: ReadonlyArray<Commit | null>, daily: Commit, splitsVersion: number): IntervalPlan[] {
+  return plans.map((p, i) => {
+    if (p.action !== 'current') return p;
+    const meta = barMeta(heads[i] ?? null);
+    const behind = meta?.sourceVersion !== daily.version || (meta.splitsVersion ?? 0) !== splitsVersion;
+    return behind ? { days: p.days, action: 'incremental', buckets: [], tickerBuckets: [], rewrite: [] } : p;
+  });
+}
+
 async function resampleOnce(lake: Lake, intervals: readonly number[], anchor: StoredAnchor, options: ResampleLakeOptions): Promise<ResampleIntervalReport[]> {
-  const [daily, splitsHead, ...heads] = await Promise.all([lake.head('ohlcv_1d'), lake.head('splits'), ...intervals.map((d) => lake.head(barDataset(d)))]);
+  const part = options.partition && options.partition.count > 1 ? options.partition : null;
+  const [daily, splitsHead, ...allHeads] = await Promise.all([lake.head('ohlcv_1d'), lake.head('splits'), ...intervals.map((d) => lake.head(barDataset(d)))]);
+  const heads = allHeads.map((h) => partitionView(h, part));
   const unchanged = (): ResampleIntervalReport[] => intervals.map((d, i) => unchangedReport(d, heads[i] ?? null));
   const latestSession = daily ? dailyMeta(daily).latestSession : null;
   const firstSession = daily?.files.map((f) => f.minDate).filter((d): d is string => d !== null).sort()[0];
   if (!daily || latestSession === null || firstSession === undefined) return unchanged();
   const splitsVersion = splitsHead?.version ?? 0;
-  const inputs = await planInputs(lake, intervals, heads);
-  const plans = planResample({ anchor, dailyVersion: daily.version, splitsVersion, latestSession, intervals: inputs });
+  let inputs = await planInputs(lake, intervals, heads);
+  if (part) inputs = inputs.map((iv) => ({ ...iv, changedSplits: iv.changedSplits.filter(([t]) => tickerPartition(t, part.count) === part.index) }));
+  let plans = planResample({ anchor, dailyVersion: daily.version, splitsVersion, latestSession, intervals: inputs, partitions: part?.count ?? 1 });
+  if (part) plans = partitionPlans(plans, heads, daily, splitsVersion);
   if (plans.every((p) => p.action === 'current')) return unchanged();
 
   const splits = splitsHead ? await lake.read('splits', { version: splitsHead.version }) : emptyFrame(SPLITS_SCHEMA);
-  const ctx: Context = { lake, daily, splits, factors: splitFactorTable(splits), splitsVersion, latestSession, anchor, reclaim: options.reclaim ?? reclaimNativeMemory };
-  const meta: BarMeta = { sourceVersion: daily.version, splitsVersion, anchor, latestSession, basis: END_DATE_BASIS, layout: BAR_LAYOUT };
+  const ctx: Context = {
+    lake, daily, splits, factors: splitFactorTable(splits), splitsVersion, latestSession, anchor,
+    reclaim: options.reclaim ?? reclaimNativeMemory, partition: part,
+  };
+  const meta: BarMeta = { sourceVersion: daily.version, splitsVersion, anchor, latestSession, basis: END_DATE_BASIS, layout: BAR_LAYOUT, ...(part ? { partitions: part.count } : {}) };
   const commitOpts = { runId: options.runId, meta: meta as unknown as Record<string, unknown>, ...(options.now ? { now: options.now } : {}) };
 
+  // A partition re-run keeps what an earlier run of it staged for the same basis.
+  const reused = new Map<number, ResampleIntervalReport>();
+  if (part) {
+    for (const [i, plan] of plans.entries()) {
+      if (plan.action === 'current') continue;
+      const key = stageKey(stageBasis(ctx, plan.days, heads[i] ?? null), part.index);
+      const staged = await reusableStage(lake, key);
+      if (staged) reused.set(plan.days, reusedReport(plan.days, heads[i] ?? null, staged, key));
+    }
+  }
+  const todo = plans.filter((p) => p.action !== 'current' && !reused.has(p.days));
+
   // Everything is written before anything is committed; commits go interval by interval.
-  const full = plans.filter((p) => p.action === 'full').map((p) => p.days);
-  const incremental = plans.filter((p): p is Incremental => p.action === 'incremental');
+  const full = todo.filter((p) => p.action === 'full').map((p) => p.days);
+  const incremental = todo.filter((p): p is Incremental => p.action === 'incremental');
   const built = full.length === 0 ? null : anchor === 'calendar' ? await fullCalendarBuild(ctx, full, options, firstSession) : await fullTickerBuild(ctx, full);
   const fresh = incremental.length === 0 ? new Map<number, DataFrame[]>() : await recompute(ctx, incremental);
 
   const reports: ResampleIntervalReport[] = [];
   for (const [i, plan] of plans.entries()) {
     const head = heads[i] ?? null;
-    reports.push(plan.action === 'current' ? unchangedReport(plan.days, head) : await commitInterval(ctx, plan, head, { full, built, fresh }, commitOpts));
+    if (plan.action === 'current') reports.push(unchangedReport(plan.days, head));
+    else if (reused.has(plan.days)) reports.push(reused.get(plan.days)!);
+    else if (part) reports.push(await stageInterval(ctx, plan, head, { full, built, fresh }, commitOpts));
+    else reports.push(await commitInterval(ctx, plan, head, { full, built, fresh }, commitOpts));
   }
   return reports;
 }
@@ -605,9 +749,12 @@ export async function resampleLake(lake: Lake, options: ResampleLakeOptions): Pr
   // A conflict means another writer committed one of the datasets: the retry re-plans from the new heads.
   const reports = await withRetries(attempts, () => resampleOnce(lake, intervals, anchor, options));
   let gcDeleted = 0;
-  if (options.gcGraceMs !== false) {
+  const worker = options.partition !== undefined && options.partition.count > 1;
+  // A partition worker leaves the gc to the fan-in commit: its files are not referenced yet.
+  if (options.gcGraceMs !== false && !worker) {
     const gc = await lake.gc({ graceMs: options.gcGraceMs ?? DEFAULT_GC_GRACE_MS, datasets: intervals.map(barDataset), ...(options.now ? { now: options.now } : {}) });
     gcDeleted = gc.deleted.length;
   }
-  return { runId: options.runId, status: reports.some((r) => r.committed) ? 'committed' : 'no-change', intervals: reports, gcDeleted };
+  const status = reports.some((r) => r.committed) ? 'committed' : reports.some((r) => r.staged) ? 'staged' : 'no-change';
+  return { runId: options.runId, status, intervals: reports, gcDeleted };
 }

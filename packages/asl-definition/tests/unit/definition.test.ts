@@ -6,6 +6,7 @@ import {
   buildDefinition,
   DEFAULT_INTERVALS,
   GOLDEN_DEFINITION_PATH,
+  GOLDEN_PARTITIONED_DEFINITION_PATH,
   readGoldenDefinition,
   substitute,
   SUBSTITUTION_KEYS,
@@ -23,6 +24,8 @@ function allStates(def: { States: Record<string, unknown> }, trail: string[] = [
     for (const branch of (state.Branches as { States: Record<string, unknown> }[] | undefined) ?? []) {
       out.push(...allStates(branch, [...trail, name]));
     }
+    const processor = state.ItemProcessor as { States: Record<string, unknown> } | undefined;
+    if (processor) out.push(...allStates(processor, [...trail, name]));
   }
   return out;
 }
@@ -39,6 +42,46 @@ const ALLOWED_RESOURCES = new Set([
   'arn:aws:states:::batch:submitJob.sync',
   'arn:aws:states:::sns:publish',
 ]);
+
+describe('the partitioned definition (P > 1)', () => {
+  it('has its golden file equal to the generated definition and valid by asl-validator, ARNs and paths checked', () => {
+    const def = buildDefinition({ partitions: 4 });
+    expect(readFileSync(GOLDEN_PARTITIONED_DEFINITION_PATH, 'utf8')).toBe(`${JSON.stringify(def, null, 2)}\n`);
+    const { isValid, errorsText } = aslValidator(def, { checkArn: true, checkPaths: true });
+    expect(errorsText('\n')).toBe('');
+    expect(isValid).toBe(true);
+  });
+
+  it('lists the partitions once, then per interval a Distributed Map of partition jobs followed by the fan-in commit, all inside Resample', () => {
+    const def = buildDefinition({ intervals: [3, 5], partitions: 4, maxConcurrency: 2 });
+    expect(def.States.Consolidate?.Next).toBe('ListPartitions');
+    expect(def.States.ListPartitions).toMatchObject({ Type: 'Pass', Result: ['0/4', '1/4', '2/4', '3/4'], ResultPath: '$.partitions', Next: 'Resample' });
+    expect(def.States.Resample?.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ResampleFailed' }]);
+    const branches = def.States.Resample?.Branches as { StartAt: string; States: Record<string, Node> }[];
+    expect(branches.map((b) => [b.StartAt, Object.keys(b.States)])).toEqual([
+      ['Resample3d', ['Resample3d', 'Commit3dPartitions']],
+      ['Resample5d', ['Resample5d', 'Commit5dPartitions']],
+    ]);
+    const map = branches[1]!.States.Resample5d!;
+    expect(map).toMatchObject({ Type: 'Map', ItemsPath: '$.partitions', MaxConcurrency: 2, Next: 'Commit5dPartitions' });
+    const processor = map.ItemProcessor as { ProcessorConfig: Node; States: Record<string, Node> };
+    expect(processor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
+    const worker = processor.States.Resample5dPartition!;
+    expect((worker.Parameters as Node).ContainerOverrides).toMatchObject({ 'Command.$': "States.Array('resample', '--days', '5', '--partition', $.partition)" });
+    const commit = branches[1]!.States.Commit5dPartitions!;
+    expect(commit).toMatchObject({ Resource: 'arn:aws:states:::batch:submitJob.sync', End: true });
+    expect((commit.Parameters as Node).ContainerOverrides).toMatchObject({ Command: ['commit-partitions', '--days', '5', '--partitions', '4'] });
+  });
+
+  it('keeps P = 1 the unpartitioned topology, and rejects a bad partition count or concurrency', () => {
+    expect(buildDefinition({ partitions: 1 })).toEqual(buildDefinition());
+    expect(buildDefinition({ partitions: 4 }).States.Resample).not.toEqual(buildDefinition().States.Resample);
+    expect(() => buildDefinition({ partitions: 0 })).toThrow(/partitions: 0 is not a whole number/);
+    expect(() => buildDefinition({ partitions: 2.5 })).toThrow(/partitions: 2.5/);
+    expect(() => buildDefinition({ partitions: 4, maxConcurrency: 0 })).toThrow(/maxConcurrency: 0/);
+    expect(() => buildDefinition({ maxConcurrency: 2 })).toThrow(/partitions > 1 only/);
+  });
+});
 
 describe('the golden state_machine_definition.json', () => {
   it('equals the definition generated from code (regenerate with `pnpm golden` and review the diff)', () => {

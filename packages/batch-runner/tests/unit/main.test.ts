@@ -72,6 +72,10 @@ function harness(behaviour: { consolidate?: () => Promise<ConsolidateReport>; re
       recorded.resample.push(options);
       return behaviour.resample ? behaviour.resample(options.days) : resampleReport(options.runId, options.days);
     },
+    async commitPartitions(_lake, options) {
+      recorded.calls.push(`commitPartitions ${options.days} ${options.partitions}`);
+      return resampleReport(options.runId, options.days);
+    },
   };
   const deps: MainDeps = { jobs, stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } };
   const lines = (chunks: string[]) =>
@@ -104,6 +108,33 @@ describe('main consolidate', () => {
       report: { command: 'consolidate', runId: 'run-7', sessions: ['2024-01-02'], status: 'committed', consolidate: consolidateReport('run-7') },
     });
     expect(h.err).toEqual([]);
+  });
+});
+
+describe('main with ticker partitions', () => {
+  it('passes --partition i/P to resampleLake, and commit-partitions --partitions P to commitPartitions', async () => {
+    const h = harness();
+    expect(await main(['resample', '--days', '3,5', '--partition', '1/4'], ENV, h.deps)).toBe(0);
+    expect(h.recorded.resample.map((o) => o.partition)).toEqual([{ index: 1, count: 4 }]);
+    expect(await main(['commit-partitions', '--days', '3,5', '--partitions', '4'], ENV, h.deps)).toBe(0);
+    expect(h.recorded.calls.at(-1)).toBe('commitPartitions 3,5 4');
+    const env = await main(['resample', '--days', '3'], { ...ENV, FIBBARS_PARTITION: '3/4' }, h.deps);
+    expect(env).toBe(0);
+    expect(h.recorded.resample.at(-1)?.partition).toEqual({ index: 3, count: 4 });
+  });
+
+  it('rejects a bad partition or partition count with exit 2 and one line naming the flag, before the lake is opened', async () => {
+    for (const [argv, text] of [
+      [['resample', '--days', '3', '--partition', '4/4'], '--partition must be i/P'],
+      [['resample', '--days', '3', '--partition', 'two'], '--partition must be i/P'],
+      [['commit-partitions', '--days', '3', '--partitions', '1'], '--partitions must be a whole number of partitions from 2'],
+      [['commit-partitions', '--days', '3'], 'no partition count given'],
+    ] as const) {
+      const h = harness();
+      expect(await main([...argv], ENV, h.deps)).toBe(2);
+      expect(h.recorded.calls).toEqual([]);
+      expect(h.stderrLines()).toEqual([expect.objectContaining({ level: 'error', error: 'ConfigError', message: expect.stringContaining(text) })]);
+    }
   });
 });
 
