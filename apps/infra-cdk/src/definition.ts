@@ -6,6 +6,7 @@
  */
 import {
   SUBSTITUTION_KEYS,
+  buildDefinition,
   readGoldenDefinition,
   type StateMachineDefinition,
   type SubstitutionKey,
@@ -33,9 +34,40 @@ export function checkPlaceholders(definition: AslDefinition): void {
   }
 }
 
-/** The reviewed golden definition of `@fibbars/asl-definition`, checked. */
-export function loadDefinition(): AslDefinition {
-  const definition = readGoldenDefinition();
+/**
+ * The reviewed golden definition of `@fibbars/asl-definition`, checked; with
+ * `partitions` > 1 (CDK context `partitions`), the definition generated for
+ * that many ticker partitions (its P = 4 form is the package's second golden).
+ */
+export function loadDefinition(options: { partitions?: number; maxConcurrency?: number } = {}): AslDefinition {
+  const partitions = options.partitions ?? 1;
+  const definition =
+    partitions === 1 && options.maxConcurrency === undefined
+      ? readGoldenDefinition()
+      : buildDefinition({ partitions, ...(options.maxConcurrency !== undefined ? { maxConcurrency: options.maxConcurrency } : {}) });
   checkPlaceholders(definition);
   return definition;
+}
+
+/** Whether the definition holds a Distributed Map (its child executions need their own permissions). */
+export function usesDistributedMap(definition: AslDefinition): boolean {
+  return JSON.stringify(definition).includes('"Mode":"DISTRIBUTED"');
+}
+
+/**
+ * The partition settings from CDK context: `partitions` (default 1) and
+ * `mapMaxConcurrency` (default: all partitions at once), e.g. `-c partitions=4`.
+ */
+export function partitionContext(context: (key: string) => unknown): { partitions: number; maxConcurrency?: number } {
+  const read = (key: string): number | undefined => {
+    const value = context(key);
+    if (value === undefined) return undefined;
+    const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+    if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 1024) throw new Error(`context ${key} must be a whole number from 1 to 1024, got ${JSON.stringify(value)}`);
+    return n as number;
+  };
+  const partitions = read('partitions') ?? 1;
+  const maxConcurrency = read('mapMaxConcurrency');
+  if (maxConcurrency !== undefined && partitions === 1) throw new Error('context mapMaxConcurrency needs partitions > 1');
+  return { partitions, ...(maxConcurrency !== undefined ? { maxConcurrency } : {}) };
 }

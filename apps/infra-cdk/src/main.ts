@@ -7,11 +7,14 @@
  */
 import { requireArtifacts } from './artifacts.js';
 import { createApp } from './app.js';
-import { loadDefinition } from './definition.js';
+import { App } from 'aws-cdk-lib';
+import { loadDefinition, partitionContext } from './definition.js';
 import { loadReleaseManifest } from './release.js';
 
 try {
-  const definition = loadDefinition();
+  // `-c partitions=P` (and `-c mapMaxConcurrency=N`): the resample stage in P ticker partitions.
+  const probe = new App();
+  const definition = loadDefinition(partitionContext((key) => probe.node.tryGetContext(key)));
   const release = loadReleaseManifest();
   const needed = { fetchers: release?.fetchers === undefined, image: release?.['batch-runner'] === undefined };
   const artifacts = needed.fetchers || needed.image ? requireArtifacts(undefined, needed) : undefined;

@@ -30,6 +30,7 @@ import { openStore, parseLakeUri, RunStore } from '@fibbars/ohlcv-core/storage';
 import { buildDefinition, substitute, DEFAULT_INTERVALS, type StateMachineDefinition, type Substitutions } from './definition.js';
 import { localLogLocations, type JobRetryStrategy } from './failures.js';
 import { readGoldenDefinition } from './golden.js';
+import { withDistributedMapSemantics } from './local/distributed-map.js';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS, DEFAULT_STOP_POLL_MS, REDRIVABLE_STATUSES, newLease, newRunId } from './runs.js';
 import { startExecution } from './local/execution.js';
 import { startHeartbeat } from './local/heartbeat.js';
@@ -90,7 +91,8 @@ interface ResolvedRun {
   attempt: number;
   date: string | undefined;
   intervals: number[];
-  /** Intervals other than the golden file's: the definition is generated (and validated). */
+  partitions: number;
+  /** Intervals or partitions other than the golden file's: the definition is generated (and validated). */
   custom: boolean;
   heartbeatMs: number;
   stopPollMs: number;
@@ -121,11 +123,12 @@ function resolveTiming(options: RunLocalPipelineOptions): Pick<ResolvedRun, 'hea
   return { heartbeatMs, stopPollMs, leaseMs, scale };
 }
 
-/** The definition to run, before substitution: the reviewed golden file, or one generated for other intervals. */
-function definitionTemplate(custom: boolean, intervals: number[]): StateMachineDefinition {
+/** The definition to run, before substitution: the reviewed golden file, or one generated for other intervals or partitions. */
+function definitionTemplate(custom: boolean, intervals: number[], scale: { partitions: number; maxConcurrency?: number }): StateMachineDefinition {
   try {
     // The default run executes the reviewed golden file itself.
-    return custom ? buildDefinition({ intervals }) : readGoldenDefinition();
+    if (!custom) return readGoldenDefinition();
+    return withDistributedMapSemantics(buildDefinition({ intervals, ...(scale.partitions > 1 ? scale : {}) }));
   } catch (error) {
     if (error instanceof RangeError) throw new ConfigError(error.message);
     throw error;
@@ -158,8 +161,10 @@ function resolveRun(options: RunLocalPipelineOptions): ResolvedRun {
   const timing = resolveTiming(options);
   const requested = previous ? previous.intervals : options.intervals;
   const intervals = [...(requested ?? DEFAULT_INTERVALS)];
-  const custom = requested !== undefined && intervals.join(',') !== DEFAULT_INTERVALS.join(',');
-  const template = definitionTemplate(custom, intervals);
+  const partitions = previous ? (previous.partitions ?? 1) : (options.partitions ?? 1);
+  const scale = { partitions, ...(options.maxConcurrency !== undefined ? { maxConcurrency: options.maxConcurrency } : {}) };
+  const custom = partitions !== 1 || (requested !== undefined && intervals.join(',') !== DEFAULT_INTERVALS.join(','));
+  const template = definitionTemplate(custom, intervals, scale);
   const runId = previous ? previous.runId : (options.runId ?? newRunId());
   const runs = new RunStore(openStore(lake, options.store ?? {}));
   const retryStrategies = options.jobRetryStrategies ?? LOCAL_JOB_RETRY_STRATEGIES;
@@ -171,7 +176,7 @@ function resolveRun(options: RunLocalPipelineOptions): ResolvedRun {
   const plan = previous ? redrivePlan(full, previous) : undefined;
   const attempt = previous ? (previous.redriveCount ?? 0) + 1 : 0;
   const definition = plan?.definition ?? full;
-  return { lake, runs, runId, previous, attempt, date, intervals, custom, ...timing, lambdaTimeoutSeconds, retryStrategies, states: indexStates(full), definition, plan };
+  return { lake, runs, runId, previous, attempt, date, intervals, partitions, custom, ...timing, lambdaTimeoutSeconds, retryStrategies, states: indexStates(full), definition, plan };
 }
 
 // ---------------------------------------------------------------------------

@@ -4,12 +4,12 @@
  * of the other parts), its log group and hand-written role, and the
  * EventBridge Scheduler schedule that starts it after the US close.
  */
-import { Aws, RemovalPolicy } from 'aws-cdk-lib';
+import { ArnFormat, Aws, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import type { AslDefinition, SubstitutionKey } from '../definition.js';
+import { usesDistributedMap, type AslDefinition, type SubstitutionKey } from '../definition.js';
 import { SCHEDULE_EXPRESSION, SCHEDULE_TIME_ZONE, scheduleName, stateMachineName } from '../names.js';
 import { acknowledge } from '../nag.js';
 import type { Alerting } from './alerting.js';
@@ -100,6 +100,14 @@ export class Orchestration {
       'TerminateJob targets the jobs this state machine submitted, whose ids are only known at run time.',
       ['Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*'],
     );
+    if (usesDistributedMap(this.props.definition)) {
+      acknowledge(
+        role,
+        'AwsSolutions-IAM5',
+        "A Distributed Map's child executions are named by Step Functions at run time, under this state machine's own name.",
+        [`Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${stateMachineName(this.context.settings.envName)}/*`],
+      );
+    }
     return role;
   }
 
@@ -130,6 +138,7 @@ export class Orchestration {
         actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
         resources: [batchSyncRule],
       }),
+      ...this.distributedMapStatements(),
       new iam.PolicyStatement({ sid: 'PublishAlerts', actions: ['sns:Publish'], resources: [alerting.alertTopic.topicArn] }),
       new iam.PolicyStatement({
         sid: 'EncryptAlerts',
@@ -154,6 +163,31 @@ export class Orchestration {
         sid: 'Tracing',
         actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'],
         resources: ['*'],
+      }),
+    ];
+  }
+
+  /**
+   * A Distributed Map runs each iteration as a child execution of this same
+   * state machine, so its role must start them and follow them (describe,
+   * stop), and only those: the state machine's own ARN and its executions'.
+   * https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html#dist-map-permissions
+   * Without a Distributed Map (one partition) the role gets none of this.
+   */
+  private distributedMapStatements(): iam.PolicyStatement[] {
+    if (!usesDistributedMap(this.props.definition)) return [];
+    const { scope, settings } = this.context;
+    const name = stateMachineName(settings.envName);
+    return [
+      new iam.PolicyStatement({
+        sid: 'StartMapChildren',
+        actions: ['states:StartExecution'],
+        resources: [scope.formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+      }),
+      new iam.PolicyStatement({
+        sid: 'FollowMapChildren',
+        actions: ['states:DescribeExecution', 'states:StopExecution'],
+        resources: [scope.formatArn({ service: 'states', resource: 'execution', resourceName: `${name}/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
       }),
     ];
   }

@@ -162,6 +162,22 @@ describe('IAM: every statement of every role', () => {
     ]);
   });
 
+  it('the state machine role with ticker partitions: exactly the child executions of its own Distributed Map besides the rest', () => {
+    const four = synthesize({ env: 'prod' }, undefined, 4);
+    const roles = resourcesOf(four.template, 'AWS::IAM::Role');
+    const [role] = Object.values(roles).filter((r) => String(r.Properties?.Description ?? '').startsWith('fibbars daily pipeline: exactly'));
+    const statements = ((role?.Properties?.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]).flatMap((p) => p.PolicyDocument.Statement.map(normal));
+    const arnOf = (resource: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':states:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${resource}`]] });
+    expect(statements.filter((s) => s.sid?.includes('MapChildren'))).toEqual([
+      { sid: 'StartMapChildren', actions: ['states:StartExecution'], resources: [arnOf('stateMachine:prod-fibbars-daily-pipeline')] },
+      { sid: 'FollowMapChildren', actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [arnOf('execution:prod-fibbars-daily-pipeline/*')] },
+    ]);
+    // The rest of the role is what one partition gets (the table above).
+    expect(statements.filter((s) => !s.sid?.includes('MapChildren'))).toEqual(byRole[roleId(/daily pipeline: exactly/)]);
+    const definition = JSON.parse(JSON.stringify(four.template.findResources('AWS::StepFunctions::StateMachine'))) as unknown;
+    expect(JSON.stringify(definition)).toContain('DISTRIBUTED');
+  });
+
   it('the scheduler role: start executions of the pipeline only', () => {
     expect(byRole[roleId(/EventBridge Scheduler/)]).toEqual([
       {

@@ -15,7 +15,7 @@ type AnyState = Record<string, unknown>;
 /** Every state of a definition (branch states too), with its enclosing Parallel state. */
 export type StateIndex = Map<string, { state: AnyState; parent?: string }>;
 
-/** Every state of a definition with its enclosing Parallel state. */
+/** Every state of a definition with its enclosing Parallel or Map state. */
 export function indexStates(def: { States: Record<string, unknown> }, parent?: string, out: StateIndex = new Map()): StateIndex {
   for (const [name, raw] of Object.entries(def.States)) {
     const state = raw as AnyState;
@@ -23,6 +23,8 @@ export function indexStates(def: { States: Record<string, unknown> }, parent?: s
     for (const branch of (state.Branches as { States: Record<string, unknown> }[] | undefined) ?? []) {
       indexStates(branch, name, out);
     }
+    const processor = state.ItemProcessor as { States: Record<string, unknown> } | undefined;
+    if (processor) indexStates(processor, name, out);
   }
   return out;
 }
@@ -33,6 +35,8 @@ export interface EngineEvent {
   /** Epoch milliseconds. */
   timestamp: number;
   state?: { name: string; type: string; input?: unknown; output?: unknown };
+  /** The Map iteration the event belongs to (aws-local-stepfunctions sets it on a Map's nested events). */
+  index?: number;
   Error?: unknown;
   Cause?: unknown;
 }
@@ -101,11 +105,12 @@ export interface Reaction {
 
 /** The record of a new run, RUNNING from `started`, no state entered yet. */
 export function newRunRecord(
-  run: { runId: string; date?: string | undefined; lake: string; source: string; intervals: number[] },
+  run: { runId: string; date?: string | undefined; lake: string; source: string; intervals: number[]; partitions?: number },
   started: Date,
 ): PipelineRunRecord {
   const { runId, date, lake, source, intervals } = run;
   return {
+    ...(run.partitions !== undefined && run.partitions > 1 ? { partitions: run.partitions } : {}),
     runId,
     engine: 'local',
     stateMachine: 'fibbars-daily-pipeline',
@@ -142,7 +147,7 @@ function abandonBranches(progress: RunProgress, shape: RunShape, facts: TaskFact
       run.endedAt = at;
     }
     if (!facts.failedTasks.has(child)) stopJobs.push(child);
-    if (where.state.Type === 'Parallel') abandonBranches(progress, shape, facts, child, at, stopJobs);
+    if (where.state.Type === 'Parallel' || where.state.Type === 'Map') abandonBranches(progress, shape, facts, child, at, stopJobs);
   }
 }
 
@@ -151,10 +156,12 @@ export function applyEngineEvent(progress: RunProgress, shape: RunShape, facts: 
   const reaction: Reaction = { events: [], save: false, stopJobs: [] };
   const at = new Date(event.timestamp).toISOString();
   if (!event.state) return reaction;
-  const name = event.state.name;
+  const base = event.state.name;
+  // A Map's iterations run the same states: each iteration's are recorded as `<state>#<index>`.
+  const name = event.index === undefined ? base : `${base}#${event.index}`;
   // A branch a redrive keeps (its recorded output, replayed): not run again, not recorded again.
-  if (shape.kept?.has(name)) return reaction;
-  const parent = shape.states.get(name)?.parent;
+  if (shape.kept?.has(base)) return reaction;
+  const parent = shape.states.get(base)?.parent;
   const where = parent === undefined ? {} : { parent };
   const run = progress.runs.get(name);
   switch (event.type) {
@@ -198,9 +205,9 @@ export function applyEngineEvent(progress: RunProgress, shape: RunShape, facts: 
       run.status = 'succeeded';
       run.endedAt = at;
       delete run.error;
-      const result = facts.taskResults.get(name);
+      const result = facts.taskResults.get(base);
       if (result !== undefined) run.output = result;
-      if (parent !== undefined && shape.states.get(name)?.state.End === true) run.result = summarize(event.state.output);
+      if (parent !== undefined && shape.states.get(base)?.state.End === true) run.result = summarize(event.state.output);
       attachAttempts(run, facts);
       reaction.events.push({ type: 'state-succeeded', state: name, attempt: run.attempts, at, ...where });
       reaction.save = true;

@@ -122,6 +122,8 @@ export interface PipelineRunRecord extends RunRecord {
   lake: string;
   source: string;
   intervals: number[];
+  /** Ticker partitions of the resample stage (absent: 1). */
+  partitions?: number;
   /** Step Functions' names: a run stopped, interrupted or whose process died ends ABORTED. */
   status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
   startedAt: string;
@@ -156,6 +158,14 @@ export interface RunLocalPipelineOptions {
   now?: () => Date;
   /** Intervals to resample (default {@link DEFAULT_INTERVALS}: the golden definition). */
   intervals?: readonly number[];
+  /**
+   * Ticker partitions of the resample stage (default 1): with P > 1 each
+   * interval is a Distributed Map of P partition jobs (child processes, at
+   * most `maxConcurrency` at once) and a fan-in commit.
+   */
+  partitions?: number;
+  /** Partition jobs of one interval at once (the Map's MaxConcurrency; default: all P). */
+  maxConcurrency?: number;
   /** Multiply every retry wait (for tests: 0.001 turns 60 s into 60 ms). Backoff and jitter still apply. */
   retryWaitScale?: number;
   /** Live events (state entered, retried, succeeded, failed; execution started and ended). */

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SyntheticSource, RateLimitedError, type MarketSource } from '@fibbars/fetchers';
 import { openLake, resample } from '@fibbars/ohlcv-core';
-import { batchRunnerBundlePath, getRun, runLocalPipeline, type Alert, type LocalEvent } from '../../src/local.js';
+import { batchRunnerBundlePath, createBatchRunnerBinding, getRun, runLocalPipeline, type Alert, type LocalEvent } from '../../src/local.js';
 import { DEFAULT_INTERVALS } from '../../src/index.js';
 
 const SESSION = '2024-03-08';
@@ -175,5 +175,52 @@ describe('the local pipeline with the real handlers and the real batch-runner', 
         `exited with code 1 (Error) after 1 attempt(s): Essential container in task exited; logs: run record ${record.runId} ${job.Container.LogStreamName}`,
     ]);
     expect(record.states.find((s) => s.name === 'Consolidate')?.status).toBe('succeeded');
+  });
+
+  it('runs the partitioned definition (P = 4): every interval a Distributed Map of partition jobs and a fan-in commit, equal to P = 1', async () => {
+    const single = await mkdtemp(path.join(tmpdir(), 'fibbars-e2e-p1-'));
+    try {
+      const one = await runLocalPipeline({ lake: single, date: SESSION, source: market(), intervals: [3, 5] });
+      const four = await runLocalPipeline({ lake, date: SESSION, source: market(), intervals: [3, 5], partitions: 4, maxConcurrency: 2 });
+      expect([one.status, four.status]).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+      expect(four.partitions).toBe(4);
+      const names = four.states.map((s) => s.name);
+      for (const i of [0, 1, 2, 3]) expect(names).toContain(`Resample3dPartition#${i}`);
+      expect(four.states.find((s) => s.name === 'Commit5dPartitions')?.status).toBe('succeeded');
+      for (const days of [3, 5]) {
+        const a = await openLake(single).read(`ohlcv_${days}d`);
+        const b = await openLake(lake).read(`ohlcv_${days}d`);
+        expect(b.height).toBeGreaterThan(0);
+        expect(sortRows(b.toRecords())).toEqual(sortRows(a.toRecords()));
+        expect((await openLake(lake).head(`ohlcv_${days}d`))?.meta.partitions).toBe(4);
+      }
+    } finally {
+      await rm(single, { recursive: true, force: true });
+    }
+  });
+
+  it('alerts once with the Map Run error when one partition job is killed, publishes no version of its interval, and the re-run repairs', async () => {
+    const real = createBatchRunnerBinding();
+    // Partition 2/4 of the 3-session bars is killed (SIGKILL) shortly after it starts; every other job runs as it would.
+    const batch: typeof real = (job, signal) => {
+      if (job.command.join(' ') !== 'resample --days 3 --partition 2/4') return real(job, signal);
+      const kill = new AbortController();
+      setTimeout(() => kill.abort(), 150);
+      return real(job, AbortSignal.any([signal, kill.signal]));
+    };
+    const alerts: Alert[] = [];
+    const failed = await runLocalPipeline({ lake, date: SESSION, source: market(), intervals: [3], partitions: 4, bindings: { batch, alert: (a) => void alerts.push(a) } });
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error?.name).toBe('States.ExceedToleratedFailureThreshold');
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]?.message).toContain(`fibbars execution ${failed.runId} failed in state Resample: States.ExceedToleratedFailureThreshold: `);
+    expect(await openLake(lake).head('ohlcv_3d')).toBeNull();
+
+    const again = await runLocalPipeline({ lake, date: SESSION, source: market(), intervals: [3], partitions: 4 });
+    expect(again.status).toBe('SUCCEEDED');
+    const daily = await openLake(lake).read('ohlcv_1d');
+    const bars = await openLake(lake).read('ohlcv_3d');
+    expect(bars.height).toBe(new Set(daily.getColumn('ticker').toArray()).size);
+    expect(await openLake(lake).store.list('_staging/')).toEqual([]);
   });
 });

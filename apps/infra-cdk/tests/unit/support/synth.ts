@@ -48,10 +48,10 @@ export interface Synthesized extends FibbarsApp {
  * Synthesizes the app with the given context and returns its only or first
  * stack; with a release manifest, the deployables it names come from it.
  */
-export function synthesize(context: Record<string, unknown> = { env: 'dev' }, release?: ReleaseManifest): Synthesized {
+export function synthesize(context: Record<string, unknown> = { env: 'dev' }, release?: ReleaseManifest, partitions = 1): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'fibbars-cdk-out-'));
   const built = createApp({
-    definition: loadDefinition(),
+    definition: loadDefinition({ partitions }),
     artifacts: standInArtifacts(),
     ...(release ? { release } : {}),
     context,
