@@ -167,7 +167,7 @@ function buildProgram(run: (config: RunnerConfig) => Promise<void>, env: Env, no
     .option('--lake <uri>', 'lake folder or s3://bucket/prefix (env FIBBARS_LAKE)')
     .option('--run-id <id>', 'run id recorded in the commits (env FIBBARS_RUN_ID)')
     .option('--sessions <list>', 'sessions this run is about, JSON array or comma list, recorded in the report (env FIBBARS_SESSIONS)')
-    .addHelpText('after', '\nFails with ConfigError (exit 2), committing nothing, when a partition has not staged its work\nfor the current heads; with CommitConflictError (exit 4) when another writer committed meanwhile.')
+    .addHelpText('after', '\nFails with ConfigError (exit 2), committing nothing, when a partition has not staged its work\nfor the current heads (re-run those partitions); with CommitConflictError (exit 4) when a writer commits during the fan-in.')
     .action(async (flags: Flags) => run(loadConfig('commit-partitions', flags, env, now())));
 
   return program;

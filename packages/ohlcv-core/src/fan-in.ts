@@ -93,9 +93,10 @@ async function dropStale(lake: Lake, dataset: string, parent: number): Promise<v
 /**
  * Publishes the staged work of every partition as one new version per
  * interval. Throws `ConfigError` (publishing nothing, for any interval) when
- * a partition has not staged its work for the current heads, and
- * `CommitConflictError` when another writer committed meanwhile (the workers'
- * work was computed against the old head; re-run them).
+ * a partition has not staged its work for the current heads (also when
+ * another writer replaced a head after the workers ran: their work is for the
+ * old head, re-run them), and `CommitConflictError` when a writer commits
+ * while the fan-in itself is committing.
  *
  * @example
  * // after `resampleLake(lake, { days, runId, partition: { index: i, count: 4 } })` for i = 0..3:

@@ -28,13 +28,16 @@ export const USAGE = `usage: pnpm bench [options]
   --warmup N        untimed runs before them (default 1)
   --raw-tickers N   tickers in the raw zone for the consolidation measurement (default: --tickers)
   --raw-sessions N  latest sessions in that raw zone (default 252, about a year)
-  --only LIST       measurements to run: rebuild,lake,consolidate,increment (default all;
+  --only LIST       measurements to run: rebuild,lake,partitions,consolidate,increment (default all;
                     DuckDB's rebuild runs whenever one of them needs it)
                       rebuild      resample() x6 on the history in memory
                       lake         the production full build: batch-runner resample as a process
+                      partitions   the same build by --partitions ticker partitions: one
+                                   resample --partition i/P process each, then commit-partitions
                       consolidate  batch-runner's consolidation of a raw zone, in-process
                       increment    a daily run as the container runs it (consolidate + resample
                                    processes) with splits and a corrected earlier session
+  --partitions N    ticker partitions of the partitions measurement (default 4)
   --duckdb-threads N  DuckDB threads (default 2, the cores of the reference machine)
   --data-dir DIR    cache of generated data (default .bench-data at the repo root)
   --help            this text`;
@@ -46,12 +49,13 @@ export interface BenchOptions {
   rawTickers: number;
   rawSessions: number;
   only: Set<string>;
+  partitions: number;
   duckThreads: number;
   dataDir: string;
 }
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-const MEASUREMENTS = ['rebuild', 'lake', 'consolidate', 'increment'];
+const MEASUREMENTS = ['rebuild', 'lake', 'partitions', 'consolidate', 'increment'];
 /** The production job, as the container runs it. */
 const BUNDLE = join(REPO_ROOT, 'packages', 'batch-runner', 'dist', 'bundle', 'main.js');
 const RESAMPLE_STEP = ['resample', '--days', INTERVALS.join(',')];
@@ -85,6 +89,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
         'raw-sessions': { type: 'string' },
         only: { type: 'string' },
         'duckdb-threads': { type: 'string' },
+        partitions: { type: 'string' },
         'data-dir': { type: 'string' },
         help: { type: 'boolean' },
       },
@@ -112,6 +117,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     rawTickers,
     rawSessions,
     only,
+    partitions: int('partitions', v.partitions, 4, 2),
     duckThreads: int('duckdb-threads', v['duckdb-threads'], 2, 1),
     dataDir: resolve(v['data-dir'] ?? join(REPO_ROOT, '.bench-data')),
   };
@@ -315,13 +321,14 @@ interface BenchRun {
 
 export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const run = await startRun(opts);
-  if (opts.only.has('lake') || opts.only.has('increment')) {
+  if (opts.only.has('lake') || opts.only.has('partitions') || opts.only.has('increment')) {
     if (!existsSync(BUNDLE)) throw new Error(`the batch-runner bundle is missing at ${BUNDLE}: run "pnpm nx run batch-runner:bundle" (pnpm bench builds it)`);
   }
   if (opts.only.has('rebuild')) await measureRebuildOurs(run);
-  const historyLake = opts.only.has('lake') ? await ensureHistoryLake(run.dir, run.manifest) : null;
-  if (opts.only.has('rebuild') || opts.only.has('lake') || opts.only.has('increment')) await measureRebuildDuckdb(run, historyLake);
-  if (historyLake) await measureLakeBuild(run, historyLake);
+  const historyLake = opts.only.has('lake') || opts.only.has('partitions') ? await ensureHistoryLake(run.dir, run.manifest) : null;
+  if (opts.only.has('rebuild') || opts.only.has('lake') || opts.only.has('partitions') || opts.only.has('increment')) await measureRebuildDuckdb(run, historyLake);
+  if (historyLake && opts.only.has('lake')) await measureLakeBuild(run, historyLake);
+  if (historyLake && opts.only.has('partitions')) await measurePartitionedBuild(run, historyLake);
   await checkFullBuilds(run);
   if (opts.only.has('consolidate')) await measureConsolidate(run);
   if (opts.only.has('increment')) await measureIncrement(run);
@@ -360,13 +367,51 @@ async function measureRebuildOurs({ dir, manifest, work, mopts, m }: BenchRun): 
 async function measureRebuildDuckdb({ opts, manifest, dailyFiles, duckOut, mopts, m }: BenchRun, historyLake: string | null): Promise<void> {
   // DuckDB's full build reads the files the lake commits (the same bytes the production job reads).
   const duckInput = historyLake ? (await headFiles(historyLake, 'ohlcv_1d')).paths : dailyFiles;
-  const timed = opts.only.has('rebuild') || opts.only.has('lake') ? mopts : { runs: 1, warmup: 0, log };
+  const reference = opts.only.has('rebuild') || opts.only.has('lake') || opts.only.has('partitions');
+  const timed = reference ? mopts : { runs: 1, warmup: 0, log };
   m.rebuildDuckdb = await measure(
     'full build, DuckDB',
     { kind: 'duck-rebuild', dailyFiles: duckInput, lastSession: manifest.lastSession, outDir: duckOut, threads: opts.duckThreads },
     timed,
   );
-  if (!opts.only.has('rebuild') && !opts.only.has('lake')) delete m.rebuildDuckdb;
+  if (!reference) delete m.rebuildDuckdb;
+}
+
+/**
+ * The same full build by P ticker partitions, as the Distributed Map runs it:
+ * one `resample --partition i/P` process per partition (one after another
+ * here; on AWS each is its own Batch job), then `commit-partitions`. Reported:
+ * the sum of the work, each partition's seconds and peak RSS, the fan-in, and
+ * the wall time with the partitions side by side (slowest partition + fan-in).
+ */
+async function measurePartitionedBuild({ opts, manifest, work, mopts, m }: BenchRun, historyLake: string): Promise<void> {
+  const runLake = join(work, 'lake-partitioned');
+  const P = opts.partitions;
+  const steps = [
+    ...Array.from({ length: P }, (_, i) => [...RESAMPLE_STEP, '--partition', `${i}/${P}`]),
+    ['commit-partitions', '--days', INTERVALS.join(','), '--partitions', String(P)],
+  ];
+  const task = { kind: 'bundle' as const, bundle: BUNDLE, lake: runLake, steps, runId: 'bench-partitions' };
+  m.partitionsOurs = await measure(`full build by ${P} ticker partitions + fan-in (processes)`, task, {
+    ...mopts,
+    prepare: () => {
+      linkCopy(historyLake, runLake);
+      return task;
+    },
+  });
+  const jobs = (m.partitionsOurs.detail as { jobs: Array<{ seconds: number; maxRssMiB: number }> }).jobs;
+  const workers = jobs.slice(0, P);
+  const fanIn = jobs.at(-1)!;
+  m.partitionsOurs.rowsIn = manifest.rows;
+  m.partitionsOurs.rowsPerSecond = manifest.rows / m.partitionsOurs.seconds;
+  m.partitionsOurs.detail = {
+    ...(m.partitionsOurs.detail as object),
+    partitions: P,
+    workerSeconds: workers.map((j) => j.seconds),
+    workerPeakRssMiB: workers.map((j) => j.maxRssMiB),
+    fanInSeconds: fanIn.seconds,
+    sideBySideSeconds: Math.max(...workers.map((j) => j.seconds)) + fanIn.seconds,
+  };
 }
 
 /** The production full build: batch-runner's resample as a process, on a fresh copy of the history lake each run. */
@@ -395,12 +440,13 @@ async function checkFullBuilds({ manifest, work, duckOut, m, checks }: BenchRun)
         checks.rebuild.push(await compareBars(con, `${days}d`, [join(work, 'rebuild-ours', f)], [join(duckOut, f)]));
       }
     }
-    if (m.lakeOurs) {
-      checks.lake = [];
+    for (const [key, folder] of [['lake', 'lake-build'], ['partitions', 'lake-partitioned']] as const) {
+      if (!m[key === 'lake' ? 'lakeOurs' : 'partitionsOurs']) continue;
+      checks[key] = [];
       for (const days of INTERVALS) {
-        const ours = join(work, `lake-${days}d.parquet`);
-        await lakeToParquet(join(work, 'lake-build'), `ohlcv_${days}d`, manifest.firstSession, ours);
-        checks.lake.push(await compareBars(con, `${days}d`, [ours], [join(duckOut, `ohlcv_${days}d.parquet`)]));
+        const ours = join(work, `${folder}-${days}d.parquet`);
+        await lakeToParquet(join(work, folder), `ohlcv_${days}d`, manifest.firstSession, ours);
+        checks[key].push(await compareBars(con, `${days}d`, [ours], [join(duckOut, `ohlcv_${days}d.parquet`)]));
       }
     }
   } finally {
@@ -520,6 +566,8 @@ function benchResult({ opts, manifest, m, checks }: BenchRun): BenchResult {
   const ratios: Record<string, number> = {};
   if (m.rebuildOurs && m.rebuildDuckdb) ratios.rebuild = m.rebuildOurs.seconds / m.rebuildDuckdb.seconds;
   if (m.lakeOurs && m.rebuildDuckdb) ratios.lake = m.lakeOurs.seconds / m.rebuildDuckdb.seconds;
+  if (m.partitionsOurs && m.rebuildDuckdb) ratios.partitions = m.partitionsOurs.seconds / m.rebuildDuckdb.seconds;
+  if (m.partitionsOurs && m.lakeOurs) ratios.partitionsVsOne = m.partitionsOurs.seconds / m.lakeOurs.seconds;
   if (m.incrementOurs && m.incrementDuckdb) ratios.increment = m.incrementOurs.seconds / m.incrementDuckdb.seconds;
   const ok = Object.values(checks).every((cs) => cs.every((c) => c.equal));
   return {

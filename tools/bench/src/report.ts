@@ -1,7 +1,7 @@
 // The human half of the output: one table of figures and a line per check.
 import type { BenchResult } from './cli.js';
 
-const PAIRS: Record<string, string> = { rebuildOurs: 'rebuild', lakeOurs: 'lake', incrementOurs: 'increment' };
+const PAIRS: Record<string, string> = { rebuildOurs: 'rebuild', lakeOurs: 'lake', partitionsOurs: 'partitions', incrementOurs: 'increment' };
 
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(0)} MiB`;
@@ -33,6 +33,15 @@ export function formatTable(result: BenchResult): string {
     `fibbars bench: ${result.scale.tickers} tickers x ${result.scale.years} years (seed ${result.scale.seed}), ${result.rows.toLocaleString('en-US')} daily rows; ${result.machine.cpus} CPUs, Node ${result.machine.node}`,
     pad(rows),
   ];
+  const part = result.measurements.partitionsOurs?.detail as
+    | { partitions: number; workerSeconds: number[]; workerPeakRssMiB: number[]; fanInSeconds: number; sideBySideSeconds: number }
+    | undefined;
+  if (part) {
+    lines.push(
+      `partitions: ${part.partitions} workers ${part.workerSeconds.map((s, i) => `${s.toFixed(2)} s / ${part.workerPeakRssMiB[i]!.toFixed(0)} MiB`).join(', ')}; ` +
+        `fan-in ${part.fanInSeconds.toFixed(2)} s; side by side ${part.sideBySideSeconds.toFixed(2)} s (slowest partition + fan-in)`,
+    );
+  }
   for (const [stage, comparisons] of Object.entries(result.checks)) {
     for (const c of comparisons) {
       lines.push(

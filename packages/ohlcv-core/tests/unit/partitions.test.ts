@@ -157,6 +157,19 @@ describe('ticker partitions', () => {
     expect((await commitPartitions(four, { days: INTERVALS, partitions: P, runId: 'idle' })).status).toBe('no-change');
   });
 
+  it('refuse to publish work computed against a head another writer has replaced since, naming the partitions to re-run', async () => {
+    const { four } = await twins(30);
+    for (const index of [0, 1, 2, 3]) await resampleLake(four, { days: INTERVALS, runId: `w${index}`, partition: { index, count: P } });
+    // A rival (an unpartitioned run) commits every interval after the workers staged theirs.
+    await resampleLake(four, { days: INTERVALS, runId: 'rival' });
+    const rival = await four.read('ohlcv_5d');
+    await expect(commitPartitions(four, { days: INTERVALS, partitions: P, runId: 'late' })).rejects.toThrow(
+      'ohlcv_3d: partitions 0/4, 1/4, 2/4, 3/4 staged nothing for version 2',
+    );
+    for (const days of INTERVALS) expect((await four.head(`ohlcv_${days}d`))?.version).toBe(1);
+    expect(frameDifference(await four.read('ohlcv_5d'), rival)).toBeNull();
+  });
+
   it('rebuild in full when the partition count changes, and build ticker-anchored bars equal to the unpartitioned job', async () => {
     const { one, four } = await twins(30);
     await resampleLake(one, { days: INTERVALS, runId: 'full', anchor: 'ticker' });

@@ -6,7 +6,7 @@ import type { Ctx } from '../context.js';
 import { checkExecutionName, executionArn, stepFunctionsOf } from '../aws.js';
 import { positiveInt } from '../config.js';
 import { defaultSession, parseSession, sessionsBefore } from '../dates.js';
-import { CommandFailedError, ExitError } from '../errors.js';
+import { CommandFailedError, ExitError, UsageError } from '../errors.js';
 import { duration } from '../format.js';
 import { newRunId } from '../jobs.js';
 import { committedDatasets } from '../lake-access.js';
@@ -25,6 +25,7 @@ type RunOpts = SourceFlags & {
   stateMachineArn?: string;
   env?: string;
   backfillSessions: string;
+  partitions?: string;
   json?: boolean;
 };
 
@@ -44,6 +45,9 @@ export interface RunSummary {
 const TASK_STATES = ['FetchOhlcv', 'FetchMeta', 'Consolidate', ...DEFAULT_INTERVALS.map((d) => `Resample${d}d`)];
 
 async function runAws(ctx: Ctx, opts: RunOpts): Promise<void> {
+  if (opts.partitions !== undefined) {
+    throw new UsageError('--partitions applies to local runs: on AWS the deployed state machine has its partitions (infra-cdk context "partitions")');
+  }
   const date = opts.date ? parseSession('--date', opts.date, ctx.now()) : defaultSession(ctx.now());
   const cfg = ctx.config({ stateMachineArn: opts.stateMachineArn, env: opts.env });
   const { sm, client } = await stepFunctionsOf(cfg);
@@ -77,6 +81,7 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
   const date = opts.date ? parseSession('--date', opts.date, ctx.now()) : defaultSession(ctx.now());
   const cfg = ctx.config({ lake: opts.lake });
   const backfillCount = positiveInt('--backfill-sessions', opts.backfillSessions, { min: 0, max: 20_000 });
+  const partitions = opts.partitions === undefined ? 1 : positiveInt('--partitions', opts.partitions, { min: 1, max: 1024 });
   const concurrency = sessionConcurrency(undefined, ctx.env);
   const chosen = chooseSource(opts, cfg, ctx.env);
   const started = Date.now();
@@ -126,7 +131,7 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
   }
 
   ctx.log.info(`running the daily pipeline for ${date} on ${cfg.lakeInput}`);
-  await executeLocalPipeline(ctx, { lake: cfg.lake, date, source, sourceKind: chosen.kind, started, backfilled, pre, json: opts.json });
+  await executeLocalPipeline(ctx, { lake: cfg.lake, date, source, sourceKind: chosen.kind, started, backfilled, pre, json: opts.json, partitions });
 }
 
 interface LocalPipelineParams {
@@ -139,6 +144,8 @@ interface LocalPipelineParams {
   pre?: { consolidate: ConsolidateSummary; resample: ResampleSummary[] };
   json?: boolean;
   redrive?: PipelineRunRecord;
+  /** Ticker partitions of the resample stage (default 1). */
+  partitions?: number;
 }
 
 /** The local engine with the real parts bound, a live view, Ctrl-C ending the run ABORTED; prints the summary, throws unless it succeeded. */
@@ -168,6 +175,7 @@ async function runWithLiveView(ctx: Ctx, params: LocalPipelineParams, interrupt:
   return engine.runLocalPipeline({
     lake,
     ...(params.redrive ? { redrive: params.redrive } : { date }),
+    ...(params.partitions !== undefined && params.partitions > 1 && !params.redrive ? { partitions: params.partitions } : {}),
     source,
     signal: interrupt.signal,
     bindings: {
@@ -262,7 +270,8 @@ export function registerRun(program: Command, ctx: Ctx): void {
     .description('run the daily pipeline: locally through the local engine (default), or start an AWS execution with --aws')
     .option('--date <session>', 'session to run for (YYYY-MM-DD; default: the latest closed session)')
     .option('--name <name>', 'AWS execution name (default daily-<date>, which makes starts idempotent)')
-    .option('--backfill-sessions <n>', 'on a fresh lake, sessions fetched before the first run; on a lake behind, the most it catches up', '252');
+    .option('--backfill-sessions <n>', 'on a fresh lake, sessions fetched before the first run; on a lake behind, the most it catches up', '252')
+    .option('--partitions <P>', 'local runs: resample in P ticker partitions (a Distributed Map of P jobs per interval, then one fan-in commit); default 1');
   lakeOption(cmd);
   sourceOption(cmd);
   awsOptions(cmd);

@@ -87,6 +87,35 @@ describe('fibbars run', () => {
   }, 120_000);
 });
 
+describe('fibbars run --partitions', () => {
+  it('resamples in ticker partitions (a Distributed Map per interval and a fan-in commit) to the same bars as one partition', async () => {
+    const one = path.join(dir.dir, 'p1');
+    const four = path.join(dir.dir, 'p4');
+    const args = ['run', '--date', RUN_DATE, '--backfill-sessions', '8', '--synthetic-tickers', '40'];
+    expect((await cli([...args, '--lake', one])).code).toBe(0);
+    const res = await cli([...args, '--lake', four, '--partitions', '4']);
+    expect(res.code).toBe(0);
+    expect(res.stderr).toMatch(/Commit34dPartitions/);
+    for (const days of [3, 34]) {
+      const a = await openLake(one).read(`ohlcv_${days}d`);
+      const b = await openLake(four).read(`ohlcv_${days}d`);
+      expect(b.height).toBeGreaterThan(0);
+      expect(b.toRecords()).toEqual(a.toRecords());
+      expect((await openLake(four).head(`ohlcv_${days}d`))?.meta.partitions).toBe(4);
+    }
+  }, 300_000);
+
+  it('refuses a bad partition count, and --partitions with --aws, with one line and exit 2', async () => {
+    const bad = await cli(['run', '--lake', path.join(dir.dir, 'never'), '--partitions', '0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n').at(-1)).toMatch(/--partitions must be/);
+    const aws = await cli(['run', '--aws', '--partitions', '4']);
+    expect(aws.code).toBe(2);
+    expect(aws.stderr).toContain('--partitions applies to local runs');
+    expect(existsSync(path.join(dir.dir, 'never'))).toBe(false);
+  });
+});
+
 describe('fibbars bars', () => {
   it('prints the stored calendar bars, and --json carries the same numbers', async () => {
     const text = await cli(['bars', ticker, '--days', '5', '--last', '8', '--lake', lake]);

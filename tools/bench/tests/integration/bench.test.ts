@@ -31,7 +31,7 @@ describe('pnpm bench at a tiny scale', () => {
     const result = JSON.parse(last);
     expect(result.ok).toBe(true);
     expect(result.scale).toEqual({ tickers: 40, years: 2, seed: 1 });
-    expect(Object.keys(result.checks).sort()).toEqual(['increment', 'incrementDaily', 'lake', 'rebuild']);
+    expect(Object.keys(result.checks).sort()).toEqual(['increment', 'incrementDaily', 'lake', 'partitions', 'rebuild']);
     for (const comparisons of Object.values(result.checks) as { equal: boolean; oursRows: number }[][]) {
       for (const c of comparisons) {
         expect(c.equal).toBe(true);
@@ -43,7 +43,7 @@ describe('pnpm bench at a tiny scale', () => {
 
   it('reports every measurement with its time, throughput and peak RSS', () => {
     const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
-    expect(Object.keys(result.measurements).sort()).toEqual(['consolidateOurs', 'incrementDuckdb', 'incrementOurs', 'lakeOurs', 'rebuildDuckdb', 'rebuildOurs']);
+    expect(Object.keys(result.measurements).sort()).toEqual(['consolidateOurs', 'incrementDuckdb', 'incrementOurs', 'lakeOurs', 'partitionsOurs', 'rebuildDuckdb', 'rebuildOurs']);
     for (const m of Object.values(result.measurements) as { seconds: number; rowsIn: number; rowsPerSecond: number; peakRssBytes: number }[]) {
       expect(m.seconds).toBeGreaterThan(0);
       expect(m.rowsIn).toBeGreaterThan(0);
@@ -62,6 +62,14 @@ describe('pnpm bench at a tiny scale', () => {
     expect(result.measurements.lakeOurs.wallSeconds).toBeGreaterThanOrEqual(result.measurements.lakeOurs.seconds);
     expect(result.ratios.rebuild).toBeCloseTo(result.measurements.rebuildOurs.seconds / result.measurements.rebuildDuckdb.seconds, 10);
     expect(run.stdout).toMatch(/measurement\s+rows in\s+rows out\s+seconds/);
+    // Four partition jobs and the fan-in, each with its own time and peak memory.
+    const part = result.measurements.partitionsOurs.detail;
+    expect(part.partitions).toBe(4);
+    expect(part.jobs).toHaveLength(5);
+    expect(part.workerSeconds).toHaveLength(4);
+    expect(part.sideBySideSeconds).toBeCloseTo(Math.max(...part.workerSeconds) + part.fanInSeconds, 10);
+    expect(part.intervals.filter((i: { mode: string }) => i.mode === 'full')).toHaveLength(6 * 4 + 6);
+    expect(result.ratios.partitionsVsOne).toBeCloseTo(result.measurements.partitionsOurs.seconds / result.measurements.lakeOurs.seconds, 10);
   });
 
   it('refuses a bad flag with a one-line error, exit code 2 and nothing written', () => {
