@@ -120,7 +120,14 @@ export async function commitPartitions(lake: Lake, options: CommitPartitionsOpti
       continue;
     }
     const basis: StageBasis = { dataset: barDataset(days), parent: head?.version ?? 0, dailyVersion: daily.version, splitsVersion, count };
-    pending.push({ days, head, basis, ...(await collect(lake, basis)) });
+    const found = await collect(lake, basis);
+    const other = found.staged.find((st) => st.meta['anchor'] !== anchor);
+    if (other) {
+      throw new ConfigError(
+        `${basis.dataset}: partition ${other.partition}/${count} staged ${String(other.meta['anchor'])}-anchored bars, not ${anchor}: run the partitions with the same anchor; nothing was committed`,
+      );
+    }
+    pending.push({ days, head, basis, ...found });
   }
   const reports: ResampleIntervalReport[] = [];
   for (const p of pending) {

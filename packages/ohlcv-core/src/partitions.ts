@@ -4,8 +4,8 @@
  * tickers whose stable hash falls in its partition, and one fan-in commit
  * publishes every partition's files as one version.
  *
- * - `tickerPartition` is FNV-1a (32 bit) of the ticker's UTF-8 bytes, modulo
- *   P: stable across processes, machines, Node and Polars versions (Polars'
+ * - `tickerPartition` is FNV-1a (32 bit) of the ticker's UTF-8 bytes, its
+ *   range of the hash space cut in P equal parts: stable across processes, machines, Node and Polars versions (Polars'
  *   own `hash` is not: its seed and algorithm may change between releases),
  *   so a ticker always lands in the same partition, and a split or a
  *   correction touches one partition.
@@ -66,14 +66,18 @@ export function parsePartition(text: string): TickerPartitionSpec {
 const utf8 = new TextEncoder();
 
 /**
- * The partition of a ticker: FNV-1a 32-bit hash of its UTF-8 bytes, modulo
- * `count`. Stable by construction (no seed, no library version in it).
+ * The partition of a ticker: which of `count` equal ranges of the 32-bit
+ * hash space its FNV-1a hash falls in. Stable by construction (no seed, no
+ * library version in it).
  *
  * @example
  * tickerPartition('AAPL', 4); // always the same number in 0..3
  */
 export function tickerPartition(ticker: string, count: number): number {
-  return count === 1 ? 0 : fnv1a32(ticker) % count;
+  // The hash space cut into P equal ranges (not hash mod P): for every P a partition is one
+  // contiguous range of hash values, so daily files sorted by the hash would let a worker skip
+  // other partitions' row groups by their statistics, whatever P is (LAKE.md, "Partitions").
+  return count === 1 ? 0 : Math.floor((fnv1a32(ticker) * count) / 2 ** 32);
 }
 
 /** FNV-1a, 32 bits, of a string's UTF-8 bytes (http://www.isthe.com/chongo/tech/comp/fnv/). */

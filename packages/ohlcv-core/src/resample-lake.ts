@@ -708,7 +708,8 @@ async function resampleOnce(lake: Lake, intervals: readonly number[], anchor: St
       if (plan.action === 'current') continue;
       const key = stageKey(stageBasis(ctx, plan.days, heads[i] ?? null), part.index);
       const staged = await reusableStage(lake, key);
-      if (staged) reused.set(plan.days, reusedReport(plan.days, heads[i] ?? null, staged, key));
+      // Staged for the same heads but another anchor (the basis does not name it): redo.
+      if (staged && staged.meta['anchor'] === anchor) reused.set(plan.days, reusedReport(plan.days, heads[i] ?? null, staged, key));
     }
   }
   const todo = plans.filter((p) => p.action !== 'current' && !reused.has(p.days));

@@ -8,10 +8,12 @@ import { nyse } from '@fibbars/ohlcv-core/calendar';
 /** The six intervals every measurement covers (3, 5, 8, 13, 21, 34). */
 export const INTERVALS: readonly number[] = DEFAULT_INTERVALS;
 
-export async function openDuck(options: { threads?: number } = {}): Promise<{ con: DuckDBConnection; close: () => void }> {
+export async function openDuck(options: { threads?: number; memoryLimit?: string } = {}): Promise<{ con: DuckDBConnection; close: () => void }> {
   const instance = await DuckDBInstance.create(':memory:', {
     threads: String(options.threads ?? 2),
     preserve_insertion_order: 'false',
+    // The checks share their process with Polars: a limit makes DuckDB spill instead of growing past the machine.
+    ...(options.memoryLimit ? { memory_limit: options.memoryLimit } : {}),
   });
   const con = await instance.connect();
   return {

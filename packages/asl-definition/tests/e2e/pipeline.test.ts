@@ -183,6 +183,15 @@ describe('the local pipeline with the real handlers and the real batch-runner', 
       const one = await runLocalPipeline({ lake: single, date: SESSION, source: market(), intervals: [3, 5] });
       const four = await runLocalPipeline({ lake, date: SESSION, source: market(), intervals: [3, 5], partitions: 4, maxConcurrency: 2 });
       expect([one.status, four.status]).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+      // Then daily runs, incremental on both lakes (the synthetic market's splits included).
+      for (const date of ['2024-03-11', '2024-03-12', '2024-03-13']) {
+        const [a, b] = [
+          await runLocalPipeline({ lake: single, date, source: market(), intervals: [3, 5] }),
+          await runLocalPipeline({ lake, date, source: market(), intervals: [3, 5], partitions: 4, maxConcurrency: 2 }),
+        ];
+        expect([date, a.status, b.status]).toEqual([date, 'SUCCEEDED', 'SUCCEEDED']);
+      }
+      expect((await openLake(lake).read('splits')).height).toBe((await openLake(single).read('splits')).height);
       expect(four.partitions).toBe(4);
       const names = four.states.map((s) => s.name);
       for (const i of [0, 1, 2, 3]) expect(names).toContain(`Resample3dPartition#${i}`);
@@ -222,5 +231,31 @@ describe('the local pipeline with the real handlers and the real batch-runner', 
     const bars = await openLake(lake).read('ohlcv_3d');
     expect(bars.height).toBe(new Set(daily.getColumn('ticker').toArray()).size);
     expect(await openLake(lake).store.list('_staging/')).toEqual([]);
+  });
+
+  it('alerts once and publishes no version when a partition job fails with each named error (exit codes 1 to 4)', async () => {
+    const real = createBatchRunnerBinding();
+    for (const [exitCode, name] of [[1, 'Error'], [2, 'ConfigError'], [3, 'DataQualityError'], [4, 'CommitConflictError']] as const) {
+      const dir = await mkdtemp(path.join(tmpdir(), `fibbars-e2e-exit${exitCode}-`));
+      try {
+        // Partition 1/4 ends as a container that exited with this code (its JSON error line on stderr); the rest are the real jobs.
+        const batch: typeof real = async (job, signal) =>
+          job.command.join(' ') === 'resample --days 3 --partition 1/4'
+            ? { exitCode, logTail: [JSON.stringify({ level: 'error', error: name, message: `injected ${name}` })] }
+            : real(job, signal);
+        const alerts: Alert[] = [];
+        const record = await runLocalPipeline({ lake: dir, date: SESSION, source: market(), intervals: [3], partitions: 4, bindings: { batch, alert: (a) => void alerts.push(a) } });
+        expect({ exitCode, status: record.status, error: record.error?.name, alerts: alerts.length }).toEqual({
+          exitCode,
+          status: 'FAILED',
+          error: 'States.ExceedToleratedFailureThreshold',
+          alerts: 1,
+        });
+        expect(record.states.find((s) => s.name === 'Commit3dPartitions')).toBeUndefined();
+        expect(await openLake(dir).head('ohlcv_3d')).toBeNull();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
   });
 });

@@ -86,7 +86,11 @@ describe('ticker partitions', () => {
     expect(fnv1a32('')).toBe(0x811c9dc5);
     expect(fnv1a32('a')).toBe(0xe40c292c);
     expect(fnv1a32('foobar')).toBe(0xbf9cf968);
-    expect(tickerPartition('foobar', 4)).toBe(0xbf9cf968 % 4);
+    // 0xbf9cf968 lies in the third quarter of the hash space [0x80000000, 0xc0000000).
+    expect(tickerPartition('foobar', 4)).toBe(2);
+    expect(tickerPartition('a', 2)).toBe(1);
+    expect(tickerPartition('', 2)).toBe(1);
+    expect(tickerPartition('foobar', 1024)).toBe(Math.floor(0xbf9cf968 / 2 ** 22));
     expect(tickerPartition('AAPL', 1)).toBe(0);
     const counts = [0, 0, 0, 0];
     for (const t of TICKERS) counts[tickerPartition(t, 4)]! += 1;
@@ -168,6 +172,15 @@ describe('ticker partitions', () => {
     );
     for (const days of INTERVALS) expect((await four.head(`ohlcv_${days}d`))?.version).toBe(1);
     expect(frameDifference(await four.read('ohlcv_5d'), rival)).toBeNull();
+  });
+
+  it('never mix anchors: a fan-in refuses partitions staged with another anchor, and a worker redoes them', async () => {
+    const { four } = await twins(30);
+    for (const index of [0, 1, 2, 3]) await resampleLake(four, { days: [5], runId: `t${index}`, anchor: 'ticker', partition: { index, count: P } });
+    await expect(commitPartitions(four, { days: [5], partitions: P, runId: 'calendar' })).rejects.toThrow(/staged ticker-anchored bars, not calendar/);
+    expect(await four.head('ohlcv_5d')).toBeNull();
+    const redo = await resampleLake(four, { days: [5], runId: 'c0', partition: { index: 0, count: P } });
+    expect(redo.intervals[0]?.staged?.reused).toBe(false);
   });
 
   it('rebuild in full when the partition count changes, and build ticker-anchored bars equal to the unpartitioned job', async () => {
