@@ -4,8 +4,9 @@
  * tickers whose stable hash falls in its partition, and one fan-in commit
  * publishes every partition's files as one version.
  *
- * - `tickerPartition` is FNV-1a (32 bit) of the ticker's UTF-8 bytes, its
- *   range of the hash space cut in P equal parts: stable across processes, machines, Node and Polars versions (Polars'
+ * - `tickerPartition` is FNV-1a (32 bit) of the ticker's UTF-8 bytes,
+ *   finished with MurmurHash3's fmix32, and the range of that hash space cut
+ *   in P equal parts it falls in: stable across processes, machines, Node and Polars versions (Polars'
  *   own `hash` is not: its seed and algorithm may change between releases),
  *   so a ticker always lands in the same partition, and a split or a
  *   correction touches one partition.
@@ -67,7 +68,7 @@ const utf8 = new TextEncoder();
 
 /**
  * The partition of a ticker: which of `count` equal ranges of the 32-bit
- * hash space its FNV-1a hash falls in. Stable by construction (no seed, no
+ * hash space its hash (FNV-1a, then fmix32) falls in. Stable by construction (no seed, no
  * library version in it).
  *
  * @example
@@ -77,7 +78,20 @@ export function tickerPartition(ticker: string, count: number): number {
   // The hash space cut into P equal ranges (not hash mod P): for every P a partition is one
   // contiguous range of hash values, so daily files sorted by the hash would let a worker skip
   // other partitions' row groups by their statistics, whatever P is (LAKE.md, "Partitions").
-  return count === 1 ? 0 : Math.floor((fnv1a32(ticker) * count) / 2 ** 32);
+  // FNV-1a's high bits barely mix on short keys ('R00'..'R39' fell in two quarters of four),
+  // so the hash is finished with MurmurHash3's fmix32 before it is cut into ranges.
+  return count === 1 ? 0 : Math.floor((fmix32(fnv1a32(ticker)) * count) / 2 ** 32);
+}
+
+/** MurmurHash3's 32-bit finalizer: every input bit reaches every output bit (fmix32(1) = 0x514e28b7). */
+export function fmix32(hash: number): number {
+  let h = hash >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 /** FNV-1a, 32 bits, of a string's UTF-8 bytes (http://www.isthe.com/chongo/tech/comp/fnv/). */

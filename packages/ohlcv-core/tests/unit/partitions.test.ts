@@ -7,7 +7,7 @@ import { ConfigError } from '../../src/errors.js';
 import { commitPartitions } from '../../src/fan-in.js';
 import { consolidateLake } from '../../src/jobs.js';
 import { openLake, type Lake } from '../../src/lake.js';
-import { fnv1a32, parsePartition, tickerPartition } from '../../src/partitions.js';
+import { fmix32, fnv1a32, parsePartition, tickerPartition } from '../../src/partitions.js';
 import { resample } from '../../src/resample.js';
 import { resampleLake } from '../../src/resample-lake.js';
 import { frameDifference } from '../helpers/lake-checks.js';
@@ -82,19 +82,21 @@ async function expectSame(one: Lake, four: Lake, label: string, anchor: 'calenda
 }
 
 describe('ticker partitions', () => {
-  it('hash a ticker with FNV-1a (the published test vectors) into a stable partition', () => {
+  it('hash a ticker with FNV-1a and fmix32 (their published test vectors) into one of P equal ranges, spread over all of them', () => {
     expect(fnv1a32('')).toBe(0x811c9dc5);
     expect(fnv1a32('a')).toBe(0xe40c292c);
     expect(fnv1a32('foobar')).toBe(0xbf9cf968);
-    // 0xbf9cf968 lies in the third quarter of the hash space [0x80000000, 0xc0000000).
-    expect(tickerPartition('foobar', 4)).toBe(2);
-    expect(tickerPartition('a', 2)).toBe(1);
-    expect(tickerPartition('', 2)).toBe(1);
-    expect(tickerPartition('foobar', 1024)).toBe(Math.floor(0xbf9cf968 / 2 ** 22));
+    expect(fmix32(0)).toBe(0);
+    expect(fmix32(1)).toBe(0x514e28b7);
+    const h = fmix32(fnv1a32('foobar'));
+    expect(tickerPartition('foobar', 4)).toBe(Math.floor(h / 2 ** 30));
+    expect(tickerPartition('foobar', 1024)).toBe(Math.floor(h / 2 ** 22));
     expect(tickerPartition('AAPL', 1)).toBe(0);
-    const counts = [0, 0, 0, 0];
-    for (const t of TICKERS) counts[tickerPartition(t, 4)]! += 1;
-    expect(counts.every((n) => n > 0)).toBe(true);
+    for (const P of [2, 4, 7]) {
+      const counts = Array.from({ length: P }, () => 0);
+      for (const t of TICKERS) counts[tickerPartition(t, P)]! += 1;
+      expect({ P, empty: counts.filter((n) => n === 0).length }).toEqual({ P, empty: 0 });
+    }
   });
 
   it('parse i/P and reject anything else with a ConfigError that names it', () => {
