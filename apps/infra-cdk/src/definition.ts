@@ -5,6 +5,7 @@
  * through `definitionSubstitutions`.
  */
 import {
+  MAX_DEFINITION_PARTITIONS,
   SUBSTITUTION_KEYS,
   buildDefinition,
   readGoldenDefinition,
@@ -63,7 +64,9 @@ export function partitionContext(context: (key: string) => unknown): { partition
     const value = context(key);
     if (value === undefined) return undefined;
     const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-    if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 1024) throw new Error(`context ${key} must be a whole number from 1 to 1024, got ${JSON.stringify(value)}`);
+    if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > MAX_DEFINITION_PARTITIONS) {
+      throw new Error(`context ${key} must be a whole number from 1 to ${MAX_DEFINITION_PARTITIONS}, got ${JSON.stringify(value)}`);
+    }
     return n as number;
   };
   const partitions = read('partitions') ?? 1;

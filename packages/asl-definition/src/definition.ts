@@ -4,6 +4,7 @@
  * and so that the error names come from the packages that throw them.
  */
 import { DEFAULT_INTERVALS } from '@fibbars/ohlcv-core/calendar';
+import { MAX_PARTITIONS } from '@fibbars/ohlcv-core/partitions';
 import { FETCHER_ERROR_NAMES } from '@fibbars/fetchers/errors';
 import { DECODE_DEFAULTS, EXIT_NAMES } from './failures.js';
 
@@ -67,8 +68,8 @@ export interface BuildDefinitionOptions {
   maxConcurrency?: number;
 }
 
-/** The largest partition count the definition accepts (ohlcv-core's `MAX_PARTITIONS`). */
-export const MAX_DEFINITION_PARTITIONS = 1024;
+/** The largest partition count the definition accepts: ohlcv-core's, whose jobs run the partitions. */
+export const MAX_DEFINITION_PARTITIONS = MAX_PARTITIONS;
 
 /** Errors raised by the Lambda service itself, worth a retry (AWS's recommended set). */
 export const LAMBDA_SERVICE_ERRORS = Object.freeze([

@@ -57,11 +57,16 @@ export function checkPartitionCount(count: number, what = 'partitions'): number 
 export function parsePartition(text: string): TickerPartitionSpec {
   const m = /^(\d+)\/(\d+)$/.exec(String(text).trim());
   if (!m) throw new ConfigError(`partition ${JSON.stringify(text)} is not i/P (for example 0/4: the first of four partitions)`);
-  const index = Number(m[1]);
-  const count = Number(m[2]);
-  checkCount(count, `partition ${text}`);
-  if (index >= count) throw new ConfigError(`partition ${text}: the index counts from 0 and must be below ${count}`);
-  return { index, count };
+  return checkPartition({ index: Number(m[1]), count: Number(m[2]) }, `partition ${text}`);
+}
+
+/** Checks a partition spec (a whole count from 1 to MAX_PARTITIONS, an index below it); `ConfigError` naming `what`. */
+export function checkPartition(spec: TickerPartitionSpec, what = `partition ${String(spec?.index)}/${String(spec?.count)}`): TickerPartitionSpec {
+  checkCount(spec?.count, what);
+  if (!Number.isInteger(spec.index) || spec.index < 0 || spec.index >= spec.count) {
+    throw new ConfigError(`${what}: the index counts from 0 and must be below ${spec.count}`);
+  }
+  return spec;
 }
 
 const utf8 = new TextEncoder();

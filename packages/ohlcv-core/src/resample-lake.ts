@@ -26,7 +26,7 @@ import { reclaimNativeMemory } from './memory.js';
 import { dailyArrays, kernelBars, lakeArrays, type BucketSet, type DailyArrays } from './kernel.js';
 import { prepareRows, splitFactorTable, type TickerFactors } from './resample.js';
 import { SPLITS_SCHEMA, emptyFrame } from './schemas.js';
-import { MAX_PARTITIONS, parseStaged, stageKey, tickerPartition, type StageBasis, type StagedPartition, type TickerPartitionSpec } from './partitions.js';
+import { checkPartition, parseStaged, stageKey, tickerPartition, type StageBasis, type StagedPartition, type TickerPartitionSpec } from './partitions.js';
 
 export type StoredAnchor = 'calendar' | 'ticker';
 
@@ -476,15 +476,7 @@ export function checkOptions(options: ResampleLakeOptions): { intervals: number[
   if (anchor !== 'calendar' && anchor !== 'ticker') {
     throw new ConfigError(`anchor ${JSON.stringify(anchor)} cannot be stored: use calendar or ticker (latest is read-time only)`);
   }
-  const part = options.partition;
-  if (part !== undefined) {
-    if (!Number.isInteger(part?.count) || part.count < 1 || part.count > MAX_PARTITIONS) {
-      throw new ConfigError(`partition count must be a whole number from 1 to ${MAX_PARTITIONS}, got ${String(part?.count)}`);
-    }
-    if (!Number.isInteger(part.index) || part.index < 0 || part.index >= part.count) {
-      throw new ConfigError(`partition ${String(part.index)}/${part.count}: the index counts from 0 and must be below ${part.count}`);
-    }
-  }
+  if (options.partition !== undefined) checkPartition(options.partition);
   if (options.concurrency !== undefined && !(Number.isInteger(options.concurrency) && options.concurrency >= 1)) {
     throw new ConfigError(`concurrency must be a whole number >= 1, got ${String(options.concurrency)}`);
   }
