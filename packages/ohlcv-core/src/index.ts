@@ -8,6 +8,7 @@ export * from './parse.js';
 export * from './validate.js';
 export * from './consolidate.js';
 export * from './resample.js';
+export * from './adjust.js';
 export * from './storage.js';
 export * from './lake.js';
 export * from './jobs.js';

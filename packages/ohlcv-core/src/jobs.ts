@@ -12,8 +12,8 @@ import { isSession } from './calendar.js';
 import { isoToEpochDay } from './dates.js';
 import { CommitConflictError, ConfigError } from './errors.js';
 import { DEFAULT_GC_GRACE_MS, type Commit, type CommitFile, type Lake } from './lake.js';
-import { parseGroupedDaily, parseSplits, parseTickers } from './parse.js';
-import { QUARANTINE_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, emptyFrame } from './schemas.js';
+import { parseDividends, parseGroupedDaily, parseSplits, parseTickers } from './parse.js';
+import { DIVIDENDS_SCHEMA, QUARANTINE_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, emptyFrame } from './schemas.js';
 import { fetchTimeOf, type RawFetch } from './raw-zone.js';
 import { consolidate } from './consolidate.js';
 import { median } from './validate.js';
@@ -68,9 +68,11 @@ export interface ConsolidateLakeReport {
   partitionsWritten: string[];
   quarantineFiles: number;
   splitsAdded: number;
+  /** Dividends (ticker, ex-date, type) this run added or whose amount changed. */
+  dividendsAdded: number;
   tickersRows: number | null;
   /** Head version of each dataset after the run (null: no data yet), and whether this run made it. */
-  versions: Record<'ohlcv_1d' | 'splits' | 'tickers', { version: number | null; committed: boolean }>;
+  versions: Record<'ohlcv_1d' | 'splits' | 'dividends' | 'tickers', { version: number | null; committed: boolean }>;
   latestSession: string | null;
   /** Files removed by the gc that ends the job. */
   gcDeleted: number;
@@ -391,6 +393,44 @@ async function consolidateSplits(lake: Lake, options: ConsolidateLakeOptions): P
   return { commit, head, added: changed.height };
 }
 
+const DIVIDEND_KEY = ['ticker', 'ex_dividend_date', 'dividend_type'];
+
+/**
+ * The raw dividend listings not consolidated yet into `dividends`: the
+ * newest report of a (ticker, ex-date, type) wins, as for splits; a version
+ * is committed only when the table changes (a refetch that reports nothing
+ * new records its fetch ids and keeps the file).
+ */
+async function consolidateDividends(lake: Lake, options: ConsolidateLakeOptions): Promise<{ commit: Commit | null; head: Commit | null; added: number }> {
+  const head = await lake.head('dividends');
+  const meta = refMeta(head);
+  const pending = newFetches(await lake.raw.latestBySession('dividends'), meta.fetches);
+  if (pending.length === 0) return { commit: null, head, added: 0 };
+  const columns = Object.keys(DIVIDENDS_SCHEMA);
+  const parsed = await pMap(pending, async (fetch) => parseDividends(await lake.raw.read(fetch)), { concurrency: RAW_READ_CONCURRENCY });
+  const existing = (head ? await lake.read('dividends', { version: head.version }) : emptyFrame(DIVIDENDS_SCHEMA)).select(...columns);
+  const incoming = pl.concat(parsed, { how: 'vertical' }).select(...columns);
+  const merged = pl
+    .concat([existing, incoming], { how: 'vertical' })
+    .unique({ subset: DIVIDEND_KEY, keep: 'last', maintainOrder: true })
+    .sort(DIVIDEND_KEY);
+  const changed = incoming.join(existing, { on: ['ticker', 'ex_dividend_date', 'dividend_type', 'cash_amount'], how: 'anti' });
+  const fetches = { ...meta.fetches };
+  for (const f of pending) fetches[f.session] = f.fetchId;
+  const unchanged = head !== null && merged.height === existing.height && merged.frameEqual(existing.sort(DIVIDEND_KEY), true);
+  const files = unchanged ? [] : await lake.writeFiles('dividends', merged);
+  const changedTickers = [...new Set(changed.getColumn('ticker').toArray() as string[])].sort();
+  const commit = await lake.commit('dividends', {
+    parent: head?.version ?? 0,
+    files,
+    removed: unchanged ? [] : (head?.files ?? []).map((f) => f.path),
+    runId: options.runId,
+    meta: { fetches, changedTickers },
+    ...(options.now ? { now: options.now } : {}),
+  });
+  return { commit, head, added: changed.height };
+}
+
 async function consolidateTickers(lake: Lake, options: ConsolidateLakeOptions): Promise<{ commit: Commit | null; head: Commit | null; rows: number | null }> {
   const head = await lake.head('tickers');
   const meta = refMeta(head);
@@ -414,7 +454,8 @@ async function consolidateTickers(lake: Lake, options: ConsolidateLakeOptions): 
 /**
  * Consolidates raw fetches not consolidated yet into `ohlcv_1d` (validation,
  * quarantine, quality gate, latest fetch of a session wins whole), and the raw
- * splits and ticker snapshots into `splits` and `tickers`. Rewrites only the
+ * splits, dividends and ticker snapshots into `splits`, `dividends` and
+ * `tickers`. Rewrites only the
  * year partitions holding new sessions; commits nothing when nothing is new.
  * Throws `DataQualityError` (nothing written) when a session fails the gate.
  *
@@ -431,16 +472,17 @@ export async function consolidateLake(lake: Lake, options: ConsolidateLakeOption
   const attempts = options.attempts ?? DEFAULT_COMMIT_ATTEMPTS;
   // Splits and tickers first: a resample that sees the new daily rows also sees their splits.
   const splits = await withRetries(attempts, () => consolidateSplits(lake, options));
+  const dividends = await withRetries(attempts, () => consolidateDividends(lake, options));
   const tickers = await withRetries(attempts, () => consolidateTickers(lake, options));
   const daily = await withRetries(attempts, () => consolidateDaily(lake, options));
   const version = (r: { commit: Commit | null; head: Commit | null }) => ({
     version: r.commit?.version ?? r.head?.version ?? null,
     committed: r.commit !== null,
   });
-  const committed = daily.commit !== null || splits.commit !== null || tickers.commit !== null;
+  const committed = daily.commit !== null || splits.commit !== null || dividends.commit !== null || tickers.commit !== null;
   let gcDeleted = 0;
   if (options.gcGraceMs !== false) {
-    const gc = await lake.gc({ graceMs: options.gcGraceMs ?? DEFAULT_GC_GRACE_MS, datasets: ['splits', 'tickers', 'ohlcv_1d'], ...(options.now ? { now: options.now } : {}) });
+    const gc = await lake.gc({ graceMs: options.gcGraceMs ?? DEFAULT_GC_GRACE_MS, datasets: ['splits', 'dividends', 'tickers', 'ohlcv_1d'], ...(options.now ? { now: options.now } : {}) });
     gcDeleted = gc.deleted.length;
   }
   return {
@@ -452,8 +494,9 @@ export async function consolidateLake(lake: Lake, options: ConsolidateLakeOption
     partitionsWritten: daily.partitions,
     quarantineFiles: daily.quarantineFiles,
     splitsAdded: splits.added,
+    dividendsAdded: dividends.added,
     tickersRows: tickers.rows,
-    versions: { ohlcv_1d: version(daily), splits: version(splits), tickers: version(tickers) },
+    versions: { ohlcv_1d: version(daily), splits: version(splits), dividends: version(dividends), tickers: version(tickers) },
     latestSession: dailyMeta(daily.commit ?? daily.head).latestSession,
     gcDeleted,
   };

@@ -16,8 +16,9 @@ import type { DataFrame, Expr, LazyDataFrame } from 'nodejs-polars';
 import { CommitConflictError, ConfigError } from './errors.js';
 import { epochDayToIso, isoToEpochDay } from './dates.js';
 import { once } from './memo.js';
-import { rebaseBars } from './resample.js';
-import { BAR_SCHEMA, QUARANTINE_SCHEMA, SILVER_DAILY_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, emptyFrame, type Schema } from './schemas.js';
+import { adjustForSplits, rebaseBars, splitFactorTable } from './resample.js';
+import { applyDividendFactors, dividendFactorFrame, parseAdjust, totalReturnBars, type Adjust } from './adjust.js';
+import { BAR_SCHEMA, DIVIDENDS_SCHEMA, QUARANTINE_SCHEMA, SILVER_DAILY_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, emptyFrame, type Schema } from './schemas.js';
 import { ObjectNotFoundError, parseLakeUri, type ObjectStore } from './object-store.js';
 import { openStore, type OpenStoreOptions } from './open-store.js';
 import { RawZone, assertSession } from './raw-zone.js';
@@ -27,8 +28,8 @@ import { RunStore } from './run-store.js';
 // Datasets
 // ---------------------------------------------------------------------------
 
-/** `ohlcv_1d`, `ohlcv_{N}d` (N >= 2), `splits` or `tickers`. */
-export type Dataset = 'ohlcv_1d' | 'splits' | 'tickers' | `ohlcv_${number}d`;
+/** `ohlcv_1d`, `ohlcv_{N}d` (N >= 2), `splits`, `dividends` or `tickers`. */
+export type Dataset = 'ohlcv_1d' | 'splits' | 'dividends' | 'tickers' | `ohlcv_${number}d`;
 
 interface DatasetSpec {
   schema: Schema;
@@ -52,7 +53,7 @@ export function datasetDays(dataset: string): number | undefined {
 
 /**
  * Whether `name` is a dataset name the lake knows: `ohlcv_1d`, `ohlcv_<N>d`
- * (N from 2 to 9999), `splits` or `tickers`. Narrows a string (say, from a
+ * (N from 2 to 9999), `splits`, `dividends` or `tickers`. Narrows a string (say, from a
  * listing or a user) to the type `read` and `scan` take.
  */
 export function isDataset(name: string): name is Dataset {
@@ -67,10 +68,11 @@ export function isDataset(name: string): name is Dataset {
 export function datasetSpec(dataset: string): DatasetSpec {
   if (dataset === 'ohlcv_1d') return { schema: SILVER_DAILY_SCHEMA, span: ['date', 'date'], partitioned: true };
   if (dataset === 'splits') return { schema: SPLITS_SCHEMA, span: ['execution_date', 'execution_date'], partitioned: false };
+  if (dataset === 'dividends') return { schema: DIVIDENDS_SCHEMA, span: ['ex_dividend_date', 'ex_dividend_date'], partitioned: false };
   if (dataset === 'tickers') return { schema: TICKERS_SCHEMA, span: null, partitioned: false };
   const days = datasetDays(dataset);
   if (days !== undefined && days >= 2) return { schema: BAR_SCHEMA, span: ['start_date', 'end_date'], partitioned: true };
-  throw new ConfigError(`unknown dataset ${JSON.stringify(dataset)}: use ohlcv_1d, ohlcv_<N>d, splits or tickers`);
+  throw new ConfigError(`unknown dataset ${JSON.stringify(dataset)}: use ohlcv_1d, ohlcv_<N>d, splits, dividends or tickers`);
 }
 
 // ---------------------------------------------------------------------------
@@ -144,6 +146,13 @@ export interface ReadOptions {
   to?: string;
   /** A retained version; defaults to the head. */
   version?: number;
+  /**
+   * Price adjustment (LAKE.md, "Dividends and total return"): `splits`
+   * (the default for bar datasets), `total-return` (splits and cash
+   * dividends), or `none` (as stored; the default for `ohlcv_1d`, which is
+   * stored as received). Other datasets take only `none`.
+   */
+  adjust?: Adjust;
 }
 
 export interface GcOptions {
@@ -193,6 +202,17 @@ export const DEFAULT_GC_GRACE_MS = 3_600_000;
 export const END_DATE_BASIS = 'end-date';
 
 const PARQUET_OPTIONS = { compression: 'zstd', compressionLevel: 3, statistics: true, maintainOrder: true } as const;
+
+/** The `adjust` of a read of `dataset`, checked: its default, or `ConfigError` when it does not apply. */
+function adjustOf(dataset: string, value: unknown): Adjust {
+  const days = datasetDays(dataset);
+  if (value === undefined) return days !== undefined && days >= 2 ? 'splits' : 'none';
+  const adjust = parseAdjust(value);
+  if (days === undefined && adjust !== 'none') {
+    throw new ConfigError(`adjust ${JSON.stringify(adjust)} applies to ohlcv_1d and bar datasets, not ${dataset}`);
+  }
+  return adjust;
+}
 
 function dateLit(iso: string): Expr {
   return pl.lit(isoToEpochDay(iso)).cast(pl.Date);
@@ -360,9 +380,59 @@ export class Lake {
       await this.assertReadable(dataset);
       return emptyFrame(spec.schema);
     }
+    const adjust = adjustOf(dataset, options.adjust);
+    if (dataset === 'ohlcv_1d' && adjust !== 'none') return this.adjustedDaily(commit, options, adjust);
     const df = await this.readFiles(spec, selectFiles(commit.files, options), options, `${dataset} version ${commit.version}`);
+    if (adjust === 'none' || datasetDays(dataset) === undefined) return df;
     const splits = await this.barSplits(commit, options);
-    return splits ? (await rebaseBars(df.lazy(), splits, 'latest').collect()).sort(['ticker', 'start_date']) : df;
+    const bars = splits ? (await rebaseBars(df.lazy(), splits, 'latest').collect()).sort(['ticker', 'start_date']) : df;
+    return adjust === 'total-return' ? this.totalReturn(commit, bars, options) : bars;
+  }
+
+  /**
+   * `ohlcv_1d` adjusted for splits (the `splits` head), and for dividends
+   * (the `dividends` head) with `total-return`. The rows after `to` are read
+   * too: a dividend going ex after `to` still scales the rows before it.
+   */
+  private async adjustedDaily(commit: Commit, options: ReadOptions, adjust: Adjust): Promise<DataFrame> {
+    const { to, ...open } = options;
+    const files = selectFiles(commit.files, adjust === 'total-return' ? open : options);
+    const rows = await this.readFiles(datasetSpec('ohlcv_1d'), files, adjust === 'total-return' ? open : options, `ohlcv_1d version ${commit.version}`);
+    const tickers = options.tickers !== undefined ? { tickers: options.tickers } : {};
+    const splits = await this.read('splits', tickers);
+    const split = splits.height > 0 ? adjustForSplits(rows, splits) : rows;
+    if (adjust === 'splits') return split;
+    const dividends = await this.read('dividends', tickers);
+    const factors = dividendFactorFrame(split, dividends, splits.height > 0 ? splitFactorTable(splits) : null);
+    const out = applyDividendFactors(split.lazy(), factors).collectSync();
+    return to === undefined ? out : out.filter(pl.col('date').ltEq(dateLit(to)));
+  }
+
+  /**
+   * Total-return bars: split-adjusted `bars` whose tickers have a dividend
+   * applied get open, high, low, close and vwap again from the total-return
+   * daily rows inside each bar (the `ohlcv_1d` version the bars were built
+   * from while it is retained, else the head; the bars' splits version).
+   */
+  private async totalReturn(commit: Commit, bars: DataFrame, options: ReadOptions): Promise<DataFrame> {
+    const dividends = await this.read('dividends', options.tickers !== undefined ? { tickers: options.tickers } : {});
+    if (bars.height === 0 || dividends.height === 0) return bars;
+    const payers = [...new Set(dividends.getColumn('ticker').toArray() as string[])].filter((t) => t !== null);
+    const held = new Set(bars.getColumn('ticker').toArray() as string[]);
+    const tickers = payers.filter((t) => held.has(t)).sort();
+    if (tickers.length === 0) return bars;
+    const from = String(bars.select(pl.col('start_date').min().cast(pl.Utf8)).row(0)[0]);
+    const source = Number(commit.meta['sourceVersion'] ?? 0);
+    const daily = (source > 0 ? await this.commitAt('ohlcv_1d', source).catch(() => null) : null) ?? (await this.head('ohlcv_1d'));
+    if (!daily) return bars;
+    const read = { tickers, from };
+    const rows = await this.readFiles(datasetSpec('ohlcv_1d'), selectFiles(daily.files, read), read, `ohlcv_1d version ${daily.version}`);
+    const splits = (await this.barSplits(commit, { tickers })) ?? emptyFrame(SPLITS_SCHEMA);
+    const split = splits.height > 0 ? adjustForSplits(rows, splits) : rows;
+    const factors = dividendFactorFrame(split, dividends, splits.height > 0 ? splitFactorTable(splits) : null);
+    if (factors.height === 0) return bars;
+    const adjusted = applyDividendFactors(split.lazy(), factors).collectSync();
+    return totalReturnBars(bars, adjusted, new Set(factors.getColumn('ticker').toArray() as string[]));
   }
 
   /**
@@ -432,11 +502,14 @@ export class Lake {
     if (options.from !== undefined) assertSession(options.from, 'from');
     if (options.to !== undefined) assertSession(options.to, 'to');
     assertTickers(options.tickers);
+    const adjust = adjustOf(dataset, options.adjust);
+    // Total return, and split-adjusted daily rows, need whole rows: read, then hand back a lazy frame.
+    if (adjust === 'total-return' || (dataset === 'ohlcv_1d' && adjust === 'splits')) return (await this.read(dataset, options)).lazy();
     const commit = options.version === undefined ? await this.head(dataset) : await this.commitAt(dataset, options.version);
     if (!commit) await this.assertReadable(dataset);
     const files = commit ? selectFiles(commit.files, options) : [];
     const lf = await this.scanFiles(spec, files, options, `${dataset} version ${commit?.version ?? 0}`);
-    const splits = commit ? await this.barSplits(commit, options) : null;
+    const splits = commit && adjust !== 'none' ? await this.barSplits(commit, options) : null;
     return splits ? rebaseBars(lf.sort(['ticker', 'end_date']), splits, 'latest') : lf;
   }
 

@@ -8,7 +8,7 @@ import type { DataFrame, Series } from 'nodejs-polars';
 import { isSession } from './calendar.js';
 import { isoToEpochDay, toEpochMs } from './dates.js';
 import { ConfigError, DataQualityError } from './errors.js';
-import { RAW_DAILY_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, selectAs } from './schemas.js';
+import { DIVIDENDS_SCHEMA, RAW_DAILY_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, selectAs } from './schemas.js';
 
 type Json = Record<string, unknown>;
 
@@ -217,4 +217,54 @@ export function parseSplits(pages: readonly unknown[]): DataFrame {
     pl.Series('split_from', from, pl.Float64),
     pl.Series('split_to', to, pl.Float64),
   ]), SPLITS_SCHEMA);
+}
+
+function epochDayOrNull(v: unknown): number | null {
+  const d = str(v);
+  if (d === null || !/^\d{4}-\d{2}-\d{2}$/.test(d)) return null;
+  try {
+    return isoToEpochDay(d);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Parse the raw pages of a dividends fetch (vendor `/v3/reference/dividends`)
+ * into the dividends schema, one row per (ticker, ex_dividend_date,
+ * dividend_type): the last report of a key in the fetch wins. Entries
+ * without a ticker, with a malformed ex-dividend date, or with a cash amount
+ * that is not a positive number cannot adjust anything and are dropped; a
+ * missing `dividend_type` reads as `CD` (the vendor's default, regular cash).
+ *
+ * @example
+ * import { parseDividends } from '@fibbars/ohlcv-core';
+ * const d = parseDividends([{ status: 'OK', results: [{ ticker: 'AAPL', ex_dividend_date: '2024-08-12', cash_amount: 0.25, dividend_type: 'CD' }] }]);
+ */
+export function parseDividends(pages: readonly unknown[]): DataFrame {
+  const rows = new Map<string, Json & { __ex: number }>();
+  for (const r of resultsOf(pages, 'dividends')) {
+    const t = str(r['ticker']);
+    const ex = epochDayOrNull(r['ex_dividend_date']);
+    const cash = num(r['cash_amount']);
+    if (t === null || ex === null || cash === null || !(cash > 0)) continue;
+    const type = str(r['dividend_type']) ?? 'CD';
+    const key = `${t}\u0000${ex}\u0000${type}`;
+    rows.delete(key);
+    rows.set(key, { ...r, ticker: t, dividend_type: type, cash_amount: cash, __ex: ex });
+  }
+  const list = [...rows.values()];
+  const col = (name: string) => list.map((r) => str(r[name]));
+  const day = (name: string) => list.map((r) => epochDayOrNull(r[name]));
+  return selectAs(pl.DataFrame([
+    pl.Series('ticker', col('ticker'), pl.Utf8),
+    dateColumn('ex_dividend_date', list.map((r) => r.__ex)),
+    pl.Series('cash_amount', list.map((r) => r['cash_amount'] as number), pl.Float64),
+    pl.Series('currency', col('currency'), pl.Utf8),
+    pl.Series('dividend_type', col('dividend_type'), pl.Utf8),
+    pl.Series('frequency', list.map((r) => int(r['frequency'])), pl.Int32),
+    dateColumn('declaration_date', day('declaration_date')),
+    dateColumn('record_date', day('record_date')),
+    dateColumn('pay_date', day('pay_date')),
+  ]), DIVIDENDS_SCHEMA);
 }

@@ -13,8 +13,8 @@ import { ConfigError } from './errors.js';
 import { compareKeys, type ObjectStore } from './object-store.js';
 
 
-export type RawKind = 'ohlcv' | 'tickers' | 'splits';
-export const RAW_KINDS: readonly RawKind[] = ['ohlcv', 'tickers', 'splits'];
+export type RawKind = 'ohlcv' | 'tickers' | 'splits' | 'dividends';
+export const RAW_KINDS: readonly RawKind[] = ['ohlcv', 'tickers', 'splits', 'dividends'];
 
 /** One HTTP request behind a raw fetch (the URL never carries the API key). */
 export interface RawRequest {

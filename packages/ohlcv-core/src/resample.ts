@@ -11,6 +11,7 @@ import { epochDayToIso, isoToEpochDay } from './dates.js';
 import { ConfigError } from './errors.js';
 import { dailyArrays, kernelBars, type DailyArrays } from './kernel.js';
 import { once } from './memo.js';
+import { applyDividendFactors, dividendFactorFrame, parseAdjust, type Adjust } from './adjust.js';
 import { BAR_SCHEMA, SILVER_DAILY_SCHEMA, SPLITS_SCHEMA, conform } from './schemas.js';
 
 /**
@@ -28,6 +29,14 @@ export interface ResampleOptions {
   anchor?: Anchor;
   /** Splits table (`ticker, execution_date, split_from, split_to`); bars are adjusted to the latest split. */
   splits?: DataFrame | null;
+  /** Dividends table (`DIVIDENDS_SCHEMA`), for `adjust: 'total-return'`. */
+  dividends?: DataFrame | null;
+  /**
+   * `splits` (default: adjusted with `splits` when given), `total-return`
+   * (splits, then the cash `dividends` reinvested; LAKE.md, "Dividends and
+   * total return") or `none` (the rows as given, `splits` ignored).
+   */
+  adjust?: Adjust;
   /**
    * The latest session the data is complete for (`YYYY-MM-DD`; a non-session
    * means the session before it). Rows after it are ignored. Default: the
@@ -313,7 +322,8 @@ export function prepareDaily(daily: DataFrame | LazyDataFrame, opts: Omit<Resamp
  * rows for a (ticker, date) or, outside the ticker anchor, a date that is not
  * an NYSE session is refused.
  */
-function kernelInput(daily: DataFrame | LazyDataFrame, opts: Omit<ResampleOptions, 'days'>, anchor: Anchor): { rows: DataFrame; arrays: DailyArrays } {
+function kernelInput(input: DataFrame | LazyDataFrame, options: Omit<ResampleOptions, 'days'>, anchor: Anchor): { rows: DataFrame; arrays: DailyArrays } {
+  const { daily, opts } = adjusted(input, options);
   // Sorted input (the usual case) is proven sorted by the arrays' own pass, not sorted again.
   let rows = prepareRows(daily, { ...opts, sorted: true }).collectSync();
   if (rows.getColumn('ticker').nullCount() > 0) throw new ConfigError('resample: daily frame has a row without a ticker');
@@ -331,6 +341,22 @@ function kernelInput(daily: DataFrame | LazyDataFrame, opts: Omit<ResampleOption
     throw new ConfigError(`resample: ${String(d)} is not an NYSE session (or is outside 1990..2100)`);
   }
   return { rows, arrays };
+}
+
+/**
+ * The input and options once `adjust` is applied: `none` drops the splits;
+ * `total-return` returns the split-adjusted rows (sorted, cut at `asOf`)
+ * divided by their total-return factors, with nothing left to adjust.
+ */
+function adjusted<T extends Omit<ResampleOptions, 'days'>>(daily: DataFrame | LazyDataFrame, opts: T): { daily: DataFrame | LazyDataFrame; opts: T } {
+  const adjust = opts.adjust === undefined ? 'splits' : parseAdjust(opts.adjust);
+  if (adjust === 'none') return { daily, opts: { ...opts, splits: null } };
+  if (adjust === 'splits') return { daily, opts };
+  const { sorted: _sorted, ...rest } = opts;
+  const rows = prepareRows(daily, { ...rest }).collectSync();
+  const factors = dividendFactorFrame(rows, opts.dividends, opts.splits && opts.splits.height > 0 ? splitFactorTable(opts.splits) : null);
+  const out = applyDividendFactors(rows.lazy(), factors).collectSync();
+  return { daily: out, opts: { ...opts, splits: null, adjust: 'none', sorted: true } };
 }
 
 /** The day after the session with index `idx`, as a Date literal for filters. */
@@ -449,7 +475,8 @@ export function resampleLazy(daily: LazyDataFrame | DataFrame, opts: ResampleOpt
   const anchor = opts.anchor ?? 'calendar';
   checkDays(opts.days);
   checkAnchor(anchor);
-  return barsOf(prepareDaily(daily, opts), opts.days, anchor, opts.asOf);
+  const input = adjusted(daily, opts);
+  return barsOf(prepareDaily(input.daily, input.opts), opts.days, anchor, opts.asOf);
 }
 
 /**

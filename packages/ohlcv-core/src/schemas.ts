@@ -101,6 +101,31 @@ export const SPLITS_SCHEMA: Schema = Object.freeze({
 });
 
 /**
+ * Cash distributions (`dividends` dataset), from the vendor's
+ * `/v3/reference/dividends`: one row per (ticker, ex_dividend_date,
+ * dividend_type). `cash_amount` is per share owned on the ex-dividend date,
+ * as the vendor reports it (not adjusted for later splits); `dividend_type`
+ * is the vendor's code (CD regular, SC special, LT / ST capital gains).
+ * Read-time total-return adjustment uses them (LAKE.md, "Dividends and
+ * total return"); the daily history is never changed by them.
+ *
+ * @example
+ * import { DIVIDENDS_SCHEMA } from '@fibbars/ohlcv-core';
+ * DIVIDENDS_SCHEMA.cash_amount; // Float64
+ */
+export const DIVIDENDS_SCHEMA: Schema = Object.freeze({
+  ticker: pl.Utf8,
+  ex_dividend_date: pl.Date,
+  cash_amount: pl.Float64,
+  currency: pl.Utf8,
+  dividend_type: pl.Utf8,
+  frequency: pl.Int32,
+  declaration_date: pl.Date,
+  record_date: pl.Date,
+  pay_date: pl.Date,
+});
+
+/**
  * Ticker reference snapshot (`tickers` dataset), from the vendor's
  * `/v3/reference/tickers` (active and delisted).
  *

@@ -69,3 +69,23 @@ export async function writeTickers(raw: RawZone, session: string, tickers: Array
     fetchedAt: nextFetchTime(),
   });
 }
+
+export interface RawDividend {
+  ticker: string;
+  ex_dividend_date: string;
+  cash_amount: number;
+  dividend_type?: string;
+  currency?: string;
+  frequency?: number;
+  pay_date?: string;
+}
+
+/** A dividends listing stored under `session`, as the vendor's `/v3/reference/dividends` pages. */
+export async function writeDividends(raw: RawZone, session: string, dividends: RawDividend[]): Promise<RawFetch> {
+  return raw.write('dividends', session, [JSON.stringify({ status: 'OK', results: dividends })], {
+    requests: [],
+    rows: dividends.length,
+    source: 'test',
+    fetchedAt: nextFetchTime(),
+  });
+}
