@@ -144,17 +144,16 @@ function windowStart(latest: string, lookback: number): string {
   return nyse.sessionAt(Math.max(0, nyse.sessionIndex(latest) - Math.max(1, lookback) + 1));
 }
 
-/**
- * The sessions `[from, to]` a splits fetch covers: one session, or the range
- * of a range listing (`execution_date.gte` / `.lte` in its first request).
- */
-export function splitsCoverage(meta: Pick<RawMeta, 'session' | 'requests'>): { from: string; to: string } {
+type Coverage = (meta: Pick<RawMeta, 'session' | 'requests'>) => { from: string; to: string };
+
+/** The range `<field>.gte` / `.lte` of a fetch's first request, or its own session. */
+function coverage(meta: Pick<RawMeta, 'session' | 'requests'>, field: string): { from: string; to: string } {
   const url = meta.requests[0]?.url;
   if (url !== undefined) {
     try {
       const q = new URL(url).searchParams;
-      const from = q.get('execution_date.gte');
-      const to = q.get('execution_date.lte');
+      const from = q.get(`${field}.gte`);
+      const to = q.get(`${field}.lte`);
       if (isIsoDate(from) && isIsoDate(to) && from <= to) return { from, to };
     } catch {
       // not a URL: the fetch covers its own session
@@ -164,13 +163,30 @@ export function splitsCoverage(meta: Pick<RawMeta, 'session' | 'requests'>): { f
 }
 
 /**
- * Sessions whose splits the raw zone holds, ascending: the session of every
- * fetch, plus every session of a range fetch's range. Metadata records are
- * read only where they can matter: for fetches in the window after the
- * earliest session that would otherwise look missing.
+ * The sessions `[from, to]` a splits fetch covers: one session, or the range
+ * of a range listing (`execution_date.gte` / `.lte` in its first request).
  */
-async function splitsFetched(raw: RawZone, from: string, latest: string): Promise<string[]> {
-  const fetches = await raw.list('splits');
+export function splitsCoverage(meta: Pick<RawMeta, 'session' | 'requests'>): { from: string; to: string } {
+  return coverage(meta, 'execution_date');
+}
+
+/**
+ * The sessions `[from, to]` a dividends fetch covers: one session, or the
+ * range of a range listing (`ex_dividend_date.gte` / `.lte` in its first
+ * request).
+ */
+export function dividendsCoverage(meta: Pick<RawMeta, 'session' | 'requests'>): { from: string; to: string } {
+  return coverage(meta, 'ex_dividend_date');
+}
+
+/**
+ * Sessions whose splits (or dividends) the raw zone holds, ascending: the
+ * session of every fetch, plus every session of a range fetch's range.
+ * Metadata records are read only where they can matter: for fetches in the
+ * window after the earliest session that would otherwise look missing.
+ */
+async function rangeFetched(raw: RawZone, kind: 'splits' | 'dividends', covers: Coverage, from: string, latest: string): Promise<string[]> {
+  const fetches = await raw.list(kind);
   const have = new Set(fetches.map((f) => f.session));
   const first = fetches[0]?.session;
   if (first === undefined) return [];
@@ -180,11 +196,21 @@ async function splitsFetched(raw: RawZone, from: string, latest: string): Promis
   if (earliestHole !== undefined) {
     const ranged = fetches.filter((f) => f.session > earliestHole && f.session <= latest);
     for (const f of ranged) {
-      const { from: a, to: b } = splitsCoverage(await raw.readMeta(f));
+      const { from: a, to: b } = covers(await raw.readMeta(f));
       for (const s of nyse.sessionsBetween(a, b)) have.add(s);
     }
   }
   return [...have].sort();
+}
+
+/**
+ * The fetched sessions of each kind a job writes, ascending: the daily bars'
+ * for `ohlcv`; the splits' and the dividends' for `meta` (fetched together,
+ * so a run where one of them failed is planned again for the other).
+ */
+async function fetchedByKind(raw: RawZone, job: 'ohlcv' | 'meta', from: string, latest: string): Promise<string[][]> {
+  if (job === 'ohlcv') return [await raw.sessions('ohlcv')];
+  return Promise.all([rangeFetched(raw, 'splits', splitsCoverage, from, latest), rangeFetched(raw, 'dividends', dividendsCoverage, from, latest)]);
 }
 
 interface Plan {
@@ -195,7 +221,7 @@ interface Plan {
   caughtUp: string[];
 }
 
-async function plan(deps: FetchDeps, event: FetchEvent, kind: RawKind): Promise<Plan> {
+async function plan(deps: FetchDeps, event: FetchEvent, job: 'ohlcv' | 'meta'): Promise<Plan> {
   const lake = event.lake ?? deps.lake;
   parseLakeUri(lake); // ConfigError on a bad URI before anything else happens
   const raw = new RawZone(openStore(lake, deps.store));
@@ -212,10 +238,18 @@ async function plan(deps: FetchDeps, event: FetchEvent, kind: RawKind): Promise<
   const latest = latestFetchableSession(now);
   const cap = event.maxBackfillSessions ?? DEFAULT_MAX_BACKFILL_SESSIONS;
   const lookback = event.lookbackSessions ?? deps.lookbackSessions ?? DEFAULT_LOOKBACK_SESSIONS;
-  const fetched = kind === 'splits' ? await splitsFetched(raw, windowStart(latest, lookback), latest) : await raw.sessions(kind);
-  const sessions = sessionsToFetch(fetched, latest, cap, lookback);
-  const newest = fetched.at(-1);
-  return { lake, raw, sessions, caughtUp: newest === undefined ? [] : sessions.filter((s) => s < newest) };
+  // The sessions any kind of the job misses (the oldest `cap` of them), each kind planned on its own.
+  const wanted = new Set<string>();
+  const behind = new Set<string>();
+  for (const fetched of await fetchedByKind(raw, job, windowStart(latest, lookback), latest)) {
+    const newest = fetched.at(-1);
+    for (const s of sessionsToFetch(fetched, latest, cap, lookback)) {
+      wanted.add(s);
+      if (newest !== undefined && s < newest) behind.add(s);
+    }
+  }
+  const sessions = [...wanted].sort().slice(0, cap);
+  return { lake, raw, sessions, caughtUp: sessions.filter((s) => behind.has(s)) };
 }
 
 const noSession = (lake: string): FetchResult => ({ status: 'no-session', lake, sessions: [], caughtUp: [], rows: 0, rawKeys: [] });
@@ -305,6 +339,26 @@ async function fetchSplits(
   return writeRaw(deps, raw, 'splits', to, await deps.source.splits(first, to), log);
 }
 
+/**
+ * Fetches the cash dividends whose ex-dividend date lies from `from` to `to`
+ * in one listing (every page) and keeps it whole under
+ * `raw/dividends/date=<to>/`, as `fetchSplits` does the splits: a refetch
+ * starts where the latest fetch already stored under `to` started, when
+ * that is earlier.
+ */
+async function fetchDividends(
+  deps: { source: MarketSource; now?: () => Date },
+  raw: RawZone,
+  from: string,
+  to: string,
+  log: FetchLogger,
+): Promise<Written> {
+  const previous = await raw.latest('dividends', to);
+  const start = previous ? dividendsCoverage(await raw.readMeta(previous)).from : to;
+  const first = start < from ? start : from;
+  return writeRaw(deps, raw, 'dividends', to, await deps.source.dividends(first, to), log);
+}
+
 /** Fetches the ticker snapshot as of `session` into `raw/tickers`. */
 async function fetchTickers(deps: { source: MarketSource; now?: () => Date }, raw: RawZone, session: string, log: FetchLogger): Promise<Written> {
   return writeRaw(deps, raw, 'tickers', session, await deps.source.tickers(session), log);
@@ -334,12 +388,14 @@ export async function fetchOhlcv(deps: FetchDeps, event: FetchEvent, log: FetchL
 }
 
 /**
- * Fetches the splits executed over the planned sessions (one range listing,
- * to `raw/splits` under the latest of them) and a ticker snapshot stored
- * under the latest of them (to `raw/tickers`).
+ * Fetches the splits executed over the planned sessions and the cash
+ * dividends going ex over them (one range listing each, to `raw/splits` and
+ * `raw/dividends` under the latest of them) and a ticker snapshot stored
+ * under the latest of them (to `raw/tickers`). The sessions planned are
+ * those whose splits or dividends are missing.
  */
 export async function fetchMeta(deps: FetchDeps, event: FetchEvent, log: FetchLogger = silentLogger): Promise<FetchResult> {
-  const { lake, raw, sessions, caughtUp } = await plan(deps, event, 'splits');
+  const { lake, raw, sessions, caughtUp } = await plan(deps, event, 'meta');
   if (sessions === undefined) {
     log.info('not an NYSE session: nothing to fetch', { date: event.date });
     return noSession(lake);
@@ -350,7 +406,7 @@ export async function fetchMeta(deps: FetchDeps, event: FetchEvent, log: FetchLo
   const done =
     first === undefined || last === undefined
       ? []
-      : await settleAll([fetchSplits(deps, raw, first, last, log), fetchTickers(deps, raw, last, log)]);
+      : await settleAll([fetchSplits(deps, raw, first, last, log), fetchTickers(deps, raw, last, log), fetchDividends(deps, raw, first, last, log)]);
   return {
     status: 'ok',
     lake,
@@ -390,10 +446,11 @@ export interface FetchSessionsReport {
   fetched: string[];
   /** Sessions skipped: already in the raw zone. */
   skipped: string[];
-  /** Daily rows, split rows and ticker rows fetched. */
+  /** Daily rows, then split, ticker and dividend rows fetched. */
   rows: number;
   splitRows: number;
   tickerRows: number;
+  dividendRows: number;
   /** HTTP requests (pages) behind the fetches: the vendor's bill. */
   requests: number;
   /** Raw data files written. */
@@ -402,15 +459,17 @@ export interface FetchSessionsReport {
 
 /**
  * A backfill's fetch: the daily bars of every session not fetched yet (or
- * every session with `refetch`), the splits executed over them in one range
- * listing, and one ticker snapshot, into the raw zone. The snapshot and the
- * splits are written before any daily file, so a run killed part way leaves
- * no daily bars without their splits and no fetched range without a
- * snapshot; its re-run fetches what is still missing. Every session is
- * checked (`ConfigError`) before anything is fetched.
+ * every session with `refetch`), the splits executed over them and the cash
+ * dividends going ex over them in one range listing each, and one ticker
+ * snapshot, into the raw zone. The snapshot, the splits and the dividends
+ * are written before any daily file, so a run killed part way leaves no
+ * daily bars without their splits and dividends and no fetched range
+ * without a snapshot; its re-run fetches what is still missing. Every
+ * session is checked (`ConfigError`) before anything is fetched.
  *
  * About one request per session: the grouped daily of each session, plus the
- * pages of one splits listing and one ticker snapshot for the whole range.
+ * pages of one splits listing, one dividends listing and one ticker snapshot
+ * for the whole range.
  */
 export async function fetchSessions(deps: FetchSessionsDeps, options: FetchSessionsOptions): Promise<FetchSessionsReport> {
   const log = deps.logger ?? silentLogger;
@@ -433,18 +492,23 @@ export async function fetchSessions(deps: FetchSessionsDeps, options: FetchSessi
   const have = new Set(options.refetch ? [] : await deps.raw.sessions('ohlcv'));
   const todo = sessions.filter((s) => !have.has(s));
   const skipped = sessions.filter((s) => have.has(s));
-  const report: FetchSessionsReport = { requested: sessions.length, fetched: todo, skipped, rows: 0, splitRows: 0, tickerRows: 0, requests: 0, rawKeys: [] };
+  const report: FetchSessionsReport = { requested: sessions.length, fetched: todo, skipped, rows: 0, splitRows: 0, tickerRows: 0, dividendRows: 0, requests: 0, rawKeys: [] };
   const first = todo[0];
   const last = todo.at(-1);
   if (first === undefined || last === undefined || snapshot === undefined) return report;
   log.info('fetching sessions', { from: first, to: last, sessions: todo.length, concurrency, source: deps.source.name });
-  // The snapshot and the splits first: a daily file without its splits would be adjusted wrongly,
-  // and a run killed after its last session but before the snapshot would leave no snapshot.
-  const [splits, tickers] = await settleAll([fetchSplits(deps, deps.raw, first, last, log), fetchTickers(deps, deps.raw, snapshot, log)]);
+  // The snapshot, the splits and the dividends first: a daily file without its splits would be adjusted
+  // wrongly, and a run killed after its last session but before the snapshot would leave no snapshot.
+  const [splits, tickers, dividends] = await settleAll([
+    fetchSplits(deps, deps.raw, first, last, log),
+    fetchTickers(deps, deps.raw, snapshot, log),
+    fetchDividends(deps, deps.raw, first, last, log),
+  ]);
   report.splitRows = splits!.rows;
   report.tickerRows = tickers!.rows;
-  report.requests += splits!.requests + tickers!.requests;
-  report.rawKeys.push(tickers!.key, splits!.key);
+  report.dividendRows = dividends!.rows;
+  report.requests += splits!.requests + tickers!.requests + dividends!.requests;
+  report.rawKeys.push(tickers!.key, splits!.key, dividends!.key);
   const daily = await mapLimited(todo, concurrency, async (session) => {
     const written = await fetchDaily(deps, deps.raw, session, log);
     report.rows += written.rows;

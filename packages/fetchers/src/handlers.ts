@@ -82,7 +82,7 @@ export function createOhlcvHandler(deps: FetchDeps): FetchHandler {
   return createHandler('ohlcv', fetchOhlcv, deps);
 }
 
-/** The `meta` handler (ticker snapshot and splits) bound to explicit dependencies. */
+/** The `meta` handler (ticker snapshot, splits and dividends) bound to explicit dependencies. */
 export function createMetaHandler(deps: FetchDeps): FetchHandler {
   return createHandler('meta', fetchMeta, deps);
 }

@@ -1,8 +1,8 @@
 export * from './errors.js';
 export type { MarketSource, SourceRequest, SourceResult } from './source.js';
 export { SyntheticSource } from './synthetic.js';
-export type { SyntheticBar, SyntheticOptions, SyntheticSplit } from './synthetic.js';
-export { DEFAULT_POLYGON_BASE_URL, GroupedDailySchema, PolygonSource, SplitsPageSchema, TickersPageSchema } from './polygon.js';
+export type { SyntheticBar, SyntheticDividend, SyntheticOptions, SyntheticSplit } from './synthetic.js';
+export { DEFAULT_POLYGON_BASE_URL, DividendsPageSchema, GroupedDailySchema, PolygonSource, SplitsPageSchema, TickersPageSchema } from './polygon.js';
 export type { PolygonOptions } from './polygon.js';
 export { HttpClient, RateLimiter, parseRetryAfter } from './http.js';
 export type { HttpClientOptions, HttpResponse, Sleep } from './http.js';
@@ -12,6 +12,7 @@ export {
   DEFAULT_LOOKBACK_SESSIONS,
   DEFAULT_MAX_BACKFILL_SESSIONS,
   MAX_LOOKBACK_SESSIONS,
+  dividendsCoverage,
   fetchMeta,
   fetchOhlcv,
   fetchSessions,

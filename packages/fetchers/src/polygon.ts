@@ -1,7 +1,7 @@
 /**
  * The Polygon.io (Massive) REST API as a `MarketSource`: grouped daily bars
- * (unadjusted), the ticker reference (active and delisted, every page) and
- * the splits of a session. Every response is checked against a zod schema of
+ * (unadjusted), the ticker reference (active and delisted, every page), and
+ * the splits and cash dividends of a session or a range of sessions. Every response is checked against a zod schema of
  * the vendor's JSON and stored exactly as received.
  */
 import { createHash } from 'node:crypto';
@@ -77,6 +77,37 @@ export const SplitsPageSchema = z.object({
     )
     .nullish(),
 });
+
+/**
+ * `/v3/reference/dividends`, as documented at
+ * https://polygon.io/docs/stocks/get_v3_reference_dividends: `ticker`,
+ * `ex_dividend_date` and `cash_amount` are what a dividend needs; the other
+ * fields (`currency`, `dividend_type` CD / SC / LT / ST, `frequency`,
+ * `declaration_date`, `record_date`, `pay_date`, `id`) are optional and kept
+ * as received, like any field the vendor adds.
+ */
+export const DividendsPageSchema = z.object({
+  status: z.enum(['OK', 'DELAYED']),
+  request_id: z.string().optional(),
+  next_url: z.string().nullish(),
+  results: z
+    .array(
+      z.looseObject({
+        ticker: z.string(),
+        ex_dividend_date: z.string().refine(isIsoDate, 'must be a calendar date YYYY-MM-DD'),
+        cash_amount: z.number(),
+      }),
+    )
+    .nullish(),
+});
+
+/** The listings by date: their path under `/v3/reference/`, date field and page schema. */
+const BY_DATE = {
+  splits: { field: 'execution_date', schema: SplitsPageSchema },
+  dividends: { field: 'ex_dividend_date', schema: DividendsPageSchema },
+} as const;
+
+type PageSchema = typeof TickersPageSchema | typeof SplitsPageSchema | typeof DividendsPageSchema;
 
 /** Pages one listing may span before it is taken for a loop. */
 const MAX_PAGES = 500;
@@ -165,22 +196,28 @@ export class PolygonSource implements MarketSource {
   }
 
   async splits(from: string, to: string = from): Promise<SourceResult> {
-    if (to === from) {
-      if (!isSession(from)) return EMPTY_RESULT;
-      const url = `${this.baseUrl}/v3/reference/splits?execution_date=${from}&limit=1000`;
-      return this.paginate(url, `splits ${from}`, SplitsPageSchema);
-    }
-    if (!hasSession(from, to)) return EMPTY_RESULT;
-    // One listing for the whole range, oldest first, every page (next_url).
-    const url = `${this.baseUrl}/v3/reference/splits?execution_date.gte=${from}&execution_date.lte=${to}&sort=execution_date&order=asc&limit=1000`;
-    return this.paginate(url, `splits ${from}..${to}`, SplitsPageSchema);
+    return this.byDate('splits', from, to);
   }
 
-  private async paginate(
-    firstUrl: string,
-    what: string,
-    schema: typeof TickersPageSchema | typeof SplitsPageSchema,
-  ): Promise<SourceResult> {
+  async dividends(from: string, to: string = from): Promise<SourceResult> {
+    return this.byDate('dividends', from, to);
+  }
+
+  /** One session (`<field>=`) or a range (`<field>.gte` / `.lte`, oldest first) of a listing by date, every page. */
+  private async byDate(dataset: keyof typeof BY_DATE, from: string, to: string): Promise<SourceResult> {
+    const { field, schema } = BY_DATE[dataset];
+    if (to === from) {
+      if (!isSession(from)) return EMPTY_RESULT;
+      const url = `${this.baseUrl}/v3/reference/${dataset}?${field}=${from}&limit=1000`;
+      return this.paginate(url, `${dataset} ${from}`, schema);
+    }
+    if (!hasSession(dataset, from, to)) return EMPTY_RESULT;
+    // One listing for the whole range, oldest first, every page (next_url).
+    const url = `${this.baseUrl}/v3/reference/${dataset}?${field}.gte=${from}&${field}.lte=${to}&sort=${field}&order=asc&limit=1000`;
+    return this.paginate(url, `${dataset} ${from}..${to}`, schema);
+  }
+
+  private async paginate(firstUrl: string, what: string, schema: PageSchema): Promise<SourceResult> {
     const out: SourceResult = { pages: [], requests: [], rows: 0 };
     const seen = new Set<string>();
     let url: string | undefined = firstUrl;
@@ -241,10 +278,10 @@ function isSession(session: string): boolean {
 }
 
 /** Whether `[from, to]` (both dates the calendar covers, `from` <= `to`) holds an NYSE session. */
-function hasSession(from: string, to: string): boolean {
+function hasSession(dataset: string, from: string, to: string): boolean {
   isSession(from);
   isSession(to);
-  if (from > to) throw new ConfigError(`splits range ${from}..${to} ends before it starts`);
+  if (from > to) throw new ConfigError(`${dataset} range ${from}..${to} ends before it starts`);
   return nyse.sessionsBetween(from, to).length > 0;
 }
 

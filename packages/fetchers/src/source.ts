@@ -41,6 +41,15 @@ export interface MarketSource {
    * no session.
    */
   splits(from: string, to?: string): Promise<SourceResult>;
+  /**
+   * Cash dividends whose ex-dividend date is one session, or every session
+   * from `from` to `to` (inclusive) in one listing: the vendor's
+   * `ex_dividend_date.gte` / `ex_dividend_date.lte` filter, every page.
+   * Amounts are as the vendor reports them (per share on the ex-dividend
+   * date, not adjusted for later splits). No request when the range holds no
+   * session.
+   */
+  dividends(from: string, to?: string): Promise<SourceResult>;
 }
 
 /** The result of a fetch that made no request (a non-session date). */

@@ -8,7 +8,8 @@
  * sessions every 256 sessions of a listing's life (a coarse random walk), and
  * between anchors by midpoint displacement (a Brownian bridge), so the price
  * on any session costs about 8 hash evaluations instead of a walk from 1990.
- * Anchors and splits are cached per listing for the life of the process.
+ * Anchors, splits and dividends are cached per listing for the life of the
+ * process.
  */
 import { createHash } from 'node:crypto';
 import { newYorkClock, nyse } from '@fibbars/ohlcv-core/calendar';
@@ -39,6 +40,9 @@ const PAGE_LIMIT = 1000;
 const MAX_GENERATIONS = 8;
 const BASE_URL = 'https://synthetic.fibbars.invalid';
 const SESSION_COUNT = nyse.sessions.length;
+const LAST_SESSION = nyse.sessions[SESSION_COUNT - 1]!;
+/** Settlement became T+1 on this date: the record date is the ex-date itself from then on, the next session before. */
+const T1_SETTLEMENT = '2024-05-28';
 
 // Stream tags: one per kind of random draw, so draws never collide.
 const enum Tag {
@@ -66,6 +70,12 @@ const enum Tag {
   Trades,
   Ids,
   Permutation,
+  DivPayer,
+  DivSchedule,
+  DivYield,
+  DivSpecial,
+  DivDates,
+  DivIds,
 }
 
 function fmix(h: number): number {
@@ -118,6 +128,14 @@ interface Split {
   to: number;
 }
 
+interface Dividend {
+  /** Session index of the ex-dividend date. */
+  k: number;
+  type: 'CD' | 'SC';
+  /** Per share, on the unadjusted basis of the ex-dividend date. */
+  cash: number;
+}
+
 /** One company's life in a slot: listed at `start`, last traded at `end - 1` (session indexes). */
 interface Listing {
   slot: number;
@@ -136,6 +154,8 @@ interface Listing {
   splits: Split[];
   /** Blocks whose split candidate has been decided. */
   splitBlocks: number;
+  /** Cash dividends by calendar year of their ex-date, decided on first use. */
+  dividends: Map<number, Dividend[]>;
 }
 
 const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
@@ -187,6 +207,27 @@ export interface SyntheticSplit {
   execution_date: string;
   split_from: number;
   split_to: number;
+}
+
+/** A cash dividend as the vendor lists it (the fields that matter). */
+export interface SyntheticDividend {
+  ticker: string;
+  ex_dividend_date: string;
+  /** Per share, on the unadjusted basis of the ex-dividend date (not adjusted for later splits). */
+  cash_amount: number;
+  /** `CD` regular (quarterly), `SC` special. */
+  dividend_type: 'CD' | 'SC';
+  /** Payments a year: 4 for a regular dividend, 0 for a special one. */
+  frequency: number;
+}
+
+/** A listing by date (splits, dividends): the vendor's path, date field, and the rows of one session. */
+interface ByDate {
+  dataset: 'splits' | 'dividends';
+  field: string;
+  /** Stream of the request ids. */
+  ids: Tag;
+  rowsAt: (k: number) => Record<string, unknown>[];
 }
 
 /**
@@ -294,31 +335,41 @@ export class SyntheticSource implements MarketSource {
   }
 
   async splits(from: string, to: string = from): Promise<SourceResult> {
+    return this.byDate({ dataset: 'splits', field: 'execution_date', ids: Tag.Ids, rowsAt: (k) => this.splitRows(k) }, from, to);
+  }
+
+  async dividends(from: string, to: string = from): Promise<SourceResult> {
+    return this.byDate({ dataset: 'dividends', field: 'ex_dividend_date', ids: Tag.DivIds, rowsAt: (k) => this.dividendRows(k) }, from, to);
+  }
+
+  /** One session (one page) or a range (every session's rows, oldest first, paged) of a listing by date. */
+  private byDate(spec: ByDate, from: string, to: string): SourceResult {
+    const { dataset, field, ids } = spec;
     if (to === from) {
       if (!this.isSession(from)) return EMPTY_RESULT;
       const k = nyse.sessionIndex(from);
-      const results = this.splitRows(k);
-      const body = JSON.stringify({ results, status: 'OK', request_id: this.draws.hex(Tag.Ids, 4, k, 0, 32) });
-      const url = `${BASE_URL}/v3/reference/splits?execution_date=${from}&limit=${PAGE_LIMIT}`;
+      const results = spec.rowsAt(k);
+      const body = JSON.stringify({ results, status: 'OK', request_id: this.draws.hex(ids, 4, k, 0, 32) });
+      const url = `${BASE_URL}/v3/reference/${dataset}?${field}=${from}&limit=${PAGE_LIMIT}`;
       return { pages: [body], requests: [request(url, body)], rows: results.length };
     }
     this.inCalendar(from);
     this.inCalendar(to);
-    if (from > to) throw new ConfigError(`synthetic splits range ${from}..${to} ends before it starts`);
+    if (from > to) throw new ConfigError(`synthetic ${dataset} range ${from}..${to} ends before it starts`);
     const sessions = nyse.sessionsBetween(from, to);
     if (sessions.length === 0) return EMPTY_RESULT;
     // As the vendor lists a range: oldest first, 1,000 per page, `next_url` to the next page.
-    const rows = sessions.flatMap((session) => this.splitRows(nyse.sessionIndex(session)));
+    const rows = sessions.flatMap((session) => spec.rowsAt(nyse.sessionIndex(session)));
     const first = nyse.sessionIndex(sessions[0]!);
     const last = nyse.sessionIndex(sessions.at(-1)!);
-    const query = `execution_date.gte=${from}&execution_date.lte=${to}&sort=execution_date&order=asc&limit=${PAGE_LIMIT}`;
-    const pageUrl = (p: number) =>
-      p === 0 ? `${BASE_URL}/v3/reference/splits?${query}` : `${BASE_URL}/v3/reference/splits?cursor=${Buffer.from(`${query}&page=${p}`).toString('base64url')}`;
+    const query = `${field}.gte=${from}&${field}.lte=${to}&sort=${field}&order=asc&limit=${PAGE_LIMIT}`;
+    const path = `${BASE_URL}/v3/reference/${dataset}`;
+    const pageUrl = (p: number) => (p === 0 ? `${path}?${query}` : `${path}?cursor=${Buffer.from(`${query}&page=${p}`).toString('base64url')}`);
     const out: SourceResult = { pages: [], requests: [], rows: 0 };
     const pageCount = max(1, ceil(rows.length / PAGE_LIMIT));
     for (let p = 0; p < pageCount; p++) {
       const results = rows.slice(p * PAGE_LIMIT, (p + 1) * PAGE_LIMIT);
-      const page: Record<string, unknown> = { results, status: 'OK', request_id: this.draws.hex(Tag.Ids, 5, first, last * 1024 + p, 32) };
+      const page: Record<string, unknown> = { results, status: 'OK', request_id: this.draws.hex(ids, 5, first, last * 1024 + p, 32) };
       if (p + 1 < pageCount) page.next_url = pageUrl(p + 1);
       const body = JSON.stringify(page);
       out.pages.push(body);
@@ -339,6 +390,28 @@ export class SyntheticSource implements MarketSource {
     }));
   }
 
+  /** The vendor's dividend records with one ex-dividend date (by session index), keys in the vendor's order. */
+  private dividendRows(k: number): Record<string, unknown>[] {
+    const d = this.draws;
+    const ex = nyse.sessionAt(k);
+    const at = (i: number) => nyse.sessionAt(min(max(i, 0), SESSION_COUNT - 1));
+    return this.dividendsAt(k).map((v) => {
+      const t = this.symbolIndex(v.ticker) * 2 + (v.dividend_type === 'SC' ? 1 : 0);
+      return {
+        cash_amount: v.cash_amount,
+        currency: 'USD',
+        declaration_date: at(k - 10 - floor(d.u(Tag.DivDates, k, t, 0) * 20)),
+        dividend_type: v.dividend_type,
+        ex_dividend_date: ex,
+        frequency: v.frequency,
+        id: `E${d.hex(Tag.DivIds, 3, k, t, 63)}`,
+        pay_date: at(k + 5 + floor(d.u(Tag.DivDates, k, t, 1) * 15)),
+        record_date: ex >= T1_SETTLEMENT ? ex : at(k + 1),
+        ticker: v.ticker,
+      };
+    });
+  }
+
   // -------------------------------------------------------------------------
   // The market itself (also handy for tests and notebooks)
 
@@ -352,6 +425,12 @@ export class SyntheticSource implements MarketSource {
   splitsOn(session: string): SyntheticSplit[] {
     if (!this.isSession(session)) return [];
     return this.splitsAt(nyse.sessionIndex(session));
+  }
+
+  /** The cash dividends whose ex-dividend date is one session. */
+  dividendsOn(session: string): SyntheticDividend[] {
+    if (!this.isSession(session)) return [];
+    return this.dividendsAt(nyse.sessionIndex(session));
   }
 
   private isSession(session: string): boolean {
@@ -431,6 +510,22 @@ export class SyntheticSource implements MarketSource {
     return out;
   }
 
+  private dividendsAt(k: number): SyntheticDividend[] {
+    const out: SyntheticDividend[] = [];
+    const session = nyse.sessionAt(k);
+    const year = Number(session.slice(0, 4));
+    for (let slot = 0; slot < this.universe; slot++) {
+      const listing = this.activeAt(slot, k);
+      if (!listing) continue;
+      for (const v of this.dividendsIn(listing, year)) {
+        if (v.k !== k) continue;
+        const regular = v.type === 'CD';
+        out.push({ ticker: listing.symbol, ex_dividend_date: session, cash_amount: v.cash, dividend_type: v.type, frequency: regular ? 4 : 0 });
+      }
+    }
+    return out;
+  }
+
   // -------------------------------------------------------------------------
   // Listings
 
@@ -480,6 +575,7 @@ export class SyntheticSource implements MarketSource {
       anchors: [],
       splits: [],
       splitBlocks: 0,
+      dividends: new Map(),
     };
   }
 
@@ -584,6 +680,44 @@ export class SyntheticSource implements MarketSource {
       else if (price >= 2 && price <= 150 && chance < 0.008) split = pick < 0.6 ? [2, 3] : [1, 2];
       if (split) listing.splits.push({ m, from: split[0], to: split[1] });
     }
+  }
+
+  /**
+   * The cash dividends of `listing` with an ex-date in calendar `year`, by
+   * ex-date, decided once per listing and year. About one company in three
+   * pays a regular quarterly dividend (CD) on the same dates every year (the
+   * first session on or after a fixed day of every third month) of 0.3 % to
+   * 1 % of its price (a yield of its own); about one company-year in 50 adds
+   * a special dividend (SC) of 1 % to 5 %. Amounts are on the unadjusted
+   * basis of the ex-date, from its close; nothing is paid below $1.
+   */
+  private dividendsIn(listing: Listing, year: number): Dividend[] {
+    const cached = listing.dividends.get(year);
+    if (cached) return cached;
+    const d = this.draws;
+    const { id } = listing;
+    const out: Dividend[] = [];
+    const pay = (month: number, day: number, type: Dividend['type'], share: number) => {
+      const date = `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+      if (date < nyse.range.from || date >= LAST_SESSION) return;
+      const k = nyse.sessionIndex(nyse.isSession(date) ? date : nyse.nextSession(date));
+      const m = k - listing.start;
+      if (m < 1 || k >= min(listing.end, SESSION_COUNT)) return;
+      const price = exp(this.logPrice(listing, m)) / this.splitFactor(listing, m);
+      if (price >= 1) out.push({ k, type, cash: max(round(price * share, 4), 0.0001) });
+    };
+    if (d.u(Tag.DivPayer, id, 0, 0) < 1 / 3) {
+      const day = 1 + floor(d.u(Tag.DivSchedule, id, 1, 0) * 28);
+      const share = 0.003 + 0.007 * d.u(Tag.DivYield, id, 0, 0);
+      for (let month = 1 + floor(d.u(Tag.DivSchedule, id, 0, 0) * 3); month <= 12; month += 3) pay(month, day, 'CD', share);
+    }
+    if (d.u(Tag.DivSpecial, id, year, 0) < 0.02) {
+      const month = 1 + floor(d.u(Tag.DivSpecial, id, year, 1) * 12);
+      pay(month, 1 + floor(d.u(Tag.DivSpecial, id, year, 2) * 28), 'SC', 0.01 + 0.04 * d.u(Tag.DivSpecial, id, year, 3));
+    }
+    out.sort((a, b) => a.k - b.k);
+    listing.dividends.set(year, out);
+    return out;
   }
 
   /** Cumulative split ratio (to / from) of the splits executed on or before local session `m`. */

@@ -42,6 +42,7 @@ function rateLimitedMarket(failures: number): MarketSource & { calls: number } {
     },
     tickers: (asOf?: string) => inner.tickers(asOf),
     splits: (session: string) => inner.splits(session),
+    dividends: (from: string, to?: string) => inner.dividends(from, to),
   };
   return source;
 }

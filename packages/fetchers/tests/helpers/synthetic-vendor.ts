@@ -1,7 +1,7 @@
 /**
  * The local vendor server's route that serves the seeded synthetic market as
- * the vendor's three endpoints (grouped daily, ticker reference, splits: one
- * session or a range), page for page and byte for byte, following the
+ * the vendor's four endpoints (grouped daily, ticker reference, splits and
+ * dividends: one session or a range), page for page and byte for byte, following the
  * cursors of its own `next_url`s. Faults and a per-request latency are
  * injectable; requests in flight are counted.
  */
@@ -36,13 +36,16 @@ async function pagesFor(market: SyntheticSource, req: SeenRequest, tickersAsOf: 
   const grouped = /^\/v2\/aggs\/grouped\/locale\/us\/market\/stocks\/(\d{4}-\d{2}-\d{2})$/.exec(req.path);
   if (grouped) return market.groupedDaily(grouped[1]!);
   if (req.path === '/v3/reference/tickers') return market.tickers(q.has('cursor') ? (decodeCursor(q.get('cursor')!).get('date') ?? tickersAsOf) : tickersAsOf);
-  if (req.path === '/v3/reference/splits') {
+  const byDate = { '/v3/reference/splits': 'execution_date', '/v3/reference/dividends': 'ex_dividend_date' } as const;
+  if (req.path === '/v3/reference/splits' || req.path === '/v3/reference/dividends') {
+    const field = byDate[req.path];
+    const list = (from: string, to?: string) => (req.path === '/v3/reference/splits' ? market.splits(from, to) : market.dividends(from, to));
     const p = q.has('cursor') ? decodeCursor(q.get('cursor')!) : q;
-    const one = p.get('execution_date');
-    if (one !== null) return market.splits(one);
-    const from = p.get('execution_date.gte');
-    const to = p.get('execution_date.lte');
-    return from !== null && to !== null ? market.splits(from, to) : undefined;
+    const one = p.get(field);
+    if (one !== null) return list(one);
+    const from = p.get(`${field}.gte`);
+    const to = p.get(`${field}.lte`);
+    return from !== null && to !== null ? list(from, to) : undefined;
   }
   return undefined;
 }

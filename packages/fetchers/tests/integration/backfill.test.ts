@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { performance } from 'node:perf_hooks';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
 import { RawZone, openStore } from '@fibbars/ohlcv-core/storage';
-import { fetchSessions, splitsCoverage } from '../../src/fetch.js';
+import { dividendsCoverage, fetchSessions, splitsCoverage } from '../../src/fetch.js';
 import { PolygonSource } from '../../src/polygon.js';
 import type { PolygonOptions } from '../../src/polygon.js';
 import { SyntheticSource } from '../../src/synthetic.js';
@@ -38,7 +38,7 @@ describe('fetchSessions: a backfill against the local vendor server serving the 
   const polygon = (options: Partial<PolygonOptions> = {}) =>
     new PolygonSource({ apiKey: KEY, baseUrl: vendor.baseUrl, rpm: 100_000, maxRetries: 1, concurrency: 8, sleep: async () => {}, ...options });
 
-  it('costs at most 1.01 requests per session over two years: one listing of splits, one snapshot', async () => {
+  it('costs at most 1.01 requests per session over two years: one listing of splits, one of dividends, one snapshot', async () => {
     serve();
     const sessions = nyse.sessionsBetween('2024-11-26', '2026-11-25');
     const started = performance.now();
@@ -63,9 +63,24 @@ describe('fetchSessions: a backfill against the local vendor server serving the 
     expect(report.splitRows).toBe(expected.rows);
     expect(await raw.read(splits!)).toEqual(expected.pages.map((p) => JSON.parse(p)));
     expect(await raw.sessions('tickers')).toEqual(['2026-11-25']);
+    // The dividends of the whole range likewise: one listing (one page here), kept whole under its last session.
+    const [dividends, ...moreDividends] = await raw.list('dividends');
+    expect(moreDividends).toEqual([]);
+    expect(dividends!.session).toBe('2026-11-25');
+    const dividendsMeta = await raw.readMeta(dividends!);
+    expect(dividendsCoverage(dividendsMeta)).toEqual({ from: sessions[0], to: '2026-11-25' });
+    const expectedDividends = await reference.dividends(sessions[0]!, '2026-11-25');
+    expect(expectedDividends.rows).toBeGreaterThan(0);
+    expect(report.dividendRows).toBe(expectedDividends.rows);
+    expect(await raw.read(dividends!)).toEqual(expectedDividends.pages.map((p) => JSON.parse(p)));
+    expect(vendor.requests.filter((r) => r.path === '/v3/reference/dividends')).toHaveLength(expectedDividends.pages.length);
+    // grouped daily of each session, the splits and dividends listings, the snapshot (active, delisted)
+    expect(vendor.requests.length).toBe(sessions.length + expected.pages.length + expectedDividends.pages.length + 2);
+    expect(report.rawKeys.slice(0, 3)).toEqual([(await raw.list('tickers'))[0]!.key, splits!.key, dividends!.key]);
+    expect(report.rawKeys).toHaveLength(sessions.length + 3);
   }, 180_000);
 
-  it('writes the snapshot and the splits before any daily file, skips what is fetched, and --refetch fetches again', async () => {
+  it('writes the snapshot, the splits and the dividends before any daily file, skips what is fetched, and --refetch fetches again', async () => {
     serve();
     const writes: string[] = [];
     const write = raw.write.bind(raw);
@@ -83,14 +98,36 @@ describe('fetchSessions: a backfill against the local vendor server serving the 
 
     expect(report.skipped).toEqual(sessions.slice(0, 3));
     expect(report.fetched).toEqual(sessions.slice(3));
-    expect(writes.slice(0, 2).sort()).toEqual(['splits 2026-07-10', 'tickers 2026-07-10']);
-    expect(writes.slice(2).sort()).toEqual(sessions.slice(3).map((s) => `ohlcv ${s}`));
+    expect(writes.slice(0, 3).sort()).toEqual(['dividends 2026-07-10', 'splits 2026-07-10', 'tickers 2026-07-10']);
+    expect(writes.slice(3).sort()).toEqual(sessions.slice(3).map((s) => `ohlcv ${s}`));
     expect(vendor.requests.length - requestsBefore).toBe(report.requests);
+    // 4 grouped dailies, one page each of splits and dividends, two snapshot pages
+    expect(report.requests).toBe(sessions.length - 3 + 4);
+    const expectedDividends = await new SyntheticSource({ seed: 7, tickers: 300 }).dividends(sessions[3]!, '2026-07-10');
+    expect(report.dividendRows).toBe(expectedDividends.rows);
+    const dividendsFetch = await raw.latest('dividends', '2026-07-10');
+    expect(dividendsCoverage(await raw.readMeta(dividendsFetch!))).toEqual({ from: sessions[3], to: '2026-07-10' });
+    expect(report.rawKeys).toContain(dividendsFetch!.key);
     // Nothing left: no request, not even a snapshot.
     const again = await fetchSessions({ source: polygon(), raw, now: NOW }, { sessions });
     expect(again).toMatchObject({ fetched: [], skipped: sessions, requests: 0 });
     const refetched = await fetchSessions({ source: polygon(), raw, now: NOW }, { sessions, refetch: true });
     expect(refetched.fetched).toEqual(sessions);
+  });
+
+  it('writes no daily file when the dividends listing fails, and its re-run fetches everything', async () => {
+    let failing = true;
+    serve({ fault: (req) => (failing && req.path === '/v3/reference/dividends' ? 503 : undefined) });
+    const sessions = nyse.sessionsBetween('2026-06-01', '2026-06-12');
+
+    await expect(fetchSessions({ source: polygon(), raw, now: NOW }, { sessions })).rejects.toMatchObject({ name: 'UpstreamUnavailableError', message: expect.stringMatching(/dividends 2026-06-01\.\.2026-06-12/) });
+    expect(await raw.sessions('ohlcv')).toEqual([]);
+    expect(await raw.sessions('dividends')).toEqual([]);
+
+    failing = false;
+    const report = await fetchSessions({ source: polygon(), raw, now: NOW }, { sessions });
+    expect(report.fetched).toEqual(sessions);
+    expect(await raw.sessions('dividends')).toEqual(['2026-06-12']);
   });
 
   it('keeps at most `concurrency` sessions in flight', async () => {
@@ -125,6 +162,7 @@ describe('fetchSessions: a backfill against the local vendor server serving the 
       name: market.name,
       tickers: (asOf?: string) => market.tickers(asOf),
       splits: (from: string, to: string) => market.splits(from, to),
+      dividends: (from: string, to: string) => market.dividends(from, to),
       groupedDaily: async (session: string) => {
         asked.push(session);
         if (session === bad) throw Object.assign(new Error(`no bars for ${session}`), { name: 'UpstreamUnavailableError' });

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
 import { RawZone, openStore } from '@fibbars/ohlcv-core/storage';
+import { dividendsCoverage } from '../../src/fetch.js';
 import { createMetaHandler, createOhlcvHandler } from '../../src/handlers.js';
 import { SyntheticSource } from '../../src/synthetic.js';
 import type { MarketSource } from '../../src/source.js';
@@ -92,6 +93,7 @@ describe('ohlcv handler (in process, synthetic market, folder lake)', () => {
       },
       tickers: async () => ({ pages: [], requests: [], rows: 0 }),
       splits: async () => ({ pages: [], requests: [], rows: 0 }),
+      dividends: async () => ({ pages: [], requests: [], rows: 0 }),
     };
     const logger = memoryLogger();
     const handler = createOhlcvHandler({ source: failing, lake, now: FRIDAY_EVENING, logger });
@@ -122,7 +124,7 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
   beforeEach(async () => ({ lake, cleanup } = await tempLake()));
   afterEach(() => cleanup());
 
-  it('writes the ticker snapshot and the splits of the session', async () => {
+  it('writes the ticker snapshot, the splits and the dividends of the session', async () => {
     const handler = createMetaHandler({ source: new SyntheticSource({ tickers: 40 }), lake, now: FRIDAY_EVENING, logger: memoryLogger() });
 
     const result = await handler({ date: '2024-03-15' });
@@ -130,11 +132,72 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
     const reference = new SyntheticSource({ tickers: 40 });
     const tickers = await reference.tickers('2024-03-15');
     const splits = await reference.splits('2024-03-15');
-    expect(result).toMatchObject({ status: 'ok', sessions: ['2024-03-15'], rows: tickers.rows + splits.rows });
+    const dividends = await reference.dividends('2024-03-15');
+    expect(result).toMatchObject({ status: 'ok', sessions: ['2024-03-15'], rows: tickers.rows + splits.rows + dividends.rows });
     const raw = new RawZone(openStore(lake));
     expect((await raw.list('tickers')).map((f) => f.session)).toEqual(['2024-03-15']);
     expect((await raw.list('splits')).map((f) => f.session)).toEqual(['2024-03-15']);
-    expect(result.rawKeys).toHaveLength(2);
+    const [fetch, ...more] = await raw.list('dividends');
+    expect(more).toEqual([]);
+    expect(fetch!.session).toBe('2024-03-15');
+    expect(await raw.read(fetch!)).toEqual(dividends.pages.map((p) => JSON.parse(p)));
+    const meta = await raw.readMeta(fetch!);
+    expect(meta).toMatchObject({ source: 'synthetic', rows: dividends.rows });
+    expect(meta.requests.map((r) => r.url)).toEqual(['https://synthetic.fibbars.invalid/v3/reference/dividends?ex_dividend_date=2024-03-15&limit=1000']);
+    expect(dividendsCoverage(meta)).toEqual({ from: '2024-03-15', to: '2024-03-15' });
+    expect(result.rawKeys).toHaveLength(3);
+    expect(result.rawKeys.filter((k) => k.startsWith('raw/dividends/date=2024-03-15/'))).toEqual([fetch!.key]);
+  });
+
+  it('writes the dividends of a range in one listing under its last session, covering the range', async () => {
+    const source = new SyntheticSource({ tickers: 300 });
+    await createMetaHandler({ source, lake, now: () => new Date('2024-02-29T22:00:00Z'), logger: memoryLogger() })({});
+    const handler = createMetaHandler({ source, lake, now: FRIDAY_EVENING, logger: memoryLogger() });
+
+    const result = await handler({ maxBackfillSessions: 20 });
+
+    expect(result.sessions).toEqual(nyse.sessionsBetween('2024-03-01', '2024-03-15'));
+    const raw = new RawZone(openStore(lake));
+    const fetches = await raw.list('dividends');
+    expect(fetches.map((f) => f.session)).toEqual(['2024-02-29', '2024-03-15']);
+    const meta = await raw.readMeta(fetches[1]!);
+    expect(meta.requests[0]!.url).toMatch(/\/v3\/reference\/dividends\?ex_dividend_date\.gte=2024-03-01&ex_dividend_date\.lte=2024-03-15&sort=ex_dividend_date&order=asc&limit=1000$/);
+    expect(dividendsCoverage(meta)).toEqual({ from: '2024-03-01', to: '2024-03-15' });
+    const expected = await new SyntheticSource({ tickers: 300 }).dividends('2024-03-01', '2024-03-15');
+    expect(expected.rows).toBeGreaterThan(0);
+    expect(await raw.read(fetches[1]!)).toEqual(expected.pages.map((p) => JSON.parse(p)));
+    expect(result.rows).toBe(expected.rows + (await source.splits('2024-03-01', '2024-03-15')).rows + (await source.tickers('2024-03-15')).rows);
+  });
+
+  it('plans again the sessions whose dividends failed while their splits were written', async () => {
+    const market = new SyntheticSource({ tickers: 5 });
+    let failing = true;
+    const source: MarketSource = {
+      name: market.name,
+      groupedDaily: (session) => market.groupedDaily(session),
+      tickers: (asOf) => market.tickers(asOf),
+      splits: (from, to) => market.splits(from, to),
+      dividends: async (from, to) => {
+        if (failing) throw new UpstreamUnavailableError('dividends down (HTTP 503 after 4 retries)');
+        return market.dividends(from, to);
+      },
+    };
+    failing = false;
+    await createMetaHandler({ source, lake, now: () => new Date('2024-03-11T22:00:00Z'), logger: memoryLogger() })({});
+    failing = true;
+    const handler = createMetaHandler({ source, lake, now: FRIDAY_EVENING, logger: memoryLogger() });
+
+    await expect(handler({})).rejects.toMatchObject({ name: 'UpstreamUnavailableError' });
+    const raw = new RawZone(openStore(lake));
+    expect(await raw.sessions('splits')).toEqual(['2024-03-11', '2024-03-15']);
+    expect(await raw.sessions('dividends')).toEqual(['2024-03-11']);
+
+    failing = false;
+    const healed = await handler({});
+    expect(healed).toMatchObject({ status: 'ok', sessions: nyse.sessionsBetween('2024-03-12', '2024-03-15'), caughtUp: [] });
+    const latest = await raw.latest('dividends', '2024-03-15');
+    expect(dividendsCoverage(await raw.readMeta(latest!))).toEqual({ from: '2024-03-12', to: '2024-03-15' });
+    expect((await handler({})).sessions).toEqual([]);
   });
 
   it('backfills the splits of every missing session in one range listing and snapshots tickers once, at the latest', async () => {
@@ -153,6 +216,9 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
     expect(meta.requests[0]!.url).toMatch(/execution_date\.gte=2024-03-12&execution_date\.lte=2024-03-15/);
     expect(await raw.read(fetches[1]!)).toEqual((await new SyntheticSource({ tickers: 5 }).splits('2024-03-12', '2024-03-15')).pages.map((p) => JSON.parse(p)));
     expect(await raw.sessions('tickers')).toEqual(['2024-03-11', '2024-03-15']);
+    const dividends = await raw.list('dividends');
+    expect(dividends.map((f) => f.session)).toEqual(['2024-03-11', '2024-03-15']);
+    expect(dividendsCoverage(await raw.readMeta(dividends[1]!))).toEqual({ from: '2024-03-12', to: '2024-03-15' });
     // The range counts as fetched: nothing is planned again.
     expect((await handler({})).sessions).toEqual([]);
   });
@@ -168,6 +234,9 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
     const raw = new RawZone(openStore(lake));
     const latest = await raw.latest('splits', '2024-03-15');
     expect((await raw.readMeta(latest!)).requests[0]!.url).toMatch(/execution_date\.gte=2024-03-12&execution_date\.lte=2024-03-15/);
+    const dividends = await raw.latest('dividends', '2024-03-15');
+    expect((await raw.list('dividends')).filter((f) => f.session === '2024-03-15')).toHaveLength(2);
+    expect(dividendsCoverage(await raw.readMeta(dividends!))).toEqual({ from: '2024-03-12', to: '2024-03-15' });
   });
 
   it('answers no-session on a weekend date', async () => {
@@ -225,6 +294,7 @@ describe('handlers with the vendor source (local vendor server)', () => {
   it('keeps the key out of raw files, metadata records and log lines even when the vendor echoes it', async () => {
     vendor.route = (req, res) => {
       if (req.path.startsWith('/v3/reference/splits')) return json(res, { results: [], status: 'OK', request_id: 's' });
+      if (req.path.startsWith('/v3/reference/dividends')) return json(res, { results: [], status: 'OK', request_id: `d ${KEY}` });
       const page = req.url.searchParams.get('cursor');
       const active = req.url.searchParams.get('active');
       if (active !== null && page === null) {
@@ -240,7 +310,7 @@ describe('handlers with the vendor source (local vendor server)', () => {
     expect(result).toMatchObject({ status: 'ok', rows: 4 });
     const store = openStore(lake);
     const objects = await store.list('');
-    expect(objects.length).toBe(4); // tickers and splits, data and meta
+    expect(objects.length).toBe(6); // tickers, splits and dividends, data and meta
     for (const { key } of objects) {
       const body = await store.get(key);
       expect((key.endsWith('.gz') ? gunzipSync(body) : body).toString('utf8')).not.toContain(KEY);

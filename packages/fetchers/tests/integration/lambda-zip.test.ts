@@ -119,7 +119,7 @@ describe('Lambda zips (built by scripts/package.mjs)', () => {
     }
   });
 
-  it('meta: writes the ticker snapshot and the splits of the session', async () => {
+  it('meta: writes the ticker snapshot, the splits and the dividends of the session', async () => {
     const lake = path.join(work, 'lake-meta');
 
     const out = await invoke(bundles.meta!, { date: '2024-03-15' }, { FIBBARS_LAKE: lake, SYNTHETIC_TICKERS: '25' });
@@ -128,6 +128,8 @@ describe('Lambda zips (built by scripts/package.mjs)', () => {
     const raw = new RawZone(openStore(lake));
     expect(await raw.sessions('tickers')).toEqual(['2024-03-15']);
     expect(await raw.sessions('splits')).toEqual(['2024-03-15']);
+    expect(await raw.sessions('dividends')).toEqual(['2024-03-15']);
+    expect((out.result as { rawKeys: string[] }).rawKeys).toHaveLength(3);
   });
 
   it('throws a bad event as ConfigError (the name Step Functions matches), writing nothing', async () => {

@@ -350,6 +350,101 @@ describe('PolygonSource against a local vendor server', () => {
     });
   });
 
+  describe('dividends', () => {
+    const dividend = (ticker: string, exDate: string, cash: number, extra: Record<string, unknown> = {}) => ({
+      cash_amount: cash,
+      currency: 'USD',
+      declaration_date: '2024-02-29',
+      dividend_type: 'CD',
+      ex_dividend_date: exDate,
+      frequency: 4,
+      id: `E${ticker}`,
+      pay_date: '2024-04-04',
+      record_date: '2024-03-18',
+      ticker,
+      ...extra,
+    });
+
+    it('asks for the dividends going ex on the session, paginating without the key in any URL', async () => {
+      vendor.route = (req, res) => {
+        if (!req.url.searchParams.has('cursor')) {
+          json(res, { results: [dividend('AAPL', SESSION, 0.24)], status: 'OK', request_id: 'd1', next_url: `https://api.polygon.io/v3/reference/dividends?cursor=p2&apiKey=${KEY}` });
+        } else {
+          json(res, { results: [dividend('XYZ', SESSION, 1.5, { dividend_type: 'SC', frequency: 0 })], status: 'OK', request_id: 'd2' });
+        }
+      };
+
+      const result = await source().dividends(SESSION);
+
+      expect(vendor.requests.map((r) => `${r.path}${r.url.search}`)).toEqual([
+        `/v3/reference/dividends?ex_dividend_date=${SESSION}&limit=1000`,
+        '/v3/reference/dividends?cursor=p2',
+      ]);
+      expect(vendor.requests.every((r) => r.authorization === `Bearer ${KEY}`)).toBe(true);
+      expect(result.rows).toBe(2);
+      expect(result.pages).toHaveLength(2);
+      expect(result.requests.map((r) => r.url)).toEqual([
+        `${vendor.baseUrl}/v3/reference/dividends?ex_dividend_date=${SESSION}&limit=1000`,
+        `${vendor.baseUrl}/v3/reference/dividends?cursor=p2`,
+      ]);
+      expect(JSON.stringify(result)).not.toContain(KEY);
+    });
+
+    it('asks for a whole range in one listing (ex_dividend_date.gte / .lte, oldest first), following next_url on the configured host without the key', async () => {
+      const bodies: string[] = [];
+      vendor.route = (req, res) => {
+        const cursor = req.url.searchParams.get('cursor');
+        const results = cursor === null
+          ? [dividend('AAPL', '2024-02-09', 0.24), dividend('MSFT', '2024-02-14', 0.75)]
+          : [dividend('XYZ', '2024-03-14', 0.1)];
+        const body = JSON.stringify({ results, status: 'OK', request_id: `r${cursor ?? 0}`, ...(cursor === null && { next_url: `https://api.polygon.io/v3/reference/dividends?cursor=ZGl2Mg&apiKey=${KEY}` }) });
+        bodies.push(body);
+        json(res, body);
+      };
+
+      const result = await source().dividends('2024-01-02', SESSION);
+
+      expect(vendor.requests).toHaveLength(2);
+      expect(vendor.requests[0]!.url.search).toBe(`?ex_dividend_date.gte=2024-01-02&ex_dividend_date.lte=${SESSION}&sort=ex_dividend_date&order=asc&limit=1000`);
+      expect(vendor.requests[1]!.url.search).toBe('?cursor=ZGl2Mg');
+      expect(vendor.requests.every((r) => r.path === '/v3/reference/dividends' && r.authorization === `Bearer ${KEY}`)).toBe(true);
+      // bodies as received, except the echoed key is blanked
+      const stored = bodies.map((b) => b.split(KEY).join('REDACTED'));
+      expect(result).toMatchObject({ rows: 3, pages: stored });
+      expect(result.requests.map((r) => r.sha256)).toEqual(stored.map((b) => createHash('sha256').update(b).digest('hex')));
+      expect(JSON.stringify(result)).not.toContain(KEY);
+    });
+
+    it.each([
+      [{ status: 'OK', results: 'none' }, /dividends 2024-03-15 page 1: unexpected payload at results:/],
+      [{ status: 'OK', results: [{ ex_dividend_date: SESSION, cash_amount: 0.2 }] }, /dividends 2024-03-15 page 1: unexpected payload at results\.0\.ticker/],
+      [{ status: 'OK', results: [{ ticker: 'AAPL', cash_amount: 0.2 }] }, /unexpected payload at results\.0\.ex_dividend_date/],
+      [{ status: 'OK', results: [{ ticker: 'AAPL', ex_dividend_date: '2024-02-30', cash_amount: 0.2 }] }, /unexpected payload at results\.0\.ex_dividend_date: must be a calendar date/],
+      [{ status: 'OK', results: [{ ticker: 'AAPL', ex_dividend_date: SESSION, cash_amount: '0.24' }] }, /unexpected payload at results\.0\.cash_amount/],
+      [{ status: 'ERROR', error: 'broken' }, /dividends 2024-03-15 page 1: unexpected payload at status: .*\(status "ERROR"\)/],
+    ])('fails with InvalidResponseError on the bad payload %j', async (body, message) => {
+      vendor.route = (_req, res) => json(res, body);
+
+      await expect(source().dividends(SESSION)).rejects.toMatchObject({ name: 'InvalidResponseError', message: expect.stringMatching(message) });
+    });
+
+    it('keeps unknown fields and entries without the optional ones, and accepts a session without dividends', async () => {
+      const body = JSON.stringify({ results: [{ ticker: 'AAPL', ex_dividend_date: SESSION, cash_amount: 0.24, new_field: [1] }], status: 'OK', request_id: 'x' });
+      vendor.route = (req, res) => json(res, req.url.searchParams.get('ex_dividend_date') === SESSION ? body : { results: [], status: 'OK', request_id: 'y' });
+
+      expect(await source().dividends(SESSION)).toMatchObject({ rows: 1, pages: [body] });
+      expect((await source().dividends('2024-03-14')).rows).toBe(0);
+    });
+
+    it('makes no request on a non-session or a range without a session, and refuses a range that ends before it starts, naming the dataset', async () => {
+      expect(await source().dividends('2024-03-16')).toEqual({ pages: [], requests: [], rows: 0 });
+      expect(await source().dividends('2024-03-16', '2024-03-17')).toEqual({ pages: [], requests: [], rows: 0 });
+      await expect(source().dividends(SESSION, '2024-03-01')).rejects.toMatchObject({ name: 'ConfigError', message: `dividends range ${SESSION}..2024-03-01 ends before it starts` });
+      await expect(source().splits(SESSION, '2024-03-01')).rejects.toMatchObject({ name: 'ConfigError', message: `splits range ${SESSION}..2024-03-01 ends before it starts` });
+      expect(vendor.requests).toHaveLength(0);
+    });
+  });
+
   describe('the API key', () => {
     it('appears in no error message or cause, whatever fails', async () => {
       const routes: ((res: import('node:http').ServerResponse) => void)[] = [

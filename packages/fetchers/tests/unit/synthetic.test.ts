@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
-import { GroupedDailySchema, SplitsPageSchema, TickersPageSchema } from '../../src/polygon.js';
+import { DividendsPageSchema, GroupedDailySchema, SplitsPageSchema, TickersPageSchema } from '../../src/polygon.js';
 import { SyntheticSource } from '../../src/synthetic.js';
 
 const SESSION = '2024-03-15';
@@ -11,10 +11,12 @@ describe('SyntheticSource', () => {
     const b = new SyntheticSource({ seed: 11, tickers: 200 });
     await b.groupedDaily('2019-06-03'); // warm b's caches on other sessions first
     await b.splits('2003-01-02');
+    await b.dividends('2003-01-02', '2005-12-30');
 
     expect((await a.groupedDaily(SESSION)).pages).toEqual((await b.groupedDaily(SESSION)).pages);
     expect((await a.tickers(SESSION)).pages).toEqual((await b.tickers(SESSION)).pages);
     expect((await a.splits(SESSION)).pages).toEqual((await b.splits(SESSION)).pages);
+    expect((await a.dividends('2023-01-03', SESSION)).pages).toEqual((await b.dividends('2023-01-03', SESSION)).pages);
   });
 
   it('gives a different market for a different seed', async () => {
@@ -46,6 +48,12 @@ describe('SyntheticSource', () => {
 
     const splits = await s.splits(SESSION);
     expect(SplitsPageSchema.safeParse(JSON.parse(splits.pages[0]!)).success).toBe(true);
+
+    const dividends = await s.dividends('2024-01-02', SESSION);
+    expect(dividends.rows).toBeGreaterThan(0);
+    for (const page of dividends.pages) expect(DividendsPageSchema.safeParse(JSON.parse(page)).success).toBe(true);
+    const row = (JSON.parse(dividends.pages[0]!) as { results: Record<string, unknown>[] }).results[0]!;
+    expect(Object.keys(row)).toEqual(['cash_amount', 'currency', 'declaration_date', 'dividend_type', 'ex_dividend_date', 'frequency', 'id', 'pay_date', 'record_date', 'ticker']);
   });
 
   it('answers a non-session with no pages and no requests', async () => {
@@ -53,7 +61,10 @@ describe('SyntheticSource', () => {
     for (const d of ['2024-03-16', '2024-12-25', '2001-09-11']) {
       expect(await s.groupedDaily(d)).toEqual({ pages: [], requests: [], rows: 0 });
       expect(await s.splits(d)).toEqual({ pages: [], requests: [], rows: 0 });
+      expect(await s.dividends(d)).toEqual({ pages: [], requests: [], rows: 0 });
     }
+    expect(await s.dividends('2024-03-16', '2024-03-17')).toEqual({ pages: [], requests: [], rows: 0 });
+    await expect(s.dividends(SESSION, '2024-03-01')).rejects.toMatchObject({ name: 'ConfigError', message: expect.stringMatching(/synthetic dividends range/) });
   });
 
   it('makes consistent bars: low <= open, close <= high, vwap inside the range, whole positive volumes', () => {
@@ -133,6 +144,111 @@ describe('SyntheticSource', () => {
       // the unadjusted jump matches the ratio up to an overnight move
       expect(Math.abs(Math.log(jump / ratio))).toBeLessThan(0.25);
     }
+  });
+
+  describe('dividends', () => {
+    type Row = { ticker: string; ex_dividend_date: string; cash_amount: number; dividend_type: string; frequency: number; declaration_date: string; record_date: string; pay_date: string };
+    const rowsOf = (pages: string[]) => pages.flatMap((p) => (JSON.parse(p) as { results: Row[] }).results);
+
+    it('are the same for a seed whatever was asked before, differ for another seed, and a range lists exactly the sessions of the range', async () => {
+      const [from, to] = ['2021-03-01', '2023-06-30'];
+      const a = new SyntheticSource({ seed: 21, tickers: 300 });
+      const b = new SyntheticSource({ seed: 21, tickers: 300 });
+      await b.dividends('2022-01-03', '2022-02-28'); // warm b's caches on part of the range first
+      b.bars('2022-05-02');
+
+      const range = await a.dividends(from, to);
+
+      expect(range.pages).toEqual((await b.dividends(from, to)).pages);
+      expect(range.requests[0]!.url).toBe(`https://synthetic.fibbars.invalid/v3/reference/dividends?ex_dividend_date.gte=${from}&ex_dividend_date.lte=${to}&sort=ex_dividend_date&order=asc&limit=1000`);
+      const rows = rowsOf(range.pages);
+      expect(rows.length).toBe(range.rows);
+      expect(rows.length).toBeGreaterThan(100);
+      const dates = rows.map((r) => r.ex_dividend_date);
+      expect(dates).toEqual([...dates].sort());
+      expect(dates[0]! >= from && dates.at(-1)! <= to).toBe(true);
+      expect(dates.every((d) => nyse.isSession(d))).toBe(true);
+      // The range is the single sessions, oldest first; each single session is one page of its own.
+      const single = await Promise.all(nyse.sessionsBetween(from, to).map((d) => b.dividends(d)));
+      expect(rows.map((r) => JSON.stringify(r))).toEqual(single.flatMap((r) => rowsOf(r.pages)).map((r) => JSON.stringify(r)));
+      expect(single.map((r) => [r.pages.length, r.requests[0]!.url])).toEqual(
+        nyse.sessionsBetween(from, to).map((d) => [1, `https://synthetic.fibbars.invalid/v3/reference/dividends?ex_dividend_date=${d}&limit=1000`]),
+      );
+      expect(rowsOf((await new SyntheticSource({ seed: 22, tickers: 300 }).dividends(from, to)).pages)).not.toEqual(rows);
+    });
+
+    it('pay a regular quarterly dividend of 0.3 % to 1 % of the unadjusted close for about one company in three, on the same dates each year, and rare specials', async () => {
+      const s = new SyntheticSource({ seed: 42, tickers: 300 });
+      const rows = rowsOf((await s.dividends('2000-01-03', '2009-12-31')).pages);
+      const regular = rows.filter((r) => r.dividend_type === 'CD');
+      const special = rows.filter((r) => r.dividend_type === 'SC');
+      expect(regular.every((r) => r.frequency === 4)).toBe(true);
+      expect(special.every((r) => r.frequency === 0)).toBe(true);
+      expect(regular.length + special.length).toBe(rows.length);
+      const payers = new Set(regular.map((r) => r.ticker));
+      const traded = new Set(nyse.sessionsBetween('2005-01-03', '2005-01-31').flatMap((d) => s.bars(d).map((b) => b.ticker)));
+      const share = [...traded].filter((t) => payers.has(t)).length / traded.size;
+      expect(share).toBeGreaterThan(0.2);
+      expect(share).toBeLessThan(0.45);
+      // About one company-year in 50: some specials, far fewer than the regular payments.
+      expect(special.length).toBeGreaterThan(5);
+      expect(special.length).toBeLessThan(regular.length / 10);
+      const yields = rows.map((r) => ({ ...r, y: r.cash_amount / s.bars(r.ex_dividend_date).find((b) => b.ticker === r.ticker)!.close }));
+      expect(yields.filter((r) => r.dividend_type === 'CD' && (r.y < 0.0029 || r.y > 0.0101))).toEqual([]);
+      expect(yields.filter((r) => r.dividend_type === 'SC' && (r.y < 0.0099 || r.y > 0.0501))).toEqual([]);
+      // Four a year per payer, in the same months every year, about the same day of the month.
+      const byYear = new Map<string, Row[]>();
+      for (const r of regular) byYear.set(`${r.ticker} ${r.ex_dividend_date.slice(0, 4)}`, [...(byYear.get(`${r.ticker} ${r.ex_dividend_date.slice(0, 4)}`) ?? []), r]);
+      const months = new Map<string, Set<string>>();
+      for (const [key, list] of byYear) {
+        expect(list.length).toBeLessThanOrEqual(4);
+        const ticker = key.split(' ')[0]!;
+        months.set(ticker, new Set([...(months.get(ticker) ?? []), ...list.map((r) => r.ex_dividend_date.slice(5, 7))]));
+      }
+      for (const set of months.values()) expect(set.size).toBeLessThanOrEqual(5); // a date late in a month can roll into the next
+      expect([...byYear.values()].filter((l) => l.length === 4).length).toBeGreaterThan(byYear.size / 2);
+      // Dates around the ex-date as the vendor lists them.
+      for (const r of rows) {
+        expect(r.declaration_date < r.ex_dividend_date && r.record_date >= r.ex_dividend_date && r.pay_date > r.record_date).toBe(true);
+      }
+    });
+
+    it('are on the unadjusted basis of the ex-date: not adjusted for a later split', async () => {
+      const s = new SyntheticSource({ seed: 42, tickers: 300 });
+      const splits = nyse.sessionsBetween('1995-01-03', '2020-12-31').flatMap((d) => s.splitsOn(d));
+      const rows = rowsOf((await s.dividends('1995-01-03', '2020-12-31')).pages).filter((r) => r.dividend_type === 'CD');
+      const yieldOf = (r: Row) => r.cash_amount / s.bars(r.ex_dividend_date).find((b) => b.ticker === r.ticker)!.close;
+      // The last payment before a split and the first after it: a company pays a yield of its own on the
+      // unadjusted close of each ex-date, so the same yield on both sides, although the price jumped by the ratio.
+      const across = splits.flatMap((x) => {
+        const before = rows.filter((r) => r.ticker === x.ticker && r.ex_dividend_date < x.execution_date).at(-1);
+        const after = rows.find((r) => r.ticker === x.ticker && r.ex_dividend_date >= x.execution_date);
+        return before && after ? [{ ratio: x.split_to / x.split_from, before: yieldOf(before), after: yieldOf(after) }] : [];
+      });
+      expect(across.filter((a) => Math.abs(Math.log(a.ratio)) >= Math.log(2)).length).toBeGreaterThan(2);
+      for (const a of across) expect(Math.abs(Math.log(a.before / a.after))).toBeLessThan(0.05);
+    });
+
+    it('page a long range by 1,000 rows, next_url pointing at the next page', async () => {
+      const s = new SyntheticSource({ seed: 42, tickers: 300 });
+
+      const result = await s.dividends('1990-01-02', '2009-12-31');
+
+      expect(result.pages.length).toBeGreaterThan(2);
+      const pages = result.pages.map((p) => JSON.parse(p) as { results: unknown[]; next_url?: string });
+      expect(pages.slice(0, -1).every((p) => p.results.length === 1000)).toBe(true);
+      expect(pages.at(-1)!.next_url).toBeUndefined();
+      expect(pages.slice(0, -1).map((p) => p.next_url)).toEqual(result.requests.slice(1).map((r) => r.url));
+      expect(pages.reduce((n, p) => n + p.results.length, 0)).toBe(result.rows);
+    });
+
+    it('pays on a realistic share of a large market: ten years of 1,000 tickers', async () => {
+      const s = new SyntheticSource({ seed: 5, tickers: 1_000 });
+      const result = await s.dividends('2010-01-04', '2019-12-31');
+      // About a third of the companies, four ex-dates a year each, less the years they were not listed.
+      expect(result.rows).toBeGreaterThan(5_000);
+      expect(result.rows).toBeLessThan(20_000);
+    });
   });
 
   it('lists and delists companies through time, and a delisted ticker stops trading', async () => {

@@ -81,6 +81,7 @@ if (!existsSync(DATA)) {
           });
         }
         if (url.pathname === '/v3/reference/splits') return send({ status: 'OK', results: [] });
+        if (url.pathname === '/v3/reference/dividends') return send({ status: 'OK', results: [] });
         if (url.pathname === '/v3/reference/tickers') {
           const active = url.searchParams.get('active') === 'true';
           const names = [...new Set([...bySession.values()].flat().map((r) => r.ticker))].sort();

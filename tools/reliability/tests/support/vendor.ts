@@ -1,8 +1,9 @@
 /**
  * A fake vendor on loopback (node:http) speaking the Polygon/Massive JSON of
- * the three endpoints the fetchers call: grouped daily bars, the ticker
- * reference (active and delisted, paged with `next_url`) and the splits of a
- * session or a range of sessions (paged with `next_url`). The data behind it is the seeded synthetic market (its pages are
+ * the four endpoints the fetchers call: grouped daily bars, the ticker
+ * reference (active and delisted, paged with `next_url`), and the splits and
+ * the cash dividends of a session or a range of sessions (paged with
+ * `next_url`). The data behind it is the seeded synthetic market (its pages are
  * already in the vendor's shape); a scenario injects faults per endpoint
  * (429 bursts with Retry-After, 500/503, resets, hangs, bodies cut off,
  * truncated JSON, an empty session) and rewrites rows (duplicates, conflicts,
@@ -13,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { SyntheticSource, sourceFromEnv, type MarketSource } from '@fibbars/fetchers';
 
-export type Endpoint = 'grouped' | 'tickers' | 'splits';
+export type Endpoint = 'grouped' | 'tickers' | 'splits' | 'dividends';
 
 export type Fault =
   | { kind: '429'; retryAfter?: string }
@@ -50,7 +51,7 @@ export class FakeVendor {
   /** Faults served so far. */
   injected = 0;
   /** Faults still to serve, per endpoint, one per request in order. */
-  readonly queue: Record<Endpoint, Fault[]> = { grouped: [], tickers: [], splits: [] };
+  readonly queue: Record<Endpoint, Fault[]> = { grouped: [], tickers: [], splits: [], dividends: [] };
   /** A fault served on every request of the endpoint once its queue is empty. */
   readonly always: Partial<Record<Endpoint, Fault>> = {};
   /** Rows rewritten before serving a grouped-daily page. */
@@ -82,7 +83,7 @@ export class FakeVendor {
 
   /** Forget faults, rewrites and requests between scenarios. */
   reset(): void {
-    for (const e of ['grouped', 'tickers', 'splits'] as const) {
+    for (const e of ['grouped', 'tickers', 'splits', 'dividends'] as const) {
       this.queue[e].length = 0;
       delete this.always[e];
     }
@@ -126,7 +127,9 @@ export class FakeVendor {
         ? 'tickers'
         : url.pathname === '/v3/reference/splits'
           ? 'splits'
-          : 'unknown';
+          : url.pathname === '/v3/reference/dividends'
+            ? 'dividends'
+            : 'unknown';
     this.requests.push({ endpoint, url: url.toString(), authorization: req.headers.authorization });
     try {
       if (endpoint === 'unknown') return send(res, 404, { status: 'NOT_FOUND', message: 'no route' });
@@ -179,16 +182,17 @@ export class FakeVendor {
         count: results.length,
       });
     }
-    if (endpoint === 'splits') {
-      // One session (execution_date) or a range (execution_date.gte / .lte), 1,000 per page, next_url to the next.
+    if (endpoint === 'splits' || endpoint === 'dividends') {
+      // One session (execution_date / ex_dividend_date) or a range (.gte / .lte), 1,000 per page, next_url to the next.
       const q = url.searchParams;
-      const session = q.get('execution_date');
-      const from = session ?? q.get('execution_date.gte') ?? '';
-      const to = session ?? q.get('execution_date.lte') ?? '';
-      const { pages } = await this.market.splits(from, to);
+      const field = endpoint === 'splits' ? 'execution_date' : 'ex_dividend_date';
+      const session = q.get(field);
+      const from = session ?? q.get(`${field}.gte`) ?? '';
+      const to = session ?? q.get(`${field}.lte`) ?? '';
+      const { pages } = endpoint === 'splits' ? await this.market.splits(from, to) : await this.market.dividends(from, to);
       const all = pages.flatMap((p) => ((JSON.parse(p) as { results?: unknown[] }).results ?? []));
       const page = Number(q.get('cursor') ?? '0');
-      const out: Record<string, unknown> = { status: 'OK', request_id: `splits-${from}-${to}-${page}`, results: all.slice(page * 1000, (page + 1) * 1000) };
+      const out: Record<string, unknown> = { status: 'OK', request_id: `${endpoint}-${from}-${to}-${page}`, results: all.slice(page * 1000, (page + 1) * 1000) };
       if ((page + 1) * 1000 < all.length) {
         const next = new URL(url.toString().replace(/^http:\/\/[^/]+/, 'https://api.polygon.io'));
         next.searchParams.set('cursor', String(page + 1));
