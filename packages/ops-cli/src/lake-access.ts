@@ -28,7 +28,7 @@ export async function committedDatasets(store: ObjectStore): Promise<Dataset[]> 
 
 /** ohlcv-core's dataset names (its `isDataset`), checked here without loading Polars: ops-cli starts fast. */
 function isDatasetName(name: string): name is Dataset {
-  return /^ohlcv_[1-9]\d{0,3}d$/.test(name) || name === 'splits' || name === 'tickers';
+  return /^ohlcv_[1-9]\d{0,3}d$/.test(name) || name === 'splits' || name === 'dividends' || name === 'tickers';
 }
 
 function compareDatasets(a: string, b: string): number {

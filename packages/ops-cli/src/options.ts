@@ -22,5 +22,24 @@ export const sourceOption = (cmd: Command): Command =>
     .option('--seed <n>', 'seed of the synthetic market', '42')
     .option('--synthetic-tickers <n>', 'tickers in the synthetic market', '300');
 
+/** The read modes of `--adjust` (ohlcv-core's `Adjust`). */
+export type AdjustMode = 'splits' | 'total-return' | 'none';
+
+/** `--adjust`: how prices are adjusted when read (LAKE.md, "Dividends and total return"). */
+export const adjustOption = (cmd: Command, defaultNote: string): Command =>
+  cmd.addOption(
+    new Option(
+      '--adjust <mode>',
+      `price adjustment: splits (backwards to the latest split), total-return (splits, then cash dividends reinvested at the previous close), none (as stored) (default: ${defaultNote})`,
+    ).choices(['splits', 'total-return', 'none']),
+  );
+
+/** How a read's prices are described in output, by `--adjust` mode. */
+export function adjustLabel(adjust: AdjustMode, days: number): string {
+  if (adjust === 'total-return') return 'total-return';
+  if (adjust === 'splits') return 'split-adjusted';
+  return days === 1 ? 'unadjusted' : "unadjusted (each bar on its end date's split basis)";
+}
+
 export const example = (cmd: Command, ...lines: string[]): Command =>
   cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);

@@ -27,7 +27,7 @@ export interface CoreApi {
   exposeGc(): boolean;
   resample(
     daily: DataFrameLike,
-    options: { days: number; anchor?: Anchor; splits?: DataFrameLike; asOf?: string },
+    options: { days: number; anchor?: Anchor; splits?: DataFrameLike; dividends?: DataFrameLike; adjust?: 'splits' | 'total-return' | 'none'; asOf?: string },
   ): DataFrameLike | Promise<DataFrameLike>;
 }
 

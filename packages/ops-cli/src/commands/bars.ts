@@ -3,7 +3,7 @@ import type { Ctx } from '../context.js';
 import { positiveInt } from '../config.js';
 import { num, PRICE_DECIMALS, round, table } from '../format.js';
 import { normaliseTicker, openExistingLake, plainRecords, requireInterval, requireTickerDaily, type OpenedLake } from '../lake-access.js';
-import { example, jsonOption, lakeOption } from '../options.js';
+import { adjustLabel, adjustOption, example, jsonOption, lakeOption, type AdjustMode } from '../options.js';
 import { loadCore, type Anchor, type DataFrameLike } from '../seams.js';
 
 /** One bar as printed: prices rounded to PRICE_DECIMALS, volume to 2 decimals (split-adjusted volumes can be fractional). */
@@ -36,19 +36,21 @@ export function toBarRows(records: Record<string, unknown>[]): BarRow[] {
 }
 
 /**
- * The ticker's N-day bars under an anchor, split-adjusted. The calendar
- * anchor reads the committed dataset; `ticker` and `latest` are computed
- * from the committed daily history at read time (they are never stored).
+ * The ticker's N-day bars under an anchor, adjusted as `adjust` says
+ * (default split-adjusted). The calendar anchor reads the committed dataset;
+ * `ticker` and `latest` are computed from the committed daily history at
+ * read time (they are never stored).
  */
-export async function loadBars(opened: OpenedLake, ticker: string, days: number, anchor: Anchor): Promise<BarRow[]> {
+export async function loadBars(opened: OpenedLake, ticker: string, days: number, anchor: Anchor, adjust: AdjustMode = 'splits'): Promise<BarRow[]> {
   const daily = await requireTickerDaily(opened, ticker);
   let bars: DataFrameLike;
   if (anchor === 'calendar' && days > 1) {
-    bars = await opened.lake.read(requireInterval(opened, days), { tickers: [ticker] });
+    bars = await opened.lake.read(requireInterval(opened, days), { tickers: [ticker], adjust });
   } else {
     const core = await loadCore();
-    const splits = opened.datasets.includes('splits') ? await opened.lake.read('splits', { tickers: [ticker] }) : undefined;
-    bars = await core.resample(daily, { days, anchor, ...(splits ? { splits } : {}) });
+    const reference = async (name: 'splits' | 'dividends') => (opened.datasets.includes(name) ? await opened.lake.read(name, { tickers: [ticker] }) : undefined);
+    const [splits, dividends] = await Promise.all([reference('splits'), adjust === 'total-return' ? reference('dividends') : undefined]);
+    bars = await core.resample(daily, { days, anchor, adjust, ...(splits ? { splits } : {}), ...(dividends ? { dividends } : {}) });
   }
   const rows = toBarRows(plainRecords(bars));
   return rows.sort((a, b) => (a.start_date < b.start_date ? -1 : a.start_date > b.start_date ? 1 : 0));
@@ -57,28 +59,31 @@ export async function loadBars(opened: OpenedLake, ticker: string, days: number,
 export function registerBars(program: Command, ctx: Ctx): void {
   const cmd = program
     .command('bars')
-    .description('print a ticker\'s N-session bars (split-adjusted) from the committed lake')
+    .description('print a ticker\'s N-session bars (split-adjusted, or --adjust total-return) from the committed lake')
     .argument('<ticker>', 'ticker symbol, e.g. AOIZ (see fibbars tickers)')
     .requiredOption('--days <n>', 'bar length in sessions (1 = daily; a configured interval: 3, 5, 8, 13, 21, 34)')
     .option('--last <k>', 'only the last K bars', '20')
     .addOption(new Option('--anchor <anchor>', 'bucket alignment').choices(['calendar', 'ticker', 'latest']).default('calendar'));
+  adjustOption(cmd, 'splits');
   lakeOption(cmd);
   jsonOption(cmd);
-  example(cmd, 'fibbars bars AOIZ --days 5 --last 10', 'fibbars bars BHOQ --days 8 --anchor latest --json');
-  cmd.action(async (tickerArg: string, opts: { days: string; last: string; anchor: Anchor; lake?: string; json?: boolean }) => {
+  example(cmd, 'fibbars bars AOIZ --days 5 --last 10', 'fibbars bars BHOQ --days 8 --anchor latest --json', 'fibbars bars AOIZ --days 21 --adjust total-return');
+  cmd.action(async (tickerArg: string, opts: { days: string; last: string; anchor: Anchor; adjust?: AdjustMode; lake?: string; json?: boolean }) => {
+    const adjust = opts.adjust ?? 'splits';
     const days = positiveInt('--days', opts.days, { max: 10_000 });
     const last = positiveInt('--last', opts.last);
     const ticker = normaliseTicker(tickerArg);
     const cfg = ctx.config({ lake: opts.lake });
     const opened = await openExistingLake(cfg);
     if (days > 1) requireInterval(opened, days);
-    const bars = (await loadBars(opened, ticker, days, opts.anchor)).slice(-last);
+    const bars = (await loadBars(opened, ticker, days, opts.anchor, adjust)).slice(-last);
     if (opts.json) {
-      ctx.log.json({ ticker, days, anchor: opts.anchor, bars });
+      ctx.log.json({ ticker, days, anchor: opts.anchor, adjust, bars });
       return;
     }
     // Daily bars have no buckets, so no anchor to name.
-    ctx.log.out(`${ticker} ${days === 1 ? 'daily bars (split-adjusted)' : `${days}-session bars (anchor ${opts.anchor}, split-adjusted)`}, last ${bars.length}`);
+    const label = adjustLabel(adjust, days);
+    ctx.log.out(`${ticker} ${days === 1 ? `daily bars (${label})` : `${days}-session bars (anchor ${opts.anchor}, ${label})`}, last ${bars.length}`);
     const lines = table(
       ['start', 'end', 'open', 'high', 'low', 'close', 'volume', 'vwap', 'days', 'complete'],
       bars.map((b) => [

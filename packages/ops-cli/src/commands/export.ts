@@ -7,7 +7,7 @@ import { positiveInt } from '../config.js';
 import { UsageError } from '../errors.js';
 import { count } from '../format.js';
 import { normaliseTicker, openExistingLake, requireInterval, requireTickers } from '../lake-access.js';
-import { example, jsonOption, lakeOption } from '../options.js';
+import { adjustOption, example, jsonOption, lakeOption, type AdjustMode } from '../options.js';
 
 export function registerExport(program: Command, ctx: Ctx): void {
   const cmd = program
@@ -19,6 +19,7 @@ export function registerExport(program: Command, ctx: Ctx): void {
     .option('--tickers <list>', 'comma-separated tickers (default: all)')
     .option('--from <date>', 'first date (YYYY-MM-DD)')
     .option('--to <date>', 'last date (YYYY-MM-DD)');
+  adjustOption(cmd, 'none for --days 1, splits for bars');
   lakeOption(cmd);
   jsonOption(cmd);
   example(
@@ -26,9 +27,10 @@ export function registerExport(program: Command, ctx: Ctx): void {
     'fibbars export --days 1 --format csv --out daily.csv',
     'fibbars export --days 8 --format parquet --out bars_8d.parquet',
     'fibbars export --days 5 --tickers AOIZ,BHOQ --from 2026-09-01 --out aoiz-bhoq-5d.csv',
+    'fibbars export --days 1 --adjust total-return --tickers AOIZ --out aoiz-total-return.csv',
   );
   cmd.action(
-    async (opts: { days: string; format?: 'csv' | 'parquet'; out: string; tickers?: string; from?: string; to?: string; lake?: string; json?: boolean }) => {
+    async (opts: { days: string; format?: 'csv' | 'parquet'; out: string; tickers?: string; from?: string; to?: string; adjust?: AdjustMode; lake?: string; json?: boolean }) => {
       const days = positiveInt('--days', opts.days, { max: 10_000 });
       const out = path.resolve(ctx.cwd, opts.out);
       const ext = path.extname(out).toLowerCase();
@@ -56,6 +58,7 @@ export function registerExport(program: Command, ctx: Ctx): void {
         ...(tickers ? { tickers } : {}),
         ...(from ? { from } : {}),
         ...(to ? { to } : {}),
+        ...(opts.adjust ? { adjust: opts.adjust } : {}),
       });
       const tmp = path.join(dir, `.${path.basename(out)}.${randomBytes(4).toString('hex')}.tmp`);
       try {
@@ -66,9 +69,10 @@ export function registerExport(program: Command, ctx: Ctx): void {
         await fs.rm(tmp, { force: true });
       }
       const bytes = (await fs.stat(out)).size;
-      const result = { dataset, format, out, rows: df.height, columns: df.columns, bytes };
+      const adjust = opts.adjust ?? (days === 1 ? 'none' : 'splits');
+      const result = { dataset, format, adjust, out, rows: df.height, columns: df.columns, bytes };
       if (opts.json) ctx.log.json(result);
-      else ctx.log.out(`wrote ${count(df.height)} rows of ${dataset} (${df.columns.length} columns, ${count(bytes)} bytes) to ${opts.out} as ${format}`);
+      else ctx.log.out(`wrote ${count(df.height)} rows of ${dataset} (${df.columns.length} columns, ${count(bytes)} bytes) to ${opts.out} as ${format} (${adjust === 'none' ? 'unadjusted' : adjust === 'splits' ? 'split-adjusted' : 'total-return'})`);
     },
   );
 }

@@ -7,7 +7,7 @@ import { renderHtml, renderPng, splitMarkers, type ChartSplit } from '../chart.j
 import { positiveInt } from '../config.js';
 import { UsageError } from '../errors.js';
 import { normaliseTicker, openExistingLake, plainRecords, requireInterval, type OpenedLake } from '../lake-access.js';
-import { example, jsonOption, lakeOption } from '../options.js';
+import { adjustLabel, adjustOption, example, jsonOption, lakeOption, type AdjustMode } from '../options.js';
 import type { Anchor } from '../seams.js';
 import { loadBars } from './bars.js';
 
@@ -29,13 +29,14 @@ export function registerPlot(program: Command, ctx: Ctx): void {
     .option('--width <px>', 'image width', '1200')
     .option('--height <px>', 'image height', '700')
     .addOption(new Option('--anchor <anchor>', 'bucket alignment').choices(['calendar', 'ticker', 'latest']).default('calendar'));
+  adjustOption(cmd, 'splits');
   lakeOption(cmd);
   jsonOption(cmd);
-  example(cmd, 'fibbars plot AOIZ --days 8 --out aoiz-8d.html', 'fibbars plot AOIZ --days 1 --last 250 --out aoiz.png');
+  example(cmd, 'fibbars plot AOIZ --days 8 --out aoiz-8d.html', 'fibbars plot AOIZ --days 1 --last 250 --out aoiz.png', 'fibbars plot AOIZ --days 21 --adjust total-return --out aoiz-tr.html');
   cmd.action(
     async (
       tickerArg: string,
-      opts: { days: string; out: string; last: string; width: string; height: string; anchor: Anchor; lake?: string; json?: boolean },
+      opts: { days: string; out: string; last: string; width: string; height: string; anchor: Anchor; adjust?: AdjustMode; lake?: string; json?: boolean },
     ) => {
       const days = positiveInt('--days', opts.days, { max: 10_000 });
       const last = positiveInt('--last', opts.last);
@@ -54,7 +55,8 @@ export function registerPlot(program: Command, ctx: Ctx): void {
       const cfg = ctx.config({ lake: opts.lake });
       const opened = await openExistingLake(cfg);
       if (days > 1) requireInterval(opened, days);
-      const bars = (await loadBars(opened, ticker, days, opts.anchor)).slice(-last);
+      const adjust = opts.adjust ?? 'splits';
+      const bars = (await loadBars(opened, ticker, days, opts.anchor, adjust)).slice(-last);
       const splits = await loadSplits(opened, ticker);
       const marked = splitMarkers(bars, splits).length;
       const interval = days === 1 ? 'daily bars' : `${days}-session bars`;
@@ -64,7 +66,7 @@ export function registerPlot(program: Command, ctx: Ctx): void {
         title: `${ticker} · ${interval}`,
         // Daily bars have no buckets, so no anchor to name.
         subtitle:
-          `split-adjusted${days === 1 ? '' : `, anchor ${opts.anchor}`}, ${bars.length} bars ${first} .. ${lastDate}` +
+          `${adjustLabel(adjust, days)}${days === 1 ? '' : `, anchor ${opts.anchor}`}, ${bars.length} bars ${first} .. ${lastDate}` +
           (marked > 0 ? `; ${marked === 1 ? '1 split' : `${marked} splits`} marked` : '') +
           (bars.some((b) => !b.is_complete) ? '; lighter candles: bucket still open' : ''),
         width,
@@ -79,7 +81,7 @@ export function registerPlot(program: Command, ctx: Ctx): void {
       } finally {
         await fs.rm(tmp, { force: true });
       }
-      const result = { ticker, days, anchor: opts.anchor, bars: bars.length, splits: marked, from: first, to: lastDate, out, format: ext.slice(1), width, height };
+      const result = { ticker, days, anchor: opts.anchor, adjust, bars: bars.length, splits: marked, from: first, to: lastDate, out, format: ext.slice(1), width, height };
       if (opts.json) ctx.log.json(result);
       else ctx.log.out(`wrote ${ticker} ${interval} chart (${bars.length} bars, ${first} .. ${lastDate}) to ${opts.out}`);
     },

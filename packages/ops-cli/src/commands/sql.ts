@@ -8,8 +8,8 @@ import type { Ctx } from '../context.js';
 import { positiveInt } from '../config.js';
 import { UsageError } from '../errors.js';
 import { count, table } from '../format.js';
-import { openExistingLake, plain, type OpenedLake } from '../lake-access.js';
-import { example, lakeOption } from '../options.js';
+import { intervalOf, openExistingLake, plain, type OpenedLake } from '../lake-access.js';
+import { adjustOption, example, lakeOption, type AdjustMode } from '../options.js';
 
 export type SqlFormat = 'table' | 'csv' | 'json' | 'parquet';
 
@@ -32,14 +32,15 @@ export function referencedTables<T extends string>(query: string, tables: readon
  * back split-adjusted exactly as `lake.read` returns them. Errors of the
  * query itself are usage errors naming the problem and the tables.
  */
-export async function runSql(opened: OpenedLake, query: string): Promise<pl.DataFrame> {
+export async function runSql(opened: OpenedLake, query: string, adjust?: AdjustMode): Promise<pl.DataFrame> {
   const tables = sqlTables(opened);
   const used = referencedTables(query, tables);
   // Polars is loaded when a query runs, not when the CLI starts (--help stays fast).
   const { default: polars } = await import('nodejs-polars');
   const ctx = polars.SQLContext();
   for (const name of used) {
-    ctx.register(name, name === QUARANTINE_TABLE ? (await opened.lake.readQuarantine()).lazy() : await opened.lake.scan(name));
+    const prices = adjust !== undefined && intervalOf(name) !== undefined;
+    ctx.register(name, name === QUARANTINE_TABLE ? (await opened.lake.readQuarantine()).lazy() : await opened.lake.scan(name, prices ? { adjust } : {}));
   }
   const lf = ctx.execute(query);
   // nodejs-polars 0.25.2 does not throw on a query it cannot plan: the native
@@ -76,12 +77,13 @@ function cell(v: unknown): string {
 export function registerSql(program: Command, ctx: Ctx): void {
   const cmd = program
     .command('sql')
-    .description('run one SQL query (Polars SQL) over the committed datasets: ohlcv_1d (unadjusted), ohlcv_<N>d (split-adjusted bars), splits, tickers, quarantine')
+    .description('run one SQL query (Polars SQL) over the committed datasets: ohlcv_1d (unadjusted), ohlcv_<N>d (split-adjusted bars), splits, dividends, tickers, quarantine')
     .argument('<query>', 'one SELECT statement; quote it for the shell')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json', 'parquet']).default('table'))
     .option('--json', 'same as --format json')
     .option('--out <file>', 'write the result to this file instead of stdout (needed for parquet)')
     .option('--max-rows <n>', 'rows printed by --format table', '100');
+  adjustOption(cmd, 'ohlcv_1d none, bars splits; when given, every price table is read with it');
   lakeOption(cmd);
   example(
     cmd,
@@ -89,6 +91,7 @@ export function registerSql(program: Command, ctx: Ctx): void {
     `fibbars sql "SELECT * FROM ohlcv_5d WHERE ticker = 'AOIZ' ORDER BY start_date DESC LIMIT 3"`,
     `fibbars sql "SELECT b.ticker, t.name, b.close FROM ohlcv_21d b JOIN tickers t ON b.ticker = t.ticker WHERE b.is_complete LIMIT 5" --format csv`,
     `fibbars sql "SELECT * FROM ohlcv_8d WHERE start_date >= '2026-01-01'" --format parquet --out bars_8d_2026.parquet`,
+    `fibbars sql "SELECT ticker, last(close) / first(close) - 1 AS total_return FROM ohlcv_1d GROUP BY ticker" --adjust total-return`,
   );
   cmd.addHelpText(
     'after',
@@ -98,7 +101,7 @@ the lake API from their latest commit. To query the lake from DuckDB instead,
 "fibbars duckdb-views --out views.sql" writes the same tables as views.
 `,
   );
-  cmd.action(async (query: string, opts: { format: SqlFormat; json?: boolean; out?: string; maxRows: string; lake?: string }) => {
+  cmd.action(async (query: string, opts: { format: SqlFormat; json?: boolean; out?: string; maxRows: string; adjust?: AdjustMode; lake?: string }) => {
     const format: SqlFormat = opts.json ? 'json' : opts.format;
     if (query.trim() === '') throw new UsageError('the query is empty: pass one SELECT statement, e.g. fibbars sql "SELECT count(*) FROM ohlcv_1d"');
     const maxRows = positiveInt('--max-rows', opts.maxRows);
@@ -112,7 +115,7 @@ the lake API from their latest commit. To query the lake from DuckDB instead,
     }
     const cfg = ctx.config({ lake: opts.lake });
     const opened = await openExistingLake(cfg);
-    const df = await runSql(opened, query);
+    const df = await runSql(opened, query, opts.adjust);
 
     if (out) {
       const tmp = path.join(path.dirname(out), `.${path.basename(out)}.${randomBytes(4).toString('hex')}.tmp`);
