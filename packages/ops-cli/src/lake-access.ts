@@ -31,11 +31,12 @@ function isDatasetName(name: string): name is Dataset {
   return /^ohlcv_[1-9]\d{0,3}d$/.test(name) || name === 'splits' || name === 'dividends' || name === 'tickers';
 }
 
+/** Reference datasets after the price ones, in this order. */
+const REFERENCE_ORDER = ['splits', 'dividends', 'tickers'];
+
 function compareDatasets(a: string, b: string): number {
-  const na = intervalOf(a);
-  const nb = intervalOf(b);
-  if (na !== undefined && nb !== undefined) return na - nb;
-  return a < b ? -1 : a > b ? 1 : 0;
+  const rank = (d: string) => intervalOf(d) ?? 10_000 + REFERENCE_ORDER.indexOf(d);
+  return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 export function intervalOf(dataset: string): number | undefined {
