@@ -248,13 +248,15 @@ function differences(got: Record<string, unknown>[], want: Record<string, unknow
 describe('LAKE.md: reading the lake without ohlcv-core (DuckDB)', () => {
   let exact: string;
   let glob: string;
+  let totalReturn: string;
   let duck: DuckDBInstance;
   let con: DuckDBConnection;
 
   beforeAll(async () => {
     const blocks = await recipeBlocks();
-    expect(blocks).toHaveLength(2);
-    [exact, glob] = blocks.map((b) => b.replaceAll("'/data/lake", `'${lake}`)) as [string, string];
+    expect(blocks).toHaveLength(3);
+    [exact, glob, totalReturn] = blocks.map((b) => b.replaceAll("'/data/lake", `'${lake}`)) as [string, string, string];
+    expect(totalReturn).toContain(`SET VARIABLE lake = '${lake}';`);
     expect(exact).toContain(`SET VARIABLE lake = '${lake}';`);
     expect(exact).toContain("SET VARIABLE dataset = 'ohlcv_5d';");
     expect(glob).toContain(`'${lake}/silver/ohlcv_5d/**/*.parquet'`);
@@ -302,6 +304,20 @@ describe('LAKE.md: reading the lake without ohlcv-core (DuckDB)', () => {
     expect(differences(stored, want, ['close']).length).toBeGreaterThan(0);
     const { rows } = await runScript(con, glob);
     expect(differences(rows, want, want.length > 0 ? Object.keys(want[0]!) : []).length).toBe(0);
+  });
+
+  it('the total-return recipe gives lake.read(ohlcv_1d, total-return), which differs from split-adjusted for the payers', async () => {
+    const l = openLake(lake);
+    const dividends = plainRecords(await l.read('dividends'));
+    expect(new Set(dividends.map((d) => d['ticker'])).size).toBeGreaterThanOrEqual(5);
+    const df = await l.read('ohlcv_1d', { adjust: 'total-return' });
+    const want = plainRecords(df);
+    const { columns, rows } = await runScript(con, totalReturn);
+    expect(columns).toEqual(df.columns);
+    expect(differences(rows, want, df.columns)).toEqual([]);
+    const split = plainRecords(await l.read('ohlcv_1d', { adjust: 'splits' }));
+    expect(differences(split, want, ['close']).length).toBeGreaterThan(100);
+    expect(differences(split, want, ['volume'])).toEqual([]);
   });
 
   it('the glob shortcut gives lake.read once gc has run past the grace period and silver/splits holds one file', async () => {
