@@ -9,6 +9,7 @@ export * from './validate.js';
 export * from './consolidate.js';
 export * from './resample.js';
 export * from './adjust.js';
+export * from './identity.js';
 export * from './storage.js';
 export * from './lake.js';
 export * from './jobs.js';

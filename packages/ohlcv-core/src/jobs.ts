@@ -12,8 +12,9 @@ import { isSession } from './calendar.js';
 import { isoToEpochDay } from './dates.js';
 import { CommitConflictError, ConfigError } from './errors.js';
 import { DEFAULT_GC_GRACE_MS, type Commit, type CommitFile, type Lake } from './lake.js';
-import { parseDividends, parseGroupedDaily, parseSplits, parseTickers } from './parse.js';
-import { DIVIDENDS_SCHEMA, QUARANTINE_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, emptyFrame } from './schemas.js';
+import { parseDividends, parseGroupedDaily, parseSplits, parseTickerEvents, parseTickers } from './parse.js';
+import { buildTickerHistory } from './identity.js';
+import { DIVIDENDS_SCHEMA, QUARANTINE_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, TICKER_HISTORY_SCHEMA, emptyFrame } from './schemas.js';
 import { fetchTimeOf, type RawFetch } from './raw-zone.js';
 import { consolidate } from './consolidate.js';
 import { median } from './validate.js';
@@ -72,7 +73,9 @@ export interface ConsolidateLakeReport {
   dividendsAdded: number;
   tickersRows: number | null;
   /** Head version of each dataset after the run (null: no data yet), and whether this run made it. */
-  versions: Record<'ohlcv_1d' | 'splits' | 'dividends' | 'tickers', { version: number | null; committed: boolean }>;
+  /** Rows of `ticker_history` when this run rebuilt it, else null. */
+  tickerHistoryRows: number | null;
+  versions: Record<'ohlcv_1d' | 'splits' | 'dividends' | 'tickers' | 'ticker_history', { version: number | null; committed: boolean }>;
   latestSession: string | null;
   /** Files removed by the gc that ends the job. */
   gcDeleted: number;
@@ -313,14 +316,30 @@ function noRows(): ConsolidateRowCounts {
   return { received: 0, accepted: 0, collapsed: 0, quarantined: 0, superseded: 0 };
 }
 
-async function consolidateDaily(lake: Lake, options: ConsolidateLakeOptions): Promise<DailyResult> {
+/** A daily consolidation computed and gated, nothing written yet. */
+type PreparedDaily =
+  | { kind: 'none'; result: DailyResult }
+  | {
+      kind: 'merge';
+      head: Commit | null;
+      meta: DailyMeta;
+      plan: ReturnType<typeof planConsolidation>;
+      merged: DataFrame;
+      quarantined: DataFrame;
+      report: ReturnType<typeof consolidate>['report'];
+    };
+
+/**
+ * Parses every new session and runs `consolidate` (validation, the quality
+ * gate, the merge): `DataQualityError` here means nothing of the run has been
+ * written, not even its reference datasets (`consolidateLake` commits those
+ * after this).
+ */
+async function prepareDaily(lake: Lake, options: ConsolidateLakeOptions): Promise<PreparedDaily> {
   const head = await lake.head('ohlcv_1d');
   const meta = dailyMeta(head);
   const plan = planConsolidation({ head, latest: await lake.raw.latestBySession('ohlcv') });
-  const { sessions, skipped } = plan;
-  if (plan.fetches.length === 0) return { commit: null, head, sessions: [], skipped, rows: noRows(), partitions: [], quarantineFiles: 0 };
-
-  // Parse every new session; consolidate() validates, gates and merges (nothing is written before the gate passes).
+  if (plan.fetches.length === 0) return { kind: 'none', result: { commit: null, head, sessions: [], skipped: plan.skipped, rows: noRows(), partitions: [], quarantineFiles: 0 } };
   const raw = await parseFetches(lake, plan.fetches, options);
   const existing = plan.read.length > 0 ? await lake.readCommitFiles('ohlcv_1d', plan.read) : null;
   const trailing = median(meta.recentRows.map(([, n]) => n));
@@ -328,6 +347,13 @@ async function consolidateDaily(lake: Lake, options: ConsolidateLakeOptions): Pr
     ...(options.maxRejectedShare !== undefined ? { maxRejectedShare: options.maxRejectedShare } : {}),
     ...(trailing !== undefined ? { trailingMedianRows: trailing } : {}),
   });
+  return { kind: 'merge', head, meta, plan, merged, quarantined, report };
+}
+
+async function commitDaily(lake: Lake, prepared: PreparedDaily, options: ConsolidateLakeOptions): Promise<DailyResult> {
+  if (prepared.kind === 'none') return prepared.result;
+  const { head, meta, plan, merged, quarantined, report } = prepared;
+  const { sessions, skipped } = plan;
   const counts = report.counts;
   const rewrite = planDailyRewrite(plan.read, report.changedSessions);
   const files = await writeRewrite(lake, merged, rewrite, options);
@@ -451,6 +477,53 @@ async function consolidateTickers(lake: Lake, options: ConsolidateLakeOptions): 
   return { commit, head, rows: snapshot.height };
 }
 
+/** The newest raw fetch of a kind, or undefined. */
+function newestFetch(fetches: readonly RawFetch[]): RawFetch | undefined {
+  return fetches.reduce<RawFetch | undefined>((a, f) => (!a || f.fetchId > a.fetchId ? f : a), undefined);
+}
+
+/**
+ * `ticker_history` from the raw ticker-change events and the newest ticker
+ * snapshot (LAKE.md, "Identity"). The events a version was built from are
+ * its `events` rows, so only new events fetches are read: a composite FIGI's
+ * newest listing replaces its earlier one whole. Rebuilt (it is small) when
+ * either input is new; committed only when the table changes.
+ */
+async function consolidateTickerHistory(lake: Lake, options: ConsolidateLakeOptions): Promise<{ commit: Commit | null; head: Commit | null; rows: number | null }> {
+  const head = await lake.head('ticker_history');
+  const meta = refMeta(head);
+  const recordedSnapshot = (head?.meta['snapshot'] as string | undefined) ?? null;
+  const pending = newFetches(await lake.raw.latestBySession('ticker_events'), meta.fetches).sort((a, b) => (a.fetchId < b.fetchId ? -1 : 1));
+  const snapshotFetch = newestFetch(await lake.raw.list('tickers'));
+  if (pending.length === 0 && (snapshotFetch?.fetchId ?? null) === recordedSnapshot) return { commit: null, head, rows: null };
+  const existing = head ? await lake.read('ticker_history', { version: head.version }) : emptyFrame(TICKER_HISTORY_SCHEMA);
+  const fresh = await pMap(pending, async (f) => parseTickerEvents(await lake.raw.read(f)), { concurrency: RAW_READ_CONCURRENCY });
+  // Later fetches replace earlier ones per FIGI; the table's own events rows are the oldest source.
+  let events = existing
+    .filter(pl.col('source').eq(pl.lit('events')))
+    .select(pl.col('security_id').alias('composite_figi'), pl.col('name'), pl.col('ticker'), pl.col('from_date').alias('date'));
+  for (const batch of fresh) {
+    if (batch.height === 0) continue;
+    const figis = [...new Set(batch.getColumn('composite_figi').toArray() as string[])];
+    events = pl.concat([events.filter(pl.col('composite_figi').isIn(figis).not()), batch.select('composite_figi', 'name', 'ticker', 'date')], { how: 'vertical' });
+  }
+  const snapshot = snapshotFetch ? parseTickers(await lake.raw.read(snapshotFetch)) : null;
+  const history = buildTickerHistory(events, snapshot);
+  const fetches = { ...meta.fetches };
+  for (const f of pending) fetches[f.session] = f.fetchId;
+  const unchanged = head !== null && history.height === existing.height && history.frameEqual(existing, true);
+  const files = unchanged ? [] : await lake.writeFiles('ticker_history', history);
+  const commit = await lake.commit('ticker_history', {
+    parent: head?.version ?? 0,
+    files,
+    removed: unchanged ? [] : (head?.files ?? []).map((f) => f.path),
+    runId: options.runId,
+    meta: { fetches, snapshot: snapshotFetch?.fetchId ?? null },
+    ...(options.now ? { now: options.now } : {}),
+  });
+  return { commit, head, rows: history.height };
+}
+
 /**
  * Consolidates raw fetches not consolidated yet into `ohlcv_1d` (validation,
  * quarantine, quality gate, latest fetch of a session wins whole), and the raw
@@ -470,19 +543,27 @@ export async function consolidateLake(lake: Lake, options: ConsolidateLakeOption
     throw new ConfigError(`maxRejectedShare must be between 0 and 1, got ${String(options.maxRejectedShare)}`);
   }
   const attempts = options.attempts ?? DEFAULT_COMMIT_ATTEMPTS;
-  // Splits and tickers first: a resample that sees the new daily rows also sees their splits.
+  // The daily rows are gated before anything is written: a DataQualityError leaves the lake as it was.
+  let prepared: PreparedDaily | null = await prepareDaily(lake, options);
+  // Reference datasets first: a resample that sees the new daily rows also sees their splits.
   const splits = await withRetries(attempts, () => consolidateSplits(lake, options));
   const dividends = await withRetries(attempts, () => consolidateDividends(lake, options));
   const tickers = await withRetries(attempts, () => consolidateTickers(lake, options));
-  const daily = await withRetries(attempts, () => consolidateDaily(lake, options));
+  const history = await withRetries(attempts, () => consolidateTickerHistory(lake, options));
+  const daily = await withRetries(attempts, async () => {
+    // The first attempt commits what was gated above; after a conflict, the new head is merged again.
+    const ready = prepared ?? (await prepareDaily(lake, options));
+    prepared = null;
+    return commitDaily(lake, ready, options);
+  });
   const version = (r: { commit: Commit | null; head: Commit | null }) => ({
     version: r.commit?.version ?? r.head?.version ?? null,
     committed: r.commit !== null,
   });
-  const committed = daily.commit !== null || splits.commit !== null || dividends.commit !== null || tickers.commit !== null;
+  const committed = daily.commit !== null || splits.commit !== null || dividends.commit !== null || tickers.commit !== null || history.commit !== null;
   let gcDeleted = 0;
   if (options.gcGraceMs !== false) {
-    const gc = await lake.gc({ graceMs: options.gcGraceMs ?? DEFAULT_GC_GRACE_MS, datasets: ['splits', 'dividends', 'tickers', 'ohlcv_1d'], ...(options.now ? { now: options.now } : {}) });
+    const gc = await lake.gc({ graceMs: options.gcGraceMs ?? DEFAULT_GC_GRACE_MS, datasets: ['splits', 'dividends', 'tickers', 'ticker_history', 'ohlcv_1d'], ...(options.now ? { now: options.now } : {}) });
     gcDeleted = gc.deleted.length;
   }
   return {
@@ -496,7 +577,14 @@ export async function consolidateLake(lake: Lake, options: ConsolidateLakeOption
     splitsAdded: splits.added,
     dividendsAdded: dividends.added,
     tickersRows: tickers.rows,
-    versions: { ohlcv_1d: version(daily), splits: version(splits), dividends: version(dividends), tickers: version(tickers) },
+    tickerHistoryRows: history.rows,
+    versions: {
+      ohlcv_1d: version(daily),
+      splits: version(splits),
+      dividends: version(dividends),
+      tickers: version(tickers),
+      ticker_history: version(history),
+    },
     latestSession: dailyMeta(daily.commit ?? daily.head).latestSession,
     gcDeleted,
   };

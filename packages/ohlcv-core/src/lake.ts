@@ -18,7 +18,9 @@ import { epochDayToIso, isoToEpochDay } from './dates.js';
 import { once } from './memo.js';
 import { adjustForSplits, rebaseBars, splitFactorTable } from './resample.js';
 import { applyDividendFactors, dividendFactorFrame, parseAdjust, totalReturnBars, type Adjust } from './adjust.js';
-import { BAR_SCHEMA, DIVIDENDS_SCHEMA, QUARANTINE_SCHEMA, SILVER_DAILY_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, emptyFrame, type Schema } from './schemas.js';
+import { BAR_SCHEMA, DIVIDENDS_SCHEMA, QUARANTINE_SCHEMA, SILVER_DAILY_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, TICKER_HISTORY_SCHEMA, emptyFrame, type Schema } from './schemas.js';
+import type { Identity } from './identity.js';
+import { assertSecurityDataset, readBySecurity } from './security-read.js';
 import { ObjectNotFoundError, parseLakeUri, type ObjectStore } from './object-store.js';
 import { openStore, type OpenStoreOptions } from './open-store.js';
 import { RawZone, assertSession } from './raw-zone.js';
@@ -28,8 +30,8 @@ import { RunStore } from './run-store.js';
 // Datasets
 // ---------------------------------------------------------------------------
 
-/** `ohlcv_1d`, `ohlcv_{N}d` (N >= 2), `splits`, `dividends` or `tickers`. */
-export type Dataset = 'ohlcv_1d' | 'splits' | 'dividends' | 'tickers' | `ohlcv_${number}d`;
+/** `ohlcv_1d`, `ohlcv_{N}d` (N >= 2), `splits`, `dividends`, `tickers` or `ticker_history`. */
+export type Dataset = 'ohlcv_1d' | 'splits' | 'dividends' | 'tickers' | 'ticker_history' | `ohlcv_${number}d`;
 
 interface DatasetSpec {
   schema: Schema;
@@ -53,7 +55,7 @@ export function datasetDays(dataset: string): number | undefined {
 
 /**
  * Whether `name` is a dataset name the lake knows: `ohlcv_1d`, `ohlcv_<N>d`
- * (N from 2 to 9999), `splits`, `dividends` or `tickers`. Narrows a string (say, from a
+ * (N from 2 to 9999), `splits`, `dividends`, `tickers` or `ticker_history`. Narrows a string (say, from a
  * listing or a user) to the type `read` and `scan` take.
  */
 export function isDataset(name: string): name is Dataset {
@@ -70,9 +72,10 @@ export function datasetSpec(dataset: string): DatasetSpec {
   if (dataset === 'splits') return { schema: SPLITS_SCHEMA, span: ['execution_date', 'execution_date'], partitioned: false };
   if (dataset === 'dividends') return { schema: DIVIDENDS_SCHEMA, span: ['ex_dividend_date', 'ex_dividend_date'], partitioned: false };
   if (dataset === 'tickers') return { schema: TICKERS_SCHEMA, span: null, partitioned: false };
+  if (dataset === 'ticker_history') return { schema: TICKER_HISTORY_SCHEMA, span: null, partitioned: false };
   const days = datasetDays(dataset);
   if (days !== undefined && days >= 2) return { schema: BAR_SCHEMA, span: ['start_date', 'end_date'], partitioned: true };
-  throw new ConfigError(`unknown dataset ${JSON.stringify(dataset)}: use ohlcv_1d, ohlcv_<N>d, splits, dividends or tickers`);
+  throw new ConfigError(`unknown dataset ${JSON.stringify(dataset)}: use ohlcv_1d, ohlcv_<N>d, splits, dividends, tickers or ticker_history`);
 }
 
 // ---------------------------------------------------------------------------
@@ -153,6 +156,16 @@ export interface ReadOptions {
    * stored as received). Other datasets take only `none`.
    */
   adjust?: Adjust;
+  /**
+   * `ticker` (default): rows keyed by the symbol they traded as, as stored.
+   * `security`: keyed by security across symbol changes (LAKE.md,
+   * "Identity"): `tickers` name securities by any symbol they had as of
+   * `asOf`, rows gain `security_id`, and bars are computed at read time so a
+   * bar spanning a symbol change is whole. `ohlcv_1d` and bar datasets only.
+   */
+  identity?: Identity;
+  /** With `identity: 'security'`: the date (YYYY-MM-DD) as of which `tickers` are resolved; default the symbols in force now. */
+  asOf?: string;
 }
 
 export interface GcOptions {
@@ -212,6 +225,15 @@ function adjustOf(dataset: string, value: unknown): Adjust {
     throw new ConfigError(`adjust ${JSON.stringify(adjust)} applies to ohlcv_1d and bar datasets, not ${dataset}`);
   }
   return adjust;
+}
+
+/** The `identity` of a read, checked (`asOf` only means something with `security`). */
+function identityOf(options: ReadOptions): Identity {
+  const identity = options.identity ?? 'ticker';
+  if (identity !== 'ticker' && identity !== 'security') throw new ConfigError(`identity ${JSON.stringify(identity)} is not one of ticker, security`);
+  if (options.asOf !== undefined && identity !== 'security') throw new ConfigError('asOf resolves symbols to securities: use it with identity "security"');
+  if (options.asOf !== undefined) assertSession(options.asOf, 'asOf');
+  return identity;
 }
 
 function dateLit(iso: string): Expr {
@@ -375,12 +397,17 @@ export class Lake {
     if (options.from !== undefined) assertSession(options.from, 'from');
     if (options.to !== undefined) assertSession(options.to, 'to');
     assertTickers(options.tickers);
+    const adjust = adjustOf(dataset, options.adjust);
+    if (identityOf(options) === 'security') {
+      const days = datasetDays(dataset);
+      assertSecurityDataset(dataset, days);
+      return readBySecurity(this, dataset, options, days, adjust);
+    }
     const commit = options.version === undefined ? await this.head(dataset) : await this.commitAt(dataset, options.version);
     if (!commit) {
       await this.assertReadable(dataset);
       return emptyFrame(spec.schema);
     }
-    const adjust = adjustOf(dataset, options.adjust);
     if (dataset === 'ohlcv_1d' && adjust !== 'none') return this.adjustedDaily(commit, options, adjust);
     const df = await this.readFiles(spec, selectFiles(commit.files, options), options, `${dataset} version ${commit.version}`);
     if (adjust === 'none' || datasetDays(dataset) === undefined) return df;
@@ -503,8 +530,8 @@ export class Lake {
     if (options.to !== undefined) assertSession(options.to, 'to');
     assertTickers(options.tickers);
     const adjust = adjustOf(dataset, options.adjust);
-    // Total return, and split-adjusted daily rows, need whole rows: read, then hand back a lazy frame.
-    if (adjust === 'total-return' || (dataset === 'ohlcv_1d' && adjust === 'splits')) return (await this.read(dataset, options)).lazy();
+    // Total return, split-adjusted daily rows and security keys need whole rows: read, then hand back a lazy frame.
+    if (adjust === 'total-return' || (dataset === 'ohlcv_1d' && adjust === 'splits') || identityOf(options) === 'security') return (await this.read(dataset, options)).lazy();
     const commit = options.version === undefined ? await this.head(dataset) : await this.commitAt(dataset, options.version);
     if (!commit) await this.assertReadable(dataset);
     const files = commit ? selectFiles(commit.files, options) : [];

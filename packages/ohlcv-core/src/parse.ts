@@ -268,3 +268,60 @@ export function parseDividends(pages: readonly unknown[]): DataFrame {
     dateColumn('pay_date', day('pay_date')),
   ]), DIVIDENDS_SCHEMA);
 }
+
+/**
+ * Parse the raw pages of a ticker-events fetch (vendor
+ * `/vX/reference/tickers/{id}/events?types=ticker_change`, one page per id)
+ * into `composite_figi, name, ticker, date`: one row per ticker change, the
+ * date the symbol took effect. Pages without a composite FIGI, and events
+ * that are not ticker changes or lack a symbol or a valid date, are dropped.
+ *
+ * @example
+ * import { parseTickerEvents } from '@fibbars/ohlcv-core';
+ * const events = parseTickerEvents([{ status: 'OK', results: { composite_figi: 'BBG000MM2P62', name: 'Meta Platforms', events: [
+ *   { type: 'ticker_change', date: '2022-06-09', ticker_change: { ticker: 'META' } },
+ *   { type: 'ticker_change', date: '2012-05-18', ticker_change: { ticker: 'FB' } } ] } }]);
+ */
+export function parseTickerEvents(pages: readonly unknown[]): DataFrame {
+  if (!Array.isArray(pages)) throw new DataQualityError(`ticker events: expected an array of response pages, got ${typeof pages}`);
+  const figi: string[] = [];
+  const name: (string | null)[] = [];
+  const ticker: string[] = [];
+  const day: number[] = [];
+  pages.forEach((raw, i) => {
+    let page: unknown = raw;
+    if (typeof raw === 'string') {
+      try {
+        page = JSON.parse(raw);
+      } catch (cause) {
+        throw new DataQualityError(`ticker events: page ${i} is not valid JSON`, { cause });
+      }
+    }
+    if (page === null || typeof page !== 'object' || Array.isArray(page)) throw new DataQualityError(`ticker events: page ${i} is not a JSON object`);
+    const results = (page as Json)['results'];
+    if (results === undefined || results === null) return;
+    if (typeof results !== 'object' || Array.isArray(results)) throw new DataQualityError(`ticker events: page ${i} has a "results" that is not an object`);
+    const r = results as Json;
+    const id = str(r['composite_figi']);
+    const events = r['events'];
+    if (id === null || !Array.isArray(events)) return;
+    for (const e of events) {
+      if (e === null || typeof e !== 'object') continue;
+      const ev = e as Json;
+      const change = ev['ticker_change'];
+      const t = change !== null && typeof change === 'object' ? str((change as Json)['ticker']) : null;
+      const d = epochDayOrNull(ev['date']);
+      if (ev['type'] !== 'ticker_change' || t === null || d === null) continue;
+      figi.push(id);
+      name.push(str(r['name']));
+      ticker.push(t);
+      day.push(d);
+    }
+  });
+  return pl.DataFrame([
+    pl.Series('composite_figi', figi, pl.Utf8),
+    pl.Series('name', name, pl.Utf8),
+    pl.Series('ticker', ticker, pl.Utf8),
+    dateColumn('date', day),
+  ]);
+}

@@ -13,8 +13,8 @@ import { ConfigError } from './errors.js';
 import { compareKeys, type ObjectStore } from './object-store.js';
 
 
-export type RawKind = 'ohlcv' | 'tickers' | 'splits' | 'dividends';
-export const RAW_KINDS: readonly RawKind[] = ['ohlcv', 'tickers', 'splits', 'dividends'];
+export type RawKind = 'ohlcv' | 'tickers' | 'splits' | 'dividends' | 'ticker_events';
+export const RAW_KINDS: readonly RawKind[] = ['ohlcv', 'tickers', 'splits', 'dividends', 'ticker_events'];
 
 /** One HTTP request behind a raw fetch (the URL never carries the API key). */
 export interface RawRequest {
@@ -97,7 +97,7 @@ function sha256(data: Uint8Array): string {
 }
 
 function parseFetchKey(kind: RawKind, key: string): RawFetch | undefined {
-  const m = /^raw\/[a-z]+\/date=(\d{4}-\d{2}-\d{2})\/([^/]+)\.meta\.json$/.exec(key);
+  const m = /^raw\/[a-z_]+\/date=(\d{4}-\d{2}-\d{2})\/([^/]+)\.meta\.json$/.exec(key);
   if (!m || !m[1] || !m[2] || !FETCH_ID_RE.test(m[2])) return undefined;
   const dir = `raw/${kind}/date=${m[1]}`;
   return { kind, session: m[1], fetchId: m[2], key: `${dir}/${m[2]}.json.gz`, metaKey: `${dir}/${m[2]}.meta.json` };

@@ -126,6 +126,28 @@ export const DIVIDENDS_SCHEMA: Schema = Object.freeze({
 });
 
 /**
+ * Ticker history (`ticker_history` dataset): which symbol named which
+ * security when. `security_id` is the vendor's composite FIGI, or the ticker
+ * itself where the vendor gives none; `from_date` is the first session the
+ * symbol names the security (null: since before the lake's knowledge),
+ * `to_date` the last one (null: still in force). `source` says what the row
+ * was built from: `events` (the vendor's ticker-change timeline) or
+ * `snapshot` (a ticker snapshot). LAKE.md, "Identity".
+ *
+ * @example
+ * import { TICKER_HISTORY_SCHEMA } from '@fibbars/ohlcv-core';
+ * Object.keys(TICKER_HISTORY_SCHEMA); // ['security_id', 'ticker', 'from_date', 'to_date', 'name', 'source']
+ */
+export const TICKER_HISTORY_SCHEMA: Schema = Object.freeze({
+  security_id: pl.Utf8,
+  ticker: pl.Utf8,
+  from_date: pl.Date,
+  to_date: pl.Date,
+  name: pl.Utf8,
+  source: pl.Utf8,
+});
+
+/**
  * Ticker reference snapshot (`tickers` dataset), from the vendor's
  * `/v3/reference/tickers` (active and delisted).
  *

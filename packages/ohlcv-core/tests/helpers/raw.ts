@@ -89,3 +89,33 @@ export async function writeDividends(raw: RawZone, session: string, dividends: R
     fetchedAt: nextFetchTime(),
   });
 }
+
+export interface RawTicker {
+  ticker: string;
+  name: string;
+  active: boolean;
+  composite_figi?: string;
+  delisted_utc?: string;
+}
+
+/** A ticker snapshot stored under `session`, with composite FIGIs where given. */
+export async function writeTickerSnapshot(raw: RawZone, session: string, tickers: RawTicker[]): Promise<RawFetch> {
+  const results = tickers.map((t) => ({ market: 'stocks', locale: 'us', type: 'CS', currency_name: 'usd', ...t }));
+  return raw.write('tickers', session, [JSON.stringify({ status: 'OK', results })], { requests: [], rows: tickers.length, source: 'test', fetchedAt: nextFetchTime() });
+}
+
+/** A ticker-events fetch stored under `session`: one vendor page per security, its ticker changes as [symbol, date]. */
+export async function writeTickerEvents(
+  raw: RawZone,
+  session: string,
+  securities: Array<{ figi: string; name: string; changes: Array<[string, string]> }>,
+): Promise<RawFetch> {
+  const pages = securities.map((s) =>
+    JSON.stringify({
+      status: 'OK',
+      results: { name: s.name, composite_figi: s.figi, events: s.changes.map(([ticker, date]) => ({ type: 'ticker_change', date, ticker_change: { ticker } })) },
+    }),
+  );
+  const rows = securities.reduce((n, s) => n + s.changes.length, 0);
+  return raw.write('ticker_events', session, pages, { requests: [], rows, source: 'test', fetchedAt: nextFetchTime() });
+}

@@ -98,7 +98,7 @@ describe('Lake commits and reads', () => {
     // @ts-expect-error not a dataset name: refused by the type too
     await expect(lake.read('../etc')).rejects.toBeInstanceOf(ConfigError);
     // @ts-expect-error a typo of a dataset name does not compile (and is refused at run time)
-    await expect(lake.read('ohlcv_1w')).rejects.toThrow('unknown dataset "ohlcv_1w": use ohlcv_1d, ohlcv_<N>d, splits, dividends or tickers');
+    await expect(lake.read('ohlcv_1w')).rejects.toThrow('unknown dataset "ohlcv_1w": use ohlcv_1d, ohlcv_<N>d, splits, dividends, tickers or ticker_history');
     expect(['ohlcv_1d', 'ohlcv_34d', 'splits', 'tickers', 'ohlcv_1w', 'ohlcv_0d', '../etc'].filter(isDataset)).toEqual(['ohlcv_1d', 'ohlcv_34d', 'splits', 'tickers']);
     await expect(lake.read('ohlcv_1d', { from: '2024-13-01' })).rejects.toBeInstanceOf(ConfigError);
     await expect(lake.store.put('../outside.txt', 'x')).rejects.toBeInstanceOf(ConfigError);

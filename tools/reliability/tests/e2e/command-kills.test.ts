@@ -52,8 +52,8 @@ const RUN_DATE = '2026-08-11';
 const CATCH_UP = ['2026-08-03', '2026-08-04', '2026-08-05', '2026-08-06', '2026-08-07', '2026-08-10'];
 const BACKFILL = ['backfill', '--from', FROM, '--to', TO, ...MARKET];
 const RUN = ['run', '--date', RUN_DATE, ...MARKET];
-/** What an uninterrupted run leaves: the three consolidated datasets and the six default intervals. */
-const DATASETS = ['ohlcv_13d', 'ohlcv_1d', 'ohlcv_21d', 'ohlcv_34d', 'ohlcv_3d', 'ohlcv_5d', 'ohlcv_8d', 'splits', 'tickers'];
+/** What an uninterrupted run leaves: the five consolidated datasets and the six default intervals. */
+const DATASETS = ['dividends', 'ohlcv_13d', 'ohlcv_1d', 'ohlcv_21d', 'ohlcv_34d', 'ohlcv_3d', 'ohlcv_5d', 'ohlcv_8d', 'splits', 'ticker_history', 'tickers'];
 
 const opsCliDir = path.dirname(createRequire(import.meta.url).resolve('@fibbars/ops-cli/package.json'));
 const CLI = path.join(opsCliDir, (JSON.parse(readFileSync(path.join(opsCliDir, 'package.json'), 'utf8')) as { bin: { fibbars: string } }).bin.fibbars);
