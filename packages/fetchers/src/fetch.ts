@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { latestClosedSession, newYorkClock, nyse } from '@fibbars/ohlcv-core/calendar';
 import { isIsoDate } from '@fibbars/ohlcv-core/dates';
 import { RawZone, openStore, parseLakeUri } from '@fibbars/ohlcv-core/storage';
-import type { OpenStoreOptions, RawKind, RawMeta } from '@fibbars/ohlcv-core/storage';
+import type { OpenStoreOptions, RawFetch, RawKind, RawMeta } from '@fibbars/ohlcv-core/storage';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
@@ -213,6 +213,23 @@ async function fetchedByKind(raw: RawZone, job: 'ohlcv' | 'meta', from: string, 
   return Promise.all([rangeFetched(raw, 'splits', splitsCoverage, from, latest), rangeFetched(raw, 'dividends', dividendsCoverage, from, latest)]);
 }
 
+/**
+ * The newest session whose splits or dividends are fetched, when no ticker
+ * snapshot is stored under it or a later session: a meta run that failed
+ * after its listings were written, before its snapshot (its ticker events
+ * failed, say). Planned again, so the retry of that run fetches the
+ * snapshot and asks the same ticker events again.
+ */
+async function withoutSnapshot(raw: RawZone, byKind: readonly string[][], latest: string): Promise<string | undefined> {
+  let newest: string | undefined;
+  for (const fetched of byKind) {
+    const last = fetched.at(-1);
+    if (last !== undefined && (newest === undefined || last > newest)) newest = last;
+  }
+  if (newest === undefined || newest > latest || !nyse.isSession(newest)) return undefined;
+  return (await raw.list('tickers', { from: newest })).length === 0 ? newest : undefined;
+}
+
 interface Plan {
   lake: string;
   raw: RawZone;
@@ -241,13 +258,16 @@ async function plan(deps: FetchDeps, event: FetchEvent, job: 'ohlcv' | 'meta'): 
   // The sessions any kind of the job misses (the oldest `cap` of them), each kind planned on its own.
   const wanted = new Set<string>();
   const behind = new Set<string>();
-  for (const fetched of await fetchedByKind(raw, job, windowStart(latest, lookback), latest)) {
+  const byKind = await fetchedByKind(raw, job, windowStart(latest, lookback), latest);
+  for (const fetched of byKind) {
     const newest = fetched.at(-1);
     for (const s of sessionsToFetch(fetched, latest, cap, lookback)) {
       wanted.add(s);
       if (newest !== undefined && s < newest) behind.add(s);
     }
   }
+  const unsnapped = job === 'meta' ? await withoutSnapshot(raw, byKind, latest) : undefined;
+  if (unsnapped !== undefined) wanted.add(unsnapped);
   const sessions = [...wanted].sort().slice(0, cap);
   return { lake, raw, sessions, caughtUp: sessions.filter((s) => behind.has(s)) };
 }
@@ -255,11 +275,11 @@ async function plan(deps: FetchDeps, event: FetchEvent, job: 'ohlcv' | 'meta'): 
 const noSession = (lake: string): FetchResult => ({ status: 'no-session', lake, sessions: [], caughtUp: [], rows: 0, rawKeys: [] });
 
 /** Runs every task, lets the others finish, then rethrows the first failure. */
-async function settleAll<T>(tasks: Promise<T>[]): Promise<T[]> {
+async function settleAll<T extends readonly unknown[]>(tasks: readonly [...{ [K in keyof T]: Promise<T[K]> }]): Promise<T> {
   const settled = await Promise.allSettled(tasks);
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) throw failed.reason;
-  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 /**
@@ -359,9 +379,72 @@ async function fetchDividends(
   return writeRaw(deps, raw, 'dividends', to, await deps.source.dividends(first, to), log);
 }
 
-/** Fetches the ticker snapshot as of `session` into `raw/tickers`. */
-async function fetchTickers(deps: { source: MarketSource; now?: () => Date }, raw: RawZone, session: string, log: FetchLogger): Promise<Written> {
-  return writeRaw(deps, raw, 'tickers', session, await deps.source.tickers(session), log);
+/** The rows of a ticker snapshot's pages (bodies as text, or parsed) that name a ticker. */
+function snapshotRows(pages: readonly unknown[]): { ticker: string; active: boolean; figi: string | undefined }[] {
+  const out: { ticker: string; active: boolean; figi: string | undefined }[] = [];
+  for (const raw of pages) {
+    const page: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
+    const results = typeof page === 'object' && page !== null ? (page as { results?: unknown }).results : undefined;
+    if (!Array.isArray(results)) continue;
+    for (const row of results as unknown[]) {
+      if (typeof row !== 'object' || row === null) continue;
+      const { ticker, active, composite_figi: figi } = row as { ticker?: unknown; active?: unknown; composite_figi?: unknown };
+      if (typeof ticker !== 'string') continue;
+      out.push({ ticker, active: active === true, figi: typeof figi === 'string' && figi.trim() !== '' ? figi : undefined });
+    }
+  }
+  return out;
+}
+
+/**
+ * The ids whose ticker-change events a new snapshot (stored under `session`)
+ * asks for: the composite FIGIs of its active tickers whose (ticker, FIGI)
+ * pair the previous snapshot does not hold, in snapshot order, each once;
+ * every active FIGI when there is no previous snapshot. The previous
+ * snapshot is the latest fetch (by fetch id) of an earlier session, never
+ * one of the same session: a re-run of a session (a retry, or an event
+ * naming its date) compares with what was known before that session, not
+ * with its own earlier snapshot, and so asks the same ids again.
+ */
+async function tickerEventIds(raw: RawZone, session: string, pages: readonly string[]): Promise<{ ids: string[]; previous: RawFetch | undefined }> {
+  let previous: RawFetch | undefined;
+  for (const f of await raw.list('tickers')) {
+    if (f.session < session && (previous === undefined || f.fetchId > previous.fetchId)) previous = f;
+  }
+  const known = new Set(previous ? snapshotRows(await raw.read(previous)).map((r) => `${r.ticker}\u0000${r.figi ?? ''}`) : []);
+  const ids = new Set<string>();
+  for (const row of snapshotRows(pages)) {
+    if (row.active && row.figi !== undefined && !known.has(`${row.ticker}\u0000${row.figi}`)) ids.add(row.figi);
+  }
+  return { ids: [...ids], previous };
+}
+
+/**
+ * Writes the ticker snapshot `snapshot` (fetched as of `session`) to
+ * `raw/tickers`, after the ticker-change events of the securities new in it
+ * (`tickerEventIds`: one request per id, one `raw/ticker_events/date=<session>/`
+ * fetch; nothing asked nor written when no (ticker, FIGI) pair is new). The
+ * events go first so that a snapshot in the raw zone always had its events
+ * fetched: when they fail, no snapshot is written, the session is planned
+ * again, and the next snapshot is compared with the same previous one, so
+ * the same ids are asked again.
+ */
+async function writeSnapshot(
+  deps: { source: MarketSource; now?: () => Date },
+  raw: RawZone,
+  session: string,
+  snapshot: SourceResult,
+  log: FetchLogger,
+): Promise<{ tickers: Written; events: Written | undefined }> {
+  const { ids, previous } = await tickerEventIds(raw, session, snapshot.pages);
+  let events: Written | undefined;
+  if (ids.length === 0) {
+    log.info('no new security in the ticker snapshot: no ticker events to fetch', { session, previous: previous?.fetchId ?? null });
+  } else {
+    log.info('fetching ticker events', { session, ids: ids.length, previous: previous?.fetchId ?? null });
+    events = await writeRaw(deps, raw, 'ticker_events', session, await deps.source.tickerEvents(ids), log);
+  }
+  return { tickers: await writeRaw(deps, raw, 'tickers', session, snapshot, log), events };
 }
 
 /**
@@ -390,9 +473,12 @@ export async function fetchOhlcv(deps: FetchDeps, event: FetchEvent, log: FetchL
 /**
  * Fetches the splits executed over the planned sessions and the cash
  * dividends going ex over them (one range listing each, to `raw/splits` and
- * `raw/dividends` under the latest of them) and a ticker snapshot stored
- * under the latest of them (to `raw/tickers`). The sessions planned are
- * those whose splits or dividends are missing.
+ * `raw/dividends` under the latest of them) and a ticker snapshot as of the
+ * latest of them; then the ticker-change events of the securities new in
+ * that snapshot (to `raw/ticker_events`, when any is new) and the snapshot
+ * itself (to `raw/tickers`), both under the latest session. The sessions
+ * planned are those whose splits or dividends are missing, and the newest
+ * fetched one when no snapshot covers it (`withoutSnapshot`).
  */
 export async function fetchMeta(deps: FetchDeps, event: FetchEvent, log: FetchLogger = silentLogger): Promise<FetchResult> {
   const { lake, raw, sessions, caughtUp } = await plan(deps, event, 'meta');
@@ -403,10 +489,16 @@ export async function fetchMeta(deps: FetchDeps, event: FetchEvent, log: FetchLo
   const first = sessions[0];
   const last = sessions.at(-1);
   log.info('fetching reference data', { sessions, caughtUp, snapshot: last, source: deps.source.name });
-  const done =
-    first === undefined || last === undefined
-      ? []
-      : await settleAll([fetchSplits(deps, raw, first, last, log), fetchTickers(deps, raw, last, log), fetchDividends(deps, raw, first, last, log)]);
+  const done: Written[] = [];
+  if (first !== undefined && last !== undefined) {
+    const [splits, dividends, snapshot] = await settleAll([
+      fetchSplits(deps, raw, first, last, log),
+      fetchDividends(deps, raw, first, last, log),
+      deps.source.tickers(last),
+    ]);
+    const { tickers, events } = await writeSnapshot(deps, raw, last, snapshot, log);
+    done.push(splits, dividends, tickers, ...(events ? [events] : []));
+  }
   return {
     status: 'ok',
     lake,
@@ -446,11 +538,13 @@ export interface FetchSessionsReport {
   fetched: string[];
   /** Sessions skipped: already in the raw zone. */
   skipped: string[];
-  /** Daily rows, then split, ticker and dividend rows fetched. */
+  /** Daily rows, then split, ticker, dividend and ticker-change event rows fetched. */
   rows: number;
   splitRows: number;
   tickerRows: number;
   dividendRows: number;
+  /** Ticker changes fetched for the securities new in the snapshot (0 when none is new). */
+  tickerEventRows: number;
   /** HTTP requests (pages) behind the fetches: the vendor's bill. */
   requests: number;
   /** Raw data files written. */
@@ -461,15 +555,18 @@ export interface FetchSessionsReport {
  * A backfill's fetch: the daily bars of every session not fetched yet (or
  * every session with `refetch`), the splits executed over them and the cash
  * dividends going ex over them in one range listing each, and one ticker
- * snapshot, into the raw zone. The snapshot, the splits and the dividends
- * are written before any daily file, so a run killed part way leaves no
- * daily bars without their splits and dividends and no fetched range
- * without a snapshot; its re-run fetches what is still missing. Every
+ * snapshot, into the raw zone, then the ticker-change events of the
+ * securities new in that snapshot (`raw/ticker_events`, one request per new
+ * security; none when none is new). The snapshot, the splits, the dividends
+ * and the events are written before any daily file, so a run killed part
+ * way leaves no daily bars without their splits and dividends and no fetched
+ * range without a snapshot; its re-run fetches what is still missing. Every
  * session is checked (`ConfigError`) before anything is fetched.
  *
  * About one request per session: the grouped daily of each session, plus the
  * pages of one splits listing, one dividends listing and one ticker snapshot
- * for the whole range.
+ * for the whole range, plus one request per security new in the snapshot
+ * (every active one on a lake without an earlier snapshot).
  */
 export async function fetchSessions(deps: FetchSessionsDeps, options: FetchSessionsOptions): Promise<FetchSessionsReport> {
   const log = deps.logger ?? silentLogger;
@@ -492,23 +589,29 @@ export async function fetchSessions(deps: FetchSessionsDeps, options: FetchSessi
   const have = new Set(options.refetch ? [] : await deps.raw.sessions('ohlcv'));
   const todo = sessions.filter((s) => !have.has(s));
   const skipped = sessions.filter((s) => have.has(s));
-  const report: FetchSessionsReport = { requested: sessions.length, fetched: todo, skipped, rows: 0, splitRows: 0, tickerRows: 0, dividendRows: 0, requests: 0, rawKeys: [] };
+  const report: FetchSessionsReport = { requested: sessions.length, fetched: todo, skipped, rows: 0, splitRows: 0, tickerRows: 0, dividendRows: 0, tickerEventRows: 0, requests: 0, rawKeys: [] };
   const first = todo[0];
   const last = todo.at(-1);
   if (first === undefined || last === undefined || snapshot === undefined) return report;
   log.info('fetching sessions', { from: first, to: last, sessions: todo.length, concurrency, source: deps.source.name });
-  // The snapshot, the splits and the dividends first: a daily file without its splits would be adjusted
-  // wrongly, and a run killed after its last session but before the snapshot would leave no snapshot.
-  const [splits, tickers, dividends] = await settleAll([
+  // The snapshot, the splits, the dividends and the events first: a daily file without its splits would be
+  // adjusted wrongly, and a run killed after its last session but before the snapshot would leave no snapshot.
+  const [splits, dividends, pages] = await settleAll([
     fetchSplits(deps, deps.raw, first, last, log),
-    fetchTickers(deps, deps.raw, snapshot, log),
     fetchDividends(deps, deps.raw, first, last, log),
+    deps.source.tickers(snapshot),
   ]);
-  report.splitRows = splits!.rows;
-  report.tickerRows = tickers!.rows;
-  report.dividendRows = dividends!.rows;
-  report.requests += splits!.requests + tickers!.requests + dividends!.requests;
-  report.rawKeys.push(tickers!.key, splits!.key, dividends!.key);
+  const { tickers, events } = await writeSnapshot(deps, deps.raw, snapshot, pages, log);
+  report.splitRows = splits.rows;
+  report.tickerRows = tickers.rows;
+  report.dividendRows = dividends.rows;
+  report.requests += splits.requests + tickers.requests + dividends.requests;
+  report.rawKeys.push(tickers.key, splits.key, dividends.key);
+  if (events) {
+    report.tickerEventRows = events.rows;
+    report.requests += events.requests;
+    report.rawKeys.push(events.key);
+  }
   const daily = await mapLimited(todo, concurrency, async (session) => {
     const written = await fetchDaily(deps, deps.raw, session, log);
     report.rows += written.rows;

@@ -39,6 +39,16 @@ export interface HttpResponse {
   body: string;
 }
 
+/** Options of one GET. */
+export interface GetOptions {
+  /**
+   * Answer an HTTP 404 as a response (status 404, its body) instead of an
+   * `InvalidResponseError`: for endpoints where "not found" is data (an id
+   * the vendor does not know). Not retried either way.
+   */
+  notFoundOk?: boolean;
+}
+
 const defaultSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Requests per minute over a sliding 60 s window. */
@@ -118,7 +128,7 @@ export class HttpClient {
    * GETs `url` (which must not carry the key) and returns the whole body.
    * `what` names the endpoint in errors.
    */
-  get(url: string, what: string): Promise<HttpResponse> {
+  get(url: string, what: string, options: GetOptions = {}): Promise<HttpResponse> {
     return this.limit(async () => {
       let attempts = 0;
       try {
@@ -126,7 +136,7 @@ export class HttpClient {
           async () => {
             attempts++;
             await this.limiter.acquire();
-            return this.attempt(url, what);
+            return this.attempt(url, what, options.notFoundOk === true);
           },
           {
             retries: this.options.maxRetries,
@@ -150,7 +160,7 @@ export class HttpClient {
     });
   }
 
-  private async attempt(url: string, what: string): Promise<HttpResponse> {
+  private async attempt(url: string, what: string, notFoundOk: boolean): Promise<HttpResponse> {
     const signal = AbortSignal.timeout(this.options.timeoutMs);
     let response: Response;
     try {
@@ -182,6 +192,7 @@ export class HttpClient {
     if (status === 401 || status === 403) {
       throw new ConfigError(`${what}: the vendor refused the API key (HTTP ${status}); check POLYGON_API_KEY and the plan`);
     }
+    if (status === 404 && notFoundOk) return { status, body };
     if (status < 200 || status >= 300) {
       throw new InvalidResponseError(`${what}: unexpected HTTP ${status}: ${redactKey(body.slice(0, 200), this.options.apiKey)}`);
     }

@@ -2,10 +2,10 @@ export * from './errors.js';
 export type { MarketSource, SourceRequest, SourceResult } from './source.js';
 export { SyntheticSource } from './synthetic.js';
 export type { SyntheticBar, SyntheticDividend, SyntheticOptions, SyntheticSplit } from './synthetic.js';
-export { DEFAULT_POLYGON_BASE_URL, DividendsPageSchema, GroupedDailySchema, PolygonSource, SplitsPageSchema, TickersPageSchema } from './polygon.js';
+export { DEFAULT_POLYGON_BASE_URL, DividendsPageSchema, GroupedDailySchema, PolygonSource, SplitsPageSchema, TickerEventsPageSchema, TickersPageSchema } from './polygon.js';
 export type { PolygonOptions } from './polygon.js';
 export { HttpClient, RateLimiter, parseRetryAfter } from './http.js';
-export type { HttpClientOptions, HttpResponse, Sleep } from './http.js';
+export type { GetOptions, HttpClientOptions, HttpResponse, Sleep } from './http.js';
 export { loadConfig, readConfig, sourceFromEnv } from './config.js';
 export type { Env, FetchersConfig, SecretsClient, SourceOverrides } from './config.js';
 export {

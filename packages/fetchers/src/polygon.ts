@@ -1,8 +1,9 @@
 /**
  * The Polygon.io (Massive) REST API as a `MarketSource`: grouped daily bars
- * (unadjusted), the ticker reference (active and delisted, every page), and
- * the splits and cash dividends of a session or a range of sessions. Every response is checked against a zod schema of
- * the vendor's JSON and stored exactly as received.
+ * (unadjusted), the ticker reference (active and delisted, every page), the
+ * splits and cash dividends of a session or a range of sessions, and the
+ * ticker-change events of securities by id. Every response is checked
+ * against a zod schema of the vendor's JSON and stored exactly as received.
  */
 import { createHash } from 'node:crypto';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
@@ -10,7 +11,7 @@ import { isIsoDate } from '@fibbars/ohlcv-core/dates';
 import { z } from 'zod';
 import { ConfigError, InvalidResponseError } from './errors.js';
 import { HttpClient, redactKey } from './http.js';
-import type { Sleep } from './http.js';
+import type { HttpResponse, Sleep } from './http.js';
 import type { MarketSource, SourceRequest, SourceResult } from './source.js';
 import { EMPTY_RESULT } from './source.js';
 
@@ -101,6 +102,37 @@ export const DividendsPageSchema = z.object({
     .nullish(),
 });
 
+/**
+ * `/vX/reference/tickers/{id}/events?types=ticker_change`, as documented at
+ * https://massive.com/docs/rest/stocks/corporate-actions/ticker-events
+ * (formerly https://polygon.io/docs/stocks/get_vx_reference_tickers__id__events):
+ * an experimental endpoint, not paginated, one page per id (a ticker, CUSIP
+ * or composite FIGI). `results` holds `name`, `composite_figi`, `cik` and
+ * `events`, each event `{ type: 'ticker_change', date: 'YYYY-MM-DD',
+ * ticker_change: { ticker } }`. Lenient, as the endpoint is experimental:
+ * every field is optional and unknown ones pass through; only an object
+ * whose `results` is not an object, or whose `events` is not an array, is
+ * refused. ohlcv-core's `parseTickerEvents` drops the events it cannot use.
+ */
+export const TickerEventsPageSchema = z.looseObject({
+  status: z.string().optional(),
+  request_id: z.string().optional(),
+  results: z
+    .looseObject({
+      name: z.string().nullish(),
+      composite_figi: z.string().nullish(),
+      cik: z.string().nullish(),
+      events: z.array(z.unknown()).nullish(),
+    })
+    .nullish(),
+});
+
+/** Events of a ticker-events page that are ticker changes. */
+function tickerChanges(page: z.infer<typeof TickerEventsPageSchema>): number {
+  const events = page.results?.events ?? [];
+  return events.filter((e) => typeof e === 'object' && e !== null && (e as { type?: unknown }).type === 'ticker_change').length;
+}
+
 /** The listings by date: their path under `/v3/reference/`, date field and page schema. */
 const BY_DATE = {
   splits: { field: 'execution_date', schema: SplitsPageSchema },
@@ -129,6 +161,7 @@ export class PolygonSource implements MarketSource {
   private readonly origin: string;
   private readonly http: HttpClient;
   private readonly apiKey: string;
+  private readonly concurrency: number;
 
   constructor(options: PolygonOptions) {
     if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') {
@@ -152,12 +185,13 @@ export class PolygonSource implements MarketSource {
       if (!Number.isFinite(v) || v < min) throw new ConfigError(`polygon ${name} must be a number >= ${min}, got ${String(value)}`);
       return v;
     };
+    this.concurrency = positive('concurrency', options.concurrency, 2);
     this.http = new HttpClient({
       apiKey: this.apiKey,
       rpm: positive('rpm', options.rpm, 5),
       timeoutMs: positive('timeoutMs', options.timeoutMs, 30_000),
       maxRetries: positive('maxRetries', options.maxRetries, 4, 0),
-      concurrency: positive('concurrency', options.concurrency, 2),
+      concurrency: this.concurrency,
       ...(options.baseDelayMs !== undefined && { baseDelayMs: options.baseDelayMs }),
       ...(options.maxDelayMs !== undefined && { maxDelayMs: options.maxDelayMs }),
       ...(options.fetch && { fetch: options.fetch }),
@@ -201,6 +235,52 @@ export class PolygonSource implements MarketSource {
 
   async dividends(from: string, to: string = from): Promise<SourceResult> {
     return this.byDate('dividends', from, to);
+  }
+
+  /**
+   * One request per id (`concurrency` in flight, through the rate limiter),
+   * pages in the order of `ids`; an id the vendor answers 404 for is
+   * skipped (no page, no request recorded: `requests[i]` describes
+   * `pages[i]`). After a failure no new request starts; the ones in flight
+   * finish, then the first failure is thrown.
+   */
+  async tickerEvents(ids: readonly string[]): Promise<SourceResult> {
+    for (const id of ids) {
+      if (typeof id !== 'string' || id.trim() === '') throw new ConfigError(`ticker events id ${JSON.stringify(id)} must be a non-empty string`);
+    }
+    const answers: ({ body: string; request: SourceRequest; rows: number } | undefined)[] = new Array<undefined>(ids.length);
+    let next = 0;
+    let failure: { error: unknown } | undefined;
+    const worker = async () => {
+      while (failure === undefined && next < ids.length) {
+        const i = next++;
+        try {
+          answers[i] = await this.tickerEventsOf(ids[i]!);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, ids.length) }, worker));
+    if (failure) throw failure.error;
+    const out: SourceResult = { pages: [], requests: [], rows: 0 };
+    for (const answer of answers) {
+      if (answer === undefined) continue;
+      out.pages.push(answer.body);
+      out.requests.push(answer.request);
+      out.rows += answer.rows;
+    }
+    return out;
+  }
+
+  /** The events page of one id, or undefined when the vendor does not know the id (404). */
+  private async tickerEventsOf(id: string): Promise<{ body: string; request: SourceRequest; rows: number } | undefined> {
+    const what = `ticker events ${id}`;
+    const url = `${this.baseUrl}/vX/reference/tickers/${encodeURIComponent(id)}/events?types=ticker_change`;
+    const answer = await this.getJsonOrNotFound(url, what);
+    if (answer === undefined) return undefined;
+    const page = check(TickerEventsPageSchema, answer.json, what);
+    return { body: answer.body, request: answer.request, rows: tickerChanges(page) };
   }
 
   /** One session (`<field>=`) or a range (`<field>.gte` / `.lte`, oldest first) of a listing by date, every page. */
@@ -256,7 +336,16 @@ export class PolygonSource implements MarketSource {
   }
 
   private async getJson(url: string, what: string): Promise<{ body: string; request: SourceRequest; json: unknown }> {
-    const response = await this.http.get(url, what);
+    return this.parseBody(url, await this.http.get(url, what), what);
+  }
+
+  /** `getJson`, except an HTTP 404 is no answer (undefined) instead of an `InvalidResponseError`. */
+  private async getJsonOrNotFound(url: string, what: string): Promise<{ body: string; request: SourceRequest; json: unknown } | undefined> {
+    const response = await this.http.get(url, what, { notFoundOk: true });
+    return response.status === 404 ? undefined : this.parseBody(url, response, what);
+  }
+
+  private parseBody(url: string, response: HttpResponse, what: string): { body: string; request: SourceRequest; json: unknown } {
     // Stored as received, except a key the vendor may have echoed (in next_url) is blanked.
     const body = redactKey(response.body, this.apiKey);
     let json: unknown;

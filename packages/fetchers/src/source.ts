@@ -50,6 +50,14 @@ export interface MarketSource {
    * session.
    */
   dividends(from: string, to?: string): Promise<SourceResult>;
+  /**
+   * The ticker-change timeline of each id (a composite FIGI, or a ticker or
+   * CUSIP): the vendor's `/vX/reference/tickers/{id}/events?types=ticker_change`,
+   * one request per id, in the order of `ids`, one page each. An id the
+   * vendor does not know (HTTP 404) gives no page and no error. `rows`
+   * counts the `ticker_change` events over all pages.
+   */
+  tickerEvents(ids: readonly string[]): Promise<SourceResult>;
 }
 
 /** The result of a fetch that made no request (a non-session date). */

@@ -244,6 +244,8 @@ export class SyntheticSource implements MarketSource {
   private readonly draws: Draws;
   private readonly now: () => Date;
   private readonly slots: Listing[][] = [];
+  /** Every listing of the market by composite FIGI, built on first use. */
+  private byFigi: Map<string, Listing> | undefined;
   private readonly permA: number;
   private readonly permB: number;
 
@@ -342,6 +344,33 @@ export class SyntheticSource implements MarketSource {
     return this.byDate({ dataset: 'dividends', field: 'ex_dividend_date', ids: Tag.DivIds, rowsAt: (k) => this.dividendRows(k) }, from, to);
   }
 
+  /**
+   * The ticker-change timeline of each id, one page per id in the order of
+   * `ids`, as the vendor's `/vX/reference/tickers/{id}/events` answers it.
+   * The synthetic market has no renames: the timeline of a company is the
+   * single change of its listing date to its symbol. An id that is none of
+   * the market's composite FIGIs (as its ticker snapshots carry them) is
+   * skipped, as the vendor's 404 is.
+   */
+  async tickerEvents(ids: readonly string[]): Promise<SourceResult> {
+    const out: SourceResult = { pages: [], requests: [], rows: 0 };
+    for (const id of ids) {
+      const listing = this.listingByFigi(id);
+      if (listing === undefined) continue;
+      const results = {
+        name: this.nameOf(listing),
+        composite_figi: id,
+        cik: this.cikOf(listing),
+        events: [{ ticker_change: { ticker: listing.symbol }, type: 'ticker_change', date: nyse.sessionAt(listing.start) }],
+      };
+      const body = JSON.stringify({ results, status: 'OK', request_id: this.draws.hex(Tag.Ids, 7, listing.id, 0, 32) });
+      out.pages.push(body);
+      out.requests.push(request(`${BASE_URL}/vX/reference/tickers/${encodeURIComponent(id)}/events?types=ticker_change`, body));
+      out.rows += 1;
+    }
+    return out;
+  }
+
   /** One session (one page) or a range (every session's rows, oldest first, paged) of a listing by date. */
   private byDate(spec: ByDate, from: string, to: string): SourceResult {
     const { dataset, field, ids } = spec;
@@ -431,6 +460,18 @@ export class SyntheticSource implements MarketSource {
   dividendsOn(session: string): SyntheticDividend[] {
     if (!this.isSession(session)) return [];
     return this.dividendsAt(nyse.sessionIndex(session));
+  }
+
+  /**
+   * The company behind a composite FIGI of the market: its symbol, name and
+   * listing session (and last trading session once delisted), or undefined.
+   */
+  security(figi: string): { ticker: string; name: string; listed: string; lastSession?: string } | undefined {
+    const listing = this.listingByFigi(figi);
+    if (listing === undefined) return undefined;
+    const out: { ticker: string; name: string; listed: string; lastSession?: string } = { ticker: listing.symbol, name: this.nameOf(listing), listed: nyse.sessionAt(listing.start) };
+    if (listing.end < SESSION_COUNT) out.lastSession = nyse.sessionAt(listing.end - 1);
+    return out;
   }
 
   private isSession(session: string): boolean {
@@ -551,6 +592,24 @@ export class SyntheticSource implements MarketSource {
     return undefined;
   }
 
+  /**
+   * The listing whose composite FIGI is `figi`, among every company the
+   * market lists within the calendar. The index is built once (every
+   * generation of every slot: no prices, a few hashes each) and cached.
+   */
+  private listingByFigi(figi: string): Listing | undefined {
+    if (this.byFigi === undefined) {
+      const index = new Map<string, Listing>();
+      for (let slot = 0; slot < this.universe; slot++) {
+        for (const listing of this.listingsOf(slot, SESSION_COUNT - 1)) {
+          if (listing.start < SESSION_COUNT) index.set(this.figiOf(listing, 0), listing);
+        }
+      }
+      this.byFigi = index;
+    }
+    return this.byFigi.get(figi);
+  }
+
   private newListing(slot: number, gen: number, previous: Listing | undefined): Listing {
     const d = this.draws;
     const id = slot * MAX_GENERATIONS + gen;
@@ -594,26 +653,39 @@ export class SyntheticSource implements MarketSource {
     return x;
   }
 
-  private tickerRow(listing: Listing, active: boolean, asOf: string): object {
+  /** The company's name (stem, tail and suffix drawn from its id). */
+  private nameOf(listing: Listing): string {
     const d = this.draws;
     const { id } = listing;
     const stem = NAME_STEMS[floor(d.u(Tag.Name, id, 0, 0) * NAME_STEMS.length)]!;
     const tail = NAME_TAILS[floor(d.u(Tag.Name, id, 1, 0) * NAME_TAILS.length)]!;
     const suffix = NAME_SUFFIXES[floor(d.u(Tag.Name, id, 2, 0) * NAME_SUFFIXES.length)]!;
-    const exchange = d.u(Tag.Exchange, id, 0, 0) < 0.45 ? 'XNYS' : 'XNAS';
-    const figi = (n: number) => `BBG${d.hex(Tag.Ids, 5, id, n, 9).toUpperCase()}`;
+    return `${stem}${tail} ${suffix}`;
+  }
+
+  private cikOf(listing: Listing): string {
+    return String(floor(this.draws.u(Tag.Ids, 6, listing.id, 0) * 2_000_000)).padStart(10, '0');
+  }
+
+  /** A FIGI-shaped id (`BBG` and 9 characters) of the company: 0 its composite FIGI, 1 its share class FIGI. */
+  private figiOf(listing: Listing, n: number): string {
+    return `BBG${this.draws.hex(Tag.Ids, 5, listing.id, n, 9).toUpperCase()}`;
+  }
+
+  private tickerRow(listing: Listing, active: boolean, asOf: string): object {
+    const exchange = this.draws.u(Tag.Exchange, listing.id, 0, 0) < 0.45 ? 'XNYS' : 'XNAS';
     const row: Record<string, unknown> = {
       ticker: listing.symbol,
-      name: `${stem}${tail} ${suffix}`,
+      name: this.nameOf(listing),
       market: 'stocks',
       locale: 'us',
       primary_exchange: exchange,
       type: 'CS',
       active,
       currency_name: 'usd',
-      cik: String(floor(d.u(Tag.Ids, 6, id, 0) * 2_000_000)).padStart(10, '0'),
-      composite_figi: figi(0),
-      share_class_figi: figi(1),
+      cik: this.cikOf(listing),
+      composite_figi: this.figiOf(listing, 0),
+      share_class_figi: this.figiOf(listing, 1),
     };
     if (active) {
       row.last_updated_utc = `${asOf}T00:00:00Z`;

@@ -43,6 +43,7 @@ function rateLimitedMarket(failures: number): MarketSource & { calls: number } {
     tickers: (asOf?: string) => inner.tickers(asOf),
     splits: (session: string) => inner.splits(session),
     dividends: (from: string, to?: string) => inner.dividends(from, to),
+    tickerEvents: async () => ({ pages: [], requests: [], rows: 0 }),
   };
   return source;
 }

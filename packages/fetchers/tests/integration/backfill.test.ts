@@ -16,6 +16,12 @@ import type { VendorServer } from '../helpers/vendor.js';
 const NOW = () => new Date('2026-11-26T02:00:00Z');
 const KEY = 'pk_backfill_SECRET_0c0c0c0c';
 
+/** The composite FIGIs of a snapshot's active tickers, in snapshot order. */
+function activeFigis(pages: readonly string[]): string[] {
+  const rows = pages.flatMap((p) => (JSON.parse(p) as { results: { active: boolean; composite_figi?: string }[] }).results);
+  return rows.filter((r) => r.active && r.composite_figi !== undefined).map((r) => r.composite_figi!);
+}
+
 describe('fetchSessions: a backfill against the local vendor server serving the synthetic market', () => {
   let lake: string;
   let cleanup: () => Promise<void>;
@@ -38,7 +44,7 @@ describe('fetchSessions: a backfill against the local vendor server serving the 
   const polygon = (options: Partial<PolygonOptions> = {}) =>
     new PolygonSource({ apiKey: KEY, baseUrl: vendor.baseUrl, rpm: 100_000, maxRetries: 1, concurrency: 8, sleep: async () => {}, ...options });
 
-  it('costs at most 1.01 requests per session over two years: one listing of splits, one of dividends, one snapshot', async () => {
+  it('costs at most 1.01 requests per session over two years (one listing of splits, one of dividends, one snapshot), plus one ticker-events request per active security on a new lake', async () => {
     serve();
     const sessions = nyse.sessionsBetween('2024-11-26', '2026-11-25');
     const started = performance.now();
@@ -46,8 +52,9 @@ describe('fetchSessions: a backfill against the local vendor server serving the 
     const report = await fetchSessions({ source: polygon(), raw, now: NOW }, { sessions, concurrency: 8 });
 
     const ms = performance.now() - started;
-    const perSession = vendor.requests.length / sessions.length;
-    console.log(`backfill of ${sessions.length} sessions: ${vendor.requests.length} requests (${perSession.toFixed(4)} per session) in ${(ms / 1000).toFixed(1)} s`);
+    const events = vendor.requests.filter((r) => r.path.startsWith('/vX/reference/tickers/'));
+    const perSession = (vendor.requests.length - events.length) / sessions.length;
+    console.log(`backfill of ${sessions.length} sessions: ${vendor.requests.length} requests (${events.length} ticker events, ${perSession.toFixed(4)} other per session) in ${(ms / 1000).toFixed(1)} s`);
     expect(perSession).toBeLessThanOrEqual(1.01);
     expect(report).toMatchObject({ requested: sessions.length, fetched: sessions, skipped: [], requests: vendor.requests.length });
     expect(vendor.requests.filter((r) => r.path.startsWith('/v2/aggs/grouped/'))).toHaveLength(sessions.length);
@@ -74,13 +81,22 @@ describe('fetchSessions: a backfill against the local vendor server serving the 
     expect(report.dividendRows).toBe(expectedDividends.rows);
     expect(await raw.read(dividends!)).toEqual(expectedDividends.pages.map((p) => JSON.parse(p)));
     expect(vendor.requests.filter((r) => r.path === '/v3/reference/dividends')).toHaveLength(expectedDividends.pages.length);
-    // grouped daily of each session, the splits and dividends listings, the snapshot (active, delisted)
-    expect(vendor.requests.length).toBe(sessions.length + expected.pages.length + expectedDividends.pages.length + 2);
-    expect(report.rawKeys.slice(0, 3)).toEqual([(await raw.list('tickers'))[0]!.key, splits!.key, dividends!.key]);
-    expect(report.rawKeys).toHaveLength(sessions.length + 3);
+    // No earlier snapshot: the events of every active security with a FIGI, one request each, in one fetch.
+    const figis = activeFigis((await reference.tickers('2026-11-25')).pages);
+    expect(figis.length).toBeGreaterThan(250);
+    expect(events.map((r) => r.path).sort()).toEqual(figis.map((f) => `/vX/reference/tickers/${f}/events`).sort());
+    const [tickerEvents, ...moreEvents] = await raw.list('ticker_events');
+    expect(moreEvents).toEqual([]);
+    expect(tickerEvents!.session).toBe('2026-11-25');
+    expect(await raw.read(tickerEvents!)).toEqual((await reference.tickerEvents(figis)).pages.map((p) => JSON.parse(p)));
+    expect(report.tickerEventRows).toBe(figis.length);
+    // grouped daily of each session, the splits and dividends listings, the snapshot (active, delisted), the events
+    expect(vendor.requests.length).toBe(sessions.length + expected.pages.length + expectedDividends.pages.length + 2 + figis.length);
+    expect(report.rawKeys.slice(0, 4)).toEqual([(await raw.list('tickers'))[0]!.key, splits!.key, dividends!.key, tickerEvents!.key]);
+    expect(report.rawKeys).toHaveLength(sessions.length + 4);
   }, 180_000);
 
-  it('writes the snapshot, the splits and the dividends before any daily file, skips what is fetched, and --refetch fetches again', async () => {
+  it('writes the listings, the ticker events and the snapshot before any daily file, skips what is fetched, and --refetch fetches again', async () => {
     serve();
     const writes: string[] = [];
     const write = raw.write.bind(raw);
@@ -90,29 +106,65 @@ describe('fetchSessions: a backfill against the local vendor server serving the 
       return out;
     };
     const sessions = nyse.sessionsBetween('2026-07-01', '2026-07-10');
+    const reference = new SyntheticSource({ seed: 7, tickers: 300 });
 
-    await fetchSessions({ source: polygon(), raw, now: NOW }, { sessions: sessions.slice(0, 3) });
+    // A new lake: the events of every active security, written before the snapshot, both before any daily file.
+    const first = await fetchSessions({ source: polygon(), raw, now: NOW }, { sessions: sessions.slice(0, 3) });
+    // The vendor serves today's snapshot whatever the session (the route's as of 2026-11-25).
+    const figis = activeFigis((await reference.tickers('2026-11-25')).pages);
+    const third = sessions[2]!; // 2026-07-06: July 3 is a holiday
+    expect(writes.slice(0, 2).sort()).toEqual([`dividends ${third}`, `splits ${third}`]);
+    expect(writes.slice(2, 4)).toEqual([`ticker_events ${third}`, `tickers ${third}`]);
+    expect(writes.slice(4).sort()).toEqual(sessions.slice(0, 3).map((s) => `ohlcv ${s}`));
+    expect(first.tickerEventRows).toBe(figis.length);
+    // 3 grouped dailies, one page each of splits and dividends, two snapshot pages, one request per security
+    expect(first.requests).toBe(3 + 4 + figis.length);
+    expect(vendor.requests).toHaveLength(first.requests);
     writes.length = 0;
     const requestsBefore = vendor.requests.length;
     const report = await fetchSessions({ source: polygon(), raw, now: NOW }, { sessions, concurrency: 3 });
 
     expect(report.skipped).toEqual(sessions.slice(0, 3));
     expect(report.fetched).toEqual(sessions.slice(3));
-    expect(writes.slice(0, 3).sort()).toEqual(['dividends 2026-07-10', 'splits 2026-07-10', 'tickers 2026-07-10']);
+    // No (ticker, FIGI) pair of the snapshot under 2026-07-10 is new since the one under 2026-07-06: no ticker events asked.
+    expect(writes.slice(0, 2).sort()).toEqual(['dividends 2026-07-10', 'splits 2026-07-10']);
+    expect(writes[2]).toBe('tickers 2026-07-10');
     expect(writes.slice(3).sort()).toEqual(sessions.slice(3).map((s) => `ohlcv ${s}`));
+    expect(report.tickerEventRows).toBe(0);
+    expect(await raw.sessions('ticker_events')).toEqual([third]);
     expect(vendor.requests.length - requestsBefore).toBe(report.requests);
     // 4 grouped dailies, one page each of splits and dividends, two snapshot pages
     expect(report.requests).toBe(sessions.length - 3 + 4);
-    const expectedDividends = await new SyntheticSource({ seed: 7, tickers: 300 }).dividends(sessions[3]!, '2026-07-10');
+    const expectedDividends = await reference.dividends(sessions[3]!, '2026-07-10');
     expect(report.dividendRows).toBe(expectedDividends.rows);
     const dividendsFetch = await raw.latest('dividends', '2026-07-10');
     expect(dividendsCoverage(await raw.readMeta(dividendsFetch!))).toEqual({ from: sessions[3], to: '2026-07-10' });
     expect(report.rawKeys).toContain(dividendsFetch!.key);
+    expect(report.rawKeys).toHaveLength(3 + sessions.length - 3);
     // Nothing left: no request, not even a snapshot.
     const again = await fetchSessions({ source: polygon(), raw, now: NOW }, { sessions });
-    expect(again).toMatchObject({ fetched: [], skipped: sessions, requests: 0 });
+    expect(again).toMatchObject({ fetched: [], skipped: sessions, requests: 0, tickerEventRows: 0 });
     const refetched = await fetchSessions({ source: polygon(), raw, now: NOW }, { sessions, refetch: true });
     expect(refetched.fetched).toEqual(sessions);
+  });
+
+  it('writes neither the snapshot nor any daily file when the ticker events fail, and its re-run asks the same securities again', async () => {
+    let failing = true;
+    serve({ fault: (req) => (failing && req.path.startsWith('/vX/') ? 503 : undefined) });
+    const sessions = nyse.sessionsBetween('2026-06-01', '2026-06-05');
+
+    await expect(fetchSessions({ source: polygon(), raw, now: NOW }, { sessions })).rejects.toMatchObject({ name: 'UpstreamUnavailableError', message: expect.stringMatching(/^ticker events BBG[0-9A-F]{9}: HTTP 503/) });
+    expect(await raw.sessions('ohlcv')).toEqual([]);
+    expect(await raw.sessions('tickers')).toEqual([]);
+    expect(await raw.sessions('ticker_events')).toEqual([]);
+
+    failing = false;
+    const asked = vendor.requests.length;
+    const report = await fetchSessions({ source: polygon(), raw, now: NOW }, { sessions });
+    const figis = activeFigis((await new SyntheticSource({ seed: 7, tickers: 300 }).tickers('2026-11-25')).pages);
+    expect(vendor.requests.slice(asked).filter((r) => r.path.startsWith('/vX/')).map((r) => r.path).sort()).toEqual(figis.map((f) => `/vX/reference/tickers/${f}/events`).sort());
+    expect(report).toMatchObject({ fetched: sessions, tickerEventRows: figis.length });
+    expect(await raw.sessions('tickers')).toEqual(['2026-06-05']);
   });
 
   it('writes no daily file when the dividends listing fails, and its re-run fetches everything', async () => {
@@ -136,7 +188,7 @@ describe('fetchSessions: a backfill against the local vendor server serving the 
 
     await fetchSessions({ source: polygon({ concurrency: 64 }), raw, now: NOW }, { sessions, concurrency: 5 });
 
-    expect(route.maxInFlight).toBe(5);
+    expect(route.maxGroupedInFlight).toBe(5);
   });
 
   it('stops starting sessions after a failure, throws it by name, and its re-run fetches only what is missing', async () => {
@@ -163,6 +215,7 @@ describe('fetchSessions: a backfill against the local vendor server serving the 
       tickers: (asOf?: string) => market.tickers(asOf),
       splits: (from: string, to: string) => market.splits(from, to),
       dividends: (from: string, to: string) => market.dividends(from, to),
+      tickerEvents: (ids: readonly string[]) => market.tickerEvents(ids),
       groupedDaily: async (session: string) => {
         asked.push(session);
         if (session === bad) throw Object.assign(new Error(`no bars for ${session}`), { name: 'UpstreamUnavailableError' });

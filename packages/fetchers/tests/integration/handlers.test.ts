@@ -11,9 +11,19 @@ import { memoryLogger, tempLake } from '../helpers/lake.js';
 import { bar, groupedDaily, json, startVendor, tickerRow } from '../helpers/vendor.js';
 import type { VendorServer } from '../helpers/vendor.js';
 import { gunzipSync } from 'node:zlib';
+import { parseTickerEvents } from '@fibbars/ohlcv-core';
+import { syntheticVendor } from '../helpers/synthetic-vendor.js';
+
+/** A Polars date value as YYYY-MM-DD. */
+const isoDay = (d: unknown): string => (d instanceof Date || Object.prototype.toString.call(d) === '[object Date]' ? (d as Date).toISOString().slice(0, 10) : String(d));
 
 // 2024-03-15 (a Friday) at 22:00 UTC = 18:00 in New York: that session is fetchable.
 const FRIDAY_EVENING = () => new Date('2024-03-15T22:00:00Z');
+
+type TickerRow = { ticker: string; active: boolean; composite_figi: string };
+const tickerRows = (pages: readonly string[]): TickerRow[] => pages.flatMap((p) => (JSON.parse(p) as { results: TickerRow[] }).results);
+/** The composite FIGIs of a snapshot's active tickers, in snapshot order. */
+const activeFigis = (pages: readonly string[]): string[] => tickerRows(pages).filter((r) => r.active).map((r) => r.composite_figi);
 
 describe('ohlcv handler (in process, synthetic market, folder lake)', () => {
   let lake: string;
@@ -94,6 +104,7 @@ describe('ohlcv handler (in process, synthetic market, folder lake)', () => {
       tickers: async () => ({ pages: [], requests: [], rows: 0 }),
       splits: async () => ({ pages: [], requests: [], rows: 0 }),
       dividends: async () => ({ pages: [], requests: [], rows: 0 }),
+      tickerEvents: async () => ({ pages: [], requests: [], rows: 0 }),
     };
     const logger = memoryLogger();
     const handler = createOhlcvHandler({ source: failing, lake, now: FRIDAY_EVENING, logger });
@@ -124,7 +135,7 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
   beforeEach(async () => ({ lake, cleanup } = await tempLake()));
   afterEach(() => cleanup());
 
-  it('writes the ticker snapshot, the splits and the dividends of the session', async () => {
+  it('writes the ticker snapshot, the splits and the dividends of the session, and on a new lake the ticker events of every active security', async () => {
     const handler = createMetaHandler({ source: new SyntheticSource({ tickers: 40 }), lake, now: FRIDAY_EVENING, logger: memoryLogger() });
 
     const result = await handler({ date: '2024-03-15' });
@@ -133,7 +144,11 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
     const tickers = await reference.tickers('2024-03-15');
     const splits = await reference.splits('2024-03-15');
     const dividends = await reference.dividends('2024-03-15');
-    expect(result).toMatchObject({ status: 'ok', sessions: ['2024-03-15'], rows: tickers.rows + splits.rows + dividends.rows });
+    const figis = activeFigis(tickers.pages);
+    expect(figis.length).toBeGreaterThan(30);
+    const events = await reference.tickerEvents(figis);
+    expect(events.rows).toBe(figis.length);
+    expect(result).toMatchObject({ status: 'ok', sessions: ['2024-03-15'], rows: tickers.rows + splits.rows + dividends.rows + events.rows });
     const raw = new RawZone(openStore(lake));
     expect((await raw.list('tickers')).map((f) => f.session)).toEqual(['2024-03-15']);
     expect((await raw.list('splits')).map((f) => f.session)).toEqual(['2024-03-15']);
@@ -145,8 +160,15 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
     expect(meta).toMatchObject({ source: 'synthetic', rows: dividends.rows });
     expect(meta.requests.map((r) => r.url)).toEqual(['https://synthetic.fibbars.invalid/v3/reference/dividends?ex_dividend_date=2024-03-15&limit=1000']);
     expect(dividendsCoverage(meta)).toEqual({ from: '2024-03-15', to: '2024-03-15' });
-    expect(result.rawKeys).toHaveLength(3);
+    // No earlier snapshot: one events page per active security, in snapshot order, under the snapshot's session.
+    const [eventsFetch, ...moreEvents] = await raw.list('ticker_events');
+    expect(moreEvents).toEqual([]);
+    expect(eventsFetch!.key).toMatch(/^raw\/ticker_events\/date=2024-03-15\//);
+    expect(await raw.read(eventsFetch!)).toEqual(events.pages.map((p) => JSON.parse(p)));
+    expect((await raw.readMeta(eventsFetch!)).requests.map((r) => r.url)).toEqual(figis.map((f) => `https://synthetic.fibbars.invalid/vX/reference/tickers/${f}/events?types=ticker_change`));
+    expect(result.rawKeys).toHaveLength(4);
     expect(result.rawKeys.filter((k) => k.startsWith('raw/dividends/date=2024-03-15/'))).toEqual([fetch!.key]);
+    expect(result.rawKeys).toContain(eventsFetch!.key);
   });
 
   it('writes the dividends of a range in one listing under its last session, covering the range', async () => {
@@ -166,7 +188,14 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
     const expected = await new SyntheticSource({ tickers: 300 }).dividends('2024-03-01', '2024-03-15');
     expect(expected.rows).toBeGreaterThan(0);
     expect(await raw.read(fetches[1]!)).toEqual(expected.pages.map((p) => JSON.parse(p)));
-    expect(result.rows).toBe(expected.rows + (await source.splits('2024-03-01', '2024-03-15')).rows + (await source.tickers('2024-03-15')).rows);
+    // ISXX listed on 2024-03-08: the one (ticker, FIGI) pair of the snapshot not in the one of 2024-02-29.
+    const snapshot = await source.tickers('2024-03-15');
+    const isxx = tickerRows(snapshot.pages).find((r) => r.ticker === 'ISXX')!;
+    expect(source.security(isxx.composite_figi)).toMatchObject({ ticker: 'ISXX', listed: '2024-03-08' });
+    const [, latestEvents] = await raw.list('ticker_events');
+    expect(latestEvents!.session).toBe('2024-03-15');
+    expect(await raw.read(latestEvents!)).toEqual((await source.tickerEvents([isxx.composite_figi])).pages.map((p) => JSON.parse(p)));
+    expect(result.rows).toBe(expected.rows + (await source.splits('2024-03-01', '2024-03-15')).rows + snapshot.rows + 1);
   });
 
   it('plans again the sessions whose dividends failed while their splits were written', async () => {
@@ -181,6 +210,7 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
         if (failing) throw new UpstreamUnavailableError('dividends down (HTTP 503 after 4 retries)');
         return market.dividends(from, to);
       },
+      tickerEvents: (ids) => market.tickerEvents(ids),
     };
     failing = false;
     await createMetaHandler({ source, lake, now: () => new Date('2024-03-11T22:00:00Z'), logger: memoryLogger() })({});
@@ -239,6 +269,95 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
     expect(dividendsCoverage(await raw.readMeta(dividends!))).toEqual({ from: '2024-03-12', to: '2024-03-15' });
   });
 
+  it('asks on a later day only the ticker events of a new or changed (ticker, FIGI) pair, and nothing when none is new', async () => {
+    const market = new SyntheticSource({ tickers: 300 });
+    const renamedFrom = tickerRows((await market.tickers('2024-03-18')).pages).find((r) => r.active && r.ticker !== 'ISXX')!;
+    const asked: string[][] = [];
+    const source: MarketSource = {
+      name: market.name,
+      groupedDaily: (session) => market.groupedDaily(session),
+      // From 2024-03-18 on, one security trades under a new symbol (same FIGI).
+      tickers: async (asOf) => {
+        const result = await market.tickers(asOf);
+        if (asOf === undefined || asOf < '2024-03-18') return result;
+        return { ...result, pages: result.pages.map((p) => p.replace(`"ticker":"${renamedFrom.ticker}"`, '"ticker":"RENAMED"')) };
+      },
+      splits: (from, to) => market.splits(from, to),
+      dividends: (from, to) => market.dividends(from, to),
+      tickerEvents: (ids) => {
+        asked.push([...ids]);
+        return market.tickerEvents(ids);
+      },
+    };
+    const at = (iso: string) => createMetaHandler({ source, lake, now: () => new Date(iso), logger: memoryLogger() });
+    const raw = new RawZone(openStore(lake));
+
+    await at('2024-02-29T22:00:00Z')({});
+    expect(asked).toEqual([activeFigis((await market.tickers('2024-02-29')).pages)]);
+    await at('2024-03-15T22:00:00Z')({ maxBackfillSessions: 20 });
+    const isxx = tickerRows((await market.tickers('2024-03-15')).pages).find((r) => r.ticker === 'ISXX')!;
+    expect(asked[1]).toEqual([isxx.composite_figi]); // listed 2024-03-08
+    const renamedDay = await at('2024-03-18T22:00:00Z')({});
+    expect(asked[2]).toEqual([renamedFrom.composite_figi]); // (RENAMED, its FIGI) is new
+    expect(renamedDay.rawKeys.filter((k) => k.startsWith('raw/ticker_events/date=2024-03-18/'))).toHaveLength(1);
+
+    const quiet = await at('2024-03-19T22:00:00Z')({});
+
+    expect(asked).toHaveLength(3);
+    expect(quiet).toMatchObject({ status: 'ok', sessions: ['2024-03-19'] });
+    expect(quiet.rawKeys).toHaveLength(3); // splits, dividends, snapshot: no events file
+    expect(await raw.sessions('ticker_events')).toEqual(['2024-02-29', '2024-03-15', '2024-03-18']);
+    expect(await raw.sessions('tickers')).toEqual(['2024-02-29', '2024-03-15', '2024-03-18', '2024-03-19']);
+  });
+
+  it('asks the same ticker events again when a run failed on them, comparing with the snapshot of an earlier session', async () => {
+    const market = new SyntheticSource({ tickers: 20 });
+    const renamedFrom = tickerRows((await market.tickers('2024-03-15')).pages).find((r) => r.active)!;
+    let failing = false;
+    const asked: string[][] = [];
+    const source: MarketSource = {
+      name: market.name,
+      groupedDaily: (session) => market.groupedDaily(session),
+      tickers: async (asOf) => {
+        const result = await market.tickers(asOf);
+        if (asOf === undefined || asOf < '2024-03-15') return result;
+        return { ...result, pages: result.pages.map((p) => p.replace(`"ticker":"${renamedFrom.ticker}"`, '"ticker":"RENAMED"')) };
+      },
+      splits: (from, to) => market.splits(from, to),
+      dividends: (from, to) => market.dividends(from, to),
+      tickerEvents: async (ids) => {
+        asked.push([...ids]);
+        if (failing) throw new UpstreamUnavailableError(`ticker events ${ids[0]}: HTTP 503 after 5 attempts`);
+        return market.tickerEvents(ids);
+      },
+    };
+    await createMetaHandler({ source, lake, now: () => new Date('2024-03-11T22:00:00Z'), logger: memoryLogger() })({});
+    const handler = createMetaHandler({ source, lake, now: FRIDAY_EVENING, logger: memoryLogger() });
+    const raw = new RawZone(openStore(lake));
+
+    failing = true;
+    await expect(handler({})).rejects.toMatchObject({ name: 'UpstreamUnavailableError', message: expect.stringMatching(/^ticker events /) });
+    // The listings are written; the snapshot waits for its events.
+    expect(await raw.sessions('splits')).toEqual(['2024-03-11', '2024-03-15']);
+    expect(await raw.sessions('tickers')).toEqual(['2024-03-11']);
+    expect(await raw.sessions('ticker_events')).toEqual(['2024-03-11']);
+
+    // The retry (same event) plans the session again and asks the same id.
+    failing = false;
+    const retried = await handler({});
+    expect(retried).toMatchObject({ status: 'ok', sessions: ['2024-03-15'] });
+    expect(asked.slice(1)).toEqual([[renamedFrom.composite_figi], [renamedFrom.composite_figi]]);
+    expect(await raw.sessions('tickers')).toEqual(['2024-03-11', '2024-03-15']);
+    expect(await raw.sessions('ticker_events')).toEqual(['2024-03-11', '2024-03-15']);
+    expect((await handler({})).sessions).toEqual([]);
+
+    // A re-run of the session compares with the snapshot of 2024-03-11, not with its own of 2024-03-15.
+    const rerun = await handler({ date: '2024-03-15' });
+    expect(asked.at(-1)).toEqual([renamedFrom.composite_figi]);
+    expect(rerun.rawKeys.filter((k) => k.startsWith('raw/ticker_events/date=2024-03-15/'))).toHaveLength(1);
+    expect((await raw.list('ticker_events')).filter((f) => f.session === '2024-03-15')).toHaveLength(2);
+  });
+
   it('answers no-session on a weekend date', async () => {
     const handler = createMetaHandler({ source: new SyntheticSource({ tickers: 5 }), lake, now: FRIDAY_EVENING, logger: memoryLogger() });
     expect(await handler({ date: '2024-03-09' })).toMatchObject({ status: 'no-session', sessions: [] });
@@ -289,6 +408,68 @@ describe('handlers with the vendor source (local vendor server)', () => {
     expect(await raw.sessions('ohlcv')).toEqual(nyse.sessionsBetween('2024-03-11', '2024-03-15'));
     expect(await handler({})).toMatchObject({ sessions: [], caughtUp: [] });
     expect(vendor.requests.filter((r) => r.path.endsWith('2024-03-13'))).toHaveLength(3); // 2 failed attempts, 1 success
+  });
+
+  it('follows a scripted rename: the next day asks the renamed security only, and its events page holds both changes', async () => {
+    const market = new SyntheticSource({ seed: 7, tickers: 300 });
+    const figi = tickerRows((await market.tickers('2026-06-12')).pages).find((r) => r.active)!.composite_figi;
+    const { listed } = market.security(figi)!;
+    const renames = [{ figi, from: 'OLD', to: 'NEW', date: '2026-06-15' }];
+    const events = () => vendor.requests.filter((r) => r.path.startsWith('/vX/reference/tickers/'));
+    const at = (iso: string) => createMetaHandler({ source: polygon(), lake, now: () => new Date(iso), logger: memoryLogger() });
+    const raw = new RawZone(openStore(lake));
+
+    // Friday 2026-06-12: the vendor still lists OLD; a new lake asks every active security.
+    vendor.route = syntheticVendor({ market, renames, tickersAsOf: '2026-06-12' });
+    await at('2026-06-12T22:00:00Z')({});
+    expect(events().length).toBe(activeFigis((await market.tickers('2026-06-12')).pages).length);
+    const [before] = await raw.list('ticker_events');
+    expect(parseTickerEvents(await raw.read(before!)).toRecords().filter((c) => c.composite_figi === figi).map((c) => [c.ticker, isoDay(c.date)])).toEqual([['OLD', listed]]);
+
+    // Tuesday 2026-06-16: the snapshot lists NEW with the same FIGI: one request, for that FIGI.
+    vendor.route = syntheticVendor({ market, renames, tickersAsOf: '2026-06-16' });
+    const asked = events().length;
+    const result = await at('2026-06-16T22:00:00Z')({});
+
+    expect(result.sessions).toEqual(['2026-06-15', '2026-06-16']);
+    expect(events().slice(asked).map((r) => `${r.path}${r.url.search}`)).toEqual([`/vX/reference/tickers/${figi}/events?types=ticker_change`]);
+    const after = await raw.latest('ticker_events', '2026-06-16');
+    expect(result.rawKeys).toContain(after!.key);
+    const changes = parseTickerEvents(await raw.read(after!)).toRecords();
+    expect(changes.map((c) => [c.composite_figi, c.ticker, isoDay(c.date)])).toEqual([
+      [figi, 'NEW', '2026-06-15'],
+      [figi, 'OLD', listed],
+    ]);
+    // The bars follow the symbol: OLD up to the Friday, NEW from the Monday.
+    const symbols = async (session: string) => (JSON.parse((await polygon().groupedDaily(session)).pages[0]!) as { results: { T: string }[] }).results.map((b) => b.T);
+    expect(await symbols('2026-06-12')).toEqual(expect.arrayContaining(['OLD']));
+    expect(await symbols('2026-06-12')).not.toContain('NEW');
+    expect(await symbols('2026-06-15')).toEqual(expect.arrayContaining(['NEW']));
+    expect(await symbols('2026-06-15')).not.toContain('OLD');
+  });
+
+  it('skips an id the vendor does not know (404) without an error', async () => {
+    const known = 'BBG000KNOWN1';
+    vendor.route = (req, res) => {
+      if (req.path === `/vX/reference/tickers/${known}/events`) {
+        return json(res, { status: 'OK', request_id: 'e1', results: { name: 'Known Inc.', composite_figi: known, events: [{ type: 'ticker_change', date: '2010-01-04', ticker_change: { ticker: 'KNWN' } }] } });
+      }
+      if (req.path.startsWith('/vX/')) return json(res, { status: 'NOT_FOUND', request_id: 'e2', message: 'Ticker not found.' }, 404);
+      if (req.path.startsWith('/v3/reference/tickers')) {
+        const active = req.url.searchParams.get('active') === 'true';
+        const rows = active ? [{ ...tickerRow('KNWN'), composite_figi: known }, { ...tickerRow('GHOST'), composite_figi: 'BBG000GHOST1' }] : [];
+        return json(res, { results: rows, status: 'OK', request_id: 't' });
+      }
+      return json(res, { results: [], status: 'OK', request_id: 'r' });
+    };
+    const result = await createMetaHandler({ source: polygon(), lake, now: FRIDAY_EVENING, logger: memoryLogger() })({ date: '2024-03-15' });
+
+    expect(vendor.requests.filter((r) => r.path.startsWith('/vX/')).map((r) => r.path).sort()).toEqual([`/vX/reference/tickers/${known}/events`, '/vX/reference/tickers/BBG000GHOST1/events'].sort());
+    const raw = new RawZone(openStore(lake));
+    const [fetch] = await raw.list('ticker_events');
+    expect((await raw.read(fetch!)).map((p) => (p as { results: { composite_figi: string } }).results.composite_figi)).toEqual([known]);
+    expect(await raw.readMeta(fetch!)).toMatchObject({ rows: 1, requests: [{ url: `${vendor.baseUrl}/vX/reference/tickers/${known}/events?types=ticker_change`, status: 200 }] });
+    expect(result).toMatchObject({ status: 'ok', rows: 2 + 1 });
   });
 
   it('keeps the key out of raw files, metadata records and log lines even when the vendor echoes it', async () => {

@@ -119,7 +119,7 @@ describe('Lambda zips (built by scripts/package.mjs)', () => {
     }
   });
 
-  it('meta: writes the ticker snapshot, the splits and the dividends of the session', async () => {
+  it('meta: writes the ticker snapshot, the splits and the dividends of the session, and on a new lake the ticker events', async () => {
     const lake = path.join(work, 'lake-meta');
 
     const out = await invoke(bundles.meta!, { date: '2024-03-15' }, { FIBBARS_LAKE: lake, SYNTHETIC_TICKERS: '25' });
@@ -129,7 +129,8 @@ describe('Lambda zips (built by scripts/package.mjs)', () => {
     expect(await raw.sessions('tickers')).toEqual(['2024-03-15']);
     expect(await raw.sessions('splits')).toEqual(['2024-03-15']);
     expect(await raw.sessions('dividends')).toEqual(['2024-03-15']);
-    expect((out.result as { rawKeys: string[] }).rawKeys).toHaveLength(3);
+    expect(await raw.sessions('ticker_events')).toEqual(['2024-03-15']);
+    expect((out.result as { rawKeys: string[] }).rawKeys).toHaveLength(4);
   });
 
   it('throws a bad event as ConfigError (the name Step Functions matches), writing nothing', async () => {

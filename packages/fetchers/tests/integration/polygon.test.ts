@@ -445,6 +445,91 @@ describe('PolygonSource against a local vendor server', () => {
     });
   });
 
+  describe('ticker events', () => {
+    const META = 'BBG000MM2P62';
+    const page = (figi: string, name: string, changes: [string, string][], extra: Record<string, unknown>[] = []) => ({
+      results: {
+        name,
+        composite_figi: figi,
+        cik: '0001326801',
+        events: [...changes.map(([ticker, date]) => ({ ticker_change: { ticker }, type: 'ticker_change', date })), ...extra],
+        new_field: true,
+      },
+      status: 'OK',
+      request_id: `r-${figi}`,
+    });
+    const idOf = (path: string) => decodeURIComponent(/^\/vX\/reference\/tickers\/([^/]+)\/events$/.exec(path)?.[1] ?? '');
+
+    it('asks one id per request, URL-encoded, and keeps the pages in the order of the ids, skipping a 404', async () => {
+      const bodies: Record<string, string> = {
+        [META]: JSON.stringify(page(META, 'Meta Platforms, Inc. Class A Common Stock', [['META', '2022-06-09'], ['FB', '2012-05-18']], [{ type: 'other_event', date: '2020-01-02' }])),
+        'BBG/ODD+ID': JSON.stringify(page('BBG/ODD+ID', 'Odd Id Corp.', [['ODD', '2001-02-03']])),
+      };
+      vendor.route = async (req, res) => {
+        const id = idOf(req.path);
+        // The first id answers last: the pages still follow the ids.
+        if (id === META) await new Promise((resolve) => setTimeout(resolve, 50));
+        if (bodies[id] === undefined) return json(res, { status: 'NOT_FOUND', request_id: 'x', message: 'Ticker not found.' }, 404);
+        return json(res, bodies[id]!);
+      };
+
+      const result = await source({ concurrency: 3 }).tickerEvents([META, 'BBG000UNKNWN', 'BBG/ODD+ID']);
+
+      expect(vendor.requests.map((r) => `${r.path}${r.url.search}`).sort()).toEqual([
+        '/vX/reference/tickers/BBG%2FODD%2BID/events?types=ticker_change',
+        '/vX/reference/tickers/BBG000MM2P62/events?types=ticker_change',
+        '/vX/reference/tickers/BBG000UNKNWN/events?types=ticker_change',
+      ]);
+      expect(vendor.requests.every((r) => r.authorization === `Bearer ${KEY}` && !r.url.toString().includes(KEY))).toBe(true);
+      expect(result.pages).toEqual([bodies[META], bodies['BBG/ODD+ID']]);
+      expect(result.rows).toBe(3); // ticker changes only
+      expect(result.requests).toEqual([
+        { url: `${vendor.baseUrl}/vX/reference/tickers/${META}/events?types=ticker_change`, status: 200, bytes: Buffer.byteLength(bodies[META]!), sha256: createHash('sha256').update(bodies[META]!).digest('hex') },
+        { url: `${vendor.baseUrl}/vX/reference/tickers/BBG%2FODD%2BID/events?types=ticker_change`, status: 200, bytes: Buffer.byteLength(bodies['BBG/ODD+ID']!), sha256: createHash('sha256').update(bodies['BBG/ODD+ID']!).digest('hex') },
+      ]);
+    });
+
+    it('accepts a page without results or without events, and asks nothing for no id', async () => {
+      expect(await source().tickerEvents([])).toEqual({ pages: [], requests: [], rows: 0 });
+      expect(vendor.requests).toHaveLength(0);
+      vendor.route = (req, res) => json(res, idOf(req.path) === 'A' ? { status: 'OK', request_id: 'a' } : { status: 'OK', results: { name: 'B Corp.', composite_figi: 'B' } });
+
+      expect(await source().tickerEvents(['A', 'B'])).toMatchObject({ rows: 0, pages: [expect.any(String), expect.any(String)] });
+    });
+
+    it.each([
+      [{ status: 'OK', results: [] }, /^ticker events BBG000MM2P62: unexpected payload at results:/],
+      [{ status: 'OK', results: 'none' }, /^ticker events BBG000MM2P62: unexpected payload at results:/],
+      [{ status: 'OK', results: { composite_figi: META, events: { type: 'ticker_change' } } }, /^ticker events BBG000MM2P62: unexpected payload at results\.events:/],
+      [[], /^ticker events BBG000MM2P62: unexpected payload at body:/],
+      ['"OK"', /^ticker events BBG000MM2P62: unexpected payload at body:/],
+      ['{"status":"OK","results":{', /^ticker events BBG000MM2P62: the body is not JSON/],
+    ])('fails with InvalidResponseError naming the id on the bad body %j', async (body, message) => {
+      vendor.route = (_req, res) => json(res, body);
+
+      await expect(source().tickerEvents([META])).rejects.toMatchObject({ name: 'InvalidResponseError', message: expect.stringMatching(message) });
+    });
+
+    it('throws the named errors of the other failures, and starts no request after one', async () => {
+      vendor.route = (req, res) => (idOf(req.path) === 'B' ? json(res, { status: 'ERROR' }, 503) : json(res, page(idOf(req.path), 'x', [])));
+
+      await expect(source({ concurrency: 1, maxRetries: 1 }).tickerEvents(['A', 'B', 'C'])).rejects.toMatchObject({ name: 'UpstreamUnavailableError', message: 'ticker events B: HTTP 503 after 2 attempts' });
+      expect(vendor.requests.map((r) => idOf(r.path))).toEqual(['A', 'B', 'B']);
+
+      vendor.route = (_req, res) => json(res, { status: 'ERROR' }, 429);
+      await expect(source({ maxRetries: 0 }).tickerEvents([META])).rejects.toMatchObject({ name: 'RateLimitedError' });
+      vendor.route = (_req, res) => json(res, { status: 'ERROR', error: 'Unknown API Key' }, 401);
+      await expect(source().tickerEvents([META])).rejects.toMatchObject({ name: 'ConfigError' });
+      vendor.route = (_req, res) => json(res, { status: 'ERROR', error: 'bad id' }, 400);
+      await expect(source().tickerEvents([META])).rejects.toMatchObject({ name: 'InvalidResponseError', message: expect.stringMatching(/^ticker events BBG000MM2P62: unexpected HTTP 400/) });
+    });
+
+    it('refuses an empty id with a ConfigError before any request', async () => {
+      await expect(source().tickerEvents([META, ' '])).rejects.toMatchObject({ name: 'ConfigError' });
+      expect(vendor.requests).toHaveLength(0);
+    });
+  });
+
   describe('the API key', () => {
     it('appears in no error message or cause, whatever fails', async () => {
       const routes: ((res: import('node:http').ServerResponse) => void)[] = [

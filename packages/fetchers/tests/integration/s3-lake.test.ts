@@ -29,6 +29,7 @@ describe('handlers on an S3 lake (fauxqs on loopback, real S3 client)', () => {
     expect(await raw.sessions('tickers')).toEqual(['2024-03-15']);
     expect(await raw.sessions('splits')).toEqual(['2024-03-15']);
     expect(await raw.sessions('dividends')).toEqual(['2024-03-15']);
+    expect(await raw.sessions('ticker_events')).toEqual(['2024-03-15']);
   });
 
   it('backfills from what the S3 raw zone already holds', async () => {

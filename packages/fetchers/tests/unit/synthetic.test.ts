@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
-import { DividendsPageSchema, GroupedDailySchema, SplitsPageSchema, TickersPageSchema } from '../../src/polygon.js';
+import { DividendsPageSchema, GroupedDailySchema, SplitsPageSchema, TickerEventsPageSchema, TickersPageSchema } from '../../src/polygon.js';
 import { SyntheticSource } from '../../src/synthetic.js';
 
 const SESSION = '2024-03-15';
@@ -266,6 +266,50 @@ describe('SyntheticSource', () => {
     const early = new Set(s.bars('1995-01-03').map((b) => b.ticker));
     const late = new Set(s.bars(SESSION).map((b) => b.ticker));
     expect([...late].filter((t) => !early.has(t)).length).toBeGreaterThan(20); // new listings since
+  });
+
+  describe('ticker events', () => {
+    it('answer each known composite FIGI with one page, in the order asked: the listing date to its symbol, as the vendor shapes it', async () => {
+      const s = new SyntheticSource({ seed: 42, tickers: 300 });
+      const rows = (await s.tickers(SESSION)).pages.flatMap((p) => (JSON.parse(p) as { results: Record<string, string>[] }).results);
+      const late = rows.find((r) => r.ticker === 'ISXX')!; // listed 2024-03-08
+      const [first, gone] = [rows.find((r) => r.active)!, rows.find((r) => (r as { active?: unknown }).active === false)!];
+      expect(first.composite_figi).toMatch(/^BBG[0-9A-F]{9}$/);
+
+      const result = await s.tickerEvents([late.composite_figi!, 'BBG000UNKNWN', first.composite_figi!, gone.composite_figi!]);
+
+      expect(result.rows).toBe(3);
+      expect(result.requests.map((r) => r.url)).toEqual([late, first, gone].map((r) => `https://synthetic.fibbars.invalid/vX/reference/tickers/${r.composite_figi}/events?types=ticker_change`));
+      const pages = result.pages.map((p) => JSON.parse(p) as Record<string, unknown>);
+      for (const p of pages) expect(TickerEventsPageSchema.safeParse(p).success).toBe(true);
+      expect(pages[0]).toEqual({
+        results: { name: late.name, composite_figi: late.composite_figi, cik: late.cik, events: [{ ticker_change: { ticker: 'ISXX' }, type: 'ticker_change', date: '2024-03-08' }] },
+        status: 'OK',
+        request_id: expect.stringMatching(/^[0-9a-f]{32}$/),
+      });
+      expect(s.bars('2024-03-07').some((b) => b.ticker === 'ISXX')).toBe(false);
+      expect(s.bars('2024-03-08').some((b) => b.ticker === 'ISXX')).toBe(true);
+      // Each date is the first session the symbol trades (or the calendar's first one).
+      const listed = (pages[1]!.results as { events: { date: string }[] }).events[0]!.date;
+      expect(s.security(first.composite_figi!)).toMatchObject({ ticker: first.ticker, listed });
+      expect(s.bars(listed).some((b) => b.ticker === first.ticker)).toBe(true);
+      if (listed > nyse.sessions[0]!) expect(s.bars(nyse.previousSession(listed)).some((b) => b.ticker === first.ticker)).toBe(false);
+      expect(s.security(gone.composite_figi!)).toMatchObject({ ticker: gone.ticker, lastSession: nyse.previousSession(gone.delisted_utc!.slice(0, 10)) });
+      expect(s.security('BBG000UNKNWN')).toBeUndefined();
+    });
+
+    it('are the same for a seed whatever was generated before, and cost no market regeneration per call', async () => {
+      const a = new SyntheticSource({ seed: 9, tickers: 2_000 });
+      const figis = (await a.tickers(SESSION)).pages.flatMap((p) => (JSON.parse(p) as { results: { composite_figi: string }[] }).results.map((r) => r.composite_figi));
+      const b = new SyntheticSource({ seed: 9, tickers: 2_000 });
+      await b.groupedDaily('2001-05-01');
+
+      const once = await a.tickerEvents(figis);
+      expect(once.pages).toHaveLength(figis.length);
+      expect((await b.tickerEvents(figis)).pages).toEqual(once.pages);
+      for (const figi of figis.slice(0, 200)) expect((await a.tickerEvents([figi])).pages).toEqual([once.pages[figis.indexOf(figi)]]);
+      expect(await a.tickerEvents([])).toEqual({ pages: [], requests: [], rows: 0 });
+    });
   });
 
   it('scales to 10,000 tickers on one session', async () => {

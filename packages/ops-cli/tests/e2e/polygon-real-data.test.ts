@@ -82,6 +82,8 @@ if (!existsSync(DATA)) {
         }
         if (url.pathname === '/v3/reference/splits') return send({ status: 'OK', results: [] });
         if (url.pathname === '/v3/reference/dividends') return send({ status: 'OK', results: [] });
+        // Ticker events: no id is known here (the snapshot below carries no composite FIGI, so none is asked).
+        if (/^\/vX\/reference\/tickers\/[^/]+\/events$/.test(url.pathname)) return send({ status: 'NOT_FOUND', request_id: 'x', message: 'Ticker not found.' }, 404);
         if (url.pathname === '/v3/reference/tickers') {
           const active = url.searchParams.get('active') === 'true';
           const names = [...new Set([...bySession.values()].flat().map((r) => r.ticker))].sort();

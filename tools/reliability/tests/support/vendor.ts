@@ -1,9 +1,10 @@
 /**
  * A fake vendor on loopback (node:http) speaking the Polygon/Massive JSON of
- * the four endpoints the fetchers call: grouped daily bars, the ticker
- * reference (active and delisted, paged with `next_url`), and the splits and
+ * the five endpoints the fetchers call: grouped daily bars, the ticker
+ * reference (active and delisted, paged with `next_url`), the splits and
  * the cash dividends of a session or a range of sessions (paged with
- * `next_url`). The data behind it is the seeded synthetic market (its pages are
+ * `next_url`), and the ticker events of an id (404 for an id the market does
+ * not know). The data behind it is the seeded synthetic market (its pages are
  * already in the vendor's shape); a scenario injects faults per endpoint
  * (429 bursts with Retry-After, 500/503, resets, hangs, bodies cut off,
  * truncated JSON, an empty session) and rewrites rows (duplicates, conflicts,
@@ -14,7 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { SyntheticSource, sourceFromEnv, type MarketSource } from '@fibbars/fetchers';
 
-export type Endpoint = 'grouped' | 'tickers' | 'splits' | 'dividends';
+export type Endpoint = 'grouped' | 'tickers' | 'splits' | 'dividends' | 'ticker_events';
 
 export type Fault =
   | { kind: '429'; retryAfter?: string }
@@ -51,7 +52,7 @@ export class FakeVendor {
   /** Faults served so far. */
   injected = 0;
   /** Faults still to serve, per endpoint, one per request in order. */
-  readonly queue: Record<Endpoint, Fault[]> = { grouped: [], tickers: [], splits: [], dividends: [] };
+  readonly queue: Record<Endpoint, Fault[]> = { grouped: [], tickers: [], splits: [], dividends: [], ticker_events: [] };
   /** A fault served on every request of the endpoint once its queue is empty. */
   readonly always: Partial<Record<Endpoint, Fault>> = {};
   /** Rows rewritten before serving a grouped-daily page. */
@@ -83,7 +84,7 @@ export class FakeVendor {
 
   /** Forget faults, rewrites and requests between scenarios. */
   reset(): void {
-    for (const e of ['grouped', 'tickers', 'splits', 'dividends'] as const) {
+    for (const e of ['grouped', 'tickers', 'splits', 'dividends', 'ticker_events'] as const) {
       this.queue[e].length = 0;
       delete this.always[e];
     }
@@ -129,15 +130,18 @@ export class FakeVendor {
           ? 'splits'
           : url.pathname === '/v3/reference/dividends'
             ? 'dividends'
-            : 'unknown';
+            : /^\/vX\/reference\/tickers\/[^/]+\/events$/.test(url.pathname)
+              ? 'ticker_events'
+              : 'unknown';
     this.requests.push({ endpoint, url: url.toString(), authorization: req.headers.authorization });
     try {
       if (endpoint === 'unknown') return send(res, 404, { status: 'NOT_FOUND', message: 'no route' });
       const fault = this.queue[endpoint].shift() ?? this.always[endpoint];
-      const body = await this.body(endpoint, url, req.headers.authorization, fault?.kind === 'empty');
+      const found = await this.body(endpoint, url, req.headers.authorization, fault?.kind === 'empty');
+      const body = found ?? NOT_FOUND;
       if (fault === undefined || fault.kind === 'empty') {
         if (fault) this.injected += 1;
-        return send(res, 200, body);
+        return send(res, found === undefined ? 404 : 200, body);
       }
       this.injected += 1;
       switch (fault.kind) {
@@ -168,7 +172,12 @@ export class FakeVendor {
     }
   }
 
-  private async body(endpoint: Endpoint, url: URL, authorization: string | undefined, empty: boolean): Promise<string> {
+  private async body(endpoint: Endpoint, url: URL, authorization: string | undefined, empty: boolean): Promise<string | undefined> {
+    if (endpoint === 'ticker_events') {
+      // One page per id, as the market answers it; an id it does not know is a 404.
+      const id = decodeURIComponent(url.pathname.split('/')[4] ?? '');
+      return (await this.market.tickerEvents([id])).pages[0];
+    }
     if (endpoint === 'grouped') {
       const session = url.pathname.split('/').pop() ?? '';
       const results = empty ? [] : await this.bars(session);
@@ -218,6 +227,9 @@ export class FakeVendor {
     return JSON.stringify(out);
   }
 }
+
+/** The vendor's answer to an id it does not know (ticker events). */
+const NOT_FOUND = JSON.stringify({ status: 'NOT_FOUND', request_id: 'not-found', message: 'Ticker not found.' });
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
