@@ -28,11 +28,11 @@ export async function committedDatasets(store: ObjectStore): Promise<Dataset[]> 
 
 /** ohlcv-core's dataset names (its `isDataset`), checked here without loading Polars: ops-cli starts fast. */
 function isDatasetName(name: string): name is Dataset {
-  return /^ohlcv_[1-9]\d{0,3}d$/.test(name) || name === 'splits' || name === 'dividends' || name === 'tickers';
+  return /^ohlcv_[1-9]\d{0,3}d$/.test(name) || name === 'splits' || name === 'dividends' || name === 'tickers' || name === 'ticker_history';
 }
 
 /** Reference datasets after the price ones, in this order. */
-const REFERENCE_ORDER = ['splits', 'dividends', 'tickers'];
+const REFERENCE_ORDER = ['splits', 'dividends', 'tickers', 'ticker_history'];
 
 function compareDatasets(a: string, b: string): number {
   const rank = (d: string) => intervalOf(d) ?? 10_000 + REFERENCE_ORDER.indexOf(d);

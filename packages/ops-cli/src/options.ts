@@ -41,5 +41,16 @@ export function adjustLabel(adjust: AdjustMode, days: number): string {
   return days === 1 ? 'unadjusted' : "unadjusted (each bar on its end date's split basis)";
 }
 
+/** `--identity` and `--as-of` of the commands that read one symbol's history. */
+export const identityOptions = (cmd: Command): Command =>
+  cmd
+    .addOption(
+      new Option(
+        '--identity <by>',
+        'security: one history across symbol changes (the bars of FB and META together); ticker: only the rows traded under this symbol (default: security once the lake has a ticker history)',
+      ).choices(['security', 'ticker']),
+    )
+    .option('--as-of <date>', 'the symbol names the security it named on this date (YYYY-MM-DD), e.g. FB --as-of 2021-12-31 for Meta');
+
 export const example = (cmd: Command, ...lines: string[]): Command =>
   cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);

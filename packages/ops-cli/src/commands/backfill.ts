@@ -165,7 +165,7 @@ export function registerBackfill(program: Command, ctx: Ctx): void {
       }
       const f = full.fetch;
       ctx.log.out(`sessions: ${f.requested} in range, ${f.fetched.length} fetched, ${f.skipped.length} already in the raw zone`);
-      ctx.log.out(`rows fetched: ${f.rows} daily, ${f.splitRows} splits, ${f.dividendRows} dividends, ${f.tickerRows} tickers (${f.requests} vendor requests)`);
+      ctx.log.out(`rows fetched: ${f.rows} daily, ${f.splitRows} splits, ${f.dividendRows} dividends, ${f.tickerRows} tickers, ${f.tickerEventRows} ticker events (${f.requests} vendor requests)`);
       ctx.log.out(full.consolidate.text);
       for (const r of full.resample) ctx.log.out(r.text);
       ctx.log.out(`elapsed ${duration(full.elapsedMs)}`);

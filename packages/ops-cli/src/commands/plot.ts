@@ -7,9 +7,9 @@ import { renderHtml, renderPng, splitMarkers, type ChartSplit } from '../chart.j
 import { positiveInt } from '../config.js';
 import { UsageError } from '../errors.js';
 import { normaliseTicker, openExistingLake, plainRecords, requireInterval, type OpenedLake } from '../lake-access.js';
-import { adjustLabel, adjustOption, example, jsonOption, lakeOption, type AdjustMode } from '../options.js';
+import { adjustLabel, adjustOption, example, identityOptions, jsonOption, lakeOption, type AdjustMode } from '../options.js';
 import type { Anchor } from '../seams.js';
-import { loadBars } from './bars.js';
+import { identityChoice, loadBars } from './bars.js';
 
 /** The ticker's splits, as the chart marks them; none when the lake has no splits dataset yet. */
 async function loadSplits(opened: OpenedLake, ticker: string): Promise<ChartSplit[]> {
@@ -30,13 +30,14 @@ export function registerPlot(program: Command, ctx: Ctx): void {
     .option('--height <px>', 'image height', '700')
     .addOption(new Option('--anchor <anchor>', 'bucket alignment').choices(['calendar', 'ticker', 'latest']).default('calendar'));
   adjustOption(cmd, 'splits');
+  identityOptions(cmd);
   lakeOption(cmd);
   jsonOption(cmd);
   example(cmd, 'fibbars plot AOIZ --days 8 --out aoiz-8d.html', 'fibbars plot AOIZ --days 1 --last 250 --out aoiz.png', 'fibbars plot AOIZ --days 21 --adjust total-return --out aoiz-tr.html');
   cmd.action(
     async (
       tickerArg: string,
-      opts: { days: string; out: string; last: string; width: string; height: string; anchor: Anchor; adjust?: AdjustMode; lake?: string; json?: boolean },
+      opts: { days: string; out: string; last: string; width: string; height: string; anchor: Anchor; adjust?: AdjustMode; identity?: 'security' | 'ticker'; asOf?: string; lake?: string; json?: boolean },
     ) => {
       const days = positiveInt('--days', opts.days, { max: 10_000 });
       const last = positiveInt('--last', opts.last);
@@ -56,7 +57,7 @@ export function registerPlot(program: Command, ctx: Ctx): void {
       const opened = await openExistingLake(cfg);
       if (days > 1) requireInterval(opened, days);
       const adjust = opts.adjust ?? 'splits';
-      const bars = (await loadBars(opened, ticker, days, opts.anchor, adjust)).slice(-last);
+      const bars = (await loadBars(opened, ticker, days, opts.anchor, adjust, await identityChoice(opened, opts, ctx.now()))).slice(-last);
       const splits = await loadSplits(opened, ticker);
       const marked = splitMarkers(bars, splits).length;
       const interval = days === 1 ? 'daily bars' : `${days}-session bars`;

@@ -16,6 +16,43 @@ export interface TickerRow {
   first: string | null;
   last: string | null;
   rows: number;
+  /** The security the symbol names (its latest one), and every symbol that security had, oldest first. */
+  security_id: string | null;
+  history: Array<{ ticker: string; from: string | null; to: string | null }>;
+}
+
+/** The security of `t` (in force at its last row, else now) and that security's symbols, from `ticker_history`. */
+function historyOf(intervals: readonly TickerIntervalLike[], t: TickerRow): Pick<TickerRow, 'security_id' | 'history'> {
+  const own = intervals.filter((i) => i.ticker === t.ticker);
+  if (own.length === 0) return { security_id: null, history: [] };
+  const at = t.last;
+  const holds = (i: TickerIntervalLike) => at === null || ((i.from === null || i.from <= at) && (i.to === null || i.to >= at));
+  const pick = own.filter(holds).sort((a, b) => (a.source === 'events' ? 0 : 1) - (b.source === 'events' ? 0 : 1))[0] ?? own[0]!;
+  const history = intervals
+    .filter((i) => i.securityId === pick.securityId)
+    .sort((a, b) => ((a.from ?? '') < (b.from ?? '') ? -1 : 1))
+    .map((i) => ({ ticker: i.ticker, from: i.from, to: i.to }));
+  return { security_id: pick.securityId, history };
+}
+
+/** For each symbol whose security traded under other symbols too: its history, oldest first. */
+function historyLines(rows: readonly TickerRow[]): string[] {
+  return rows
+    .filter((r) => r.history.length > 1)
+    .map((t) => `${t.ticker}: security ${t.security_id}, ${t.history.map((h) => `${h.ticker} ${h.from ?? '…'} .. ${h.to ?? 'now'}`).join(', ')}`);
+}
+
+interface TickerIntervalLike {
+  securityId: string;
+  ticker: string;
+  from: string | null;
+  to: string | null;
+  source: string;
+}
+
+function intervalsFrom(records: Record<string, unknown>[]): TickerIntervalLike[] {
+  const iso = (v: unknown) => (v === null || v === undefined ? null : String(v).slice(0, 10));
+  return records.map((r) => ({ securityId: String(r.security_id), ticker: String(r.ticker), from: iso(r.from_date), to: iso(r.to_date), source: String(r.source) }));
 }
 
 /**
@@ -57,6 +94,7 @@ export function registerTickers(program: Command, ctx: Ctx): void {
       .agg(pl.col('date').min().alias('first'), pl.col('date').max().alias('last'), pl.col('date').count().alias('rows'))
       .collect();
     const snapshot = opened.datasets.includes('tickers') ? await opened.lake.read('tickers') : undefined;
+    const intervals = opened.datasets.includes('ticker_history') ? intervalsFrom(plainRecords(await opened.lake.read('ticker_history'))) : [];
     const byTicker = new Map<string, TickerRow>();
     for (const r of snapshot ? plainRecords(snapshot) : []) {
       const ticker = String(r.ticker);
@@ -69,13 +107,16 @@ export function registerTickers(program: Command, ctx: Ctx): void {
         first: null,
         last: null,
         rows: 0,
+        security_id: null,
+        history: [],
       });
     }
     for (const r of plainRecords(stats)) {
       const ticker = String(r.ticker);
-      const row = byTicker.get(ticker) ?? { ticker, name: null, type: null, exchange: null, active: null, first: null, last: null, rows: 0 };
+      const row = byTicker.get(ticker) ?? { ticker, name: null, type: null, exchange: null, active: null, first: null, last: null, rows: 0, security_id: null, history: [] };
       byTicker.set(ticker, { ...row, first: String(r.first), last: String(r.last), rows: Number(r.rows) });
     }
+    for (const row of byTicker.values()) Object.assign(row, historyOf(intervals, row));
     const matches = tickerMatcher(pattern);
     const rows = [...byTicker.values()]
       .filter((t) => matches(t))
@@ -105,6 +146,7 @@ export function registerTickers(program: Command, ctx: Ctx): void {
       ['l', 'l', 'l', 'l', 'l', 'l', 'l', 'r'],
     );
     for (const l of lines) ctx.log.out(l);
+    for (const l of historyLines(shown)) ctx.log.out(l);
     const more = rows.length - shown.length;
     ctx.log.out(`${count(rows.length)} ${which}ticker${rows.length === 1 ? '' : 's'}${more > 0 ? `, ${count(more)} not shown (raise --limit or use --json)` : ''}`);
   });

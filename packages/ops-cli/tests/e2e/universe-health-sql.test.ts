@@ -65,6 +65,9 @@ describe('fibbars tickers', () => {
         first: own[0] ?? null,
         last: own.at(-1) ?? null,
         rows: own.length,
+        // The synthetic market renames nothing: each listed symbol is its own security, by its composite FIGI.
+        security_id: ref ? ((ref.composite_figi as string | null) ?? t.ticker) : null,
+        history: ref ? [expect.objectContaining({ ticker: t.ticker })] : [],
       });
     }
     // The text table shows the same rows.
@@ -219,7 +222,7 @@ describe('fibbars sql', () => {
   it('answers a bad query, an unknown table and parquet without --out with one line, exit 2, nothing written', async () => {
     const out = path.join(dir.dir, 'never.csv');
     for (const [argv, want] of [
-      [['SELEC 1', '--out', out], /^fibbars: SQL error: sql parser error: .*SELEC.* \(tables: ohlcv_1d, ohlcv_3d, .*splits, dividends, tickers, quarantine\)\n$/],
+      [['SELEC 1', '--out', out], /^fibbars: SQL error: sql parser error: .*SELEC.* \(tables: ohlcv_1d, ohlcv_3d, .*splits, dividends, tickers, ticker_history, quarantine\)\n$/],
       [['SELECT * FROM ohlcv_7d', '--out', out], /^fibbars: SQL error: relation 'ohlcv_7d' was not found \(tables: .*\)\n$/],
       [['SELECT nope FROM ohlcv_1d', '--out', out], /^fibbars: SQL error: .*unable to find column "nope".*\n$/],
       [['SELECT 1 FROM ohlcv_1d', '--format', 'parquet'], /^fibbars: --format parquet writes a file: add --out FILE.parquet\n$/],

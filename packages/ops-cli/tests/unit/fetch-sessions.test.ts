@@ -27,8 +27,9 @@ describe('fetchSessions', () => {
       const options = { refetch: false, concurrency: 4, snapshotSession: '2026-07-10', log, now: () => new Date('2026-11-26T02:00:00Z') };
       const report = await fetchSessions(lake, new SyntheticSource({ seed: 2, tickers: 10 }), sessions, options);
       expect(report.fetched).toEqual(sessions);
-      // The snapshot and the range's splits (fetched together) come before any daily file.
-      expect(writes.slice(0, 2).sort()).toEqual(['splits 2026-07-10', 'tickers 2026-07-10']);
+      // The snapshot, the range's splits and dividends, and the snapshot's ticker events come before any daily file.
+      const firstDaily = writes.findIndex((w) => w.startsWith('ohlcv '));
+      expect(writes.slice(0, firstDaily).sort()).toEqual(['dividends 2026-07-10', 'splits 2026-07-10', 'ticker_events 2026-07-10', 'tickers 2026-07-10']);
       expect(writes.filter((w) => w.startsWith('ohlcv ')).sort()).toEqual(sessions.map((s) => `ohlcv ${s}`));
       // Nothing left to fetch: no second snapshot.
       writes.length = 0;
