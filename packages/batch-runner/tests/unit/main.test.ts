@@ -23,8 +23,16 @@ function consolidateReport(runId: string): ConsolidateReport {
     partitionsWritten: ['year=2024'],
     quarantineFiles: 0,
     splitsAdded: 0,
+    dividendsAdded: 0,
     tickersRows: null,
-    versions: { ohlcv_1d: { version: 1, committed: true }, splits: { version: null, committed: false }, tickers: { version: null, committed: false } },
+    tickerHistoryRows: null,
+    versions: {
+      ohlcv_1d: { version: 1, committed: true },
+      splits: { version: null, committed: false },
+      dividends: { version: null, committed: false },
+      tickers: { version: null, committed: false },
+      ticker_history: { version: null, committed: false },
+    },
     latestSession: '2024-01-02',
     gcDeleted: 0,
   };
