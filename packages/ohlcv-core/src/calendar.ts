@@ -43,6 +43,34 @@ function toIso(day: number): string {
   return new Date(day * MS_PER_DAY).toISOString().slice(0, 10);
 }
 
+const TWO_DIGITS = Array.from({ length: 32 }, (_, i) => String(i).padStart(2, '0'));
+
+/**
+ * ISO strings of ascending epoch days, from one `Date` per year boundary
+ * instead of one per day: `toISOString` for the 27,895 sessions took about
+ * 50 ms of every process's start-up, this takes a few.
+ */
+function isoDays(days: readonly number[]): string[] {
+  const out = new Array<string>(days.length);
+  let year = 0;
+  let yearStart = 0;
+  let nextYear = Number.NEGATIVE_INFINITY;
+  let starts: number[] = [];
+  for (let i = 0; i < days.length; i++) {
+    const d = days[i]!;
+    if (d >= nextYear || d < yearStart) {
+      year = new Date(d * MS_PER_DAY).getUTCFullYear();
+      yearStart = epochDay(year, 1, 1);
+      nextYear = epochDay(year + 1, 1, 1);
+      starts = Array.from({ length: 12 }, (_, m) => epochDay(year, m + 1, 1));
+    }
+    let month = 11;
+    while (starts[month]! > d) month--;
+    out[i] = `${year}-${TWO_DIGITS[month + 1]!}-${TWO_DIGITS[d - starts[month]! + 1]!}`;
+  }
+  return out;
+}
+
 function daysInMonth(year: number, month: number): number {
   if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
   return [4, 6, 9, 11].includes(month) ? 30 : 31;
@@ -144,7 +172,7 @@ const { sessionDays, sessionIsos, indexOfDay, onOrBefore } = (() => {
   }
   return {
     sessionDays: Int32Array.from(list),
-    sessionIsos: Object.freeze(list.map(toIso)),
+    sessionIsos: Object.freeze(isoDays(list)),
     indexOfDay: byDay,
     onOrBefore: before,
   };
@@ -302,7 +330,10 @@ export const DEFAULT_INTERVALS: readonly number[] = Object.freeze([3, 5, 8, 13, 
  */
 export const SESSION_READY_MINUTES = 16 * 60 + 30;
 
-const NY_PARTS = new Intl.DateTimeFormat('en-US', {
+// Built on first use: an Intl formatter with a time zone costs about 25 ms to
+// create, which every process importing the calendar would pay at start-up.
+let nyParts: Intl.DateTimeFormat | undefined;
+const nyPartsFormat = (): Intl.DateTimeFormat => (nyParts ??= new Intl.DateTimeFormat('en-US', {
   timeZone: 'America/New_York',
   year: 'numeric',
   month: '2-digit',
@@ -310,7 +341,7 @@ const NY_PARTS = new Intl.DateTimeFormat('en-US', {
   hour: '2-digit',
   minute: '2-digit',
   hourCycle: 'h23',
-});
+}));
 
 /** Wall-clock date and time in New York (the exchange's time zone). */
 export interface NewYorkClock {
@@ -329,7 +360,7 @@ export interface NewYorkClock {
  */
 export function newYorkClock(at: Date): NewYorkClock {
   const parts: Record<string, string> = {};
-  for (const p of NY_PARTS.formatToParts(at)) parts[p.type] = p.value;
+  for (const p of nyPartsFormat().formatToParts(at)) parts[p.type] = p.value;
   return {
     date: `${parts.year}-${parts.month}-${parts.day}`,
     minutes: Number(parts.hour) * 60 + Number(parts.minute),

@@ -402,27 +402,47 @@ function findRuns(tid: Uint32Array, sidx: Int32Array, n: number, days: number, m
   let m = 0;
   let curT = -1;
   let curB = 0;
+  let kept = false;
+  // The keys (session index, or row number under the ticker anchor) of the
+  // current bucket: a bucket is computed (a division) only when a row's key
+  // leaves this range or the ticker changes, not for every row.
+  let keyLo = 0;
+  let keyHi = -1;
   let row = 0;
   let open = false;
   for (let i = 0; i < n; i++) {
     const t = tid[i]!;
     if (t !== curT) row = 0;
-    // Session indices and row numbers are >= 0, and rows after `last` were dropped: `| 0` floors.
-    const b = mode === CALENDAR ? (sidx[i]! / days) | 0 : mode === TICKER ? (row / days) | 0 : -(((last - sidx[i]!) / days) | 0);
+    const key = mode === TICKER ? row : sidx[i]!;
     row++;
-    const kept = b >= lo && b <= hi && (mask === null || mask[b - lo] === 1);
-    if (!kept) {
-      if (open) end[m - 1] = i - 1;
-      open = false;
-    } else if (!open || t !== curT || b !== curB) {
-      if (open) end[m - 1] = i - 1;
-      start[m] = i;
-      bucket[m] = b;
-      m++;
-      open = true;
+    if (t !== curT || key < keyLo || key > keyHi) {
+      // Session indices and row numbers are >= 0, and rows after `last` were dropped: `| 0` floors.
+      let b: number;
+      if (mode === LATEST) {
+        const q = ((last - key) / days) | 0;
+        b = -q;
+        keyHi = last - q * days;
+        keyLo = keyHi - days + 1;
+      } else {
+        b = (key / days) | 0;
+        keyLo = b * days;
+        keyHi = keyLo + days - 1;
+      }
+      const wasKept = kept;
+      kept = b >= lo && b <= hi && (mask === null || mask[b - lo] === 1);
+      if (open && (!kept || !wasKept || t !== curT || b !== curB)) {
+        end[m - 1] = i - 1;
+        open = false;
+      }
+      if (kept && !open) {
+        start[m] = i;
+        bucket[m] = b;
+        m++;
+        open = true;
+      }
+      curB = b;
+      curT = t;
     }
-    curT = t;
-    curB = b;
   }
   if (open) end[m - 1] = n - 1;
   return { m, start, end, bucket };

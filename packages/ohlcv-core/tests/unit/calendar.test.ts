@@ -120,6 +120,13 @@ describe('nyse calendar', () => {
     expect(nyse.sessionEpochDays[i]).toBe(Date.UTC(2017, 11, 29) / 86_400_000);
   });
 
+  it('spells every session as its epoch day in ISO (the start-up table matches Date)', () => {
+    expect(nyse.sessions).toHaveLength(nyse.sessionEpochDays.length);
+    const wrong = nyse.sessions.filter((iso, i) => iso !== new Date(nyse.sessionEpochDays[i]! * 86_400_000).toISOString().slice(0, 10));
+    expect(wrong).toEqual([]);
+    expect(nyse.sessions.slice(0, 2)).toEqual(['1990-01-02', '1990-01-03']);
+  });
+
   it('gives inclusive ranges and moves across non-sessions', () => {
     expect(sessionsBetween('2021-12-30', '2022-01-04')).toEqual(['2021-12-30', '2021-12-31', '2022-01-03', '2022-01-04']);
     expect(sessionsBetween('2024-07-06', '2024-07-07')).toEqual([]);
