@@ -6,7 +6,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseLakeUri } from '@fibbars/ohlcv-core/storage';
 import { ConfigError } from './errors.js';
-import { DEFAULT_LOOKBACK_SESSIONS, MAX_LOOKBACK_SESSIONS } from './fetch.js';
+import { DEFAULT_EVENTS_BACKFILL_SECONDS, DEFAULT_LOOKBACK_SESSIONS, MAX_LOOKBACK_SESSIONS } from './fetch.js';
 import type { Sleep } from './http.js';
 import { DEFAULT_POLYGON_BASE_URL, PolygonSource } from './polygon.js';
 import type { MarketSource } from './source.js';
@@ -24,6 +24,13 @@ export interface FetchersConfig {
   lake: string;
   /** `FIBBARS_LOOKBACK_SESSIONS` (default 20): how far back a run without a date looks for sessions never fetched. */
   lookbackSessions: number;
+  /**
+   * `FIBBARS_EVENTS_BACKFILL_SECONDS` (default 300, at most 840): how long a
+   * meta run may spend asking the ticker events of securities never asked
+   * (a new lake's ~10,000), over the new securities' own; 0 asks only those.
+   * The meta Lambda's timeout is 15 minutes.
+   */
+  eventsBackfillSeconds: number;
   /** `FIBBARS_SOURCE`, else `polygon` when a key (or its secret) is configured, else `synthetic`. */
   source: 'polygon' | 'synthetic';
   polygon: {
@@ -47,6 +54,18 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(`${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
   }
   return value;
+}
+
+/**
+ * The ticker-events backfill budget from `FIBBARS_EVENTS_BACKFILL_SECONDS`
+ * (default `DEFAULT_EVENTS_BACKFILL_SECONDS`, 0 to 840: the meta Lambda's
+ * 15 minutes less a minute of the rest of its work), for the Lambdas and the CLI alike.
+ *
+ * @example
+ * eventsBackfillFromEnv({ FIBBARS_EVENTS_BACKFILL_SECONDS: '60' }); // { seconds: 60 }
+ */
+export function eventsBackfillFromEnv(env: Env): { seconds: number } {
+  return { seconds: integer(env, 'FIBBARS_EVENTS_BACKFILL_SECONDS', DEFAULT_EVENTS_BACKFILL_SECONDS, 0, 840) };
 }
 
 function text(env: Env, name: string): string | undefined {
@@ -91,6 +110,7 @@ export function readConfig(env: Env): FetchersConfig {
   return {
     lake,
     lookbackSessions: integer(env, 'FIBBARS_LOOKBACK_SESSIONS', DEFAULT_LOOKBACK_SESSIONS, 1, MAX_LOOKBACK_SESSIONS),
+    eventsBackfillSeconds: eventsBackfillFromEnv(env).seconds,
     source,
     polygon: {
       ...(apiKey !== undefined && { apiKey }),

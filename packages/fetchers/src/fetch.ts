@@ -64,7 +64,38 @@ export interface FetchDeps {
   store?: OpenStoreOptions;
   /** Default lookback window of the planning without a date (an event's `lookbackSessions` overrides it). */
   lookbackSessions?: number;
+  /** How much of a run the ticker-events backfill may take (`EventsBackfill`). */
+  eventsBackfill?: EventsBackfill;
 }
+
+/**
+ * The budget of the ticker-events backfill: the securities of a snapshot
+ * whose events were never asked (all of them on a new lake, some ten
+ * thousand) are asked over several runs, a run asking them in chunks of
+ * `EVENTS_CHUNK` until its budget is spent. The securities new in the
+ * snapshot (a (ticker, FIGI) pair the previous snapshot lacks: a listing or
+ * a rename, a few a day) are always asked, outside the budget.
+ */
+export interface EventsBackfill {
+  /**
+   * No backfill chunk starts once this many seconds have passed since the
+   * events step began (default `DEFAULT_EVENTS_BACKFILL_SECONDS`; 0 asks
+   * only the new securities).
+   */
+  seconds?: number;
+  /** At most this many backfill ids per run (default: no cap beyond the time). */
+  maxIds?: number;
+}
+
+/**
+ * Five minutes: the meta Lambda has 15 (its timeout), and the snapshot's
+ * pages, the splits and the dividends come first through the same rate
+ * limiter (at the vendor's free tier of 5 requests a minute the snapshot of
+ * ~12 pages alone takes about 2.5 minutes).
+ */
+export const DEFAULT_EVENTS_BACKFILL_SECONDS = 300;
+/** Backfill ids asked between two looks at the clock. */
+export const EVENTS_CHUNK = 10;
 
 export const DEFAULT_MAX_BACKFILL_SESSIONS = 5;
 /** Four weeks of sessions: how far back a run without a date looks for sessions never fetched. */
@@ -396,55 +427,124 @@ function snapshotRows(pages: readonly unknown[]): { ticker: string; active: bool
   return out;
 }
 
+/** The id in a ticker-events request URL (`/vX/reference/tickers/{id}/events`). */
+const EVENTS_ID_RE = /\/vX\/reference\/tickers\/([^/?]+)\/events/;
+
+/**
+ * The ids whose ticker-change events the raw zone holds an answer for (a
+ * page, or a 404 recorded as a request): the requests of the latest fetch of
+ * every session but `session`, whose own fetches this run replaces (the
+ * latest fetch of a session wins whole downstream, so a re-run of a session
+ * asks its ids again).
+ */
+async function askedIds(raw: RawZone, session: string): Promise<Set<string>> {
+  const fetches = [...(await raw.latestBySession('ticker_events')).values()].filter((f) => f.session !== session);
+  const metas = await mapLimited(fetches, 8, (f) => raw.readMeta(f));
+  const asked = new Set<string>();
+  for (const meta of metas) {
+    for (const r of meta.requests) {
+      const m = EVENTS_ID_RE.exec(r.url);
+      if (m) asked.add(decodeURIComponent(m[1]!));
+    }
+  }
+  return asked;
+}
+
 /**
  * The ids whose ticker-change events a new snapshot (stored under `session`)
- * asks for: the composite FIGIs of its active tickers whose (ticker, FIGI)
- * pair the previous snapshot does not hold, in snapshot order, each once;
- * every active FIGI when there is no previous snapshot. The previous
- * snapshot is the latest fetch (by fetch id) of an earlier session, never
- * one of the same session: a re-run of a session (a retry, or an event
- * naming its date) compares with what was known before that session, not
- * with its own earlier snapshot, and so asks the same ids again.
+ * asks for, each once, in snapshot order, among the composite FIGIs of its
+ * active tickers: `fresh`, those whose (ticker, FIGI) pair the previous
+ * snapshot does not hold (asked whatever the budget); `backfill`, the others
+ * never asked (`askedIds`), every one on a lake without an earlier snapshot.
+ * The previous snapshot is the latest fetch (by fetch id) of an earlier
+ * session, never one of the same session: a re-run of a session (a retry, or
+ * an event naming its date) compares with what was known before that
+ * session, not with its own earlier snapshot, and so asks the same ids again.
  */
-async function tickerEventIds(raw: RawZone, session: string, pages: readonly string[]): Promise<{ ids: string[]; previous: RawFetch | undefined }> {
+async function tickerEventIds(raw: RawZone, session: string, pages: readonly string[]): Promise<{ fresh: string[]; backfill: string[]; previous: RawFetch | undefined }> {
   let previous: RawFetch | undefined;
   for (const f of await raw.list('tickers')) {
     if (f.session < session && (previous === undefined || f.fetchId > previous.fetchId)) previous = f;
   }
   const known = new Set(previous ? snapshotRows(await raw.read(previous)).map((r) => `${r.ticker}\u0000${r.figi ?? ''}`) : []);
-  const ids = new Set<string>();
+  const asked = await askedIds(raw, session);
+  const fresh = new Set<string>();
+  const backfill = new Set<string>();
   for (const row of snapshotRows(pages)) {
-    if (row.active && row.figi !== undefined && !known.has(`${row.ticker}\u0000${row.figi}`)) ids.add(row.figi);
+    if (!row.active || row.figi === undefined) continue;
+    if (previous !== undefined && !known.has(`${row.ticker}\u0000${row.figi}`)) fresh.add(row.figi);
+    else if (!asked.has(row.figi)) backfill.add(row.figi);
   }
-  return { ids: [...ids], previous };
+  return { fresh: [...fresh], backfill: [...backfill].filter((id) => !fresh.has(id)), previous };
+}
+
+/** Results of several `tickerEvents` calls as one: the pages' requests first, then the 404s. */
+function joinEvents(results: readonly SourceResult[]): SourceResult {
+  const pages = results.flatMap((r) => r.pages);
+  const paged = results.flatMap((r) => r.requests.slice(0, r.pages.length));
+  const notFound = results.flatMap((r) => r.requests.slice(r.pages.length));
+  return { pages, requests: [...paged, ...notFound], rows: results.reduce((n, r) => n + r.rows, 0) };
+}
+
+/**
+ * The events of the new securities, then backfill chunks until the budget
+ * is spent (`EventsBackfill`). Returns what was asked and how many backfill
+ * ids are left for later runs.
+ */
+async function askTickerEvents(
+  deps: { source: MarketSource; now?: () => Date; eventsBackfill?: EventsBackfill },
+  fresh: readonly string[],
+  backfill: readonly string[],
+): Promise<{ result: SourceResult; backfilled: number; pending: number }> {
+  const now = deps.now ?? (() => new Date());
+  const seconds = deps.eventsBackfill?.seconds ?? DEFAULT_EVENTS_BACKFILL_SECONDS;
+  const cap = Math.min(backfill.length, deps.eventsBackfill?.maxIds ?? Number.POSITIVE_INFINITY);
+  const started = now().getTime();
+  const results: SourceResult[] = fresh.length > 0 ? [await deps.source.tickerEvents(fresh)] : [];
+  let backfilled = 0;
+  while (backfilled < cap && now().getTime() - started < seconds * 1000) {
+    const chunk = backfill.slice(backfilled, backfilled + Math.min(EVENTS_CHUNK, cap - backfilled));
+    results.push(await deps.source.tickerEvents(chunk));
+    backfilled += chunk.length;
+  }
+  return { result: joinEvents(results), backfilled, pending: backfill.length - backfilled };
 }
 
 /**
  * Writes the ticker snapshot `snapshot` (fetched as of `session`) to
  * `raw/tickers`, after the ticker-change events of the securities new in it
- * (`tickerEventIds`: one request per id, one `raw/ticker_events/date=<session>/`
- * fetch; nothing asked nor written when no (ticker, FIGI) pair is new). The
- * events go first so that a snapshot in the raw zone always had its events
- * fetched: when they fail, no snapshot is written, the session is planned
- * again, and the next snapshot is compared with the same previous one, so
- * the same ids are asked again.
+ * and a budgeted part of those never asked (`tickerEventIds`,
+ * `askTickerEvents`: one request per id, one
+ * `raw/ticker_events/date=<session>/` fetch; nothing asked nor written when
+ * there is no id to ask). The events go first so that a snapshot in the raw
+ * zone always had its new securities' events fetched: when they fail, no
+ * snapshot is written, the session is planned again, and the next snapshot
+ * is compared with the same previous one, so the same ids are asked again.
+ * The backfill carries over: an id stays "never asked" until a fetch that
+ * asked it is the latest of its session.
  */
 async function writeSnapshot(
-  deps: { source: MarketSource; now?: () => Date },
+  deps: { source: MarketSource; now?: () => Date; eventsBackfill?: EventsBackfill },
   raw: RawZone,
   session: string,
   snapshot: SourceResult,
   log: FetchLogger,
-): Promise<{ tickers: Written; events: Written | undefined }> {
-  const { ids, previous } = await tickerEventIds(raw, session, snapshot.pages);
+): Promise<{ tickers: Written; events: Written | undefined; eventsPending: number }> {
+  const { fresh, backfill, previous } = await tickerEventIds(raw, session, snapshot.pages);
   let events: Written | undefined;
-  if (ids.length === 0) {
-    log.info('no new security in the ticker snapshot: no ticker events to fetch', { session, previous: previous?.fetchId ?? null });
+  let eventsPending = 0;
+  if (fresh.length === 0 && backfill.length === 0) {
+    log.info('no new security in the ticker snapshot and none left to backfill: no ticker events to fetch', { session, previous: previous?.fetchId ?? null });
   } else {
-    log.info('fetching ticker events', { session, ids: ids.length, previous: previous?.fetchId ?? null });
-    events = await writeRaw(deps, raw, 'ticker_events', session, await deps.source.tickerEvents(ids), log);
+    log.info('fetching ticker events', { session, newSecurities: fresh.length, toBackfill: backfill.length, previous: previous?.fetchId ?? null });
+    const asked = await askTickerEvents(deps, fresh, backfill);
+    eventsPending = asked.pending;
+    if (asked.result.requests.length > 0) events = await writeRaw(deps, raw, 'ticker_events', session, asked.result, log);
+    if (backfill.length > 0) {
+      log.info('ticker events backfill', { session, asked: asked.backfilled, pending: asked.pending, ...(asked.pending > 0 && { next: 'the next runs ask the rest' }) });
+    }
   }
-  return { tickers: await writeRaw(deps, raw, 'tickers', session, snapshot, log), events };
+  return { tickers: await writeRaw(deps, raw, 'tickers', session, snapshot, log), events, eventsPending };
 }
 
 /**
@@ -516,6 +616,8 @@ export interface FetchSessionsDeps {
   /** Clock (decides the latest fetchable session); default the system clock. */
   now?: () => Date;
   logger?: FetchLogger;
+  /** How much of the run the ticker-events backfill may take (`EventsBackfill`). */
+  eventsBackfill?: EventsBackfill;
 }
 
 export interface FetchSessionsOptions {
@@ -545,7 +647,9 @@ export interface FetchSessionsReport {
   dividendRows: number;
   /** Ticker changes fetched for the securities new in the snapshot (0 when none is new). */
   tickerEventRows: number;
-  /** HTTP requests (pages) behind the fetches: the vendor's bill. */
+  /** Securities whose ticker events are still to ask: later runs ask them (`EventsBackfill`). */
+  tickerEventsPending: number;
+  /** HTTP requests behind the fetches (every page, and every ticker-events 404): the vendor's bill. */
   requests: number;
   /** Raw data files written. */
   rawKeys: string[];
@@ -589,7 +693,7 @@ export async function fetchSessions(deps: FetchSessionsDeps, options: FetchSessi
   const have = new Set(options.refetch ? [] : await deps.raw.sessions('ohlcv'));
   const todo = sessions.filter((s) => !have.has(s));
   const skipped = sessions.filter((s) => have.has(s));
-  const report: FetchSessionsReport = { requested: sessions.length, fetched: todo, skipped, rows: 0, splitRows: 0, tickerRows: 0, dividendRows: 0, tickerEventRows: 0, requests: 0, rawKeys: [] };
+  const report: FetchSessionsReport = { requested: sessions.length, fetched: todo, skipped, rows: 0, splitRows: 0, tickerRows: 0, dividendRows: 0, tickerEventRows: 0, tickerEventsPending: 0, requests: 0, rawKeys: [] };
   const first = todo[0];
   const last = todo.at(-1);
   if (first === undefined || last === undefined || snapshot === undefined) return report;
@@ -601,7 +705,8 @@ export async function fetchSessions(deps: FetchSessionsDeps, options: FetchSessi
     fetchDividends(deps, deps.raw, first, last, log),
     deps.source.tickers(snapshot),
   ]);
-  const { tickers, events } = await writeSnapshot(deps, deps.raw, snapshot, pages, log);
+  const { tickers, events, eventsPending } = await writeSnapshot(deps, deps.raw, snapshot, pages, log);
+  report.tickerEventsPending = eventsPending;
   report.splitRows = splits.rows;
   report.tickerRows = tickers.rows;
   report.dividendRows = dividends.rows;

@@ -97,7 +97,12 @@ export async function handlerFromEnv(
   options: { secrets?: SecretsClient } = {},
 ): Promise<FetchHandler> {
   const config = await loadConfig(env, options);
-  const deps: FetchDeps = { source: sourceFromEnv(config), lake: config.lake, lookbackSessions: config.lookbackSessions };
+  const deps: FetchDeps = {
+    source: sourceFromEnv(config),
+    lake: config.lake,
+    lookbackSessions: config.lookbackSessions,
+    eventsBackfill: { seconds: config.eventsBackfillSeconds },
+  };
   return job === 'ohlcv' ? createOhlcvHandler(deps) : createMetaHandler(deps);
 }
 

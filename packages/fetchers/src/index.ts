@@ -6,10 +6,12 @@ export { DEFAULT_POLYGON_BASE_URL, DividendsPageSchema, GroupedDailySchema, Poly
 export type { PolygonOptions } from './polygon.js';
 export { HttpClient, RateLimiter, parseRetryAfter } from './http.js';
 export type { GetOptions, HttpClientOptions, HttpResponse, Sleep } from './http.js';
-export { loadConfig, readConfig, sourceFromEnv } from './config.js';
+export { eventsBackfillFromEnv, loadConfig, readConfig, sourceFromEnv } from './config.js';
 export type { Env, FetchersConfig, SecretsClient, SourceOverrides } from './config.js';
 export {
+  DEFAULT_EVENTS_BACKFILL_SECONDS,
   DEFAULT_LOOKBACK_SESSIONS,
+  EVENTS_CHUNK,
   DEFAULT_MAX_BACKFILL_SESSIONS,
   MAX_LOOKBACK_SESSIONS,
   dividendsCoverage,
@@ -21,6 +23,6 @@ export {
   sessionsToFetch,
   splitsCoverage,
 } from './fetch.js';
-export type { FetchSessionsDeps, FetchSessionsOptions, FetchSessionsReport } from './fetch.js';
+export type { EventsBackfill, FetchSessionsDeps, FetchSessionsOptions, FetchSessionsReport } from './fetch.js';
 export { createMetaHandler, createOhlcvHandler, handlerFromEnv, metaHandler, ohlcvHandler } from './handlers.js';
 export type { FetchDeps, FetchEvent, FetchHandler, FetchLogger, FetchResult, HandlerContext } from './handlers.js';

@@ -239,16 +239,18 @@ export class PolygonSource implements MarketSource {
 
   /**
    * One request per id (`concurrency` in flight, through the rate limiter),
-   * pages in the order of `ids`; an id the vendor answers 404 for is
-   * skipped (no page, no request recorded: `requests[i]` describes
-   * `pages[i]`). After a failure no new request starts; the ones in flight
-   * finish, then the first failure is thrown.
+   * pages in the order of `ids`; an id the vendor answers 404 for gives no
+   * page, but its request is recorded (status 404, after the pages' requests:
+   * the first `pages.length` requests describe the pages), so the audit
+   * trail and the request count hold every id asked. After a failure no new
+   * request starts; the ones in flight finish, then the first failure is
+   * thrown.
    */
   async tickerEvents(ids: readonly string[]): Promise<SourceResult> {
     for (const id of ids) {
       if (typeof id !== 'string' || id.trim() === '') throw new ConfigError(`ticker events id ${JSON.stringify(id)} must be a non-empty string`);
     }
-    const answers: ({ body: string; request: SourceRequest; rows: number } | undefined)[] = new Array<undefined>(ids.length);
+    const answers: ({ body: string; request: SourceRequest; rows: number } | { notFound: SourceRequest })[] = new Array<never>(ids.length);
     let next = 0;
     let failure: { error: unknown } | undefined;
     const worker = async () => {
@@ -264,21 +266,26 @@ export class PolygonSource implements MarketSource {
     await Promise.all(Array.from({ length: Math.min(this.concurrency, ids.length) }, worker));
     if (failure) throw failure.error;
     const out: SourceResult = { pages: [], requests: [], rows: 0 };
+    const notFound: SourceRequest[] = [];
     for (const answer of answers) {
-      if (answer === undefined) continue;
+      if ('notFound' in answer) {
+        notFound.push(answer.notFound);
+        continue;
+      }
       out.pages.push(answer.body);
       out.requests.push(answer.request);
       out.rows += answer.rows;
     }
+    out.requests.push(...notFound);
     return out;
   }
 
-  /** The events page of one id, or undefined when the vendor does not know the id (404). */
-  private async tickerEventsOf(id: string): Promise<{ body: string; request: SourceRequest; rows: number } | undefined> {
+  /** The events page of one id, or the request the vendor answered 404 for (it does not know the id). */
+  private async tickerEventsOf(id: string): Promise<{ body: string; request: SourceRequest; rows: number } | { notFound: SourceRequest }> {
     const what = `ticker events ${id}`;
     const url = `${this.baseUrl}/vX/reference/tickers/${encodeURIComponent(id)}/events?types=ticker_change`;
     const answer = await this.getJsonOrNotFound(url, what);
-    if (answer === undefined) return undefined;
+    if ('notFound' in answer) return answer;
     const page = check(TickerEventsPageSchema, answer.json, what);
     return { body: answer.body, request: answer.request, rows: tickerChanges(page) };
   }
@@ -339,10 +346,12 @@ export class PolygonSource implements MarketSource {
     return this.parseBody(url, await this.http.get(url, what), what);
   }
 
-  /** `getJson`, except an HTTP 404 is no answer (undefined) instead of an `InvalidResponseError`. */
-  private async getJsonOrNotFound(url: string, what: string): Promise<{ body: string; request: SourceRequest; json: unknown } | undefined> {
+  /** `getJson`, except an HTTP 404 is the request it answered (no page) instead of an `InvalidResponseError`. */
+  private async getJsonOrNotFound(url: string, what: string): Promise<{ body: string; request: SourceRequest; json: unknown } | { notFound: SourceRequest }> {
     const response = await this.http.get(url, what, { notFoundOk: true });
-    return response.status === 404 ? undefined : this.parseBody(url, response, what);
+    if (response.status !== 404) return this.parseBody(url, response, what);
+    const body = redactKey(response.body, this.apiKey);
+    return { notFound: { url: redactKey(url, this.apiKey), status: 404, bytes: Buffer.byteLength(body, 'utf8'), sha256: sha256(body) } };
   }
 
   private parseBody(url: string, response: HttpResponse, what: string): { body: string; request: SourceRequest; json: unknown } {

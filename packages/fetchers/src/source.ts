@@ -54,7 +54,9 @@ export interface MarketSource {
    * The ticker-change timeline of each id (a composite FIGI, or a ticker or
    * CUSIP): the vendor's `/vX/reference/tickers/{id}/events?types=ticker_change`,
    * one request per id, in the order of `ids`, one page each. An id the
-   * vendor does not know (HTTP 404) gives no page and no error. `rows`
+   * vendor does not know (HTTP 404) gives no page and no error; its request
+   * (status 404) follows the pages' requests, so `requests` names every id
+   * asked. `rows`
    * counts the `ticker_change` events over all pages.
    */
   tickerEvents(ids: readonly string[]): Promise<SourceResult>;

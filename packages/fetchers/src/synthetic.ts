@@ -349,14 +349,20 @@ export class SyntheticSource implements MarketSource {
    * `ids`, as the vendor's `/vX/reference/tickers/{id}/events` answers it.
    * The synthetic market has no renames: the timeline of a company is the
    * single change of its listing date to its symbol. An id that is none of
-   * the market's composite FIGIs (as its ticker snapshots carry them) is
-   * skipped, as the vendor's 404 is.
+   * the market's composite FIGIs (as its ticker snapshots carry them) gets
+   * no page and a request with status 404 after the pages' requests, as the
+   * vendor's 404 does.
    */
   async tickerEvents(ids: readonly string[]): Promise<SourceResult> {
     const out: SourceResult = { pages: [], requests: [], rows: 0 };
+    const notFound: SourceRequest[] = [];
     for (const id of ids) {
       const listing = this.listingByFigi(id);
-      if (listing === undefined) continue;
+      if (listing === undefined) {
+        const body = JSON.stringify({ status: 'NOT_FOUND', message: 'Ticker not found.' });
+        notFound.push({ ...request(`${BASE_URL}/vX/reference/tickers/${encodeURIComponent(id)}/events?types=ticker_change`, body), status: 404 });
+        continue;
+      }
       const results = {
         name: this.nameOf(listing),
         composite_figi: id,
@@ -368,6 +374,7 @@ export class SyntheticSource implements MarketSource {
       out.requests.push(request(`${BASE_URL}/vX/reference/tickers/${encodeURIComponent(id)}/events?types=ticker_change`, body));
       out.rows += 1;
     }
+    out.requests.push(...notFound);
     return out;
   }
 

@@ -36,13 +36,14 @@ export async function fetchSessions(
   lake: LakeLike,
   source: MarketSourceLike,
   sessions: string[],
-  options: { refetch: boolean; concurrency: number; snapshotSession: string; log: Logger; now: () => Date },
+  options: { refetch: boolean; concurrency: number; snapshotSession: string; log: Logger; now: () => Date; env?: Record<string, string | undefined> },
 ): Promise<FetchReport> {
   const fetchers = await loadFetchers();
+  const eventsBackfill = fetchers.eventsBackfillFromEnv(options.env ?? {});
   const have = new Set(options.refetch ? [] : await lake.raw.sessions('ohlcv'));
   const bar = new ProgressBar(options.log.stderr, sessions.filter((s) => !have.has(s)).length, 'fetching sessions');
   return fetchers.fetchSessions(
-    { source, raw: lake.raw, now: options.now },
+    { source, raw: lake.raw, now: options.now, eventsBackfill },
     {
       sessions,
       refetch: options.refetch,

@@ -39,6 +39,7 @@ export interface FetchersApi {
   createMetaHandler: FetchersModule['createMetaHandler'];
   sourceFromEnv: FetchersModule['sourceFromEnv'];
   fetchSessions: FetchersModule['fetchSessions'];
+  eventsBackfillFromEnv: FetchersModule['eventsBackfillFromEnv'];
 }
 
 export interface LocalEngineApi {
@@ -58,7 +59,7 @@ export const loadCore = (): Promise<CoreApi> =>
   load<CoreApi>('@fibbars/ohlcv-core', () => import('@fibbars/ohlcv-core'), ['openLake', 'consolidateLake', 'resampleLake', 'exposeGc', 'DEFAULT_GC_GRACE_MS']);
 
 export const loadFetchers = (): Promise<FetchersApi> =>
-  load<FetchersApi>('@fibbars/fetchers', () => import('@fibbars/fetchers'), ['SyntheticSource', 'createOhlcvHandler', 'createMetaHandler', 'sourceFromEnv', 'fetchSessions']);
+  load<FetchersApi>('@fibbars/fetchers', () => import('@fibbars/fetchers'), ['SyntheticSource', 'createOhlcvHandler', 'createMetaHandler', 'sourceFromEnv', 'fetchSessions', 'eventsBackfillFromEnv']);
 
 export const loadLocalEngine = (): Promise<LocalEngineApi> =>
   load<LocalEngineApi>('@fibbars/asl-definition/local', () => import('@fibbars/asl-definition/local'), ['runLocalPipeline']);

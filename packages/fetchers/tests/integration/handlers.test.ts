@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { nyse } from '@fibbars/ohlcv-core/calendar';
 import { RawZone, openStore } from '@fibbars/ohlcv-core/storage';
-import { dividendsCoverage } from '../../src/fetch.js';
+import { EVENTS_CHUNK, dividendsCoverage } from '../../src/fetch.js';
 import { createMetaHandler, createOhlcvHandler } from '../../src/handlers.js';
 import { SyntheticSource } from '../../src/synthetic.js';
 import type { MarketSource } from '../../src/source.js';
@@ -269,6 +269,78 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
     expect(dividendsCoverage(await raw.readMeta(dividends!))).toEqual({ from: '2024-03-12', to: '2024-03-15' });
   });
 
+  it('spreads a new lake\'s ticker-events backfill over runs within its budget, asking every security once', async () => {
+    const market = new SyntheticSource({ tickers: 30 });
+    const asked: string[][] = [];
+    const source: MarketSource = {
+      name: market.name,
+      groupedDaily: (session) => market.groupedDaily(session),
+      tickers: (asOf) => market.tickers(asOf),
+      splits: (from, to) => market.splits(from, to),
+      dividends: (from, to) => market.dividends(from, to),
+      tickerEvents: (ids) => {
+        asked.push([...ids]);
+        return market.tickerEvents(ids);
+      },
+    };
+    const raw = new RawZone(openStore(lake));
+    const days = ['2024-03-11', '2024-03-12', '2024-03-13', '2024-03-14', '2024-03-15'];
+    const logs: string[][] = [];
+    for (const day of days) {
+      const logger = memoryLogger();
+      await createMetaHandler({ source, lake, now: () => new Date(`${day}T22:00:00Z`), logger, eventsBackfill: { maxIds: 12 } })({ date: day });
+      logs.push(logger.lines);
+    }
+    const figis = activeFigis((await market.tickers('2024-03-11')).pages);
+    expect(figis.length).toBeGreaterThan(24);
+    expect(figis.length).toBeLessThanOrEqual(36);
+    // 12 ids a run, in chunks of at most EVENTS_CHUNK, in snapshot order: every active security once.
+    expect(asked.every((c) => c.length <= EVENTS_CHUNK)).toBe(true);
+    expect(asked.flat()).toEqual(figis);
+    const backfills = logs.map((lines) => lines.map((l) => JSON.parse(l) as { message: string; asked?: number; pending?: number }).find((l) => l.message === 'ticker events backfill'));
+    expect(backfills.slice(0, 3).map((b) => b?.asked)).toEqual([12, 12, figis.length - 24]);
+    expect(backfills.slice(0, 3).map((b) => b?.pending)).toEqual([figis.length - 12, figis.length - 24, 0]);
+    expect(backfills.slice(3)).toEqual([undefined, undefined]);
+    // One events fetch per run that asked; the raw zone names every security once.
+    expect(await raw.sessions('ticker_events')).toEqual(days.slice(0, 3));
+    const inRaw = (await Promise.all((await raw.list('ticker_events')).map(async (f) => (await raw.read(f)) as { results: { composite_figi: string } }[]))).flat();
+    expect(inRaw.map((p) => p.results.composite_figi).sort()).toEqual([...figis].sort());
+  });
+
+  it('stops starting backfill chunks once its seconds are spent, and a re-run of the session asks that session\'s ids again', async () => {
+    const market = new SyntheticSource({ tickers: 40 });
+    const asked: string[][] = [];
+    const source: MarketSource = {
+      name: market.name,
+      groupedDaily: (session) => market.groupedDaily(session),
+      tickers: (asOf) => market.tickers(asOf),
+      splits: (from, to) => market.splits(from, to),
+      dividends: (from, to) => market.dividends(from, to),
+      tickerEvents: (ids) => {
+        asked.push([...ids]);
+        return market.tickerEvents(ids);
+      },
+    };
+    // A clock that moves a minute each time it is read: with a 90 s budget one chunk starts (at +1 min), the next look (+2 min) stops.
+    const clock = (start: string) => {
+      let t = new Date(start).getTime();
+      return () => new Date((t += 60_000));
+    };
+    const run = (date: string) => createMetaHandler({ source, lake, now: clock(`${date}T21:00:00Z`), logger: memoryLogger(), eventsBackfill: { seconds: 90 } })({ date });
+    const figis = activeFigis((await market.tickers('2024-03-15')).pages);
+    await run('2024-03-15');
+    expect(asked).toEqual([figis.slice(0, EVENTS_CHUNK)]);
+    // The same session again: its own fetch is replaced, so its ids are asked again (and no further: same budget).
+    await run('2024-03-15');
+    expect(asked.slice(1)).toEqual([figis.slice(0, EVENTS_CHUNK)]);
+    // The next session goes on where the latest fetches leave off.
+    await run('2024-03-18');
+    expect(asked.slice(2)).toEqual([figis.slice(EVENTS_CHUNK, 2 * EVENTS_CHUNK)]);
+    // No budget: only new securities (none here), nothing asked.
+    await createMetaHandler({ source, lake, now: () => new Date('2024-03-19T22:00:00Z'), logger: memoryLogger(), eventsBackfill: { seconds: 0 } })({ date: '2024-03-19' });
+    expect(asked).toHaveLength(3);
+  });
+
   it('asks on a later day only the ticker events of a new or changed (ticker, FIGI) pair, and nothing when none is new', async () => {
     const market = new SyntheticSource({ tickers: 300 });
     const renamedFrom = tickerRows((await market.tickers('2024-03-18')).pages).find((r) => r.active && r.ticker !== 'ISXX')!;
@@ -293,17 +365,20 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
     const raw = new RawZone(openStore(lake));
 
     await at('2024-02-29T22:00:00Z')({});
-    expect(asked).toEqual([activeFigis((await market.tickers('2024-02-29')).pages)]);
+    // A new lake: every active security is backfilled, in chunks of EVENTS_CHUNK (the clock stands still: no budget runs out).
+    expect(asked.flat()).toEqual(activeFigis((await market.tickers('2024-02-29')).pages));
+    expect(asked.map((c) => c.length)).toEqual(asked.map((_, i) => (i < asked.length - 1 ? EVENTS_CHUNK : asked.at(-1)!.length)));
+    const backfillCalls = asked.length;
     await at('2024-03-15T22:00:00Z')({ maxBackfillSessions: 20 });
     const isxx = tickerRows((await market.tickers('2024-03-15')).pages).find((r) => r.ticker === 'ISXX')!;
-    expect(asked[1]).toEqual([isxx.composite_figi]); // listed 2024-03-08
+    expect(asked.slice(backfillCalls)).toEqual([[isxx.composite_figi]]); // listed 2024-03-08
     const renamedDay = await at('2024-03-18T22:00:00Z')({});
-    expect(asked[2]).toEqual([renamedFrom.composite_figi]); // (RENAMED, its FIGI) is new
+    expect(asked.slice(backfillCalls + 1)).toEqual([[renamedFrom.composite_figi]]); // (RENAMED, its FIGI) is new
     expect(renamedDay.rawKeys.filter((k) => k.startsWith('raw/ticker_events/date=2024-03-18/'))).toHaveLength(1);
 
     const quiet = await at('2024-03-19T22:00:00Z')({});
 
-    expect(asked).toHaveLength(3);
+    expect(asked).toHaveLength(backfillCalls + 2);
     expect(quiet).toMatchObject({ status: 'ok', sessions: ['2024-03-19'] });
     expect(quiet.rawKeys).toHaveLength(3); // splits, dividends, snapshot: no events file
     expect(await raw.sessions('ticker_events')).toEqual(['2024-02-29', '2024-03-15', '2024-03-18']);
@@ -332,6 +407,7 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
       },
     };
     await createMetaHandler({ source, lake, now: () => new Date('2024-03-11T22:00:00Z'), logger: memoryLogger() })({});
+    const firstCalls = asked.length;
     const handler = createMetaHandler({ source, lake, now: FRIDAY_EVENING, logger: memoryLogger() });
     const raw = new RawZone(openStore(lake));
 
@@ -346,7 +422,7 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
     failing = false;
     const retried = await handler({});
     expect(retried).toMatchObject({ status: 'ok', sessions: ['2024-03-15'] });
-    expect(asked.slice(1)).toEqual([[renamedFrom.composite_figi], [renamedFrom.composite_figi]]);
+    expect(asked.slice(firstCalls)).toEqual([[renamedFrom.composite_figi], [renamedFrom.composite_figi]]);
     expect(await raw.sessions('tickers')).toEqual(['2024-03-11', '2024-03-15']);
     expect(await raw.sessions('ticker_events')).toEqual(['2024-03-11', '2024-03-15']);
     expect((await handler({})).sessions).toEqual([]);
@@ -448,7 +524,7 @@ describe('handlers with the vendor source (local vendor server)', () => {
     expect(await symbols('2026-06-15')).not.toContain('OLD');
   });
 
-  it('skips an id the vendor does not know (404) without an error', async () => {
+  it('records an id the vendor does not know (404) as a request without a page, and does not ask it again', async () => {
     const known = 'BBG000KNOWN1';
     vendor.route = (req, res) => {
       if (req.path === `/vX/reference/tickers/${known}/events`) {
@@ -468,8 +544,21 @@ describe('handlers with the vendor source (local vendor server)', () => {
     const raw = new RawZone(openStore(lake));
     const [fetch] = await raw.list('ticker_events');
     expect((await raw.read(fetch!)).map((p) => (p as { results: { composite_figi: string } }).results.composite_figi)).toEqual([known]);
-    expect(await raw.readMeta(fetch!)).toMatchObject({ rows: 1, requests: [{ url: `${vendor.baseUrl}/vX/reference/tickers/${known}/events?types=ticker_change`, status: 200 }] });
+    expect(await raw.readMeta(fetch!)).toMatchObject({
+      rows: 1,
+      requests: [
+        { url: `${vendor.baseUrl}/vX/reference/tickers/${known}/events?types=ticker_change`, status: 200 },
+        { url: `${vendor.baseUrl}/vX/reference/tickers/BBG000GHOST1/events?types=ticker_change`, status: 404 },
+      ],
+    });
     expect(result).toMatchObject({ status: 'ok', rows: 2 + 1 });
+
+    // The next session: the same pairs, and both ids answered once (the 404 too): nothing asked.
+    const asked = vendor.requests.length;
+    const next = await createMetaHandler({ source: polygon(), lake, now: () => new Date('2024-03-18T22:00:00Z'), logger: memoryLogger() })({ date: '2024-03-18' });
+    expect(next).toMatchObject({ status: 'ok', sessions: ['2024-03-18'] });
+    expect(vendor.requests.slice(asked).filter((r) => r.path.startsWith('/vX/'))).toEqual([]);
+    expect(await raw.sessions('ticker_events')).toEqual(['2024-03-15']);
   });
 
   it('keeps the key out of raw files, metadata records and log lines even when the vendor echoes it', async () => {

@@ -460,16 +460,17 @@ describe('PolygonSource against a local vendor server', () => {
     });
     const idOf = (path: string) => decodeURIComponent(/^\/vX\/reference\/tickers\/([^/]+)\/events$/.exec(path)?.[1] ?? '');
 
-    it('asks one id per request, URL-encoded, and keeps the pages in the order of the ids, skipping a 404', async () => {
+    it('asks one id per request, URL-encoded, and keeps the pages in the order of the ids; a 404 gives no page, its request follows the pages\'', async () => {
       const bodies: Record<string, string> = {
         [META]: JSON.stringify(page(META, 'Meta Platforms, Inc. Class A Common Stock', [['META', '2022-06-09'], ['FB', '2012-05-18']], [{ type: 'other_event', date: '2020-01-02' }])),
         'BBG/ODD+ID': JSON.stringify(page('BBG/ODD+ID', 'Odd Id Corp.', [['ODD', '2001-02-03']])),
       };
+      const notFound = JSON.stringify({ status: 'NOT_FOUND', request_id: 'x', message: 'Ticker not found.' });
       vendor.route = async (req, res) => {
         const id = idOf(req.path);
         // The first id answers last: the pages still follow the ids.
         if (id === META) await new Promise((resolve) => setTimeout(resolve, 50));
-        if (bodies[id] === undefined) return json(res, { status: 'NOT_FOUND', request_id: 'x', message: 'Ticker not found.' }, 404);
+        if (bodies[id] === undefined) return json(res, notFound, 404);
         return json(res, bodies[id]!);
       };
 
@@ -486,6 +487,7 @@ describe('PolygonSource against a local vendor server', () => {
       expect(result.requests).toEqual([
         { url: `${vendor.baseUrl}/vX/reference/tickers/${META}/events?types=ticker_change`, status: 200, bytes: Buffer.byteLength(bodies[META]!), sha256: createHash('sha256').update(bodies[META]!).digest('hex') },
         { url: `${vendor.baseUrl}/vX/reference/tickers/BBG%2FODD%2BID/events?types=ticker_change`, status: 200, bytes: Buffer.byteLength(bodies['BBG/ODD+ID']!), sha256: createHash('sha256').update(bodies['BBG/ODD+ID']!).digest('hex') },
+        { url: `${vendor.baseUrl}/vX/reference/tickers/BBG000UNKNWN/events?types=ticker_change`, status: 404, bytes: Buffer.byteLength(notFound), sha256: createHash('sha256').update(notFound).digest('hex') },
       ]);
     });
 

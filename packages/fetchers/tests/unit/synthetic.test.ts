@@ -279,7 +279,12 @@ describe('SyntheticSource', () => {
       const result = await s.tickerEvents([late.composite_figi!, 'BBG000UNKNWN', first.composite_figi!, gone.composite_figi!]);
 
       expect(result.rows).toBe(3);
-      expect(result.requests.map((r) => r.url)).toEqual([late, first, gone].map((r) => `https://synthetic.fibbars.invalid/vX/reference/tickers/${r.composite_figi}/events?types=ticker_change`));
+      // The pages' requests, then the unknown id's 404 (no page).
+      expect(result.requests.map((r) => [r.url, r.status])).toEqual([
+        ...[late, first, gone].map((r) => [`https://synthetic.fibbars.invalid/vX/reference/tickers/${r.composite_figi}/events?types=ticker_change`, 200]),
+        ['https://synthetic.fibbars.invalid/vX/reference/tickers/BBG000UNKNWN/events?types=ticker_change', 404],
+      ]);
+      expect(result.pages).toHaveLength(3);
       const pages = result.pages.map((p) => JSON.parse(p) as Record<string, unknown>);
       for (const p of pages) expect(TickerEventsPageSchema.safeParse(p).success).toBe(true);
       expect(pages[0]).toEqual({

@@ -9,7 +9,7 @@ import { consolidate, fetchSessions, newRunId, parseShare, resampleAll, type Fet
 import { committedDatasets, intervalsIn } from '../lake-access.js';
 import { example, jsonOption, lakeOption, sourceOption } from '../options.js';
 import { describeConsolidate, describeResample, type ConsolidateSummary, type ResampleSummary } from '../reports.js';
-import { DEFAULT_INTERVALS, loadCore, type LakeLike, type MarketSourceLike } from '../seams.js';
+import { DEFAULT_INTERVALS, loadCore, loadFetchers, type LakeLike, type MarketSourceLike } from '../seams.js';
 import { chooseSource, type SourceFlags } from '../source.js';
 import type { Logger } from '../output.js';
 import { RecordedExecution } from '../recorded.js';
@@ -44,6 +44,8 @@ export async function backfillSessions(
     maxRejectedShare?: number;
     /** The record of the backfill this one redrives (same run id, next attempt). */
     redrive?: RunRecord;
+    /** The environment (`FIBBARS_EVENTS_BACKFILL_SECONDS`); default none, the fetchers' defaults. */
+    env?: Record<string, string | undefined>;
   },
 ): Promise<Omit<BackfillResult, 'runId' | 'from' | 'to' | 'elapsedMs'>> {
   const first = sessions[0] as string;
@@ -69,6 +71,7 @@ export async function backfillSessions(
         snapshotSession: last,
         log: options.log,
         now: options.now,
+        env: options.env ?? {},
       }),
     (f) => ({ requested: f.requested, fetched: f.fetched.length, skipped: f.skipped.length, rows: f.rows }),
   );
@@ -130,6 +133,7 @@ export function registerBackfill(program: Command, ctx: Ctx): void {
       const to = parseIsoDate('--to', opts.to, ctx.now());
       const concurrency = sessionConcurrency(opts.concurrency, ctx.env);
       const maxRejectedShare = parseShare(opts.maxRejectedShare ?? ctx.env.MAX_REJECTED_SHARE);
+      (await loadFetchers()).eventsBackfillFromEnv(ctx.env); // FIBBARS_EVENTS_BACKFILL_SECONDS, checked before anything is written
       if (from > to) throw new UsageError(`--from ${from} is after --to ${to}: swap them`);
       const latest = latestClosedSession(ctx.now());
       if (to > latest) {
@@ -154,6 +158,7 @@ export function registerBackfill(program: Command, ctx: Ctx): void {
         concurrency,
         log: ctx.log,
         now: ctx.now,
+        env: ctx.env,
         runId,
         intervals,
         ...(maxRejectedShare === undefined ? {} : { maxRejectedShare }),
@@ -166,6 +171,9 @@ export function registerBackfill(program: Command, ctx: Ctx): void {
       const f = full.fetch;
       ctx.log.out(`sessions: ${f.requested} in range, ${f.fetched.length} fetched, ${f.skipped.length} already in the raw zone`);
       ctx.log.out(`rows fetched: ${f.rows} daily, ${f.splitRows} splits, ${f.dividendRows} dividends, ${f.tickerRows} tickers, ${f.tickerEventRows} ticker events (${f.requests} vendor requests)`);
+      if (f.tickerEventsPending > 0) {
+        ctx.log.out(`ticker events: ${f.tickerEventsPending} securities not asked yet (each run asks more within its budget, FIBBARS_EVENTS_BACKFILL_SECONDS)`);
+      }
       ctx.log.out(full.consolidate.text);
       for (const r of full.resample) ctx.log.out(r.text);
       ctx.log.out(`elapsed ${duration(full.elapsedMs)}`);

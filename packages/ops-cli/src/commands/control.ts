@@ -222,6 +222,7 @@ async function redriveBackfill(
     concurrency,
     log: ctx.log,
     now: ctx.now,
+    env: ctx.env,
     runId: record.runId,
     intervals: Array.isArray(input.intervals) && input.intervals.length > 0 ? input.intervals : [...DEFAULT_INTERVALS],
     redrive: record,

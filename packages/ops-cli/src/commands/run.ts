@@ -123,6 +123,7 @@ async function runLocal(ctx: Ctx, opts: RunOpts): Promise<void> {
       concurrency,
       log: ctx.log,
       now: ctx.now,
+      env: ctx.env,
       runId: newRunId('backfill', ctx.now()),
       intervals: DEFAULT_INTERVALS,
     });
@@ -180,7 +181,7 @@ async function runWithLiveView(ctx: Ctx, params: LocalPipelineParams, interrupt:
     signal: interrupt.signal,
     bindings: {
       ohlcv: fetchers.createOhlcvHandler({ source, lake, logger, now: ctx.now }),
-      meta: fetchers.createMetaHandler({ source, lake, logger, now: ctx.now }),
+      meta: fetchers.createMetaHandler({ source, lake, logger, now: ctx.now, eventsBackfill: fetchers.eventsBackfillFromEnv(ctx.env) }),
       alert: (alert) => ctx.log.info(`ALERT ${alert.subject}: ${alert.message}`),
     },
     onEvent: (event) => {

@@ -83,6 +83,39 @@ describe('fibbars backfill', () => {
     expect(text.stdout).toContain('fix: fibbars backfill --from 2026-10-01 --to 2026-10-14');
   }, 60_000);
 
+  it('leaves the ticker-events backfill to later runs when its budget is 0, and says how many securities are left', async () => {
+    const work = await tempDir();
+    try {
+      const l = path.join(work.dir, 'lake');
+      const env = { FIBBARS_EVENTS_BACKFILL_SECONDS: '0' };
+      const res = await cli(['backfill', '--from', '2026-09-01', '--to', '2026-09-02', '--lake', l, ...SYN], { env });
+      expect(res.code).toBe(0);
+      const pending = /^ticker events: (\d+) securities not asked yet \(each run asks more within its budget, FIBBARS_EVENTS_BACKFILL_SECONDS\)$/m.exec(res.stdout);
+      expect(Number(pending?.[1])).toBeGreaterThan(30);
+      expect(await openLake(l).raw.sessions('ticker_events')).toEqual([]);
+      // The default budget asks them all on the next session's backfill, and says nothing is left.
+      const next = await cli(['backfill', '--from', '2026-09-03', '--to', '2026-09-03', '--lake', l, ...SYN]);
+      expect(next.code).toBe(0);
+      expect(next.stdout).not.toMatch(/not asked yet/);
+      expect(await openLake(l).raw.sessions('ticker_events')).toEqual(['2026-09-03']);
+    } finally {
+      await work.cleanup();
+    }
+  });
+
+  it('refuses a bad FIBBARS_EVENTS_BACKFILL_SECONDS with one line and exit 2, creating no lake', async () => {
+    const work = await tempDir();
+    try {
+      const l = path.join(work.dir, 'lake');
+      const res = await cli(['backfill', '--from', '2026-09-01', '--to', '2026-09-02', '--lake', l, ...SYN], { env: { FIBBARS_EVENTS_BACKFILL_SECONDS: '900' } });
+      expect(res.code).toBe(2);
+      expect(res.stderr.trim().split('\n')).toEqual(['fibbars: ConfigError: FIBBARS_EVENTS_BACKFILL_SECONDS="900" must be an integer from 0 to 840']);
+      expect(existsSync(l)).toBe(false);
+    } finally {
+      await work.cleanup();
+    }
+  });
+
   it("refuses today's session before it has closed, with one line and exit 2, creating no lake", async () => {
     const fresh = path.join(dir.dir, 'untouched-today');
     // 2026-12-01 at 10:00 in New York: today is not the future, but its bars do not exist yet.
