@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { latestClosedSession, newYorkClock, nyse } from '@fibbars/ohlcv-core/calendar';
 import { isIsoDate } from '@fibbars/ohlcv-core/dates';
-import { RawZone, openStore, parseLakeUri } from '@fibbars/ohlcv-core/storage';
+import { RawZone, listingCoverage, openStore, parseLakeUri } from '@fibbars/ohlcv-core/storage';
 import type { OpenStoreOptions, RawFetch, RawKind, RawMeta } from '@fibbars/ohlcv-core/storage';
 import pLimit from 'p-limit';
 import { z } from 'zod';
@@ -177,20 +177,9 @@ function windowStart(latest: string, lookback: number): string {
 
 type Coverage = (meta: Pick<RawMeta, 'session' | 'requests'>) => { from: string; to: string };
 
-/** The range `<field>.gte` / `.lte` of a fetch's first request, or its own session. */
+/** The dates a fetch's first request names (ohlcv-core's `listingCoverage`), or its own session. */
 function coverage(meta: Pick<RawMeta, 'session' | 'requests'>, field: string): { from: string; to: string } {
-  const url = meta.requests[0]?.url;
-  if (url !== undefined) {
-    try {
-      const q = new URL(url).searchParams;
-      const from = q.get(`${field}.gte`);
-      const to = q.get(`${field}.lte`);
-      if (isIsoDate(from) && isIsoDate(to) && from <= to) return { from, to };
-    } catch {
-      // not a URL: the fetch covers its own session
-    }
-  }
-  return { from: meta.session, to: meta.session };
+  return listingCoverage(meta, field) ?? { from: meta.session, to: meta.session };
 }
 
 /**

@@ -15,7 +15,7 @@ import { DEFAULT_GC_GRACE_MS, type Commit, type CommitFile, type Lake } from './
 import { parseDividends, parseGroupedDaily, parseSplits, parseTickerEvents, parseTickers } from './parse.js';
 import { buildTickerHistory } from './identity.js';
 import { DIVIDENDS_SCHEMA, QUARANTINE_SCHEMA, SPLITS_SCHEMA, TICKERS_SCHEMA, TICKER_HISTORY_SCHEMA, emptyFrame } from './schemas.js';
-import { fetchTimeOf, type RawFetch } from './raw-zone.js';
+import { fetchTimeOf, listingCoverage, type RawFetch } from './raw-zone.js';
 import { consolidate } from './consolidate.js';
 import { median } from './validate.js';
 
@@ -69,8 +69,19 @@ export interface ConsolidateLakeReport {
   partitionsWritten: string[];
   quarantineFiles: number;
   splitsAdded: number;
+  /** Splits a newer listing of their dates no longer holds: the vendor withdrew them (`mergeListings`). */
+  splitsWithdrawn: number;
   /** Dividends (ticker, ex-date, type) this run added or whose amount changed. */
   dividendsAdded: number;
+  /** Dividends a newer listing of their dates no longer holds. */
+  dividendsWithdrawn: number;
+  /**
+   * Listings whose withdrawals were not applied because they would remove
+   * more than `WITHDRAWAL_LIMIT` of the rows of their dates (a vendor answer
+   * that lost rows, not a correction): their rows were still added. Refetch
+   * them to apply a real withdrawal.
+   */
+  withdrawalsRefused: Array<{ dataset: 'splits' | 'dividends'; session: string; fetchId: string; rows: number; of: number }>;
   tickersRows: number | null;
   /** Head version of each dataset after the run (null: no data yet), and whether this run made it. */
   /** Rows of `ticker_history` when this run rebuilt it, else null. */
@@ -382,29 +393,93 @@ async function commitDaily(lake: Lake, prepared: PreparedDaily, options: Consoli
   };
 }
 
-async function consolidateSplits(lake: Lake, options: ConsolidateLakeOptions): Promise<{ commit: Commit | null; head: Commit | null; added: number }> {
+/** A dividend's key: one cash amount per ticker, ex-date and type (the vendor's CD, SC, LT, ST). */
+const DIVIDEND_KEY = ['ticker', 'ex_dividend_date', 'dividend_type'];
+
+type Refused = ConsolidateLakeReport['withdrawalsRefused'][number];
+type ListingResult = { commit: Commit | null; head: Commit | null; added: number; withdrawn: number; refused: Refused[] };
+
+/**
+ * A listing fetch may withdraw at most this many of the rows of the dates it
+ * covers, or `WITHDRAWAL_SHARE` of them when more: a correction withdraws a
+ * record or two; an answer that lost most of a range is not one.
+ */
+export const WITHDRAWAL_LIMIT = 10;
+export const WITHDRAWAL_SHARE = 0.1;
+
+/**
+ * A reference table (splits, dividends) merged with the listings not
+ * consolidated yet, oldest fetch first. A listing that names the dates it
+ * answered for (`listingCoverage`: the vendor's whole answer for a date
+ * range, every page) replaces the table's rows of those dates, so a record
+ * the vendor withdrew (a split reported in error, a cancelled dividend)
+ * leaves the table; one that names none only adds. The newest report of a
+ * key wins. Withdrawals beyond `WITHDRAWAL_LIMIT` / `WITHDRAWAL_SHARE` of a
+ * listing's dates are refused (its rows still added) and reported.
+ */
+async function mergeListings(
+  lake: Lake,
+  dataset: 'splits' | 'dividends',
+  existing: DataFrame,
+  pending: readonly RawFetch[],
+  parse: (pages: unknown[]) => DataFrame,
+  spec: { date: string; key: string[] },
+): Promise<{ merged: DataFrame; refused: Refused[] }> {
+  const columns = existing.columns;
+  const fetches = await pMap(
+    [...pending].sort((a, b) => (a.fetchId < b.fetchId ? -1 : 1)),
+    async (fetch) => ({ fetch, rows: parse(await lake.raw.read(fetch)).select(...columns), coverage: listingCoverage(await lake.raw.readMeta(fetch), spec.date) }),
+    { concurrency: RAW_READ_CONCURRENCY },
+  );
+  let table = existing;
+  const refused: Refused[] = [];
+  for (const { fetch, rows, coverage } of fetches) {
+    if (coverage) {
+      const day = pl.col(spec.date).cast(pl.Utf8);
+      const covered = day.gtEq(pl.lit(coverage.from)).and(day.ltEq(pl.lit(coverage.to)));
+      const inRange = table.filter(covered);
+      const gone = inRange.join(rows, { on: spec.key, how: 'anti' });
+      if (gone.height > WITHDRAWAL_LIMIT && gone.height > WITHDRAWAL_SHARE * inRange.height) {
+        refused.push({ dataset, session: fetch.session, fetchId: fetch.fetchId, rows: gone.height, of: inRange.height });
+      } else if (gone.height > 0) {
+        table = table.join(gone.select(...spec.key), { on: spec.key, how: 'anti' });
+      }
+    }
+    table = pl.concat([table, rows], { how: 'vertical' }).unique({ subset: spec.key, keep: 'last', maintainOrder: true });
+  }
+  return { merged: table.sort(spec.key), refused };
+}
+
+/** Rows of `a` with no equal row (all columns) in `b`. */
+function rowsOnlyIn(a: DataFrame, b: DataFrame): DataFrame {
+  return a.join(b, { on: a.columns, how: 'anti' });
+}
+
+async function consolidateSplits(lake: Lake, options: ConsolidateLakeOptions): Promise<ListingResult> {
   const head = await lake.head('splits');
   const meta = refMeta(head);
   const pending = newFetches(await lake.raw.latestBySession('splits'), meta.fetches);
-  if (pending.length === 0) return { commit: null, head, added: 0 };
-  const parsed = await pMap(pending, async (fetch) => parseSplits(await lake.raw.read(fetch)), { concurrency: RAW_READ_CONCURRENCY });
-  const existing = head ? await lake.read('splits', { version: head.version }) : emptyFrame(SPLITS_SCHEMA);
-  const incoming = pl.concat(parsed, { how: 'vertical' }).select(...Object.keys(SPLITS_SCHEMA));
-  // The newest report of a split (ticker, execution date) wins.
-  const merged = pl
-    .concat([existing.select(...Object.keys(SPLITS_SCHEMA)), incoming], { how: 'vertical' })
-    .unique({ subset: ['ticker', 'execution_date'], keep: 'last', maintainOrder: true })
-    .sort(['ticker', 'execution_date']);
-  const changed = incoming.join(existing, { on: ['ticker', 'execution_date', 'split_from', 'split_to'], how: 'anti' });
+  if (pending.length === 0) return { commit: null, head, added: 0, withdrawn: 0, refused: [] };
+  const existing = (head ? await lake.read('splits', { version: head.version }) : emptyFrame(SPLITS_SCHEMA)).select(...Object.keys(SPLITS_SCHEMA));
+  const { merged, refused } = await mergeListings(lake, 'splits', existing, pending, parseSplits, { date: 'execution_date', key: ['ticker', 'execution_date'] });
+  const added = rowsOnlyIn(merged, existing);
+  const removed = rowsOnlyIn(existing, merged);
+  // A changed or withdrawn split changes the bars of its ticker around its date.
+  const changed = pl.concat([added, removed], { how: 'vertical' });
   const changedTickers = [...new Set(changed.getColumn('ticker').toArray() as string[])].sort();
-  const changedPairs = changed
-    .select(pl.col('ticker'), pl.col('execution_date').cast(pl.Utf8).alias('d'))
-    .rows()
-    .map(([t, d]) => [String(t), String(d)] as [string, string])
-    .sort((a, b) => (a[0] + a[1] < b[0] + b[1] ? -1 : 1));
+  const changedPairs = [
+    ...new Set(
+      changed
+        .select(pl.col('ticker'), pl.col('execution_date').cast(pl.Utf8).alias('d'))
+        .rows()
+        .map(([t, d]) => `${String(t)}\u0000${String(d)}`),
+    ),
+  ]
+    .sort()
+    .map((k) => k.split('\u0000') as [string, string]);
   const fetches = { ...meta.fetches };
   for (const f of pending) fetches[f.session] = f.fetchId;
-  // A refetch that adds or changes no split records its fetch ids and keeps the file: the
+  // A refetch that adds, changes or withdraws no split records its fetch ids and keeps the file: the
   // table is unchanged, and one file under silver/splits/ stays the whole table.
   const unchanged = head !== null && changed.height === 0;
   const files = unchanged ? [] : await lake.writeFiles('splits', merged);
@@ -416,10 +491,9 @@ async function consolidateSplits(lake: Lake, options: ConsolidateLakeOptions): P
     meta: { fetches, changedTickers, changed: changedPairs },
     ...(options.now ? { now: options.now } : {}),
   });
-  return { commit, head, added: changed.height };
+  const withdrawn = removed.join(merged, { on: ['ticker', 'execution_date'], how: 'anti' }).height;
+  return { commit, head, added: added.height, withdrawn, refused };
 }
-
-const DIVIDEND_KEY = ['ticker', 'ex_dividend_date', 'dividend_type'];
 
 /**
  * The raw dividend listings not consolidated yet into `dividends`: the
@@ -427,25 +501,22 @@ const DIVIDEND_KEY = ['ticker', 'ex_dividend_date', 'dividend_type'];
  * is committed only when the table changes (a refetch that reports nothing
  * new records its fetch ids and keeps the file).
  */
-async function consolidateDividends(lake: Lake, options: ConsolidateLakeOptions): Promise<{ commit: Commit | null; head: Commit | null; added: number }> {
+async function consolidateDividends(lake: Lake, options: ConsolidateLakeOptions): Promise<ListingResult> {
   const head = await lake.head('dividends');
   const meta = refMeta(head);
   const pending = newFetches(await lake.raw.latestBySession('dividends'), meta.fetches);
-  if (pending.length === 0) return { commit: null, head, added: 0 };
+  if (pending.length === 0) return { commit: null, head, added: 0, withdrawn: 0, refused: [] };
   const columns = Object.keys(DIVIDENDS_SCHEMA);
-  const parsed = await pMap(pending, async (fetch) => parseDividends(await lake.raw.read(fetch)), { concurrency: RAW_READ_CONCURRENCY });
-  const existing = (head ? await lake.read('dividends', { version: head.version }) : emptyFrame(DIVIDENDS_SCHEMA)).select(...columns);
-  const incoming = pl.concat(parsed, { how: 'vertical' }).select(...columns);
-  const merged = pl
-    .concat([existing, incoming], { how: 'vertical' })
-    .unique({ subset: DIVIDEND_KEY, keep: 'last', maintainOrder: true })
-    .sort(DIVIDEND_KEY);
-  const changed = incoming.join(existing, { on: ['ticker', 'ex_dividend_date', 'dividend_type', 'cash_amount'], how: 'anti' });
+  const existing = (head ? await lake.read('dividends', { version: head.version }) : emptyFrame(DIVIDENDS_SCHEMA)).select(...columns).sort(DIVIDEND_KEY);
+  const { merged, refused } = await mergeListings(lake, 'dividends', existing, pending, parseDividends, { date: 'ex_dividend_date', key: DIVIDEND_KEY });
+  const amounts = ['ticker', 'ex_dividend_date', 'dividend_type', 'cash_amount'];
+  const added = rowsOnlyIn(merged.select(...amounts), existing.select(...amounts));
+  const withdrawn = existing.join(merged, { on: DIVIDEND_KEY, how: 'anti' });
   const fetches = { ...meta.fetches };
   for (const f of pending) fetches[f.session] = f.fetchId;
-  const unchanged = head !== null && merged.height === existing.height && merged.frameEqual(existing.sort(DIVIDEND_KEY), true);
+  const unchanged = head !== null && merged.height === existing.height && merged.frameEqual(existing, true);
   const files = unchanged ? [] : await lake.writeFiles('dividends', merged);
-  const changedTickers = [...new Set(changed.getColumn('ticker').toArray() as string[])].sort();
+  const changedTickers = [...new Set([...(added.getColumn('ticker').toArray() as string[]), ...(withdrawn.getColumn('ticker').toArray() as string[])])].sort();
   const commit = await lake.commit('dividends', {
     parent: head?.version ?? 0,
     files,
@@ -454,7 +525,7 @@ async function consolidateDividends(lake: Lake, options: ConsolidateLakeOptions)
     meta: { fetches, changedTickers },
     ...(options.now ? { now: options.now } : {}),
   });
-  return { commit, head, added: changed.height };
+  return { commit, head, added: added.height, withdrawn: withdrawn.height, refused };
 }
 
 async function consolidateTickers(lake: Lake, options: ConsolidateLakeOptions): Promise<{ commit: Commit | null; head: Commit | null; rows: number | null }> {
@@ -575,7 +646,10 @@ export async function consolidateLake(lake: Lake, options: ConsolidateLakeOption
     partitionsWritten: daily.partitions,
     quarantineFiles: daily.quarantineFiles,
     splitsAdded: splits.added,
+    splitsWithdrawn: splits.withdrawn,
     dividendsAdded: dividends.added,
+    dividendsWithdrawn: dividends.withdrawn,
+    withdrawalsRefused: [...splits.refused, ...dividends.refused],
     tickersRows: tickers.rows,
     tickerHistoryRows: history.rows,
     versions: {

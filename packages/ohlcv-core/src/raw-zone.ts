@@ -9,8 +9,36 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { isIsoDate } from './dates.js';
 import { ConfigError } from './errors.js';
 import { compareKeys, type ObjectStore } from './object-store.js';
+
+/**
+ * The dates a listing fetch (splits by `execution_date`, dividends by
+ * `ex_dividend_date`) answered for, from its first request: the range of
+ * `<field>.gte` / `<field>.lte`, or the one date of `<field>=`. Null when its
+ * requests name none (a fetch written by hand, or by another source): such a
+ * fetch can add rows, but says nothing of the rows it does not hold.
+ *
+ * @example
+ * listingCoverage({ requests: [{ url: 'https://api.polygon.io/v3/reference/splits?execution_date.gte=2024-01-02&execution_date.lte=2024-06-28&limit=1000', status: 200, bytes: 0, sha256: '' }] }, 'execution_date');
+ * // { from: '2024-01-02', to: '2024-06-28' }
+ */
+export function listingCoverage(meta: Pick<RawMeta, 'requests'>, field: string): { from: string; to: string } | null {
+  const url = meta.requests[0]?.url;
+  if (url === undefined) return null;
+  let q: URLSearchParams;
+  try {
+    q = new URL(url).searchParams;
+  } catch {
+    return null;
+  }
+  const from = q.get(`${field}.gte`);
+  const to = q.get(`${field}.lte`);
+  if (isIsoDate(from) && isIsoDate(to) && from <= to) return { from, to };
+  const day = q.get(field);
+  return isIsoDate(day) ? { from: day, to: day } : null;
+}
 
 
 export type RawKind = 'ohlcv' | 'tickers' | 'splits' | 'dividends' | 'ticker_events';

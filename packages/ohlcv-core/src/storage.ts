@@ -30,6 +30,7 @@ export {
   RawZone,
   assertSession,
   fetchTimeOf,
+  listingCoverage,
   newFetchId,
   redactUrl,
   type RawFetch,

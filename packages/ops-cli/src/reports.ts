@@ -16,8 +16,25 @@ export function describeConsolidate(report: ConsolidateLakeReport): ConsolidateS
   const version = report.versions.ohlcv_1d.version;
   const text =
     `consolidated ${sessions} session(s): ${accepted} rows accepted, ${collapsed} collapsed, ${quarantined} quarantined` +
-    (report.status === 'no-change' ? ' (nothing new)' : version !== null ? ` (ohlcv_1d version ${version})` : '');
+    (report.status === 'no-change' ? ' (nothing new)' : version !== null ? ` (ohlcv_1d version ${version})` : '') +
+    corrections(report);
   return { sessions, accepted, collapsed, quarantined, version, text };
+}
+
+/** The vendor's withdrawals of splits and dividends, and the ones refused, as further lines (empty when none). */
+function corrections(report: ConsolidateLakeReport): string {
+  const lines: string[] = [];
+  const withdrawn = [
+    report.splitsWithdrawn > 0 ? `${report.splitsWithdrawn} split(s)` : '',
+    report.dividendsWithdrawn > 0 ? `${report.dividendsWithdrawn} dividend(s)` : '',
+  ].filter(Boolean);
+  if (withdrawn.length > 0) lines.push(`withdrawn by the vendor's newer listings: ${withdrawn.join(', ')}`);
+  for (const r of report.withdrawalsRefused ?? []) {
+    lines.push(
+      `warning: ${r.dataset} fetch ${r.fetchId} (${r.session}) lacks ${r.rows} of the ${r.of} rows of its dates: not withdrawn (a lossy answer?); its rows were added. Refetch it to apply a real withdrawal`,
+    );
+  }
+  return lines.map((l) => `\n${l}`).join('');
 }
 
 export interface ResampleSummary {

@@ -23,7 +23,10 @@ function consolidateReport(runId: string): ConsolidateReport {
     partitionsWritten: ['year=2024'],
     quarantineFiles: 0,
     splitsAdded: 0,
+    splitsWithdrawn: 0,
     dividendsAdded: 0,
+    dividendsWithdrawn: 0,
+    withdrawalsRefused: [],
     tickersRows: null,
     tickerHistoryRows: null,
     versions: {

@@ -47,13 +47,27 @@ export async function writeOhlcv(raw: RawZone, session: string, bars: RawBar[]):
   });
 }
 
+/** The request of a listing that answered for `[from, to]` (as the fetchers' range or one-date listings name it). */
+function listingRequest(dataset: 'splits' | 'dividends', coverage: { from: string; to: string } | undefined) {
+  if (!coverage) return [];
+  const field = dataset === 'splits' ? 'execution_date' : 'ex_dividend_date';
+  const q = coverage.from === coverage.to ? `${field}=${coverage.from}` : `${field}.gte=${coverage.from}&${field}.lte=${coverage.to}&sort=${field}&order=asc`;
+  return [{ url: `https://api.example/v3/reference/${dataset}?${q}&limit=1000`, status: 200, bytes: 0, sha256: '' }];
+}
+
+/**
+ * A splits listing stored under `session`. With `coverage`, its request names
+ * the dates it answered for, so it also withdraws the splits of those dates
+ * it does not hold; without, it only adds.
+ */
 export async function writeSplits(
   raw: RawZone,
   session: string,
   splits: Array<{ ticker: string; execution_date: string; split_from: number; split_to: number }>,
+  coverage?: { from: string; to: string },
 ): Promise<RawFetch> {
   return raw.write('splits', session, [JSON.stringify({ status: 'OK', results: splits })], {
-    requests: [],
+    requests: listingRequest('splits', coverage),
     rows: splits.length,
     source: 'test',
     fetchedAt: nextFetchTime(),
@@ -80,10 +94,10 @@ export interface RawDividend {
   pay_date?: string;
 }
 
-/** A dividends listing stored under `session`, as the vendor's `/v3/reference/dividends` pages. */
-export async function writeDividends(raw: RawZone, session: string, dividends: RawDividend[]): Promise<RawFetch> {
+/** A dividends listing stored under `session`, as the vendor's `/v3/reference/dividends` pages (`coverage` as for `writeSplits`). */
+export async function writeDividends(raw: RawZone, session: string, dividends: RawDividend[], coverage?: { from: string; to: string }): Promise<RawFetch> {
   return raw.write('dividends', session, [JSON.stringify({ status: 'OK', results: dividends })], {
-    requests: [],
+    requests: listingRequest('dividends', coverage),
     rows: dividends.length,
     source: 'test',
     fetchedAt: nextFetchTime(),

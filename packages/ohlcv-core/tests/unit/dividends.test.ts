@@ -184,4 +184,22 @@ describe('consolidating dividends', () => {
     const row = (await lake.read('dividends', { tickers: ['PAY'], from: SESSIONS[52]!, to: SESSIONS[52]! })).filter(pl.col('dividend_type').eq(pl.lit('CD')));
     expect(row.getColumn('cash_amount').toArray()).toEqual([0.35]);
   });
+
+  it('withdraws a dividend a newer listing of its ex-date no longer holds, and the total return follows', async () => {
+    const lake = await seed();
+    const before = await lake.read('ohlcv_1d', { adjust: 'total-return', tickers: ['PAY'] });
+    // The vendor's listing of SESSIONS[12] fetched again: the 0.50 dividend was cancelled.
+    const day = { from: SESSIONS[12]!, to: SESSIONS[12]! };
+    await writeDividends(lake.raw, SESSIONS[12]!, [], day);
+    const report = await consolidateLake(lake, { runId: 'cancelled' });
+    expect(report).toMatchObject({ dividendsAdded: 0, dividendsWithdrawn: 1, withdrawalsRefused: [] });
+    const left = await lake.read('dividends', { tickers: ['PAY'] });
+    expect(left.height).toBe(5);
+    expect(left.filter(pl.col('ex_dividend_date').eq(pl.lit(new Date(`${SESSIONS[12]}T00:00:00Z`)))).height).toBe(0);
+    // Closes before the cancelled ex-date were scaled by it; now they are not.
+    const after = await lake.read('ohlcv_1d', { adjust: 'total-return', tickers: ['PAY'] });
+    const close = (df: typeof after, k: number) => df.filter(pl.col('date').eq(pl.lit(new Date(`${SESSIONS[k]}T00:00:00Z`)))).getColumn('close').get(0) as number;
+    expect(close(after, 5)).not.toBeCloseTo(close(before, 5), 6);
+    expect(close(after, 20)).toBeCloseTo(close(before, 20), 12);
+  });
 });

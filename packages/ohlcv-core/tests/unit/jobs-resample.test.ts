@@ -188,6 +188,41 @@ describe('resampleLake', () => {
     }
   });
 
+  it('withdraws a split a newer listing of its date no longer holds, recomputing only that ticker, equal to a full rebuild', async () => {
+    const lake = await seedLake(await freshDir(), 40);
+    const s = SESSIONS[30]!;
+    const day = { from: s, to: s };
+    await writeSplits(lake.raw, s, [{ ticker: 'R07', execution_date: s, split_from: 1, split_to: 4 }], day);
+    await consolidateLake(lake, { runId: 'split' });
+    await resampleLake(lake, { days: INTERVALS, runId: 'r1' });
+    expect((await lake.read('splits')).height).toBe(1);
+    // The vendor's listing of the same date, fetched again, no longer holds it (a split reported in error).
+    await writeSplits(lake.raw, s, [], day);
+    const consolidated = await consolidateLake(lake, { runId: 'withdrawn' });
+    expect(consolidated).toMatchObject({ splitsAdded: 0, splitsWithdrawn: 1, withdrawalsRefused: [] });
+    expect((await lake.read('splits')).height).toBe(0);
+    expect((await lake.head('splits'))!.meta).toMatchObject({ changedTickers: ['R07'], changed: [['R07', s]] });
+    const report = await resampleLake(lake, { days: INTERVALS, runId: 'r2' });
+    for (const i of report.intervals) {
+      expect(i.tickersRecomputed).toEqual(['R07']);
+      expect(frameDifference(await lake.read(`ohlcv_${i.days}d`), await fullRebuild(lake, i.days))).toBeNull();
+    }
+  });
+
+  it('refuses to withdraw most of a range a listing answered for (a lossy answer, not a correction), adds its rows, and reports it', async () => {
+    const lake = await seedLake(await freshDir(), 40);
+    const range = { from: SESSIONS[0]!, to: SESSIONS[39]! };
+    const many = TICKERS.slice(0, 12).map((ticker, k) => ({ ticker, execution_date: SESSIONS[2 * k + 5]!, split_from: 1, split_to: 2 }));
+    await writeSplits(lake.raw, SESSIONS[39]!, many, range);
+    await consolidateLake(lake, { runId: 'splits' });
+    // A later answer for the whole range that lost all but one of them, and adds one.
+    const extra = { ticker: 'R30', execution_date: SESSIONS[33]!, split_from: 3, split_to: 1 };
+    const lossy = await writeSplits(lake.raw, SESSIONS[39]!, [many[0]!, extra], range);
+    const report = await consolidateLake(lake, { runId: 'lossy' });
+    expect(report).toMatchObject({ splitsAdded: 1, splitsWithdrawn: 0, withdrawalsRefused: [{ dataset: 'splits', session: SESSIONS[39], fetchId: lossy.fetchId, rows: 11, of: 12 }] });
+    expect((await lake.read('splits')).height).toBe(13);
+  });
+
   it('ends with a gc: once the grace period has passed, the dataset folder holds exactly the head files and rows', async () => {
     const dir = await freshDir();
     const lake = await seedLake(dir, 30);
