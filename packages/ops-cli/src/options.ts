@@ -42,12 +42,12 @@ export function adjustLabel(adjust: AdjustMode, days: number): string {
 }
 
 /** `--identity` and `--as-of` of the commands that read one symbol's history. */
-export const identityOptions = (cmd: Command): Command =>
+export const identityOptions = (cmd: Command, defaultText = 'security once the lake has a ticker history'): Command =>
   cmd
     .addOption(
       new Option(
         '--identity <by>',
-        'security: one history across symbol changes (the bars of FB and META together); ticker: only the rows traded under this symbol (default: security once the lake has a ticker history)',
+        `security: one history across symbol changes (the bars of FB and META together); ticker: only the rows traded under this symbol (default: ${defaultText})`,
       ).choices(['security', 'ticker']),
     )
     .option('--as-of <date>', 'the symbol names the security it named on this date (YYYY-MM-DD), e.g. FB --as-of 2021-12-31 for Meta');

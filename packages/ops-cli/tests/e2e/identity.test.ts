@@ -110,4 +110,30 @@ describe('one security under two symbols', () => {
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('unknown ticker NOPE');
   });
+
+  it('export --identity security writes the one history (with security_id) that bars shows; the default stays the stored files', async () => {
+    const out = `${dir.dir}/new-5d.csv`;
+    const res = await cli(['export', '--days', '5', '--tickers', 'NEW', '--identity', 'security', '--out', out, '--lake', lakeDir, '--json']);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ dataset: 'ohlcv_5d', identity: 'security' });
+    const written = pl.readCSV(out, { tryParseDates: false });
+    expect(written.columns).toContain('security_id');
+    expect(new Set(written.getColumn('security_id').toArray())).toEqual(new Set([FIGI]));
+    const shown = (JSON.parse((await cli(['bars', 'NEW', '--days', '5', '--last', '1000', '--lake', lakeDir, '--json'])).stdout) as { bars: JsonBar[] }).bars;
+    expect(written.toRecords().map((r) => [String(r.start_date), r4(r.close), r.n_days, r.ticker])).toEqual(shown.map((b) => [b.start_date, r4(b.close), b.n_days, b.ticker]));
+    // The same security by its old symbol as of a date it traded under it.
+    const old = `${dir.dir}/old-5d.csv`;
+    expect((await cli(['export', '--days', '5', '--tickers', 'OLD', '--identity', 'security', '--as-of', SESSIONS[3]!, '--out', old, '--lake', lakeDir])).code).toBe(0);
+    expect(pl.readCSV(old, { tryParseDates: false }).frameEqual(written)).toBe(true);
+    // Without --identity: the stored bars of the symbol, no security_id.
+    const stored = `${dir.dir}/stored-5d.csv`;
+    expect((await cli(['export', '--days', '5', '--tickers', 'NEW', '--out', stored, '--lake', lakeDir])).code).toBe(0);
+    const plain = pl.readCSV(stored, { tryParseDates: false });
+    expect(plain.columns).not.toContain('security_id');
+    expect(String(plain.getColumn('start_date').get(0)) >= RENAME).toBe(true);
+    // --as-of needs --identity security.
+    const bad = await cli(['export', '--days', '5', '--tickers', 'NEW', '--as-of', SESSIONS[3]!, '--out', `${dir.dir}/x.csv`, '--lake', lakeDir]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toEqual([expect.stringContaining('--as-of resolves each symbol to the security it named on that date: use it with --identity security')]);
+  });
 });
