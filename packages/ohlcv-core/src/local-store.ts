@@ -107,12 +107,23 @@ export class LocalObjectStore implements ObjectStore {
    * Has `write` sink straight into the lake folder: the temp file sits beside
    * its target, and a writer that dies leaves it to `sweepTemp`. The key is
    * unique and not committed yet, so a half-written file is never referenced.
+   * The file's data is flushed to disk (fsync) before it takes its name, as
+   * the small objects' are (`writeFile` with `flush`): a commit written after
+   * it can then never outlive its data in a power loss or an OS crash, where
+   * the page cache is lost (a killed process loses nothing either way). About
+   * 2 ms a file here, and two files are written at once.
    */
   async putFile(key: string, write: (file: string) => Promise<void>): Promise<number> {
     const file = this.lakeFile(key);
     await fs.mkdir(path.dirname(file), { recursive: true });
     const tmp = path.join(path.dirname(file), `${TMP_MARK}${path.basename(file)}`);
     await write(tmp);
+    const handle = await fs.open(tmp, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await fs.rename(tmp, file);
     return (await fs.stat(file)).size;
   }
