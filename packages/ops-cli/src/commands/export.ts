@@ -29,7 +29,7 @@ export function registerExport(program: Command, ctx: Ctx): void {
     'fibbars export --days 8 --format parquet --out bars_8d.parquet',
     'fibbars export --days 5 --tickers AOIZ,BHOQ --from 2026-09-01 --out aoiz-bhoq-5d.csv',
     'fibbars export --days 1 --adjust total-return --tickers AOIZ --out aoiz-total-return.csv',
-    'fibbars export --days 21 --tickers META --identity security --out meta-with-fb-21d.csv   # one history through the rename, with security_id',
+    'fibbars export --days 5 --tickers AOIZ --identity security --out aoiz-5d-by-security.csv',
   );
   cmd.action((opts: ExportFlags) => runExport(ctx, opts));
 }
