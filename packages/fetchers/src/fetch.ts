@@ -11,7 +11,7 @@ import { RawZone, listingCoverage, openStore, parseLakeUri } from '@fibbars/ohlc
 import type { OpenStoreOptions, RawFetch, RawKind, RawMeta } from '@fibbars/ohlcv-core/storage';
 import pLimit from 'p-limit';
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
+import { ConfigError, InvalidResponseError, RateLimitedError, UpstreamUnavailableError } from './errors.js';
 import type { MarketSource, SourceResult } from './source.js';
 
 /** Input of both handlers (the Step Functions task payload). */
@@ -478,12 +478,17 @@ function joinEvents(results: readonly SourceResult[]): SourceResult {
 /**
  * The events of the new securities, then backfill chunks until the budget
  * is spent (`EventsBackfill`). Returns what was asked and how many backfill
- * ids are left for later runs.
+ * ids are left for later runs. A vendor failure of a backfill chunk
+ * (`RateLimitedError`, `UpstreamUnavailableError`, `InvalidResponseError`)
+ * ends the backfill with a warning and keeps what was answered: the
+ * backfill is what later runs can redo, and it must not cost the run its
+ * snapshot. The new securities' own failure is the run's.
  */
 async function askTickerEvents(
   deps: { source: MarketSource; now?: () => Date; eventsBackfill?: EventsBackfill },
   fresh: readonly string[],
   backfill: readonly string[],
+  log: FetchLogger,
 ): Promise<{ result: SourceResult; backfilled: number; pending: number }> {
   const now = deps.now ?? (() => new Date());
   const seconds = deps.eventsBackfill?.seconds ?? DEFAULT_EVENTS_BACKFILL_SECONDS;
@@ -493,7 +498,13 @@ async function askTickerEvents(
   let backfilled = 0;
   while (backfilled < cap && now().getTime() - started < seconds * 1000) {
     const chunk = backfill.slice(backfilled, backfilled + Math.min(EVENTS_CHUNK, cap - backfilled));
-    results.push(await deps.source.tickerEvents(chunk));
+    try {
+      results.push(await deps.source.tickerEvents(chunk));
+    } catch (error) {
+      if (!(error instanceof RateLimitedError || error instanceof UpstreamUnavailableError || error instanceof InvalidResponseError)) throw error;
+      log.warn('ticker events backfill stopped by a vendor failure: the next runs ask the rest', { error: error.name, detail: error.message, asked: backfilled });
+      break;
+    }
     backfilled += chunk.length;
   }
   return { result: joinEvents(results), backfilled, pending: backfill.length - backfilled };
@@ -526,7 +537,7 @@ async function writeSnapshot(
     log.info('no new security in the ticker snapshot and none left to backfill: no ticker events to fetch', { session, previous: previous?.fetchId ?? null });
   } else {
     log.info('fetching ticker events', { session, newSecurities: fresh.length, toBackfill: backfill.length, previous: previous?.fetchId ?? null });
-    const asked = await askTickerEvents(deps, fresh, backfill);
+    const asked = await askTickerEvents(deps, fresh, backfill, log);
     eventsPending = asked.pending;
     if (asked.result.requests.length > 0) events = await writeRaw(deps, raw, 'ticker_events', session, asked.result, log);
     if (backfill.length > 0) {

@@ -148,23 +148,27 @@ describe('fetchSessions: a backfill against the local vendor server serving the 
     expect(refetched.fetched).toEqual(sessions);
   });
 
-  it('writes neither the snapshot nor any daily file when the ticker events fail, and its re-run asks the same securities again', async () => {
+  it('on a new lake, a ticker-events backfill the vendor fails (503) stops there: the snapshot and the daily files are written, the next backfill asks the rest', async () => {
     let failing = true;
     serve({ fault: (req) => (failing && req.path.startsWith('/vX/') ? 503 : undefined) });
     const sessions = nyse.sessionsBetween('2026-06-01', '2026-06-05');
+    const lines: string[] = [];
+    const logger = { info: () => {}, warn: (m: string, e?: Record<string, unknown>) => lines.push(JSON.stringify({ m, ...e })), error: () => {} };
 
-    await expect(fetchSessions({ source: polygon(), raw, now: NOW }, { sessions })).rejects.toMatchObject({ name: 'UpstreamUnavailableError', message: expect.stringMatching(/^ticker events BBG[0-9A-F]{9}: HTTP 503/) });
-    expect(await raw.sessions('ohlcv')).toEqual([]);
-    expect(await raw.sessions('tickers')).toEqual([]);
+    const report = await fetchSessions({ source: polygon(), raw, now: NOW, logger }, { sessions });
+    const figis = activeFigis((await new SyntheticSource({ seed: 7, tickers: 300 }).tickers('2026-11-25')).pages);
+    expect(report).toMatchObject({ fetched: sessions, tickerEventRows: 0, tickerEventsPending: figis.length });
+    expect(await raw.sessions('ohlcv')).toEqual(sessions);
+    expect(await raw.sessions('tickers')).toEqual(['2026-06-05']);
     expect(await raw.sessions('ticker_events')).toEqual([]);
+    expect(lines.map((l) => JSON.parse(l) as { m: string; error: string })).toEqual([expect.objectContaining({ m: 'ticker events backfill stopped by a vendor failure: the next runs ask the rest', error: 'UpstreamUnavailableError' })]);
 
+    // The next backfill (a later session) asks every security, and nothing is left.
     failing = false;
     const asked = vendor.requests.length;
-    const report = await fetchSessions({ source: polygon(), raw, now: NOW }, { sessions });
-    const figis = activeFigis((await new SyntheticSource({ seed: 7, tickers: 300 }).tickers('2026-11-25')).pages);
+    const next = await fetchSessions({ source: polygon(), raw, now: NOW }, { sessions: ['2026-06-08'] });
     expect(vendor.requests.slice(asked).filter((r) => r.path.startsWith('/vX/')).map((r) => r.path).sort()).toEqual(figis.map((f) => `/vX/reference/tickers/${f}/events`).sort());
-    expect(report).toMatchObject({ fetched: sessions, tickerEventRows: figis.length });
-    expect(await raw.sessions('tickers')).toEqual(['2026-06-05']);
+    expect(next).toMatchObject({ tickerEventRows: figis.length, tickerEventsPending: 0 });
   });
 
   it('writes no daily file when the dividends listing fails, and its re-run fetches everything', async () => {

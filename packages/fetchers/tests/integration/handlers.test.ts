@@ -307,6 +307,39 @@ describe('meta handler (in process, synthetic market, folder lake)', () => {
     expect(inRaw.map((p) => p.results.composite_figi).sort()).toEqual([...figis].sort());
   });
 
+  it('ends the backfill at a vendor failure with a warning, keeping the snapshot and what was answered; the next run asks the rest', async () => {
+    const market = new SyntheticSource({ tickers: 30 });
+    const asked: string[][] = [];
+    let failOn: number | null = 2;
+    const source: MarketSource = {
+      name: market.name,
+      groupedDaily: (session) => market.groupedDaily(session),
+      tickers: (asOf) => market.tickers(asOf),
+      splits: (from, to) => market.splits(from, to),
+      dividends: (from, to) => market.dividends(from, to),
+      tickerEvents: async (ids) => {
+        asked.push([...ids]);
+        if (asked.length === failOn) throw new UpstreamUnavailableError(`ticker events ${ids[0]}: HTTP 503 after 5 attempts`);
+        return market.tickerEvents(ids);
+      },
+    };
+    const figis = activeFigis((await market.tickers('2024-03-15')).pages);
+    const logger = memoryLogger();
+    const result = await createMetaHandler({ source, lake, now: FRIDAY_EVENING, logger })({ date: '2024-03-15' });
+    expect(result).toMatchObject({ status: 'ok', sessions: ['2024-03-15'] });
+    const raw = new RawZone(openStore(lake));
+    expect(await raw.sessions('tickers')).toEqual(['2024-03-15']);
+    const [first] = await raw.list('ticker_events');
+    const answered = ((await raw.read(first!)) as { results: { composite_figi: string } }[]).map((p) => p.results.composite_figi);
+    expect(answered).toEqual(figis.slice(0, EVENTS_CHUNK));
+    const warned = logger.lines.map((l) => JSON.parse(l) as { level: string; message: string; error?: string; asked?: number }).find((l) => l.level === 'warn');
+    expect(warned).toMatchObject({ message: 'ticker events backfill stopped by a vendor failure: the next runs ask the rest', error: 'UpstreamUnavailableError', asked: EVENTS_CHUNK });
+    // The next session: the failed chunk and the rest.
+    failOn = null;
+    await createMetaHandler({ source, lake, now: () => new Date('2024-03-18T22:00:00Z'), logger: memoryLogger() })({ date: '2024-03-18' });
+    expect(asked.slice(2).flat()).toEqual(figis.slice(EVENTS_CHUNK));
+  });
+
   it('stops starting backfill chunks once its seconds are spent, and a re-run of the session asks that session\'s ids again', async () => {
     const market = new SyntheticSource({ tickers: 40 });
     const asked: string[][] = [];
