@@ -88,7 +88,9 @@ describe('a consolidation killed with SIGKILL at random points', () => {
   // children finish before it lands (a rerun after a partial commit has less to do).
   // Children keep coming until KILLS kills have landed, at most MAX_CHILDREN of them,
   // so how many landed never depends on the machine's load; every finished child is
-  // checked too, as a rerun that completes the work.
+  // checked too, as a rerun that completes the work. The kill window follows the load:
+  // a child that finishes on a fresh lake resets it to that child's duration, so a run
+  // timed while the machine was busy does not aim later kills past the end of quick runs.
   const MAX_CHILDREN = KILLS * 3;
   // The kill points come from a seeded PRNG: FIBBARS_CRASH_SEED replays a run (the seed is printed).
   const seed = seedFromEnv('FIBBARS_CRASH_SEED');
@@ -98,13 +100,15 @@ describe('a consolidation killed with SIGKILL at random points', () => {
     const outcomes = { killed: 0, finished: 0, partial: 0 };
     let lake = await copyOf('kill-0');
     let killsOnLake = 0;
+    let window = childMs * 1.1;
     for (let i = 0; outcomes.killed < KILLS && i < MAX_CHILDREN; i += 1) {
       // Up to KILLS_PER_ROUND kills on one lake: each later child is the rerun of the killed one.
-      const delay = Math.floor(random() * childMs * 1.1);
+      const delay = Math.floor(random() * window);
       const result = await runChild(lake.store.uri, delay);
       const killed = result.signal === 'SIGKILL';
       if (killed) outcomes.killed += 1;
       else outcomes.finished += 1;
+      if (!killed && killsOnLake === 0) window = result.ms * 1.1;
 
       expect(await missingCommittedFiles(lake)).toEqual([]);
       const seen = await snapshot(lake, DATASETS);
