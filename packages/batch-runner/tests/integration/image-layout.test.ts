@@ -54,4 +54,22 @@ describe('bundle in the image layout', () => {
     expect(JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}')).toMatchObject({ msg: 'done', report: { status: 'committed' } });
     expect((await openLake(lake).read('ohlcv_1d')).height).toBe(30);
   });
+
+  it('runs the nodejs-polars JavaScript it carries (with the repository patch), not the copy the image installs from the registry', async () => {
+    // The patch (patches/, ohlcv-core README "Decisions") moves the wrappers' computed keys last.
+    const bundle = readFileSync(join(app, 'main.js'), 'utf8');
+    expect(bundle).toContain("computed keys last: V8 builds the members above from the literal's boilerplate");
+    // Without nodejs-polars' own files beside it (only the native module), the bundle still runs.
+    const bare = join(work, 'bare');
+    mkdirSync(join(bare, 'node_modules'), { recursive: true });
+    for (const file of ['main.js', 'package.json']) cpSync(join(app, file), join(bare, file));
+    symlinkSync(realpathSync(join(app, 'node_modules', 'nodejs-polars-linux-x64-gnu')), join(bare, 'node_modules', 'nodejs-polars-linux-x64-gnu'), 'dir');
+    const lake = join(work, 'lake-bare');
+    await writeRawSessions(lake, syntheticMarket(lastSessions('2024-05-31', 2), 10));
+
+    const result = await runApp(join(bare, 'main.js'), ['consolidate'], bare, { FIBBARS_LAKE: lake, FIBBARS_RUN_ID: 'bare-layout', FIBBARS_HEARTBEAT_MS: '0' });
+
+    expect({ code: result.code, stderr: result.stderr.slice(-300) }).toEqual({ code: 0, stderr: expect.any(String) });
+    expect((await openLake(lake).read('ohlcv_1d')).height).toBe(20);
+  });
 });
