@@ -148,14 +148,20 @@ const VALUE_NAMES = ['open', 'high', 'low', 'close', 'volume', 'vwap', 'tx'] as 
  * the frame. Returns null when some ticker's rows are not in date order (files
  * that overlap): the caller sorts instead.
  */
-export function lakeArrays(rows: DataFrame, asOfDay: number, factors: ReadonlyMap<string, { day: number[]; factor: number[] }> | null): DailyArrays | null {
+export async function lakeArrays(
+  rows: DataFrame,
+  asOfDay: number,
+  factors: ReadonlyMap<string, { day: number[]; factor: number[] }> | null,
+): Promise<DailyArrays | null> {
   const total = rows.height;
   // Columns come over one at a time, and each source array is dropped once permuted:
   // peak memory holds the permuted arrays plus one column, not two copies of the window.
-  const column = (expr: pl.Expr): pl.Series => rows.select(expr).getColumns()[0]!;
+  // Each is computed by an async collect on Polars' threads, not a DataFrame.select, which
+  // blocks the event loop: a full build's other window runs its JavaScript meanwhile.
+  const column = async (expr: pl.Expr): Promise<pl.Series> => (await rows.lazy().select(expr).collect()).getColumns()[0]!;
   const v = values();
-  const codes = column(pl.col('ticker').cast(pl.Categorical).toPhysical().alias('code')).toTypedArray() as Uint32Array;
-  const date0 = column(v[0]!).toTypedArray() as Int32Array;
+  const codes = (await column(pl.col('ticker').cast(pl.Categorical).toPhysical().alias('code'))).toTypedArray() as Uint32Array;
+  const date0 = (await column(v[0]!)).toTypedArray() as Int32Array;
   // Each code's first row, then the codes ranked by their ticker string.
   const firstRow = new Map<number, number>();
   for (let i = 0; i < total; i++) if (!firstRow.has(codes[i]!)) firstRow.set(codes[i]!, i);
@@ -192,7 +198,7 @@ export function lakeArrays(rows: DataFrame, asOfDay: number, factors: ReadonlyMa
   if (!order.sorted) return null;
   const permuted = {} as Record<(typeof VALUE_NAMES)[number], Float64Array>;
   for (const [k, name] of VALUE_NAMES.entries()) {
-    const src = column(v[k + 1]!).toTypedArray() as Float64Array;
+    const src = (await column(v[k + 1]!)).toTypedArray() as Float64Array;
     const dst = new Float64Array(n);
     for (let j = 0; j < n; j++) dst[j] = src[perm[j]!]!;
     permuted[name] = dst;

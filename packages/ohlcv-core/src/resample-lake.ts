@@ -269,7 +269,7 @@ async function windowArrays(
   // of a bar that straddles a split to the basis of the bar's last row, and no other bar.
   const rows = await scan.collect();
   if (rows.height === 0) return null;
-  const arrays = lakeArrays(rows, isoToEpochDay(ctx.latestSession), ctx.factors);
+  const arrays = await lakeArrays(rows, isoToEpochDay(ctx.latestSession), ctx.factors);
   if (arrays) return { source: null, arrays };
   // Files whose dates overlap (not written by this code): the general sort.
   const sorted = await prepareRows(rows.lazy(), { splits: ctx.splits, asOf: ctx.latestSession, basis: 'end-date' }).collect();

@@ -155,13 +155,13 @@ describe('lakeArrays: month files in date order, reordered by ticker in JS', () 
     return shuffled(daily, seed).sort('date');
   }
 
-  it('gives the bars of the sorted, end-date-tagged rows, split factors looked up in JS', () => {
+  it('gives the bars of the sorted, end-date-tagged rows, split factors looked up in JS', async () => {
     for (const seed of SEEDS) {
       const daily = market(seed);
       const splits = splitsFor(seed);
       const asOf = '2024-03-15';
       const scanned = asScanned(daily, seed);
-      const ours = lakeArrays(scanned, isoToEpochDay(asOf), splitFactorTable(splits));
+      const ours = await lakeArrays(scanned, isoToEpochDay(asOf), splitFactorTable(splits));
       expect(ours).not.toBeNull();
       const ref = prepareRows(daily, { splits, asOf, basis: 'end-date' }).collectSync();
       const refArrays = dailyArrays(ref);
@@ -176,8 +176,8 @@ describe('lakeArrays: month files in date order, reordered by ticker in JS', () 
     }
   });
 
-  it('returns null when a ticker\'s rows are not in date order, so the caller sorts', () => {
+  it('returns null when a ticker\'s rows are not in date order, so the caller sorts', async () => {
     const daily = market(7, 3);
-    expect(lakeArrays(shuffled(daily, 7), isoToEpochDay('2024-03-28'), null)).toBeNull();
+    expect(await lakeArrays(shuffled(daily, 7), isoToEpochDay('2024-03-28'), null)).toBeNull();
   });
 });
