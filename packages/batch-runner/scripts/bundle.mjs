@@ -15,7 +15,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'bundle');
 const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
 
-/** What the bundle's package.json installs: the native module, and nodejs-polars, which selects it. */
+/**
+ * What the bundle's package.json installs. The bundle loads only the native module
+ * (it carries nodejs-polars' JavaScript); nodejs-polars is still installed because
+ * the image's smoke test (oci-image.mjs) loads it.
+ */
 export const EXTERNAL = ['nodejs-polars', 'nodejs-polars-linux-x64-gnu'];
 /** What esbuild leaves out: the native modules (a package per platform, or a `.node` file). */
 const NATIVE = ['nodejs-polars-*', '*.node'];
